@@ -1,0 +1,105 @@
+/* conf: the site's configuration. It owns the libconfuse schema, the parse of the main file
+ * and its includes, every check (values, ranges and cross-references, each reported as
+ * file:line: message) and the plain structs the rest of firegw reads. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf_errors.h"
+#include "policy.h"
+#include "profile.h"
+
+enum bus_type { BUS_RTU, BUS_TCP };
+
+struct bus_conf {
+	char *name;
+	enum bus_type type;
+	char *port; /* RTU: serial device */
+	int baud;
+	char parity; /* 'N', 'E' or 'O' */
+	int data_bits, stop_bits;
+	bool rs485;
+	int64_t frame_delay_ms;
+	char *host; /* TCP */
+	int tcp_port;
+	int64_t connect_timeout_ms;
+	int line;
+	char *file;
+};
+
+struct device_conf {
+	char *id;
+	char *bus; /* Modbus devices */
+	int unit;
+	char *key; /* MQTT devices: the key their messages carry */
+	char *profile;
+	char *location;
+	char *model;
+	int64_t interval_ms;
+	int64_t timeout_ms;
+	int retries;
+	int offline_after;            /* failed polls in a row that make device_offline */
+	int64_t heartbeat_timeout_ms; /* MQTT: silence that makes device_offline */
+	struct setpoints *rules;      /* per point of the profile, overrides applied */
+	const struct profile *prof;   /* resolved */
+	const struct bus_conf *busp;
+	int line;
+	char *file;
+};
+
+struct site_conf {
+	char *county, *town, *village, *unit, *address;
+	char *responsible, *responsible_phone, *acceptor, *acceptor_phone;
+};
+
+struct platform_conf {
+	bool enabled;
+	char *transport; /* "https" or "mqtt" */
+	char *url;
+	char *token_file;
+	char *ca_file, *cert_file, *key_file, *pin;
+	int batch;
+	int64_t heartbeat_ms, timeout_ms, connect_timeout_ms;
+	char *topic_prefix;
+};
+
+struct mqtt_conf {
+	bool enabled;
+	char *host;
+	int port;
+	char *client_id;
+	char *username, *password_file;
+	bool tls;
+	char *ca_file, *cert_file, *key_file;
+	int64_t keepalive_ms;
+};
+
+struct conf {
+	char *path;
+	char *gateway_id;
+	char *data_dir;
+	char *profile_dir;
+	char *control_socket;
+	char *log_level;
+	int64_t watchdog_ms;
+	struct site_conf site;
+	struct policy policy;
+	struct bus_conf *buses;
+	size_t nbuses;
+	struct device_conf *devices;
+	size_t ndevices;
+	struct profile **profiles;
+	size_t nprofiles;
+	char **bad_profiles; /* names that failed to load, reported once */
+	size_t nbad_profiles;
+	struct platform_conf platform;
+	struct mqtt_conf mqtt;
+};
+
+/* Parses and checks `path`. Returns a conf, or NULL with every problem in errs. */
+struct conf *conf_load(const char *path, struct conf_errors *errs);
+void conf_free(struct conf *c);
+const struct device_conf *conf_device(const struct conf *c, const char *id);
+/* Parses "500ms", "5s", "30m", "72h", "7d" or a bare number of seconds. -1 if invalid. */
+int64_t conf_parse_duration(const char *s);

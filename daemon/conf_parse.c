@@ -1,0 +1,261 @@
+/* conf_parse: libconfuse with line marks and file:line errors. */
+#include "conf_parse.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+
+/* The parse in progress: libconfuse's callbacks carry no user data. Config is parsed on the
+ * main thread only. */
+static struct conf_parse *conf_parse_current;
+
+static void conf_parse_mark(struct conf_parse *p, const cfg_t *sec, const char *name, int line,
+                            const cfg_t *parent, char *key)
+{
+	if (p->nmarks == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 128;
+		struct conf_mark *m = realloc(p->marks, cap * sizeof(*m));
+
+		if (!m)
+			if (!m) {
+				free(key);
+				return;
+			}
+		p->marks = m;
+		p->cap = cap;
+	}
+	p->marks[p->nmarks++] = (struct conf_mark){sec, name, line, parent, key};
+}
+
+/* The newest mark wins: a section written twice may be reallocated at the same address. */
+static const struct conf_mark *conf_parse_find(const struct conf_parse *p, const cfg_t *sec,
+                                               const char *name)
+{
+	for (size_t i = p->nmarks; i-- > 0;) {
+		const struct conf_mark *m = &p->marks[i];
+
+		if (m->sec == sec && ((name == NULL && m->name == NULL) ||
+		                      (name && m->name && strcmp(name, m->name) == 0)))
+			return m;
+	}
+	return NULL;
+}
+
+static int conf_parse_opening(const struct conf_parse *p, const char *name, int from);
+
+static int conf_parse_validate(cfg_t *cfg, cfg_opt_t *opt)
+{
+	struct conf_parse *p = conf_parse_current;
+
+	if (!p)
+		return 0;
+	if (opt->type == CFGT_SEC) {
+		/* The section just closed is the one whose line is the parent's line now. */
+		cfg_t *sec = NULL;
+		for (unsigned i = 0; i < cfg_opt_size(opt); i++) {
+			cfg_t *s = cfg_opt_getnsec(opt, i);
+
+			if (s && s->line == cfg->line)
+				sec = s;
+		}
+		if (!sec)
+			sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+		const char *title = cfg_title(sec);
+		char *key = NULL;
+
+		/* Untitled sections written twice merge (a site file may override an included
+		 * example); titled ones name things, and a name must be unique. */
+		if (!title) {
+			if (!conf_parse_find(p, sec, NULL))
+				conf_parse_mark(p, sec, NULL, cfg->line, cfg, NULL);
+			return 0;
+		}
+		if (asprintf(&key, "%s\n%s", opt->name, title) < 0)
+			return 0;
+		for (size_t i = 0; i < p->nmarks; i++) {
+			const struct conf_mark *m = &p->marks[i];
+
+			if (m->key && m->parent == cfg && strcmp(m->key, key) == 0) {
+				struct conf_line was = conf_source_where(
+				    &p->src, conf_parse_opening(p, opt->name, m->line));
+				struct conf_line now = conf_source_where(
+				    &p->src, conf_parse_opening(p, opt->name, cfg->line));
+
+				conf_errors_add(p->errs, now.file, now.line,
+				                "%s '%s' is defined twice (first at %s:%d); names "
+				                "must be unique",
+				                opt->name, title ? title : "", was.file, was.line);
+				free(key);
+				return 0;
+			}
+		}
+		conf_parse_mark(p, sec, NULL, cfg->line, cfg, key);
+		return 0;
+	}
+	/* A list calls this once per value: keep where it starts. */
+	const struct conf_mark *m = conf_parse_find(p, cfg, opt->name);
+	if (!m || !(opt->flags & CFGF_LIST))
+		conf_parse_mark(p, cfg, opt->name, cfg->line, NULL, NULL);
+	return 0;
+}
+
+void conf_parse_schema(cfg_opt_t *opts)
+{
+	for (cfg_opt_t *o = opts; o->name; o++) {
+		if (o->type == CFGT_FUNC)
+			continue;
+		o->validcb = conf_parse_validate;
+		if (o->type == CFGT_SEC && o->subopts)
+			conf_parse_schema(o->subopts);
+	}
+}
+
+static void conf_parse_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+{
+	struct conf_parse *p = conf_parse_current;
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (!p)
+		return;
+	struct conf_line w = conf_source_where(&p->src, cfg ? cfg->line : 0);
+	conf_errors_add(p->errs, w.file, w.line, "%s", msg);
+}
+
+int conf_parse_file(struct conf_parse *p, const char *path, cfg_opt_t *opts,
+                    struct conf_errors *errs)
+{
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->errs = errs;
+	conf_source_init(&p->src);
+	if (conf_source_load(&p->src, path, errs) != 0)
+		return -1;
+	p->cfg = cfg_init(opts, CFGF_NONE);
+	if (!p->cfg) {
+		conf_errors_add(errs, path, 0, "out of memory");
+		return -1;
+	}
+	cfg_set_error_function(p->cfg, conf_parse_errfunc);
+	conf_parse_current = p;
+	rc = cfg_parse_buf(p->cfg, p->src.text);
+	conf_parse_current = NULL;
+	if (rc != CFG_SUCCESS) {
+		if (errs->n == 0)
+			conf_errors_add(errs, path, 0, "cannot be parsed");
+		return -1;
+	}
+	return 0;
+}
+
+void conf_parse_finish(struct conf_parse *p)
+{
+	if (p->cfg)
+		cfg_free(p->cfg);
+	for (size_t i = 0; i < p->nmarks; i++)
+		free(p->marks[i].key);
+	free(p->marks);
+	conf_source_finish(&p->src);
+	memset(p, 0, sizeof(*p));
+}
+
+bool conf_parse_isset(const struct conf_parse *p, const cfg_t *sec, const char *opt)
+{
+	return conf_parse_find(p, sec, opt) != NULL;
+}
+
+/* The opening line of a section: the last line at or before `from` that starts with its
+ * name (sections of the same name do not nest). */
+static int conf_parse_opening(const struct conf_parse *p, const char *name, int from)
+{
+	size_t nlen = name ? strlen(name) : 0;
+	const char *text = p->src.text;
+	int line = 1;
+	int best = from;
+	const char *s = text;
+
+	if (!text || !nlen)
+		return from;
+	while (*s && line <= from) {
+		const char *q = s;
+
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (strncmp(q, name, nlen) == 0 && !isalnum((unsigned char)q[nlen]) &&
+		    q[nlen] != '_')
+			best = line;
+		s = strchr(s, '\n');
+		if (!s)
+			break;
+		s++;
+		line++;
+	}
+	return best;
+}
+
+struct conf_line conf_parse_where(const struct conf_parse *p, const cfg_t *sec, const char *opt)
+{
+	const struct conf_mark *m = opt ? conf_parse_find(p, sec, opt) : NULL;
+	int line;
+
+	if (m)
+		return conf_source_where(&p->src, m->line);
+	/* The section: scan back from its first option, or from its closing brace. */
+	line = 0;
+	for (size_t i = 0; i < p->nmarks; i++)
+		if (p->marks[i].sec == sec && p->marks[i].name &&
+		    (line == 0 || p->marks[i].line < line))
+			line = p->marks[i].line;
+	if (line == 0) {
+		m = conf_parse_find(p, sec, NULL);
+		line = m ? m->line : 0;
+	}
+	if (line == 0)
+		return conf_source_where(&p->src, 0);
+	return conf_source_where(&p->src, conf_parse_opening(p, cfg_name((cfg_t *)sec), line));
+}
+
+void conf_parse_error(struct conf_parse *p, const cfg_t *sec, const char *opt, const char *fmt, ...)
+{
+	struct conf_line w = conf_parse_where(p, sec, opt);
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (w.line == 0 && p->src.nfiles)
+		w.file = p->src.files[0];
+	conf_errors_add(p->errs, w.file, w.line, "%s", msg);
+}
+
+int64_t conf_parse_duration_opt(struct conf_parse *p, cfg_t *sec, const char *opt, int64_t dflt_ms)
+{
+	const char *s = cfg_getstr(sec, opt);
+	int64_t ms;
+
+	if (!s)
+		return dflt_ms;
+	ms = conf_parse_duration(s);
+	if (ms < 0) {
+		const char *title = cfg_title(sec);
+		char who[160] = "";
+
+		if (title)
+			snprintf(who, sizeof(who), "%s '%s': ", cfg_name(sec), title);
+		else if (strcmp(cfg_name(sec), "root") != 0)
+			snprintf(who, sizeof(who), "%s: ", cfg_name(sec));
+		conf_parse_error(p, sec, opt,
+		                 "%s%s = \"%s\" is not a duration; write a positive number with a "
+		                 "unit, e.g. \"500ms\", \"5s\", \"30m\", \"72h\", \"7d\"",
+		                 who, opt, s);
+		return dflt_ms;
+	}
+	return ms;
+}

@@ -1,0 +1,44 @@
+/* conf_parse: runs libconfuse over a conf_source and remembers where each option and section
+ * was written, so that checks made after the parse still say file:line. Shared by the main
+ * config (conf.c) and the profile files (profile.c). */
+#pragma once
+
+#include <confuse.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conf_errors.h"
+#include "conf_source.h"
+
+struct conf_mark {
+	const cfg_t *sec;
+	const char *name; /* option name, or NULL for the section's closing brace */
+	int line;         /* line in the combined text */
+	/* Section marks only: its parent, option name and title, to find a second definition
+	 * (libconfuse silently replaces a titled section defined twice). */
+	const cfg_t *parent;
+	char *key;
+};
+
+struct conf_parse {
+	struct conf_source src;
+	cfg_t *cfg;
+	struct conf_mark *marks;
+	size_t nmarks, cap;
+	struct conf_errors *errs;
+};
+
+/* Marks every option of the schema (recursively) so its line is remembered. Call once per
+ * schema before conf_parse_file. */
+void conf_parse_schema(cfg_opt_t *opts);
+/* Returns 0, or -1 with the errors in errs (the parse stops at the first syntax error). */
+int conf_parse_file(struct conf_parse *p, const char *path, cfg_opt_t *opts,
+                    struct conf_errors *errs);
+void conf_parse_finish(struct conf_parse *p);
+/* Where `opt` was set in `sec`; with opt NULL or unset, where the section begins. */
+struct conf_line conf_parse_where(const struct conf_parse *p, const cfg_t *sec, const char *opt);
+bool conf_parse_isset(const struct conf_parse *p, const cfg_t *sec, const char *opt);
+void conf_parse_error(struct conf_parse *p, const cfg_t *sec, const char *opt, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Reads a duration option ("5s", "30m"); reports a bad one and returns dflt_ms. */
+int64_t conf_parse_duration_opt(struct conf_parse *p, cfg_t *sec, const char *opt, int64_t dflt_ms);

@@ -1,0 +1,387 @@
+/* conf_source: comment stripping and include() expansion with a line map. */
+#include "conf_source.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_errors.h"
+
+#define CONF_MAX_DEPTH 8
+#define CONF_MAX_SIZE  (4 * 1024 * 1024)
+
+void conf_errors_init(struct conf_errors *e)
+{
+	memset(e, 0, sizeof(*e));
+}
+
+void conf_errors_finish(struct conf_errors *e)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		free(e->items[i]);
+		free(e->files[i]);
+	}
+	free(e->items);
+	free(e->files);
+	free(e->lines);
+	memset(e, 0, sizeof(*e));
+}
+
+void conf_errors_add(struct conf_errors *e, const char *file, int line, const char *fmt, ...)
+{
+	char msg[768], *item;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 16;
+		char **items = realloc(e->items, cap * sizeof(*items));
+		char **files = items ? realloc(e->files, cap * sizeof(*files)) : NULL;
+		int *lines = files ? realloc(e->lines, cap * sizeof(*lines)) : NULL;
+
+		if (items)
+			e->items = items;
+		if (files)
+			e->files = files;
+		if (lines)
+			e->lines = lines;
+		if (!items || !files || !lines)
+			return;
+		e->cap = cap;
+	}
+	if (line > 0) {
+		if (asprintf(&item, "%s:%d: %s", file ? file : "?", line, msg) < 0)
+			return;
+	} else if (asprintf(&item, "%s: %s", file ? file : "?", msg) < 0) {
+		return;
+	}
+	e->files[e->n] = strdup(file ? file : "?");
+	e->lines[e->n] = line;
+	e->items[e->n++] = item;
+}
+
+void conf_errors_sort(struct conf_errors *e, size_t from)
+{
+	/* Insertion sort: stable, and a config has few errors. */
+	for (size_t i = from + 1; i < e->n; i++) {
+		for (size_t j = i; j > from; j--) {
+			size_t a = j - 1, b = j;
+			int fa = -1, fb = -1;
+
+			for (size_t k = from; k < e->n && (fa < 0 || fb < 0); k++) {
+				if (fa < 0 && strcmp(e->files[k], e->files[a]) == 0)
+					fa = (int)k;
+				if (fb < 0 && strcmp(e->files[k], e->files[b]) == 0)
+					fb = (int)k;
+			}
+			if (fa < fb || (fa == fb && e->lines[a] <= e->lines[b]))
+				break;
+			char *t = e->items[a], *f = e->files[a];
+			int l = e->lines[a];
+			e->items[a] = e->items[b];
+			e->files[a] = e->files[b];
+			e->lines[a] = e->lines[b];
+			e->items[b] = t;
+			e->files[b] = f;
+			e->lines[b] = l;
+		}
+	}
+}
+
+void conf_source_init(struct conf_source *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+void conf_source_finish(struct conf_source *s)
+{
+	free(s->text);
+	free(s->lines);
+	for (size_t i = 0; i < s->nfiles; i++)
+		free(s->files[i]);
+	free(s->files);
+	memset(s, 0, sizeof(*s));
+}
+
+struct conf_line conf_source_where(const struct conf_source *s, int line)
+{
+	struct conf_line w = {s->nfiles ? s->files[0] : "?", line};
+
+	if (line >= 1 && (size_t)line <= s->nlines)
+		return s->lines[line - 1];
+	if (s->nlines > 0 && line > 0)
+		w = s->lines[s->nlines - 1];
+	return w;
+}
+
+static int conf_source_put(struct conf_source *s, const char *p, size_t n)
+{
+	if (s->len + n + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+		char *t;
+
+		while (cap < s->len + n + 1)
+			cap *= 2;
+		t = realloc(s->text, cap);
+		if (!t)
+			return -1;
+		s->text = t;
+		s->cap = cap;
+	}
+	memcpy(s->text + s->len, p, n);
+	s->len += n;
+	s->text[s->len] = '\0';
+	return 0;
+}
+
+static int conf_source_line(struct conf_source *s, const char *file, int line)
+{
+	if (s->nlines == s->lines_cap) {
+		size_t cap = s->lines_cap ? s->lines_cap * 2 : 256;
+		struct conf_line *l = realloc(s->lines, cap * sizeof(*l));
+
+		if (!l)
+			return -1;
+		s->lines = l;
+		s->lines_cap = cap;
+	}
+	s->lines[s->nlines].file = file;
+	s->lines[s->nlines].line = line;
+	s->nlines++;
+	return 0;
+}
+
+static char *conf_read_file(const char *path, size_t *len, int *err)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!f) {
+		*err = errno;
+		return NULL;
+	}
+	for (;;) {
+		if (n + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			char *b = realloc(buf, cap);
+			if (!b) {
+				*err = ENOMEM;
+				goto fail;
+			}
+			buf = b;
+		}
+		size_t r = fread(buf + n, 1, cap - n - 1, f);
+		n += r;
+		if (n > CONF_MAX_SIZE) {
+			*err = EFBIG;
+			goto fail;
+		}
+		if (r == 0)
+			break;
+	}
+	if (ferror(f)) {
+		*err = errno ? errno : EIO;
+		goto fail;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+fail:
+	fclose(f);
+	free(buf);
+	return NULL;
+}
+
+/* Recognises a line that is only `include("path")`; copies the path into out. */
+static int conf_include_line(const char *line, size_t n, char *out, size_t outlen)
+{
+	const char *p = line, *end = line + n;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if ((size_t)(end - p) < 8 || strncmp(p, "include", 7) != 0)
+		return 0;
+	p += 7;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p >= end || *p++ != '(')
+		return 0;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p >= end || *p != '"')
+		return -1;
+	const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
+	if (!q || (size_t)(q - p - 1) >= outlen)
+		return -1;
+	memcpy(out, p + 1, (size_t)(q - p - 1));
+	out[q - p - 1] = '\0';
+	p = q + 1;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p >= end || *p++ != ')')
+		return -1;
+	while (p < end && (*p == ' ' || *p == '\t' || *p == ';' || *p == '\r'))
+		p++;
+	return p == end ? 1 : -1;
+}
+
+static char *conf_resolve(const char *from, const char *name)
+{
+	char *out;
+
+	if (name[0] == '/')
+		return strdup(name);
+	const char *slash = strrchr(from, '/');
+	if (!slash)
+		return strdup(name);
+	if (asprintf(&out, "%.*s/%s", (int)(slash - from), from, name) < 0)
+		return NULL;
+	return out;
+}
+
+static int conf_source_file(struct conf_source *s, const char *path, int depth,
+                            struct conf_errors *errs, const char *from_file, int from_line);
+
+/* Blanks comments in place (keeping newlines), leaving strings alone. */
+static void conf_strip_comments(char *buf, size_t n)
+{
+	enum { CODE, DQ, SQ, LINE, BLOCK } st = CODE;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = buf[i], next = i + 1 < n ? buf[i + 1] : '\0';
+
+		switch (st) {
+		case CODE:
+			if (c == '"')
+				st = DQ;
+			else if (c == '\'')
+				st = SQ;
+			else if (c == '#' || (c == '/' && next == '/')) {
+				st = LINE;
+				buf[i] = ' ';
+			} else if (c == '/' && next == '*') {
+				st = BLOCK;
+				buf[i] = buf[i + 1] = ' ';
+				i++;
+			}
+			break;
+		case DQ:
+			if (c == '\\' && next)
+				i++;
+			else if (c == '"' || c == '\n')
+				st = CODE;
+			break;
+		case SQ:
+			if (c == '\\' && next)
+				i++;
+			else if (c == '\'' || c == '\n')
+				st = CODE;
+			break;
+		case LINE:
+			if (c == '\n')
+				st = CODE;
+			else
+				buf[i] = ' ';
+			break;
+		case BLOCK:
+			if (c == '*' && next == '/') {
+				buf[i] = buf[i + 1] = ' ';
+				i++;
+				st = CODE;
+			} else if (c != '\n') {
+				buf[i] = ' ';
+			}
+			break;
+		}
+	}
+}
+
+static int conf_source_file(struct conf_source *s, const char *path, int depth,
+                            struct conf_errors *errs, const char *from_file, int from_line)
+{
+	size_t n = 0;
+	int err = 0, rc = 0;
+	char *buf, *name, **files;
+
+	if (depth > CONF_MAX_DEPTH) {
+		conf_errors_add(errs, from_file, from_line,
+		                "include(\"%s\"): nested more than %d deep (an include loop?)",
+		                path, CONF_MAX_DEPTH);
+		return -1;
+	}
+	buf = conf_read_file(path, &n, &err);
+	if (!buf) {
+		if (from_file)
+			conf_errors_add(errs, from_file, from_line, "include(\"%s\"): %s", path,
+			                strerror(err));
+		else
+			conf_errors_add(errs, path, 0, "cannot read: %s", strerror(err));
+		return -1;
+	}
+	if (memchr(buf, '\0', n)) {
+		conf_errors_add(errs, path, 0, "contains a NUL byte; is this a config file?");
+		free(buf);
+		return -1;
+	}
+	files = realloc(s->files, (s->nfiles + 1) * sizeof(*files));
+	name = strdup(path);
+	if (!files || !name) {
+		free(name);
+		if (files)
+			s->files = files;
+		free(buf);
+		return -1;
+	}
+	s->files = files;
+	s->files[s->nfiles++] = name;
+	conf_strip_comments(buf, n);
+
+	int line = 1;
+	char *p = buf, *end = buf + n;
+	while (p < end && rc == 0) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char inc[PATH_MAX];
+		int is_inc = conf_include_line(p, len, inc, sizeof(inc));
+
+		if (is_inc == 1) {
+			char *full = conf_resolve(path, inc);
+
+			if (!full)
+				return -1;
+			if (conf_source_file(s, full, depth + 1, errs, name, line) != 0)
+				rc = -1;
+			free(full);
+		} else {
+			if (is_inc < 0)
+				conf_errors_add(errs, name, line,
+				                "include: write it alone on its line as "
+				                "include(\"file.conf\")");
+			if (conf_source_put(s, p, len) != 0 || conf_source_put(s, "\n", 1) != 0 ||
+			    conf_source_line(s, name, line) != 0)
+				rc = -1;
+		}
+		line++;
+		p = nl ? nl + 1 : end;
+	}
+	free(buf);
+	return rc;
+}
+
+int conf_source_load(struct conf_source *s, const char *path, struct conf_errors *errs)
+{
+	size_t before = errs->n;
+
+	if (conf_source_file(s, path, 0, errs, NULL, 0) != 0 || errs->n > before)
+		return -1;
+	if (!s->text)
+		conf_source_put(s, "", 0);
+	return s->text ? 0 : -1;
+}

@@ -1,0 +1,273 @@
+/* daemon: start-up, the main loop, reload and clean shutdown. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "ingest.h"
+#include "ledger.h"
+#include "log.h"
+#include "notify.h"
+#include "rules.h"
+#include "firegw-config.h"
+
+#define TICK_MS 1000
+
+struct daemon {
+	uv_loop_t loop;
+	const struct daemon_opts *opts;
+	struct conf *conf;
+	struct ledger *ledger;
+	struct rules *rules;
+	struct ingest *ingest;
+	uv_signal_t sigterm, sigint, sighup;
+	uv_timer_t tick, watchdog;
+	int64_t started_mono;
+	int exit_code;
+};
+
+static int daemon_log_level(const char *s)
+{
+	if (!strcmp(s, "error"))
+		return LOG_LVL_ERR;
+	if (!strcmp(s, "warning"))
+		return LOG_LVL_WARN;
+	if (!strcmp(s, "notice"))
+		return LOG_LVL_NOTICE;
+	if (!strcmp(s, "debug"))
+		return LOG_LVL_DEBUG;
+	return LOG_LVL_INFO;
+}
+
+static void daemon_apply_log_level(struct daemon *d)
+{
+	log_set_level(d->opts->log_level >= 0 ? d->opts->log_level
+	                                      : daemon_log_level(d->conf->log_level));
+}
+
+static void daemon_status(struct daemon *d)
+{
+	int64_t by_grade[GRADE_COUNT];
+	char status[256];
+
+	if (ledger_open_by_grade(d->ledger, by_grade) < 0)
+		return;
+	snprintf(status, sizeof(status),
+	         "%zu devices; open hazards: %lld immediate, %lld major, %lld significant, %lld "
+	         "general; outbox %lld",
+	         d->conf->ndevices, (long long)by_grade[GRADE_IMMEDIATE],
+	         (long long)by_grade[GRADE_MAJOR], (long long)by_grade[GRADE_SIGNIFICANT],
+	         (long long)by_grade[GRADE_GENERAL],
+	         (long long)ledger_outbox_depth(d->ledger, LANE_ALARM));
+	notify_status(status);
+}
+
+static void daemon_on_tick(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	static unsigned n;
+
+	/* Queued readings go first, so the tick sees the newest state. */
+	ingest_flush(d->ingest);
+	rules_tick(d->rules, clock_mono_ms(), clock_wall_ms());
+	if (n++ % 10 == 0)
+		daemon_status(d);
+}
+
+static void daemon_on_watchdog(uv_timer_t *t)
+{
+	(void)t;
+	notify_watchdog();
+}
+
+static void daemon_stop(struct daemon *d, const char *why)
+{
+	log_notice("%s: stopping", why);
+	notify_stopping();
+	uv_stop(&d->loop);
+}
+
+static void daemon_on_signal(uv_signal_t *s, int signum)
+{
+	struct daemon *d = s->data;
+
+	daemon_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void daemon_reload(struct daemon *d)
+{
+	struct conf_errors errs;
+	struct conf *next;
+	struct rules *rules;
+
+	notify_reloading();
+	conf_errors_init(&errs);
+	next = conf_load(d->opts->conf_path, &errs);
+	if (!next) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_err("%s", errs.items[i]);
+		log_err("reload refused: %s has %zu error(s); the running configuration stays",
+		        d->opts->conf_path, errs.n);
+		conf_errors_finish(&errs);
+		notify_ready(NULL);
+		return;
+	}
+	conf_errors_finish(&errs);
+	if (strcmp(next->gateway_id, d->conf->gateway_id) != 0 ||
+	    strcmp(next->data_dir, d->conf->data_dir) != 0) {
+		log_err("reload refused: gateway id or data_dir changed; they name the ledger, so "
+		        "restart firegw to change them");
+		conf_free(next);
+		notify_ready(NULL);
+		return;
+	}
+	rules = rules_new(next, d->ledger);
+	if (!rules) {
+		log_err("reload refused: out of memory");
+		conf_free(next);
+		notify_ready(NULL);
+		return;
+	}
+	ingest_flush(d->ingest);
+	rules_resync(rules, clock_mono_ms(), clock_wall_ms());
+	ingest_set_rules(d->ingest, rules);
+	rules_free(d->rules);
+	conf_free(d->conf);
+	d->rules = rules;
+	d->conf = next;
+	daemon_apply_log_level(d);
+	log_notice("configuration reloaded from %s: %zu buses, %zu devices", d->opts->conf_path,
+	           next->nbuses, next->ndevices);
+	notify_ready(NULL);
+	daemon_status(d);
+}
+
+static void daemon_on_hup(uv_signal_t *s, int signum)
+{
+	(void)signum;
+	daemon_reload(s->data);
+}
+
+static int daemon_mkdir(const char *dir)
+{
+	if (mkdir(dir, 0750) == 0 || errno == EEXIST)
+		return 0;
+	log_err("data_dir %s cannot be created: %s; create it or set gateway { data_dir = ... }",
+	        dir, strerror(errno));
+	return -errno;
+}
+
+static void daemon_close_cb(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void daemon_walk_close(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, daemon_close_cb);
+}
+
+static int daemon_start(struct daemon *d)
+{
+	struct conf_errors errs;
+	struct ledger_open_info info;
+	int rc;
+
+	conf_errors_init(&errs);
+	d->conf = conf_load(d->opts->conf_path, &errs);
+	if (!d->conf) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_err("%s", errs.items[i]);
+		log_err("%s has %zu error(s); run 'firegw check -c %s' after fixing them",
+		        d->opts->conf_path, errs.n, d->opts->conf_path);
+		conf_errors_finish(&errs);
+		return -EINVAL;
+	}
+	conf_errors_finish(&errs);
+	daemon_apply_log_level(d);
+	if ((rc = daemon_mkdir(d->conf->data_dir)) < 0)
+		return rc;
+	if ((rc = ledger_open(&d->ledger, d->conf->data_dir, d->conf->gateway_id, &info)) < 0)
+		return rc;
+	d->rules = rules_new(d->conf, d->ledger);
+	if (!d->rules)
+		return -ENOMEM;
+	if ((rc = rules_resync(d->rules, clock_mono_ms(), clock_wall_ms())) < 0)
+		return rc;
+	if (info.corrupt &&
+	    (rc = rules_ledger_corrupt(d->rules, info.moved_to, info.reason, clock_wall_ms())) < 0)
+		return rc;
+	d->ingest = ingest_new(&d->loop, d->rules, d->ledger);
+	if (!d->ingest)
+		return -ENOMEM;
+
+	uv_signal_init(&d->loop, &d->sigterm);
+	uv_signal_init(&d->loop, &d->sigint);
+	uv_signal_init(&d->loop, &d->sighup);
+	d->sigterm.data = d->sigint.data = d->sighup.data = d;
+	uv_signal_start(&d->sigterm, daemon_on_signal, SIGTERM);
+	uv_signal_start(&d->sigint, daemon_on_signal, SIGINT);
+	uv_signal_start(&d->sighup, daemon_on_hup, SIGHUP);
+	uv_timer_init(&d->loop, &d->tick);
+	d->tick.data = d;
+	uv_timer_start(&d->tick, daemon_on_tick, TICK_MS, TICK_MS);
+	int64_t wd = notify_watchdog_ms();
+	if (wd > 0) {
+		uv_timer_init(&d->loop, &d->watchdog);
+		d->watchdog.data = d;
+		uv_timer_start(&d->watchdog, daemon_on_watchdog, (uint64_t)wd / 2,
+		               (uint64_t)wd / 2);
+	}
+	log_notice("firegw %s ready: gateway %s, %zu buses, %zu devices, ledger %s (%lld events)",
+	           FIREGW_VERSION, d->conf->gateway_id, d->conf->nbuses, d->conf->ndevices,
+	           ledger_path(d->ledger), (long long)ledger_event_count(d->ledger));
+	notify_ready("running");
+	daemon_status(d);
+	return 0;
+}
+
+static void daemon_finish(struct daemon *d)
+{
+	if (d->ingest)
+		ingest_flush(d->ingest);
+	ingest_free(d->ingest);
+	uv_walk(&d->loop, daemon_walk_close, NULL);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&d->loop);
+	rules_free(d->rules);
+	if (d->ledger) {
+		ledger_close(d->ledger);
+		log_notice("ledger closed");
+	}
+	conf_free(d->conf);
+}
+
+int daemon_run(const struct daemon_opts *o)
+{
+	struct daemon d;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	d.opts = o;
+	d.started_mono = clock_mono_ms();
+	if (uv_loop_init(&d.loop) != 0) {
+		log_err("cannot start the event loop");
+		return 1;
+	}
+	/* A platform or broker that hangs up must not kill the process. */
+	signal(SIGPIPE, SIG_IGN);
+	rc = daemon_start(&d);
+	if (rc == 0)
+		uv_run(&d.loop, UV_RUN_DEFAULT);
+	daemon_finish(&d);
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,302 @@
+/* hazard: item fields, JSON snapshots and the gateway's side of the lifecycle. */
+#include "hazard.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "ledger.h"
+#include "log.h"
+
+static const char *const hstatus_names[] = {
+    [HSTATUS_OPEN] = "open",
+    [HSTATUS_ACKNOWLEDGED] = "acknowledged",
+    [HSTATUS_RECTIFYING] = "rectifying",
+    [HSTATUS_PENDING_ACCEPTANCE] = "pending_acceptance",
+    [HSTATUS_CLOSED] = "closed",
+};
+
+void hazard_init(struct hazard *h)
+{
+	memset(h, 0, sizeof(*h));
+}
+
+void hazard_finish(struct hazard *h)
+{
+	json_decref(h->info);
+	h->info = NULL;
+}
+
+const char *hstatus_name(enum hstatus s)
+{
+	return (unsigned)s <= HSTATUS_CLOSED ? hstatus_names[s] : "unknown";
+}
+
+int hstatus_from_name(const char *s)
+{
+	for (int i = 0; i <= HSTATUS_CLOSED; i++)
+		if (s && strcmp(s, hstatus_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static json_t *iso_or_null(int64_t wall_ms)
+{
+	char buf[32];
+
+	if (wall_ms <= 0)
+		return json_null();
+	clock_format_iso(wall_ms, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+static json_t *real_or_null(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+json_t *hazard_to_json(const struct hazard *h)
+{
+	json_t *o = json_object();
+
+	/* Site, location, device details and people first; the ledger's own fields win. */
+	if (h->info)
+		json_object_update(o, h->info);
+	json_object_set_new(o, "id", json_string(h->id));
+	json_object_set_new(o, "kind", json_string(kind_name(h->kind)));
+	json_object_set_new(o, "grade", json_string(grade_name(h->grade)));
+	json_object_set_new(o, "status", json_string(hstatus_name(h->status)));
+	json_object_set_new(o, "title", json_string(h->title));
+	json_object_set_new(o, "device_id", json_string(h->device));
+	json_object_set_new(o, "point", json_string(h->point));
+	json_object_set_new(o, "active", json_boolean(h->active));
+	json_object_set_new(o, "value", real_or_null(h->value));
+	json_object_set_new(o, "peak", real_or_null(h->peak));
+	json_object_set_new(o, "threshold", real_or_null(h->threshold));
+	json_object_set_new(o, "unit", json_string(h->unit));
+	json_object_set_new(o, "occurrences", json_integer(h->occurrences));
+	json_object_set_new(o, "escalations", json_integer(h->escalations));
+	json_object_set_new(o, "first_seen", iso_or_null(h->first_seen));
+	json_object_set_new(o, "last_seen", iso_or_null(h->last_seen));
+	json_object_set_new(o, "cleared_at", iso_or_null(h->cleared_at));
+	json_object_set_new(o, "closed_at", iso_or_null(h->closed_at));
+	json_object_set_new(o, "deadline", iso_or_null(h->deadline));
+	json_object_set_new(o, "overdue", json_boolean(h->overdue));
+	json_object_set_new(o, "recurrence_of",
+	                    h->recurrence_of[0] ? json_string(h->recurrence_of) : json_null());
+	json_object_set_new(o, "suspect_rectification", json_boolean(h->suspect_rectification));
+	json_object_set_new(o, "test", json_boolean(h->test));
+	return o;
+}
+
+static int64_t hazard_deadline(const struct policy *p, enum grade g, int64_t from_ms)
+{
+	return from_ms + p->deadline_s[g] * 1000;
+}
+
+static void hazard_title(struct hazard *h, enum level l)
+{
+	const char *where = NULL;
+
+	if (h->info)
+		where = json_string_value(json_object_get(h->info, "location"));
+	snprintf(h->title, sizeof(h->title), "%s%s%s at %s%s%s", h->test ? "TEST " : "",
+	         kind_name(h->kind), l == LEVEL_PREALARM ? " pre-alarm" : "",
+	         where && *where ? where : h->device, h->point[0] ? " / " : "", h->point);
+}
+
+static int hazard_record(struct ledger *l, struct hazard *h, const char *type, int64_t wall_ms,
+                         bool insert)
+{
+	int rc = insert ? ledger_hazard_insert(l, h) : ledger_hazard_update(l, h);
+
+	if (rc < 0)
+		return rc;
+	return ledger_event_append(l, h, type, wall_ms, NULL);
+}
+
+static int hazard_raise(struct ledger *l, const struct policy *p, const struct hazard_obs *o,
+                        const struct hazard *prev, struct hazard *h)
+{
+	enum grade g = policy_grade(p, o->kind, o->level);
+
+	hazard_init(h);
+	snprintf(h->device, sizeof(h->device), "%s", o->device);
+	snprintf(h->point, sizeof(h->point), "%s", o->point);
+	snprintf(h->unit, sizeof(h->unit), "%s", o->unit ? o->unit : "");
+	h->kind = o->kind;
+	h->status = HSTATUS_OPEN;
+	h->active = true;
+	h->test = o->test;
+	h->occurrences = 1;
+	h->value = h->peak = o->value;
+	h->threshold = o->threshold;
+	h->first_seen = h->last_seen = o->wall_ms;
+	h->info = o->info ? json_deep_copy(o->info) : json_object();
+	json_object_set_new(h->info, "level", json_string(level_name(o->level)));
+	if (prev) {
+		/* Back within the window after a close: the rectification may not have held. */
+		g = grade_up(g > prev->grade ? g : prev->grade);
+		snprintf(h->recurrence_of, sizeof(h->recurrence_of), "%s", prev->id);
+		h->suspect_rectification = true;
+	}
+	h->grade = g;
+	h->deadline = hazard_deadline(p, g, o->wall_ms);
+	hazard_title(h, o->level);
+	return hazard_record(l, h, "raised", o->wall_ms, true);
+}
+
+int hazard_observe(struct ledger *l, const struct policy *p, const struct hazard_obs *o,
+                   struct hazard *out, enum hazard_outcome *outcome)
+{
+	struct hazard h, prev;
+	int rc;
+
+	*outcome = HAZARD_NONE;
+	rc = ledger_hazard_open_for(l, o->device, o->point, o->kind, &h);
+	if (rc < 0)
+		return rc;
+	if (rc == 1) {
+		bool back = !h.active;
+		enum grade want = policy_grade(p, o->kind, o->level);
+
+		h.last_seen = o->wall_ms;
+		h.value = o->value;
+		if (o->value > h.peak)
+			h.peak = o->value;
+		if (back) {
+			/* It was cleared and came back while the item is still open. */
+			h.active = true;
+			h.occurrences++;
+			h.cleared_at = 0;
+			*outcome = HAZARD_RECURRED;
+		}
+		if (want > h.grade) {
+			/* A pre-alarm that became an alarm, or an alarm past its high setpoint. */
+			h.grade = want;
+			h.threshold = o->threshold;
+			json_object_set_new(h.info, "level", json_string(level_name(o->level)));
+			hazard_title(&h, o->level);
+			int64_t d = hazard_deadline(p, want, o->wall_ms);
+			if (d < h.deadline)
+				h.deadline = d;
+			if (*outcome == HAZARD_NONE)
+				*outcome = HAZARD_ESCALATED;
+		}
+		if (*outcome == HAZARD_RECURRED)
+			rc = hazard_record(l, &h, "recurred", o->wall_ms, false);
+		else if (*outcome == HAZARD_ESCALATED)
+			rc = hazard_record(l, &h, "escalated", o->wall_ms, false);
+		else
+			rc = ledger_hazard_update(l, &h);
+		if (rc == 0 && out)
+			*out = h;
+		else
+			hazard_finish(&h);
+		return rc;
+	}
+
+	bool have_prev = false;
+	if (!o->test) {
+		rc = ledger_hazard_last_closed(l, o->device, o->point, o->kind, &prev);
+		if (rc < 0)
+			return rc;
+		have_prev = rc == 1 && prev.closed_at > 0 &&
+		            o->wall_ms - prev.closed_at <= p->recurrence_s * 1000;
+		if (rc == 1 && !have_prev)
+			hazard_finish(&prev);
+	}
+	rc = hazard_raise(l, p, o, have_prev ? &prev : NULL, &h);
+	if (have_prev)
+		hazard_finish(&prev);
+	*outcome = HAZARD_RAISED;
+	if (rc == 0 && out)
+		*out = h;
+	else
+		hazard_finish(&h);
+	return rc;
+}
+
+int hazard_clear(struct ledger *l, const char *device, const char *point, enum kind kind,
+                 int64_t wall_ms, bool autoclose, enum hazard_outcome *outcome)
+{
+	struct hazard h;
+	int rc;
+
+	*outcome = HAZARD_NONE;
+	rc = ledger_hazard_open_for(l, device, point, kind, &h);
+	if (rc <= 0)
+		return rc;
+	if (!h.active) {
+		hazard_finish(&h);
+		return 0;
+	}
+	h.active = false;
+	h.cleared_at = wall_ms;
+	rc = hazard_record(l, &h, "cleared", wall_ms, false);
+	*outcome = HAZARD_CLEARED;
+	if (rc == 0 && autoclose) {
+		h.status = HSTATUS_CLOSED;
+		h.closed_at = wall_ms;
+		json_object_set_new(h.info, "closed_by",
+		                    json_string("gateway: device back online"));
+		rc = hazard_record(l, &h, "closed", wall_ms, false);
+		*outcome = HAZARD_CLOSED;
+	}
+	hazard_finish(&h);
+	return rc;
+}
+
+int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, int64_t wall_ms)
+{
+	struct hazard h;
+	int rc = ledger_hazard_get(l, id, &h);
+
+	if (rc <= 0)
+		return rc == 0 ? -ENOENT : rc;
+	if (h.status == HSTATUS_CLOSED || h.grade == GRADE_IMMEDIATE) {
+		hazard_finish(&h);
+		return 0;
+	}
+	h.grade = grade_up(h.grade);
+	h.escalations++;
+	int64_t d = hazard_deadline(p, h.grade, wall_ms);
+	if (d < h.deadline || h.deadline == 0)
+		h.deadline = d;
+	rc = hazard_record(l, &h, "escalated", wall_ms, false);
+	hazard_finish(&h);
+	return rc;
+}
+
+struct overdue_ctx {
+	struct ledger *l;
+	int64_t now;
+	int count;
+	int rc;
+};
+
+static int hazard_overdue_one(struct hazard *h, void *userdata)
+{
+	struct overdue_ctx *c = userdata;
+
+	if (h->overdue || h->deadline <= 0 || h->deadline > c->now)
+		return 0;
+	h->overdue = true;
+	c->rc = hazard_record(c->l, h, "overdue", c->now, false);
+	if (c->rc < 0)
+		return c->rc;
+	c->count++;
+	return 0;
+}
+
+int hazard_mark_overdue(struct ledger *l, int64_t wall_ms)
+{
+	struct overdue_ctx c = {.l = l, .now = wall_ms};
+	int rc = ledger_hazard_foreach_open(l, false, hazard_overdue_one, &c);
+
+	if (rc < 0)
+		return rc;
+	return c.rc < 0 ? c.rc : c.count;
+}

@@ -1,0 +1,90 @@
+/* hazard: one item of the ledger (台账) and its lifecycle. The gateway registers items (raised),
+ * observes them (recurred, cleared, escalated, overdue) and reports; only the platform
+ * acknowledges, assigns, accepts and closes. Each change here is written through the ledger
+ * together with its event and outbox row, inside the caller's transaction. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+enum hstatus {
+	HSTATUS_OPEN,
+	HSTATUS_ACKNOWLEDGED,
+	HSTATUS_RECTIFYING,
+	HSTATUS_PENDING_ACCEPTANCE,
+	HSTATUS_CLOSED,
+};
+
+#define HAZARD_ID_LEN   80
+#define HAZARD_NAME_LEN 64
+
+struct hazard {
+	int64_t num;            /* ledger row, the <seq> of the id */
+	char id[HAZARD_ID_LEN]; /* "<gateway>-<6-digit seq>" */
+	char device[HAZARD_NAME_LEN];
+	char point[HAZARD_NAME_LEN];
+	enum kind kind;
+	enum grade grade;
+	enum hstatus status;
+	bool active; /* the condition is present now */
+	bool overdue;
+	bool test;                  /* commissioning test, never a real alarm */
+	bool suspect_rectification; /* came back soon after a close: 虚假整改? */
+	int escalations;
+	int64_t occurrences;
+	double value, peak, threshold;
+	char unit[16];
+	int64_t first_seen, last_seen, cleared_at, closed_at, deadline; /* wall ms, 0 = none */
+	char recurrence_of[HAZARD_ID_LEN];
+	char title[160];
+	json_t *info; /* site, location, device details, responsible, acceptor, platform fields */
+};
+
+/* What a condition looks like when the rules report it. */
+struct hazard_obs {
+	const char *device;
+	const char *point;
+	enum kind kind;
+	enum level level;
+	double value;
+	double threshold;
+	const char *unit;
+	bool test;
+	int64_t wall_ms;
+	json_t *info; /* borrowed: copied into a new item */
+};
+
+struct ledger;
+
+void hazard_init(struct hazard *h);
+void hazard_finish(struct hazard *h);
+const char *hstatus_name(enum hstatus s);
+int hstatus_from_name(const char *s);
+json_t *hazard_to_json(const struct hazard *h);
+
+enum hazard_outcome {
+	HAZARD_NONE, /* nothing to record (still active, same item) */
+	HAZARD_RAISED,
+	HAZARD_RECURRED,
+	HAZARD_ESCALATED, /* grade went up on an active item */
+	HAZARD_CLEARED,
+	HAZARD_CLOSED,
+	HAZARD_OVERDUE,
+};
+
+/* The condition is present. Raises a new item, records a recurrence on the open one, or
+ * updates the peak. A return within the recurrence window after a close opens a new item
+ * one grade higher linked by recurrence_of. `out` (may be NULL) receives the item. */
+int hazard_observe(struct ledger *l, const struct policy *p, const struct hazard_obs *o,
+                   struct hazard *out, enum hazard_outcome *outcome);
+/* The condition is gone: `cleared` on the open item, if it was active. With `autoclose`
+ * (device_offline when the county allows it) the item is closed too. */
+int hazard_clear(struct ledger *l, const char *device, const char *point, enum kind kind,
+                 int64_t wall_ms, bool autoclose, enum hazard_outcome *outcome);
+/* Up one grade, as `escalated`; the deadline never moves later. */
+int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, int64_t wall_ms);
+/* Every item past its deadline and not closed gets one `overdue` event. Returns the count. */
+int hazard_mark_overdue(struct ledger *l, int64_t wall_ms);

@@ -1,0 +1,43 @@
+/* ingest: group commit. Readings that arrive during one turn of the main loop are queued
+ * here and applied to the rules in one ledger transaction at the end of the turn (a uv_check
+ * handle), so that a burst costs one fsync, not one per reading. If the commit fails (disk
+ * full), the batch stays queued, bounded, and is tried again a second later. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "policy.h"
+#include "rules.h"
+
+enum reading_type {
+	READING_VALUE, /* value of a profile point */
+	READING_STATE, /* discrete condition on a channel */
+	READING_POLL,  /* outcome of a poll */
+};
+
+struct reading {
+	enum reading_type type;
+	char device[64];
+	char point[64];
+	double value;
+	enum kind kind;
+	enum level level;
+	bool ok;
+	bool test;
+	int64_t mono_ms, wall_ms;
+};
+
+struct ingest;
+
+struct ingest *ingest_new(uv_loop_t *loop, struct rules *r, struct ledger *l);
+void ingest_free(struct ingest *in);
+/* Swaps the rules after a reload; the queue is flushed first. */
+void ingest_set_rules(struct ingest *in, struct rules *r);
+/* Main thread only. Returns 0, or -ENOBUFS when the queue is full. */
+int ingest_push(struct ingest *in, const struct reading *rd);
+/* Applies and commits everything queued. Returns 0 or a negative errno. */
+int ingest_flush(struct ingest *in);
+size_t ingest_queued(const struct ingest *in);
+uint64_t ingest_batches(const struct ingest *in);

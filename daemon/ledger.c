@@ -1,0 +1,777 @@
+/* ledger: SQLite storage of hazards, events, outbox, dead letters and applied commands. */
+#include "ledger.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+
+struct ledger {
+	sqlite3 *db;
+	char path[512];
+	char gateway[64];
+	bool in_tx;
+	uint64_t commits;
+};
+
+/* Schema migrations: index i brings user_version i to i + 1. */
+static const char *const ledger_migrations[] = {
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE hazards("
+    " num INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id TEXT UNIQUE NOT NULL,"
+    " device TEXT NOT NULL, point TEXT NOT NULL, kind TEXT NOT NULL,"
+    " grade TEXT NOT NULL, status TEXT NOT NULL,"
+    " active INTEGER NOT NULL, overdue INTEGER NOT NULL, test INTEGER NOT NULL,"
+    " suspect INTEGER NOT NULL, escalations INTEGER NOT NULL, occurrences INTEGER NOT NULL,"
+    " value REAL, peak REAL, threshold REAL, unit TEXT NOT NULL,"
+    " first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, cleared_at INTEGER NOT NULL,"
+    " closed_at INTEGER NOT NULL, deadline INTEGER NOT NULL,"
+    " recurrence_of TEXT NOT NULL, title TEXT NOT NULL, info TEXT NOT NULL);"
+    "CREATE INDEX hazards_key ON hazards(device, point, kind, status);"
+    "CREATE TABLE events("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " event_id TEXT UNIQUE NOT NULL, hazard_id TEXT NOT NULL, type TEXT NOT NULL,"
+    " at INTEGER NOT NULL, body TEXT NOT NULL);"
+    "CREATE INDEX events_hazard ON events(hazard_id, seq);"
+    "CREATE TABLE outbox("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, lane INTEGER NOT NULL, seq INTEGER,"
+    " hazard_id TEXT, created INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " payload TEXT);"
+    "CREATE INDEX outbox_lane ON outbox(lane, id);"
+    "CREATE TABLE deadletter("
+    " seq INTEGER PRIMARY KEY, event_id TEXT, hazard_id TEXT, reason TEXT NOT NULL,"
+    " at INTEGER NOT NULL, body TEXT);"
+    "CREATE TABLE commands("
+    " id TEXT PRIMARY KEY, type TEXT, hazard_id TEXT, ok INTEGER NOT NULL, reason TEXT,"
+    " at INTEGER NOT NULL, reported INTEGER NOT NULL DEFAULT 0);",
+};
+
+#define N_MIGRATIONS (sizeof(ledger_migrations) / sizeof(ledger_migrations[0]))
+
+const char *ledger_errmsg(const struct ledger *l)
+{
+	return l && l->db ? sqlite3_errmsg(l->db) : "no database";
+}
+
+static int ledger_fail(struct ledger *l, const char *what)
+{
+	log_err("ledger %s: %s: %s", l->path, what, sqlite3_errmsg(l->db));
+	switch (sqlite3_errcode(l->db) & 0xff) {
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EBADMSG;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_CANTOPEN:
+		return -EACCES;
+	default:
+		return -EIO;
+	}
+}
+
+static int ledger_exec(struct ledger *l, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(l->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int rc = ledger_fail(l, msg ? msg : sql);
+
+		sqlite3_free(msg);
+		return rc;
+	}
+	return 0;
+}
+
+static sqlite3_stmt *ledger_prepare(struct ledger *l, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		ledger_fail(l, sql);
+		return NULL;
+	}
+	return st;
+}
+
+/* Runs a statement expected to yield at most one integer; returns it or `dflt`. */
+static int64_t ledger_scalar(struct ledger *l, const char *sql, int64_t dflt)
+{
+	sqlite3_stmt *st = ledger_prepare(l, sql);
+	int64_t v = dflt;
+
+	if (!st)
+		return dflt;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int ledger_quick_check(sqlite3 *db, char *reason, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+	int ok = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK) {
+		snprintf(reason, len, "%s", sqlite3_errmsg(db));
+		return -1;
+	}
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *r = (const char *)sqlite3_column_text(st, 0);
+
+		ok = r && strcmp(r, "ok") == 0;
+		snprintf(reason, len, "%s", r ? r : "no answer");
+	} else {
+		snprintf(reason, len, "%s", sqlite3_errmsg(db));
+	}
+	sqlite3_finalize(st);
+	return ok ? 0 : -1;
+}
+
+/* The highest hazard or event number a damaged file still shows, or 0. */
+static int64_t ledger_salvage_seq(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t max = 0;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT max(seq) FROM sqlite_sequence", -1, &st, NULL) ==
+	        SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		max = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return max;
+}
+
+static int ledger_move_aside(const char *path, char *moved, size_t len)
+{
+	char stamp[32];
+	char from[600], to[600];
+	static const char *const sfx[] = {"", "-wal", "-shm"};
+
+	clock_format_compact(clock_wall_ms(), stamp, sizeof(stamp));
+	snprintf(moved, len, "%s.corrupt-%s", path, stamp);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(from, sizeof(from), "%s%s", path, sfx[i]);
+		snprintf(to, sizeof(to), "%s%s", moved, sfx[i]);
+		if (rename(from, to) != 0 && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
+static int ledger_migrate(struct ledger *l)
+{
+	int64_t v = ledger_scalar(l, "PRAGMA user_version", 0);
+	char sql[64];
+	int rc;
+
+	if (v > (int64_t)N_MIGRATIONS) {
+		log_err("ledger %s has schema version %lld, newer than this firegw knows (%zu); "
+		        "install the newer firegw or move the file aside",
+		        l->path, (long long)v, N_MIGRATIONS);
+		return -EPROTO;
+	}
+	for (; v < (int64_t)N_MIGRATIONS; v++) {
+		if ((rc = ledger_exec(l, "BEGIN IMMEDIATE")) < 0)
+			return rc;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%lld", (long long)v + 1);
+		if ((rc = ledger_exec(l, ledger_migrations[v])) < 0 ||
+		    (rc = ledger_exec(l, sql)) < 0) {
+			ledger_exec(l, "ROLLBACK");
+			return rc;
+		}
+		if ((rc = ledger_exec(l, "COMMIT")) < 0)
+			return rc;
+		log_info("ledger %s: schema migrated to version %lld", l->path, (long long)v + 1);
+	}
+	return 0;
+}
+
+static int ledger_set_floor(struct ledger *l, int64_t floor)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO sqlite_sequence(name, seq) VALUES('hazards', %lld), ('events', %lld)",
+	         (long long)floor, (long long)floor);
+	return ledger_exec(l, sql);
+}
+
+static int ledger_connect(struct ledger *l, char *reason, size_t rlen)
+{
+	int rc = sqlite3_open_v2(l->path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+
+	if (rc != SQLITE_OK) {
+		snprintf(reason, rlen, "%s", l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
+		return -1;
+	}
+	sqlite3_extended_result_codes(l->db, 1);
+	sqlite3_busy_timeout(l->db, 5000);
+	/* quick_check before anything writes: a file that is not a database fails here. */
+	return ledger_quick_check(l->db, reason, rlen);
+}
+
+int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
+                struct ledger_open_info *info)
+{
+	struct ledger *l = calloc(1, sizeof(*l));
+	char reason[256] = "";
+	int64_t floor = 0;
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	if (!l)
+		return -ENOMEM;
+	snprintf(l->path, sizeof(l->path), "%s/ledger.db", dir);
+	snprintf(l->gateway, sizeof(l->gateway), "%s", gateway_id);
+	info->created = access(l->path, F_OK) != 0;
+
+	if (ledger_connect(l, reason, sizeof(reason)) != 0) {
+		sqlite3_close(l->db);
+		l->db = NULL;
+		if (info->created) {
+			log_err("ledger %s: cannot create: %s", l->path, reason);
+			free(l);
+			return -EACCES;
+		}
+		floor = ledger_salvage_seq(l->path);
+		if ((rc = ledger_move_aside(l->path, info->moved_to, sizeof(info->moved_to))) < 0) {
+			log_err("ledger %s failed its check (%s) and cannot be moved aside: %s",
+			        l->path, reason, strerror(-rc));
+			free(l);
+			return rc;
+		}
+		info->corrupt = true;
+		info->created = true;
+		snprintf(info->reason, sizeof(info->reason), "%s", reason);
+		log_err(
+		    "ledger %s failed PRAGMA quick_check (%s); moved to %s, starting a new ledger",
+		    l->path, reason, info->moved_to);
+		/* Numbers must never repeat: continue above what the old file shows, or above the
+		 * current time in seconds when it shows nothing. */
+		int64_t now_s = clock_wall_ms() / 1000;
+		if (floor < now_s)
+			floor = now_s;
+		if (ledger_connect(l, reason, sizeof(reason)) != 0) {
+			log_err("ledger %s: cannot create: %s", l->path, reason);
+			sqlite3_close(l->db);
+			free(l);
+			return -EIO;
+		}
+	}
+	if ((rc = ledger_exec(l, "PRAGMA journal_mode=WAL")) < 0 ||
+	    (rc = ledger_exec(l, "PRAGMA synchronous=FULL")) < 0 ||
+	    (rc = ledger_exec(l, "PRAGMA foreign_keys=OFF")) < 0 || (rc = ledger_migrate(l)) < 0 ||
+	    (floor > 0 && (rc = ledger_set_floor(l, floor)) < 0)) {
+		ledger_close(l);
+		return rc;
+	}
+	*out = l;
+	return 0;
+}
+
+void ledger_close(struct ledger *l)
+{
+	if (!l)
+		return;
+	if (l->in_tx)
+		ledger_rollback(l);
+	if (l->db && sqlite3_close(l->db) != SQLITE_OK)
+		log_err("ledger %s: close: %s", l->path, sqlite3_errmsg(l->db));
+	free(l);
+}
+
+const char *ledger_path(const struct ledger *l)
+{
+	return l->path;
+}
+
+const char *ledger_gateway(const struct ledger *l)
+{
+	return l->gateway;
+}
+
+int ledger_begin(struct ledger *l)
+{
+	int rc = ledger_exec(l, "BEGIN IMMEDIATE");
+
+	if (rc == 0)
+		l->in_tx = true;
+	return rc;
+}
+
+int ledger_commit(struct ledger *l)
+{
+	int rc = ledger_exec(l, "COMMIT");
+
+	if (rc < 0) {
+		ledger_rollback(l);
+		return rc;
+	}
+	l->in_tx = false;
+	l->commits++;
+	return 0;
+}
+
+void ledger_rollback(struct ledger *l)
+{
+	if (sqlite3_get_autocommit(l->db) == 0)
+		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	l->in_tx = false;
+}
+
+bool ledger_in_transaction(const struct ledger *l)
+{
+	return l->in_tx;
+}
+
+uint64_t ledger_commits(const struct ledger *l)
+{
+	return l->commits;
+}
+
+/* ---- hazards ---- */
+
+#define HAZARD_COLS                                                                                \
+	"num, id, device, point, kind, grade, status, active, overdue, test, suspect, "            \
+	"escalations, "                                                                            \
+	"occurrences, value, peak, threshold, unit, first_seen, last_seen, cleared_at, "           \
+	"closed_at, "                                                                              \
+	"deadline, recurrence_of, title, info"
+
+static void copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
+{
+	const char *s = (const char *)sqlite3_column_text(st, col);
+
+	snprintf(dst, len, "%s", s ? s : "");
+}
+
+static double column_real(sqlite3_stmt *st, int col)
+{
+	return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
+}
+
+static void hazard_from_row(sqlite3_stmt *st, struct hazard *h)
+{
+	const char *info;
+	int k, g, s;
+
+	hazard_init(h);
+	h->num = sqlite3_column_int64(st, 0);
+	copy_text(h->id, sizeof(h->id), st, 1);
+	copy_text(h->device, sizeof(h->device), st, 2);
+	copy_text(h->point, sizeof(h->point), st, 3);
+	k = kind_from_name((const char *)sqlite3_column_text(st, 4));
+	g = grade_from_name((const char *)sqlite3_column_text(st, 5));
+	s = hstatus_from_name((const char *)sqlite3_column_text(st, 6));
+	h->kind = k < 0 ? KIND_DEVICE_FAULT : (enum kind)k;
+	h->grade = g < 0 ? GRADE_GENERAL : (enum grade)g;
+	h->status = s < 0 ? HSTATUS_OPEN : (enum hstatus)s;
+	h->active = sqlite3_column_int(st, 7);
+	h->overdue = sqlite3_column_int(st, 8);
+	h->test = sqlite3_column_int(st, 9);
+	h->suspect_rectification = sqlite3_column_int(st, 10);
+	h->escalations = sqlite3_column_int(st, 11);
+	h->occurrences = sqlite3_column_int64(st, 12);
+	h->value = column_real(st, 13);
+	h->peak = column_real(st, 14);
+	h->threshold = column_real(st, 15);
+	copy_text(h->unit, sizeof(h->unit), st, 16);
+	h->first_seen = sqlite3_column_int64(st, 17);
+	h->last_seen = sqlite3_column_int64(st, 18);
+	h->cleared_at = sqlite3_column_int64(st, 19);
+	h->closed_at = sqlite3_column_int64(st, 20);
+	h->deadline = sqlite3_column_int64(st, 21);
+	copy_text(h->recurrence_of, sizeof(h->recurrence_of), st, 22);
+	copy_text(h->title, sizeof(h->title), st, 23);
+	info = (const char *)sqlite3_column_text(st, 24);
+	h->info = info ? json_loads(info, 0, NULL) : NULL;
+	if (!h->info)
+		h->info = json_object();
+}
+
+static int ledger_hazard_query(struct ledger *l, const char *sql, const char *a, const char *b,
+                               const char *c, struct hazard *h)
+{
+	sqlite3_stmt *st = ledger_prepare(l, sql);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+	if (b)
+		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+	if (c)
+		sqlite3_bind_text(st, 3, c, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		hazard_from_row(st, h);
+		rc = 1;
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		rc = ledger_fail(l, "hazard query");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int ledger_hazard_open_for(struct ledger *l, const char *device, const char *point, enum kind kind,
+                           struct hazard *h)
+{
+	return ledger_hazard_query(l,
+	                           "SELECT " HAZARD_COLS
+	                           " FROM hazards WHERE device=?1 AND point=?2 "
+	                           "AND kind=?3 AND status<>'closed' ORDER BY num DESC LIMIT 1",
+	                           device, point, kind_name(kind), h);
+}
+
+int ledger_hazard_last_closed(struct ledger *l, const char *device, const char *point,
+                              enum kind kind, struct hazard *h)
+{
+	return ledger_hazard_query(
+	    l,
+	    "SELECT " HAZARD_COLS " FROM hazards WHERE device=?1 AND point=?2 "
+	    "AND kind=?3 AND status='closed' ORDER BY closed_at DESC LIMIT 1",
+	    device, point, kind_name(kind), h);
+}
+
+int ledger_hazard_get(struct ledger *l, const char *id, struct hazard *h)
+{
+	return ledger_hazard_query(l, "SELECT " HAZARD_COLS " FROM hazards WHERE id=?1", id, NULL,
+	                           NULL, h);
+}
+
+static void ledger_bind_hazard(sqlite3_stmt *st, const struct hazard *h, char **info)
+{
+	*info = json_dumps(h->info ? h->info : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+	sqlite3_bind_text(st, 2, h->device, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, h->point, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, kind_name(h->kind), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, grade_name(h->grade), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, hstatus_name(h->status), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 7, h->active);
+	sqlite3_bind_int(st, 8, h->overdue);
+	sqlite3_bind_int(st, 9, h->test);
+	sqlite3_bind_int(st, 10, h->suspect_rectification);
+	sqlite3_bind_int(st, 11, h->escalations);
+	sqlite3_bind_int64(st, 12, h->occurrences);
+	sqlite3_bind_double(st, 13, h->value);
+	sqlite3_bind_double(st, 14, h->peak);
+	sqlite3_bind_double(st, 15, h->threshold);
+	sqlite3_bind_text(st, 16, h->unit, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 17, h->first_seen);
+	sqlite3_bind_int64(st, 18, h->last_seen);
+	sqlite3_bind_int64(st, 19, h->cleared_at);
+	sqlite3_bind_int64(st, 20, h->closed_at);
+	sqlite3_bind_int64(st, 21, h->deadline);
+	sqlite3_bind_text(st, 22, h->recurrence_of, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 23, h->title, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 24, *info ? *info : "{}", -1, SQLITE_STATIC);
+}
+
+/* The next number of an AUTOINCREMENT table; the caller holds the write transaction. */
+static int64_t ledger_next(struct ledger *l, const char *table_sql)
+{
+	return ledger_scalar(l, table_sql, 0) + 1;
+}
+
+int ledger_hazard_insert(struct ledger *l, struct hazard *h)
+{
+	sqlite3_stmt *st;
+	char *info = NULL;
+	int rc;
+
+	h->num = ledger_next(l, "SELECT seq FROM sqlite_sequence WHERE name='hazards'");
+	snprintf(h->id, sizeof(h->id), "%s-%06lld", l->gateway, (long long)h->num);
+	st = ledger_prepare(
+	    l, "INSERT INTO hazards(num, id, device, point, kind, grade, status, "
+	       "active, overdue, test, suspect, escalations, occurrences, value, peak, "
+	       "threshold, unit, first_seen, last_seen, cleared_at, closed_at, "
+	       "deadline, recurrence_of, title, info) VALUES(?25, ?1, ?2, ?3, ?4, ?5, "
+	       "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+	       "?21, ?22, ?23, ?24)");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, h->id, -1, SQLITE_STATIC);
+	ledger_bind_hazard(st, h, &info);
+	sqlite3_bind_int64(st, 25, h->num);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	free(info);
+	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "insert hazard");
+}
+
+int ledger_hazard_update(struct ledger *l, const struct hazard *h)
+{
+	sqlite3_stmt *st;
+	char *info = NULL;
+	int rc;
+
+	st = ledger_prepare(
+	    l, "UPDATE hazards SET device=?2, point=?3, kind=?4, grade=?5, "
+	       "status=?6, active=?7, overdue=?8, test=?9, suspect=?10, "
+	       "escalations=?11, occurrences=?12, value=?13, peak=?14, threshold=?15, "
+	       "unit=?16, first_seen=?17, last_seen=?18, cleared_at=?19, closed_at=?20, "
+	       "deadline=?21, recurrence_of=?22, title=?23, info=?24 WHERE id=?1");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, h->id, -1, SQLITE_STATIC);
+	ledger_bind_hazard(st, h, &info);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	free(info);
+	if (rc != SQLITE_DONE)
+		return ledger_fail(l, "update hazard");
+	return sqlite3_changes(l->db) == 1 ? 0 : -ENOENT;
+}
+
+int ledger_hazard_foreach_open(struct ledger *l, bool active_only, ledger_hazard_fn fn,
+                               void *userdata)
+{
+	sqlite3_stmt *st = ledger_prepare(
+	    l, active_only ? "SELECT " HAZARD_COLS
+	                     " FROM hazards WHERE status<>'closed' AND active=1 ORDER BY num"
+	                   : "SELECT " HAZARD_COLS
+	                     " FROM hazards WHERE status<>'closed' ORDER BY num");
+	int rc = 0, step;
+
+	if (!st)
+		return -EIO;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct hazard h;
+
+		hazard_from_row(st, &h);
+		rc = fn(&h, userdata);
+		hazard_finish(&h);
+		if (rc != 0)
+			break;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = ledger_fail(l, "list hazards");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- events and outbox ---- */
+
+static void ledger_uuid(char out[37])
+{
+	unsigned char b[16];
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b)) {
+		/* No entropy call: fall back on time and address bits; still unique per process. */
+		int64_t t = clock_wall_ms() ^ ((int64_t)getpid() << 40);
+
+		for (size_t i = 0; i < sizeof(b); i++)
+			b[i] = (unsigned char)((t >> ((i % 8) * 8)) ^ (i * 37) ^ rand());
+	}
+	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+	         b[13], b[14], b[15]);
+}
+
+int ledger_event_append(struct ledger *l, const struct hazard *h, const char *type, int64_t wall_ms,
+                        int64_t *seq_out)
+{
+	char event_id[37], at[32];
+	json_t *body;
+	char *text;
+	sqlite3_stmt *st;
+	int64_t seq;
+	int rc;
+
+	ledger_uuid(event_id);
+	clock_format_iso(wall_ms, at, sizeof(at));
+	seq = ledger_next(l, "SELECT seq FROM sqlite_sequence WHERE name='events'");
+	body = json_pack("{s:s, s:I, s:s, s:s, s:o}", "event_id", event_id, "seq", (json_int_t)seq,
+	                 "type", type, "at", at, "hazard", hazard_to_json(h));
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (!text)
+		return -ENOMEM;
+	st = ledger_prepare(l, "INSERT INTO events(seq, event_id, hazard_id, type, at, body) "
+	                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+	if (!st) {
+		free(text);
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_text(st, 2, event_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, h->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, wall_ms);
+	sqlite3_bind_text(st, 6, text, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	free(text);
+	if (rc != SQLITE_DONE)
+		return ledger_fail(l, "append event");
+
+	st = ledger_prepare(l, "INSERT INTO outbox(lane, seq, hazard_id, created) "
+	                       "VALUES(0, ?1, ?2, ?3)");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_text(st, 2, h->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, wall_ms);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return ledger_fail(l, "queue event");
+	if (seq_out)
+		*seq_out = seq;
+	log_info("hazard %s %s: %s %s grade=%s at %s/%s", h->id, type, kind_name(h->kind),
+	         hstatus_name(h->status), grade_name(h->grade), h->device, h->point);
+	return 0;
+}
+
+int ledger_telemetry_append(struct ledger *l, json_t *payload, int64_t wall_ms)
+{
+	char *text = json_dumps(payload, JSON_COMPACT);
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	st = ledger_prepare(l, "INSERT INTO outbox(lane, created, payload) VALUES(1, ?1, ?2)");
+	if (!st) {
+		free(text);
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, wall_ms);
+	sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	free(text);
+	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "queue telemetry");
+}
+
+int64_t ledger_outbox_depth(struct ledger *l, enum lane lane)
+{
+	return ledger_scalar(l,
+	                     lane == LANE_ALARM ? "SELECT count(*) FROM outbox WHERE lane=0"
+	                                        : "SELECT count(*) FROM outbox WHERE lane=1",
+	                     -1);
+}
+
+int64_t ledger_event_count(struct ledger *l)
+{
+	return ledger_scalar(l, "SELECT count(*) FROM events", -1);
+}
+
+int64_t ledger_last_seq(struct ledger *l)
+{
+	return ledger_scalar(l, "SELECT seq FROM sqlite_sequence WHERE name='events'", 0);
+}
+
+int ledger_open_by_grade(struct ledger *l, int64_t counts[GRADE_COUNT])
+{
+	sqlite3_stmt *st = ledger_prepare(
+	    l,
+	    "SELECT grade, count(*) FROM hazards WHERE status<>'closed' AND test=0 GROUP BY grade");
+	int rc;
+
+	memset(counts, 0, sizeof(int64_t) * GRADE_COUNT);
+	if (!st)
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int g = grade_from_name((const char *)sqlite3_column_text(st, 0));
+
+		if (g >= 0)
+			counts[g] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "count hazards");
+}
+
+/* ---- platform commands and dead letters ---- */
+
+int ledger_command_seen(struct ledger *l, const char *id)
+{
+	sqlite3_stmt *st = ledger_prepare(l, "SELECT 1 FROM commands WHERE id=?1");
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "look up command");
+}
+
+int ledger_command_record(struct ledger *l, const char *id, const char *type, const char *hazard_id,
+                          bool ok, const char *reason, int64_t wall_ms)
+{
+	sqlite3_stmt *st =
+	    ledger_prepare(l, "INSERT INTO commands(id, type, hazard_id, ok, reason, "
+	                      "at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, hazard_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, ok);
+	sqlite3_bind_text(st, 5, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, wall_ms);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "record command");
+}
+
+int ledger_deadletter(struct ledger *l, int64_t seq, const char *reason, int64_t wall_ms)
+{
+	sqlite3_stmt *st = ledger_prepare(
+	    l, "INSERT OR REPLACE INTO deadletter(seq, event_id, hazard_id, reason, at, body) "
+	       "SELECT seq, event_id, hazard_id, ?2, ?3, body FROM events WHERE seq=?1");
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, wall_ms);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return ledger_fail(l, "dead-letter event");
+	if (sqlite3_changes(l->db) != 1)
+		return -ENOENT;
+	st = ledger_prepare(l, "DELETE FROM outbox WHERE lane=0 AND seq=?1");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, seq);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "dead-letter event");
+}
+
+int64_t ledger_deadletter_count(struct ledger *l)
+{
+	return ledger_scalar(l, "SELECT count(*) FROM deadletter", -1);
+}

@@ -1,0 +1,80 @@
+/* ledger: the durable local record (台账) in SQLite. It owns the database file, its schema
+ * and migrations (PRAGMA user_version), transactions, the hazards, the append-only hazard
+ * events, the outbox with its two lanes, the dead-letter table and the applied platform
+ * commands. A hazard change, its event and its outbox row are always written in one
+ * transaction by the caller (ledger_begin / ledger_commit). */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hazard.h"
+
+#define LEDGER_SCHEMA_VERSION 1
+
+enum lane {
+	LANE_ALARM = 0,
+	LANE_TELEMETRY = 1,
+};
+
+struct ledger_open_info {
+	bool created;       /* a new database was started */
+	bool corrupt;       /* the old one failed quick_check and was moved aside */
+	char moved_to[512]; /* where it went */
+	char reason[256];
+};
+
+struct ledger;
+
+/* Opens (creating if needed) <dir>/ledger.db. A database that fails PRAGMA quick_check is
+ * renamed to ledger.db.corrupt-<timestamp> (never deleted) and a new one is started whose
+ * hazard and event numbers continue above the old ones. Returns 0 or a negative errno. */
+int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
+                struct ledger_open_info *info);
+void ledger_close(struct ledger *l);
+const char *ledger_path(const struct ledger *l);
+const char *ledger_gateway(const struct ledger *l);
+
+int ledger_begin(struct ledger *l);
+int ledger_commit(struct ledger *l);
+void ledger_rollback(struct ledger *l);
+bool ledger_in_transaction(const struct ledger *l);
+/* Transactions committed since open (group commit is measured by it). */
+uint64_t ledger_commits(const struct ledger *l);
+const char *ledger_errmsg(const struct ledger *l);
+
+/* 1 found, 0 none, negative errno on failure. `h` is filled and must be hazard_finish()ed. */
+int ledger_hazard_open_for(struct ledger *l, const char *device, const char *point, enum kind kind,
+                           struct hazard *h);
+int ledger_hazard_last_closed(struct ledger *l, const char *device, const char *point,
+                              enum kind kind, struct hazard *h);
+int ledger_hazard_get(struct ledger *l, const char *id, struct hazard *h);
+/* Assigns h->num and h->id. */
+int ledger_hazard_insert(struct ledger *l, struct hazard *h);
+int ledger_hazard_update(struct ledger *l, const struct hazard *h);
+
+typedef int (*ledger_hazard_fn)(struct hazard *h, void *userdata);
+/* Calls fn for every item not closed (active_only: whose condition is present). */
+int ledger_hazard_foreach_open(struct ledger *l, bool active_only, ledger_hazard_fn fn,
+                               void *userdata);
+
+/* Appends an event with a snapshot of `h` and queues it in the alarm lane. */
+int ledger_event_append(struct ledger *l, const struct hazard *h, const char *type, int64_t wall_ms,
+                        int64_t *seq_out);
+/* A telemetry payload in the telemetry lane. */
+int ledger_telemetry_append(struct ledger *l, json_t *payload, int64_t wall_ms);
+
+int64_t ledger_outbox_depth(struct ledger *l, enum lane lane);
+int64_t ledger_event_count(struct ledger *l);
+int64_t ledger_last_seq(struct ledger *l);
+/* Open (not closed) items per grade. */
+int ledger_open_by_grade(struct ledger *l, int64_t counts[GRADE_COUNT]);
+
+/* Platform commands: true if this command id was applied before. */
+int ledger_command_seen(struct ledger *l, const char *id);
+int ledger_command_record(struct ledger *l, const char *id, const char *type, const char *hazard_id,
+                          bool ok, const char *reason, int64_t wall_ms);
+/* Moves an outbox event to the dead-letter table with the platform's reason. */
+int ledger_deadletter(struct ledger *l, int64_t seq, const char *reason, int64_t wall_ms);
+int64_t ledger_deadletter_count(struct ledger *l);

@@ -1,0 +1,107 @@
+/* main: the firegw command line: run the daemon, or check a config. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "firegw-config.h"
+
+#define DEFAULT_CONF FIREGW_SYSCONFDIR "/firegw.conf"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: firegw [-c FILE] [-f] [-v]       run the gateway daemon\n"
+	           "       firegw check [-c FILE]           check a config, print every error\n"
+	           "\n"
+	           "  -c, --config FILE   config file (default " DEFAULT_CONF ")\n"
+	           "  -f, --foreground    stay in the foreground, log to stderr with <N> levels\n"
+	           "  -v, --verbose       log debug messages\n"
+	           "  -h, --help          show this help\n"
+	           "  -V, --version       show the version\n");
+}
+
+static int cmd_check(const char *path)
+{
+	struct conf_errors errs;
+	struct conf *c;
+
+	conf_errors_init(&errs);
+	c = conf_load(path, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.items[i]);
+	if (!c) {
+		fprintf(stderr, "%s: %zu error(s)\n", path, errs.n);
+		conf_errors_finish(&errs);
+		return 1;
+	}
+	printf("%s: ok (gateway %s, %zu buses, %zu devices, %zu profiles)\n", path, c->gateway_id,
+	       c->nbuses, c->ndevices, c->nprofiles);
+	conf_free(c);
+	conf_errors_finish(&errs);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
+	    {"verbose", no_argument, NULL, 'v'},      {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+	};
+	struct daemon_opts o = {.conf_path = DEFAULT_CONF, .log_level = -1};
+	const char *cmd = NULL;
+	int c;
+
+	if (argc > 1 && argv[1][0] != '-') {
+		cmd = argv[1];
+		argv++;
+		argc--;
+	}
+	while ((c = getopt_long(argc, argv, "c:fvhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o.conf_path = optarg;
+			break;
+		case 'f':
+			o.foreground = true;
+			break;
+		case 'v':
+			o.log_level = LOG_LVL_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("firegw %s\n", FIREGW_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "firegw: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	log_init(LOG_LVL_INFO, true);
+	if (cmd) {
+		if (strcmp(cmd, "check") == 0)
+			return cmd_check(o.conf_path);
+		fprintf(stderr, "firegw: unknown command '%s' (known: check)\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	if (!o.foreground) {
+		if (daemon(0, 0) != 0) {
+			perror("firegw: cannot detach");
+			return 1;
+		}
+		log_use_syslog("firegw");
+	}
+	return daemon_run(&o);
+}

@@ -1,0 +1,351 @@
+/* profile: loading and checking detector profiles. */
+#include "profile.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "conf_parse.h"
+
+#define SETPOINT_OPTS                                                                              \
+	CFG_STR("kind", NULL, CFGF_NONE), CFG_FLOAT("prealarm", 0, CFGF_NONE),                     \
+	    CFG_FLOAT("alarm", 0, CFGF_NONE), CFG_FLOAT("high", 0, CFGF_NONE),                     \
+	    CFG_FLOAT("clear", 0, CFGF_NONE), CFG_BOOL("below", cfg_false, CFGF_NONE),             \
+	    CFG_STR("hold", NULL, CFGF_NONE), CFG_STR("clear_hold", NULL, CFGF_NONE)
+
+static cfg_opt_t point_opts[] = {
+    CFG_STR("function", "holding", CFGF_NONE),
+    CFG_INT("address", -1, CFGF_NONE),
+    CFG_STR("type", "u16", CFGF_NONE),
+    CFG_STR("word_order", "big", CFGF_NONE),
+    CFG_FLOAT("scale", 1.0, CFGF_NONE),
+    CFG_FLOAT("offset", 0.0, CFGF_NONE),
+    CFG_STR("unit", "", CFGF_NONE),
+    SETPOINT_OPTS,
+    CFG_END(),
+};
+
+static cfg_opt_t status_opts[] = {
+    CFG_STR("point", NULL, CFGF_NONE),   CFG_INT("bit", -1, CFGF_NONE),
+    CFG_STR("kind", NULL, CFGF_NONE),    CFG_STR("level", "alarm", CFGF_NONE),
+    CFG_STR("channel", NULL, CFGF_NONE), CFG_END(),
+};
+
+static cfg_opt_t profile_opts[] = {
+    CFG_STR("description", "", CFGF_NONE),
+    CFG_STR("model", "", CFGF_NONE),
+    CFG_INT("max_block", 32, CFGF_NONE),
+    CFG_SEC("point", point_opts, CFGF_MULTI | CFGF_TITLE),
+    CFG_SEC("status", status_opts, CFGF_MULTI | CFGF_TITLE),
+    CFG_END(),
+};
+
+static bool profile_schema_ready;
+
+int point_words(enum point_type t)
+{
+	return t == PT_U16 || t == PT_S16 ? 1 : 2;
+}
+
+static int point_fn_from(const char *s)
+{
+	static const char *const names[] = {"holding", "input", "coil", "discrete"};
+
+	for (int i = 0; i < 4; i++)
+		if (s && strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static int point_type_from(const char *s)
+{
+	static const char *const names[] = {"u16", "s16", "u32", "s32", "f32"};
+
+	for (int i = 0; i < 5; i++)
+		if (s && strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static int level_from(const char *s)
+{
+	if (!s)
+		return -1;
+	if (strcmp(s, "prealarm") == 0)
+		return LEVEL_PREALARM;
+	if (strcmp(s, "alarm") == 0)
+		return LEVEL_ALARM;
+	if (strcmp(s, "high") == 0)
+		return LEVEL_HIGH;
+	return -1;
+}
+
+static double setpoint_opt(struct conf_parse *p, cfg_t *sec, const char *name, double base)
+{
+	return conf_parse_isset(p, sec, name) ? cfg_getfloat(sec, name) : base;
+}
+
+int setpoints_read(struct conf_parse *p, cfg_t *sec, const struct setpoints *base,
+                   struct setpoints *out, const char *where)
+{
+	size_t before = p->errs->n;
+	const char *kind = cfg_getstr(sec, "kind");
+
+	*out = *base;
+	if (kind) {
+		out->kind = kind_from_name(kind);
+		if (out->kind < 0)
+			conf_parse_error(
+			    p, sec, "kind",
+			    "%s: unknown hazard kind '%s' (known: fire_alarm, "
+			    "residual_current, overtemperature, arc_fault, overcurrent, "
+			    "overvoltage, undervoltage, ...)",
+			    where, kind);
+	}
+	out->prealarm = setpoint_opt(p, sec, "prealarm", base->prealarm);
+	out->alarm = setpoint_opt(p, sec, "alarm", base->alarm);
+	out->high = setpoint_opt(p, sec, "high", base->high);
+	out->clear = setpoint_opt(p, sec, "clear", base->clear);
+	if (conf_parse_isset(p, sec, "below"))
+		out->below = cfg_getbool(sec, "below");
+	out->hold_ms = conf_parse_duration_opt(p, sec, "hold", base->hold_ms);
+	out->clear_hold_ms = conf_parse_duration_opt(p, sec, "clear_hold", base->clear_hold_ms);
+	struct conf_line w =
+	    conf_parse_where(p, sec, conf_parse_isset(p, sec, "clear") ? "clear" : NULL);
+	setpoints_check(out, p->errs, w.file, w.line, where);
+	return (int)(p->errs->n - before);
+}
+
+int setpoints_check(const struct setpoints *s, struct conf_errors *errs, const char *file, int line,
+                    const char *where)
+{
+	size_t before = errs->n;
+	double lowest = NAN; /* the setpoint closest to normal */
+	const char *lowest_name = "alarm";
+
+	if (s->kind < 0)
+		return 0;
+	if (isnan(s->prealarm) && isnan(s->alarm) && isnan(s->high)) {
+		conf_errors_add(errs, file, line,
+		                "%s: kind '%s' needs at least one of prealarm, alarm or high",
+		                where, kind_name(s->kind));
+		return 1;
+	}
+	double order[3] = {s->prealarm, s->alarm, s->high};
+	const char *names[3] = {"prealarm", "alarm", "high"};
+	for (int i = 0; i < 3; i++) {
+		if (isnan(order[i]))
+			continue;
+		if (isnan(lowest)) {
+			lowest = order[i];
+			lowest_name = names[i];
+		}
+		for (int j = i + 1; j < 3; j++) {
+			if (isnan(order[j]))
+				continue;
+			bool bad = s->below ? order[j] > order[i] : order[j] < order[i];
+			if (bad)
+				conf_errors_add(
+				    errs, file, line,
+				    "%s: %s level %g is %s the %s level %g; the levels must "
+				    "go %s from prealarm to alarm to high",
+				    where, names[j], order[j], s->below ? "above" : "below",
+				    names[i], order[i], s->below ? "down" : "up");
+		}
+	}
+	if (!isnan(s->clear) && !isnan(lowest) &&
+	    (s->below ? s->clear < lowest : s->clear > lowest))
+		conf_errors_add(errs, file, line,
+		                "%s: clear level %g is %s its %s level %g, so the condition could "
+		                "never clear; set clear %s %g",
+		                where, s->clear, s->below ? "below" : "above", lowest_name, lowest,
+		                s->below ? "at or above" : "at or below", lowest);
+	if (s->hold_ms < 0 || s->clear_hold_ms < 0)
+		conf_errors_add(errs, file, line, "%s: hold times cannot be negative", where);
+	return (int)(errs->n - before);
+}
+
+static void setpoints_none(struct setpoints *s)
+{
+	s->kind = -1;
+	s->prealarm = s->alarm = s->high = s->clear = NAN;
+	s->below = false;
+	s->hold_ms = 0;
+	s->clear_hold_ms = 0;
+}
+
+void profile_free(struct profile *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->npoints; i++) {
+		free(p->points[i].name);
+		free(p->points[i].unit);
+	}
+	for (size_t i = 0; i < p->nbits; i++) {
+		free(p->bits[i].name);
+		free(p->bits[i].point);
+		free(p->bits[i].channel);
+	}
+	free(p->points);
+	free(p->bits);
+	free(p->name);
+	free(p->file);
+	free(p->description);
+	free(p->model);
+	free(p);
+}
+
+const struct point *profile_point(const struct profile *p, const char *name)
+{
+	for (size_t i = 0; i < p->npoints; i++)
+		if (strcmp(p->points[i].name, name) == 0)
+			return &p->points[i];
+	return NULL;
+}
+
+static void profile_read_point(struct conf_parse *cp, struct profile *p, cfg_t *sec,
+                               struct point *pt)
+{
+	char where[128];
+	struct setpoints none;
+	int v;
+
+	pt->name = strdup(cfg_title(sec));
+	snprintf(where, sizeof(where), "point '%s'", pt->name);
+	v = point_fn_from(cfg_getstr(sec, "function"));
+	if (v < 0)
+		conf_parse_error(cp, sec, "function",
+		                 "%s: function '%s' is not one of holding, input, coil, discrete",
+		                 where, cfg_getstr(sec, "function"));
+	pt->fn = v < 0 ? FN_HOLDING : (enum point_fn)v;
+	pt->address = (int)cfg_getint(sec, "address");
+	if (pt->address < 0 || pt->address > 65535)
+		conf_parse_error(cp, sec, conf_parse_isset(cp, sec, "address") ? "address" : NULL,
+		                 "%s: address %d is outside 0-65535%s", where, pt->address,
+		                 conf_parse_isset(cp, sec, "address") ? ""
+		                                                      : " (address is required)");
+	v = point_type_from(cfg_getstr(sec, "type"));
+	if (v < 0)
+		conf_parse_error(cp, sec, "type",
+		                 "%s: type '%s' is not one of u16, s16, u32, s32, f32", where,
+		                 cfg_getstr(sec, "type"));
+	pt->type = v < 0 ? PT_U16 : (enum point_type)v;
+	const char *wo = cfg_getstr(sec, "word_order");
+	if (strcmp(wo, "big") != 0 && strcmp(wo, "little") != 0)
+		conf_parse_error(cp, sec, "word_order", "%s: word_order '%s' is not big or little",
+		                 where, wo);
+	pt->word_swap = strcmp(wo, "little") == 0;
+	pt->scale = cfg_getfloat(sec, "scale");
+	pt->offset = cfg_getfloat(sec, "offset");
+	if (pt->scale == 0)
+		conf_parse_error(cp, sec, "scale", "%s: scale 0 would read every value as 0",
+		                 where);
+	pt->unit = strdup(cfg_getstr(sec, "unit"));
+	pt->line = conf_parse_where(cp, sec, NULL).line;
+	setpoints_none(&none);
+	setpoints_read(cp, sec, &none, &pt->rule, where);
+	(void)p;
+}
+
+static void profile_read_status(struct conf_parse *cp, struct profile *p, cfg_t *sec,
+                                struct status_bit *b)
+{
+	const char *point = cfg_getstr(sec, "point");
+	const char *kind = cfg_getstr(sec, "kind");
+	const char *channel = cfg_getstr(sec, "channel");
+	int v;
+
+	b->name = strdup(cfg_title(sec));
+	b->point = strdup(point ? point : "");
+	b->bit = (int)cfg_getint(sec, "bit");
+	if (!point)
+		conf_parse_error(cp, sec, NULL, "status '%s': point is required", b->name);
+	else if (!profile_point(p, point))
+		conf_parse_error(cp, sec, "point", "status '%s': no point '%s' in this profile",
+		                 b->name, point);
+	if (b->bit < 0 || b->bit > 31)
+		conf_parse_error(cp, sec, conf_parse_isset(cp, sec, "bit") ? "bit" : NULL,
+		                 "status '%s': bit %d is outside 0-31", b->name, b->bit);
+	v = kind ? kind_from_name(kind) : -1;
+	if (v < 0)
+		conf_parse_error(cp, sec, kind ? "kind" : NULL, "status '%s': %s%s%s", b->name,
+		                 kind ? "unknown hazard kind '" : "kind is required",
+		                 kind ? kind : "", kind ? "'" : "");
+	b->kind = v < 0 ? KIND_DEVICE_FAULT : (enum kind)v;
+	v = level_from(cfg_getstr(sec, "level"));
+	if (v < 0)
+		conf_parse_error(cp, sec, "level",
+		                 "status '%s': level '%s' is not prealarm, alarm or high", b->name,
+		                 cfg_getstr(sec, "level"));
+	b->level = v < 0 ? LEVEL_ALARM : (enum level)v;
+	b->channel = strdup(channel ? channel : b->name);
+	b->line = conf_parse_where(cp, sec, NULL).line;
+}
+
+struct profile *profile_load(const char *dir, const char *name, struct conf_errors *errs)
+{
+	struct conf_parse cp;
+	struct profile *p;
+	char *path = NULL;
+	size_t before = errs->n;
+
+	if (!profile_schema_ready) {
+		conf_parse_schema(profile_opts);
+		profile_schema_ready = true;
+	}
+	if (strchr(name, '/') || name[0] == '.' || asprintf(&path, "%s/%s.conf", dir, name) < 0)
+		return NULL;
+	if (conf_parse_file(&cp, path, profile_opts, errs) != 0) {
+		conf_parse_finish(&cp);
+		free(path);
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		conf_parse_finish(&cp);
+		free(path);
+		return NULL;
+	}
+	p->name = strdup(name);
+	p->file = path;
+	p->description = strdup(cfg_getstr(cp.cfg, "description"));
+	p->model = strdup(cfg_getstr(cp.cfg, "model"));
+	p->max_block = (int)cfg_getint(cp.cfg, "max_block");
+	if (p->max_block < 1 || p->max_block > 125)
+		conf_parse_error(&cp, cp.cfg, "max_block",
+		                 "max_block %d is outside 1-125 (the Modbus limit per request)",
+		                 p->max_block);
+	p->npoints = cfg_size(cp.cfg, "point");
+	p->points = calloc(p->npoints ? p->npoints : 1, sizeof(*p->points));
+	for (size_t i = 0; p->points && i < p->npoints; i++)
+		profile_read_point(&cp, p, cfg_getnsec(cp.cfg, "point", (unsigned)i),
+		                   &p->points[i]);
+	p->nbits = cfg_size(cp.cfg, "status");
+	p->bits = calloc(p->nbits ? p->nbits : 1, sizeof(*p->bits));
+	for (size_t i = 0; p->bits && i < p->nbits; i++)
+		profile_read_status(&cp, p, cfg_getnsec(cp.cfg, "status", (unsigned)i),
+		                    &p->bits[i]);
+	if (p->npoints == 0)
+		conf_errors_add(errs, path, 0, "profile '%s' has no point", name);
+	for (size_t i = 0; p->points && p->bits && i < p->nbits; i++) {
+		const struct status_bit *b = &p->bits[i];
+		const struct point *pt = profile_point(p, b->channel);
+
+		/* One condition, one judge: the device's own bit or firegw's setpoints. */
+		if (pt && pt->rule.kind == (int)b->kind)
+			conf_errors_add(
+			    errs, path, b->line,
+			    "status '%s' and point '%s' both decide %s on '%s'; keep the "
+			    "setpoints or the status bit, not both",
+			    b->name, pt->name, kind_name(b->kind), b->channel);
+	}
+	conf_parse_finish(&cp);
+	if (errs->n > before || !p->points || !p->bits) {
+		profile_free(p);
+		return NULL;
+	}
+	return p;
+}

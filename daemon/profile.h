@@ -1,0 +1,77 @@
+/* profile: what a detector model is, as data. Its points (where each value lives in the
+ * device's registers or payload, its type, scale and unit), its status bits (alarm, pre-alarm,
+ * fault, open and short per channel) and the default rules of the model (setpoints, hold
+ * times, clear levels). Profiles are libconfuse files under config/profiles/, named by file. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <confuse.h>
+
+#include "conf_errors.h"
+#include "policy.h"
+
+enum point_fn { FN_HOLDING, FN_INPUT, FN_COIL, FN_DISCRETE };
+enum point_type { PT_U16, PT_S16, PT_U32, PT_S32, PT_F32 };
+
+/* The rules of one analog point: the condition rises at `prealarm` / `alarm` / `high`
+ * (or falls below them when `below`), after `hold_ms`, and clears at `clear` after
+ * `clear_hold_ms`. A setpoint of NAN is not used. */
+struct setpoints {
+	int kind; /* enum kind, or -1: a plain value with no rule */
+	double prealarm, alarm, high, clear;
+	bool below;
+	int64_t hold_ms, clear_hold_ms;
+};
+
+struct point {
+	char *name;
+	enum point_fn fn;
+	int address;
+	enum point_type type;
+	bool word_swap; /* 32-bit values: low word first */
+	double scale, offset;
+	char *unit;
+	struct setpoints rule;
+	int line;
+};
+
+/* One bit of a status point that means a condition on a channel. */
+struct status_bit {
+	char *name;
+	char *point; /* the status register's point name */
+	int bit;
+	enum kind kind;
+	enum level level;
+	char *channel; /* the hazard's point: the channel the bit speaks of */
+	int line;
+};
+
+struct profile {
+	char *name;
+	char *file;
+	char *description;
+	char *model;
+	int max_block; /* registers read in one request at most */
+	struct point *points;
+	size_t npoints;
+	struct status_bit *bits;
+	size_t nbits;
+};
+
+/* Loads <dir>/<name>.conf; errors go to errs as file:line: message. NULL on error. */
+struct profile *profile_load(const char *dir, const char *name, struct conf_errors *errs);
+void profile_free(struct profile *p);
+const struct point *profile_point(const struct profile *p, const char *name);
+/* Checks one set of setpoints; `where` names it in messages. Returns the number of errors. */
+int setpoints_check(const struct setpoints *s, struct conf_errors *errs, const char *file, int line,
+                    const char *where);
+/* Number of registers (16-bit words) a point of this type takes. */
+int point_words(enum point_type t);
+
+struct conf_parse;
+/* Reads the setpoint options of `sec` (kind, prealarm, alarm, high, clear, below, hold,
+ * clear_hold) over `base`, reporting bad values. Returns the number of errors. */
+int setpoints_read(struct conf_parse *p, cfg_t *sec, const struct setpoints *base,
+                   struct setpoints *out, const char *where);

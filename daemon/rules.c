@@ -1,0 +1,584 @@
+/* rules: thresholds, hold, hysteresis, status bits, offline, escalation. */
+#include "rules.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hazard.h"
+#include "log.h"
+
+#define OFFLINE_POINT "online"
+
+/* One condition at one place: an analog point's rule, a channel's status bits, offline. */
+struct cond {
+	char channel[HAZARD_NAME_LEN];
+	enum kind kind;
+	enum level cur;       /* level raised now, LEVEL_NONE when not active */
+	enum level cand;      /* level waiting for its hold time */
+	int64_t cand_since;   /* mono ms, 0 = no candidate */
+	int64_t clear_since;  /* mono ms, 0 = not below the clear level */
+	int64_t active_since; /* mono ms the condition became active */
+	bool escalated;
+	bool test;
+	double last;
+	double peak;
+	double threshold;
+	char hazard_id[HAZARD_ID_LEN];
+};
+
+struct dstate {
+	const struct device_conf *dc;
+	struct cond *conds;
+	size_t nconds, cap;
+	int failures;
+	int64_t last_heard; /* mono ms */
+	bool offline;
+	json_t *info; /* site, location, device, people: copied into each new item */
+};
+
+struct rules {
+	const struct conf *conf;
+	struct ledger *ledger;
+	struct dstate *devs;
+	size_t ndevs;
+	struct rules_stats stats;
+	int64_t last_overdue_check;
+};
+
+static json_t *rules_device_info(const struct conf *c, const struct device_conf *d)
+{
+	const struct site_conf *s = &c->site;
+
+	return json_pack("{s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:{s:s, s:s, s:s?, s:i, s:s?, s:s?},"
+	                 " s:{s:s, s:s}, s:{s:s, s:s}}",
+	                 "site", "county", s->county, "town", s->town, "village", s->village,
+	                 "unit", s->unit, "address", s->address, "location", d->location, "device",
+	                 "id", d->id, "model",
+	                 d->model[0] ? d->model : (d->prof ? d->prof->model : ""), "bus", d->bus,
+	                 "address", d->unit, "key", d->key, "profile", d->profile, "responsible",
+	                 "name", s->responsible, "phone", s->responsible_phone, "acceptor", "name",
+	                 s->acceptor, "phone", s->acceptor_phone);
+}
+
+struct rules *rules_new(const struct conf *c, struct ledger *l)
+{
+	struct rules *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->conf = c;
+	r->ledger = l;
+	r->ndevs = c->ndevices;
+	r->devs = calloc(r->ndevs ? r->ndevs : 1, sizeof(*r->devs));
+	if (!r->devs) {
+		free(r);
+		return NULL;
+	}
+	for (size_t i = 0; i < r->ndevs; i++) {
+		r->devs[i].dc = &c->devices[i];
+		r->devs[i].info = rules_device_info(c, &c->devices[i]);
+		if (!r->devs[i].info)
+			r->devs[i].info = json_object();
+	}
+	return r;
+}
+
+void rules_free(struct rules *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->ndevs; i++) {
+		free(r->devs[i].conds);
+		json_decref(r->devs[i].info);
+	}
+	free(r->devs);
+	free(r);
+}
+
+const struct rules_stats *rules_stats(const struct rules *r)
+{
+	return &r->stats;
+}
+
+static struct dstate *rules_dev(struct rules *r, const char *id)
+{
+	for (size_t i = 0; i < r->ndevs; i++)
+		if (strcmp(r->devs[i].dc->id, id) == 0)
+			return &r->devs[i];
+	return NULL;
+}
+
+static struct cond *rules_cond(struct dstate *d, const char *channel, enum kind kind, bool create)
+{
+	for (size_t i = 0; i < d->nconds; i++)
+		if (d->conds[i].kind == kind && strcmp(d->conds[i].channel, channel) == 0)
+			return &d->conds[i];
+	if (!create)
+		return NULL;
+	if (d->nconds == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 8;
+		struct cond *c = realloc(d->conds, cap * sizeof(*c));
+
+		if (!c)
+			return NULL;
+		d->conds = c;
+		d->cap = cap;
+	}
+	struct cond *c = &d->conds[d->nconds++];
+	memset(c, 0, sizeof(*c));
+	snprintf(c->channel, sizeof(c->channel), "%s", channel);
+	c->kind = kind;
+	return c;
+}
+
+enum level rules_level(const struct rules *r, const char *device, const char *point, enum kind kind)
+{
+	struct dstate *d = rules_dev((struct rules *)r, device);
+	struct cond *c = d ? rules_cond(d, point, kind, false) : NULL;
+
+	return c ? c->cur : LEVEL_NONE;
+}
+
+/* Runs fn inside a transaction: the caller's, or one of its own. */
+static int rules_tx_begin(struct rules *r, bool *own)
+{
+	*own = !ledger_in_transaction(r->ledger);
+	return *own ? ledger_begin(r->ledger) : 0;
+}
+
+static int rules_tx_end(struct rules *r, bool own, int rc, int64_t mono, int64_t wall)
+{
+	if (!own)
+		return rc;
+	if (rc < 0) {
+		ledger_rollback(r->ledger);
+		rules_resync(r, mono, wall);
+		return rc;
+	}
+	rc = ledger_commit(r->ledger);
+	if (rc < 0)
+		rules_resync(r, mono, wall);
+	return rc;
+}
+
+static int rules_raise(struct rules *r, struct dstate *d, struct cond *c, enum level level,
+                       double value, const char *unit, int64_t mono, int64_t wall)
+{
+	struct hazard_obs o = {
+	    .device = d->dc->id,
+	    .point = c->channel,
+	    .kind = c->kind,
+	    .level = level,
+	    .value = value,
+	    .threshold = c->threshold,
+	    .unit = unit,
+	    .test = c->test,
+	    .wall_ms = wall,
+	    .info = d->info,
+	};
+	struct hazard h;
+	enum hazard_outcome out;
+	int rc = hazard_observe(r->ledger, &r->conf->policy, &o, &h, &out);
+
+	if (rc < 0)
+		return rc;
+	if (c->cur == LEVEL_NONE) {
+		c->active_since = mono;
+		c->escalated = h.escalations > 0;
+	}
+	c->cur = level;
+	c->peak = h.peak;
+	snprintf(c->hazard_id, sizeof(c->hazard_id), "%s", h.id);
+	hazard_finish(&h);
+	if (out == HAZARD_RAISED)
+		r->stats.raised++;
+	else if (out == HAZARD_RECURRED)
+		r->stats.recurred++;
+	else if (out == HAZARD_ESCALATED)
+		r->stats.escalated++;
+	return 0;
+}
+
+static int rules_clear(struct rules *r, struct dstate *d, struct cond *c, int64_t wall)
+{
+	enum hazard_outcome out;
+	bool autoclose = c->kind == KIND_DEVICE_OFFLINE && r->conf->policy.offline_autoclose;
+	int rc = hazard_clear(r->ledger, d->dc->id, c->channel, c->kind, wall, autoclose, &out);
+
+	if (rc < 0)
+		return rc;
+	c->cur = LEVEL_NONE;
+	c->cand = LEVEL_NONE;
+	c->cand_since = 0;
+	c->clear_since = 0;
+	c->escalated = false;
+	if (out != HAZARD_NONE)
+		r->stats.cleared++;
+	return 0;
+}
+
+/* The level a value is at, by the rule's setpoints alone. */
+static enum level rules_level_of(const struct setpoints *s, double v, double *threshold)
+{
+	const double sp[3] = {s->high, s->alarm, s->prealarm};
+	const enum level lv[3] = {LEVEL_HIGH, LEVEL_ALARM, LEVEL_PREALARM};
+
+	for (int i = 0; i < 3; i++) {
+		if (isnan(sp[i]))
+			continue;
+		if (s->below ? v <= sp[i] : v >= sp[i]) {
+			*threshold = sp[i];
+			return lv[i];
+		}
+	}
+	return LEVEL_NONE;
+}
+
+static bool rules_below_clear(const struct setpoints *s, double v)
+{
+	double clear = s->clear;
+
+	if (isnan(clear)) {
+		/* No hysteresis given: clear as soon as it is back past the nearest setpoint. */
+		double t;
+
+		return rules_level_of(s, v, &t) == LEVEL_NONE;
+	}
+	return s->below ? v > clear : v < clear;
+}
+
+static int rules_analog(struct rules *r, struct dstate *d, const struct point *pt,
+                        const struct setpoints *s, double v, int64_t mono, int64_t wall)
+{
+	struct cond *c = rules_cond(d, pt->name, (enum kind)s->kind, true);
+	double threshold = NAN;
+	enum level l;
+
+	if (!c)
+		return -ENOMEM;
+	c->last = v;
+	l = rules_level_of(s, v, &threshold);
+
+	if (c->cur != LEVEL_NONE) {
+		/* Active: clears only past the clear level, held for clear_hold. */
+		if (rules_below_clear(s, v)) {
+			c->cand = LEVEL_NONE;
+			c->cand_since = 0;
+			if (c->clear_since == 0)
+				c->clear_since = mono;
+			if (mono - c->clear_since >= s->clear_hold_ms)
+				return rules_clear(r, d, c, wall);
+			return 0;
+		}
+		c->clear_since = 0;
+		if (l <= c->cur) {
+			c->cand = LEVEL_NONE;
+			c->cand_since = 0;
+			/* A new peak is written to the open item; other values are not. */
+			bool peak = s->below ? v < c->peak : v > c->peak;
+			return peak ? rules_raise(r, d, c, c->cur, v, pt->unit, mono, wall) : 0;
+		}
+	} else if (l == LEVEL_NONE) {
+		c->cand = LEVEL_NONE;
+		c->cand_since = 0;
+		return 0;
+	}
+	/* A new or higher level must last its hold time. */
+	if (c->cand_since == 0)
+		c->cand_since = mono;
+	c->cand = l;
+	if (mono - c->cand_since < s->hold_ms)
+		return 0;
+	c->threshold = threshold;
+	c->cand_since = 0;
+	c->cand = LEVEL_NONE;
+	return rules_raise(r, d, c, l, v, pt->unit, mono, wall);
+}
+
+static int rules_discrete(struct rules *r, struct dstate *d, const char *channel, enum kind kind,
+                          enum level level, bool test, double value, int64_t mono, int64_t wall)
+{
+	struct cond *c = rules_cond(d, channel, kind, level != LEVEL_NONE);
+
+	if (!c)
+		return level == LEVEL_NONE ? 0 : -ENOMEM;
+	if (level == LEVEL_NONE)
+		return c->cur == LEVEL_NONE ? 0 : rules_clear(r, d, c, wall);
+	if (level <= c->cur)
+		return 0;
+	c->test = test;
+	c->threshold = NAN;
+	return rules_raise(r, d, c, level, value, "", mono, wall);
+}
+
+/* Status bits read from `pt`: per (channel, kind), the highest level whose bit is set. */
+static int rules_status_bits(struct rules *r, struct dstate *d, const struct point *pt,
+                             double value, int64_t mono, int64_t wall)
+{
+	const struct profile *p = d->dc->prof;
+	uint32_t word = (uint32_t)(int64_t)value;
+	int rc = 0;
+
+	for (size_t i = 0; i < p->nbits && rc == 0; i++) {
+		const struct status_bit *b = &p->bits[i];
+		enum level best = LEVEL_NONE;
+		bool first = true;
+
+		if (strcmp(b->point, pt->name) != 0)
+			continue;
+		/* Handle each (channel, kind) once, at its first bit. */
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(p->bits[j].point, pt->name) == 0 &&
+			    strcmp(p->bits[j].channel, b->channel) == 0 &&
+			    p->bits[j].kind == b->kind)
+				first = false;
+		if (!first)
+			continue;
+		for (size_t j = i; j < p->nbits; j++) {
+			const struct status_bit *o = &p->bits[j];
+
+			if (strcmp(o->point, pt->name) == 0 &&
+			    strcmp(o->channel, b->channel) == 0 && o->kind == b->kind &&
+			    (word >> o->bit) & 1u && o->level > best)
+				best = o->level;
+		}
+		rc = rules_discrete(r, d, b->channel, b->kind, best, false, best ? 1 : 0, mono,
+		                    wall);
+	}
+	return rc;
+}
+
+static struct dstate *rules_known(struct rules *r, const char *device)
+{
+	struct dstate *d = rules_dev(r, device);
+
+	if (!d) {
+		r->stats.unknown_device++;
+		if (r->stats.unknown_device == 1 || (r->stats.unknown_device & 1023) == 0)
+			log_warn("reading for unknown device '%s' ignored (%llu so far); add it to "
+			         "the config or fix its id",
+			         device, (unsigned long long)r->stats.unknown_device);
+	}
+	return d;
+}
+
+int rules_value(struct rules *r, const char *device, const char *point, double value,
+                int64_t mono_ms, int64_t wall_ms)
+{
+	struct dstate *d = rules_known(r, device);
+	const struct point *pt;
+	bool own;
+	int rc;
+
+	if (!d || !d->dc->prof)
+		return d ? -EINVAL : -ENOENT;
+	pt = profile_point(d->dc->prof, point);
+	if (!pt) {
+		r->stats.unknown_point++;
+		return -ENOENT;
+	}
+	if (!isfinite(value))
+		return -EINVAL;
+	r->stats.readings++;
+	if ((rc = rules_tx_begin(r, &own)) < 0)
+		return rc;
+	const struct setpoints *s = &d->dc->rules[pt - d->dc->prof->points];
+	if (s->kind >= 0)
+		rc = rules_analog(r, d, pt, s, value, mono_ms, wall_ms);
+	if (rc == 0)
+		rc = rules_status_bits(r, d, pt, value, mono_ms, wall_ms);
+	return rules_tx_end(r, own, rc, mono_ms, wall_ms);
+}
+
+int rules_state(struct rules *r, const char *device, const char *channel, enum kind kind,
+                enum level level, bool test, int64_t mono_ms, int64_t wall_ms)
+{
+	struct dstate *d = rules_known(r, device);
+	bool own;
+	int rc;
+
+	if (!d)
+		return -ENOENT;
+	r->stats.readings++;
+	if ((rc = rules_tx_begin(r, &own)) < 0)
+		return rc;
+	rc =
+	    rules_discrete(r, d, channel, kind, level, test, level != LEVEL_NONE, mono_ms, wall_ms);
+	return rules_tx_end(r, own, rc, mono_ms, wall_ms);
+}
+
+static int rules_set_offline(struct rules *r, struct dstate *d, bool offline, int64_t mono,
+                             int64_t wall)
+{
+	bool own;
+	int rc;
+
+	if (offline == d->offline)
+		return 0;
+	if ((rc = rules_tx_begin(r, &own)) < 0)
+		return rc;
+	rc = rules_discrete(r, d, OFFLINE_POINT, KIND_DEVICE_OFFLINE,
+	                    offline ? LEVEL_ALARM : LEVEL_NONE, false, 0, mono, wall);
+	rc = rules_tx_end(r, own, rc, mono, wall);
+	if (rc == 0) {
+		d->offline = offline;
+		if (offline)
+			log_warn("device '%s' is offline", d->dc->id);
+		else
+			log_notice("device '%s' is back online", d->dc->id);
+	}
+	return rc;
+}
+
+int rules_poll(struct rules *r, const char *device, bool ok, int64_t mono_ms, int64_t wall_ms)
+{
+	struct dstate *d = rules_known(r, device);
+
+	if (!d)
+		return -ENOENT;
+	if (ok) {
+		d->failures = 0;
+		d->last_heard = mono_ms;
+		return rules_set_offline(r, d, false, mono_ms, wall_ms);
+	}
+	if (++d->failures < d->dc->offline_after)
+		return 0;
+	return rules_set_offline(r, d, true, mono_ms, wall_ms);
+}
+
+int rules_heard(struct rules *r, const char *device, int64_t mono_ms, int64_t wall_ms)
+{
+	return rules_poll(r, device, true, mono_ms, wall_ms);
+}
+
+static int rules_tick_device(struct rules *r, struct dstate *d, int64_t mono, int64_t wall)
+{
+	const struct policy *p = &r->conf->policy;
+	int rc = 0;
+
+	/* A device that reports by itself and has gone silent. */
+	if (d->dc->key && !d->offline && d->last_heard > 0 &&
+	    mono - d->last_heard > d->dc->heartbeat_timeout_ms)
+		rc = rules_set_offline(r, d, true, mono, wall);
+	for (size_t i = 0; i < d->nconds && rc == 0; i++) {
+		struct cond *c = &d->conds[i];
+		int64_t esc = p->escalate_s[c->kind] * 1000;
+
+		if (c->cur == LEVEL_NONE || c->escalated || esc <= 0 || c->test ||
+		    mono - c->active_since < esc || !c->hazard_id[0])
+			continue;
+		rc = hazard_escalate(r->ledger, p, c->hazard_id, wall);
+		if (rc == 0) {
+			c->escalated = true;
+			r->stats.escalated++;
+		}
+	}
+	return rc;
+}
+
+int rules_tick(struct rules *r, int64_t mono_ms, int64_t wall_ms)
+{
+	bool own;
+	int rc;
+
+	if ((rc = rules_tx_begin(r, &own)) < 0)
+		return rc;
+	for (size_t i = 0; i < r->ndevs && rc == 0; i++) {
+		struct dstate *d = &r->devs[i];
+
+		if (d->dc->key && d->last_heard == 0)
+			d->last_heard = mono_ms; /* the heartbeat clock starts with the daemon */
+		rc = rules_tick_device(r, d, mono_ms, wall_ms);
+	}
+	if (rc == 0) {
+		rc = hazard_mark_overdue(r->ledger, wall_ms);
+		if (rc > 0) {
+			r->stats.overdue += (uint64_t)rc;
+			rc = 0;
+		}
+	}
+	return rules_tx_end(r, own, rc, mono_ms, wall_ms);
+}
+
+struct resync_ctx {
+	struct rules *r;
+	int64_t mono, wall;
+};
+
+static int rules_resync_one(struct hazard *h, void *userdata)
+{
+	struct resync_ctx *x = userdata;
+	struct dstate *d = rules_dev(x->r, h->device);
+	struct cond *c;
+	const char *lvl;
+
+	if (!d)
+		return 0;
+	c = rules_cond(d, h->point, h->kind, true);
+	if (!c)
+		return -ENOMEM;
+	lvl = json_string_value(json_object_get(h->info, "level"));
+	c->cur = lvl && strcmp(lvl, "prealarm") == 0 ? LEVEL_PREALARM
+	         : lvl && strcmp(lvl, "high") == 0   ? LEVEL_HIGH
+	                                             : LEVEL_ALARM;
+	c->threshold = h->threshold;
+	c->peak = h->peak;
+	c->test = h->test;
+	c->escalated = h->escalations > 0;
+	int64_t age = x->wall - h->first_seen;
+	c->active_since = x->mono - (age > 0 ? age : 0);
+	snprintf(c->hazard_id, sizeof(c->hazard_id), "%s", h->id);
+	if (h->kind == KIND_DEVICE_OFFLINE) {
+		d->offline = true;
+		d->failures = d->dc->offline_after;
+	}
+	return 0;
+}
+
+int rules_resync(struct rules *r, int64_t mono_ms, int64_t wall_ms)
+{
+	struct resync_ctx x = {r, mono_ms, wall_ms};
+
+	for (size_t i = 0; i < r->ndevs; i++) {
+		r->devs[i].nconds = 0;
+		r->devs[i].offline = false;
+		r->devs[i].failures = 0;
+	}
+	return ledger_hazard_foreach_open(r->ledger, true, rules_resync_one, &x);
+}
+
+int rules_ledger_corrupt(struct rules *r, const char *moved_to, const char *reason, int64_t wall_ms)
+{
+	json_t *info = json_pack("{s:s, s:s, s:s}", "location", "gateway ledger", "moved_to",
+	                         moved_to, "reason", reason);
+	struct hazard_obs o = {
+	    .device = "gateway",
+	    .point = "ledger",
+	    .kind = KIND_LEDGER_CORRUPT,
+	    .level = LEVEL_ALARM,
+	    .threshold = NAN,
+	    .unit = "",
+	    .wall_ms = wall_ms,
+	    .info = info,
+	};
+	enum hazard_outcome out;
+	bool own;
+	int rc;
+
+	if ((rc = rules_tx_begin(r, &own)) < 0) {
+		json_decref(info);
+		return rc;
+	}
+	rc = hazard_observe(r->ledger, &r->conf->policy, &o, NULL, &out);
+	json_decref(info);
+	if (!own)
+		return rc;
+	if (rc < 0) {
+		ledger_rollback(r->ledger);
+		return rc;
+	}
+	return ledger_commit(r->ledger);
+}
