@@ -194,6 +194,15 @@ int64_t conf_parse_duration(const char *s)
 	return (int64_t)(v * mult + 0.5);
 }
 
+/* An integer option narrowed to int; a value outside int becomes INT_MIN so that every range
+ * check refuses it (and the message shows it was out of range). */
+static int conf_int(cfg_t *sec, const char *opt)
+{
+	long v = cfg_getint(sec, opt);
+
+	return v < INT_MIN + 1 || v > INT_MAX ? INT_MIN : (int)v;
+}
+
 static char *dupstr(const char *s)
 {
 	return s ? strdup(s) : NULL;
@@ -293,6 +302,21 @@ static int conf_grade_opt(struct conf_parse *p, cfg_t *sec, const char *opt, int
 	return g;
 }
 
+/* Policy durations are kept in seconds: refuse what would round to nothing. */
+static int64_t conf_policy_s(struct conf_parse *p, cfg_t *sec, const char *opt, int64_t dflt_s)
+{
+	int64_t ms = conf_parse_duration_opt(p, sec, opt, dflt_s * 1000);
+
+	if (ms > 0 && ms < 1000) {
+		conf_parse_error(p, sec, opt,
+		                 "policy: %s = \"%s\" is under a second; policy "
+		                 "durations are whole seconds or longer",
+		                 opt, cfg_getstr(sec, opt));
+		return dflt_s;
+	}
+	return ms / 1000;
+}
+
 static void conf_read_policy(struct conf_parse *p, struct conf *c)
 {
 	cfg_t *pol = cfg_getsec(p->cfg, "policy");
@@ -305,23 +329,19 @@ static void conf_read_policy(struct conf_parse *p, struct conf *c)
 	for (int k = 0; k < KIND_COUNT; k++) {
 		x->grade[k] =
 		    (enum grade)conf_grade_opt(p, gr, kind_name((enum kind)k), x->grade[k]);
-		x->escalate_s[k] = conf_parse_duration_opt(p, es, kind_name((enum kind)k),
-		                                           x->escalate_s[k] * 1000) /
-		                   1000;
+		x->escalate_s[k] = conf_policy_s(p, es, kind_name((enum kind)k), x->escalate_s[k]);
 	}
 	x->prealarm_grade = (enum grade)conf_grade_opt(p, gr, "prealarm", x->prealarm_grade);
 	x->high_grade = (enum grade)conf_grade_opt(p, gr, "high", x->high_grade);
 	for (int g = 0; g < GRADE_COUNT; g++) {
 		const char *name = grade_name((enum grade)g);
 
-		x->deadline_s[g] =
-		    conf_parse_duration_opt(p, dl, name, x->deadline_s[g] * 1000) / 1000;
+		x->deadline_s[g] = conf_policy_s(p, dl, name, x->deadline_s[g]);
 		if (conf_parse_isset(p, dl, name) && x->deadline_s[g] <= 0)
 			conf_parse_error(p, dl, name,
 			                 "policy: the %s deadline must be longer than 0", name);
 	}
-	x->recurrence_s =
-	    conf_parse_duration_opt(p, pol, "recurrence_window", x->recurrence_s * 1000) / 1000;
+	x->recurrence_s = conf_policy_s(p, pol, "recurrence_window", x->recurrence_s);
 	x->offline_autoclose = cfg_getbool(pol, "offline_autoclose");
 }
 
@@ -359,10 +379,10 @@ static void conf_read_bus(struct conf_parse *p, cfg_t *sec, struct bus_conf *b)
 	b->port = dupstr(cfg_getstr(sec, "port"));
 	b->host = dupstr(cfg_getstr(sec, "host"));
 	b->baud = (int)cfg_getint(sec, "baud");
-	b->data_bits = (int)cfg_getint(sec, "data_bits");
-	b->stop_bits = (int)cfg_getint(sec, "stop_bits");
+	b->data_bits = conf_int(sec, "data_bits");
+	b->stop_bits = conf_int(sec, "stop_bits");
 	b->rs485 = cfg_getbool(sec, "rs485");
-	b->tcp_port = (int)cfg_getint(sec, "tcp_port");
+	b->tcp_port = conf_int(sec, "tcp_port");
 	b->frame_delay_ms = conf_parse_duration_opt(p, sec, "frame_delay", 0);
 	b->connect_timeout_ms = conf_parse_duration_opt(p, sec, "connect_timeout", 3000);
 	if (b->type == BUS_RTU) {
@@ -387,8 +407,8 @@ static void conf_read_bus(struct conf_parse *p, cfg_t *sec, struct bus_conf *b)
 			                 "bus '%s': parity '%s' is not none, even or odd", b->name,
 			                 par);
 		if (b->data_bits < 5 || b->data_bits > 8)
-			conf_parse_error(p, sec, "data_bits", "bus '%s': data_bits %d is not 5-8",
-			                 b->name, b->data_bits);
+			conf_parse_error(p, sec, "data_bits", "bus '%s': data_bits %ld is not 5-8",
+			                 b->name, cfg_getint(sec, "data_bits"));
 		if (b->stop_bits != 1 && b->stop_bits != 2)
 			conf_parse_error(p, sec, "stop_bits",
 			                 "bus '%s': stop_bits %d is not 1 or 2", b->name,
@@ -404,8 +424,9 @@ static void conf_read_bus(struct conf_parse *p, cfg_t *sec, struct bus_conf *b)
 			    "bus '%s': a tcp bus needs host, e.g. host = \"192.168.1.20\"",
 			    b->name);
 		if (b->tcp_port < 1 || b->tcp_port > 65535)
-			conf_parse_error(p, sec, "tcp_port", "bus '%s': tcp_port %d is not 1-65535",
-			                 b->name, b->tcp_port);
+			conf_parse_error(p, sec, "tcp_port",
+			                 "bus '%s': tcp_port %ld is not 1-65535", b->name,
+			                 cfg_getint(sec, "tcp_port"));
 		if (b->port)
 			conf_parse_error(p, sec, "port",
 			                 "bus '%s': port is for rtu buses; a tcp bus uses host and "
@@ -464,8 +485,8 @@ static void conf_read_device(struct conf_parse *p, struct conf *c, cfg_t *sec,
 	d->profile = dupstr(cfg_getstr(sec, "profile"));
 	d->location = strdup(cfg_getstr(sec, "location"));
 	d->model = strdup(cfg_getstr(sec, "model"));
-	d->retries = (int)cfg_getint(sec, "retries");
-	d->offline_after = (int)cfg_getint(sec, "offline_after");
+	d->retries = conf_int(sec, "retries");
+	d->offline_after = conf_int(sec, "offline_after");
 	d->interval_ms = conf_parse_duration_opt(p, sec, "interval", 5000);
 	d->timeout_ms = conf_parse_duration_opt(p, sec, "timeout", 500);
 	d->heartbeat_timeout_ms = conf_parse_duration_opt(p, sec, "heartbeat_timeout", 1800000);
@@ -495,16 +516,19 @@ static void conf_read_device(struct conf_parse *p, struct conf *c, cfg_t *sec,
 			    where, unit);
 		d->unit = (int)unit;
 	}
+	if (d->key && d->heartbeat_timeout_ms == 0)
+		conf_parse_error(p, sec, "heartbeat_timeout",
+		                 "%s: heartbeat_timeout must be longer than 0", where);
 	if (d->interval_ms == 0)
 		conf_parse_error(p, sec, "interval", "%s: interval must be longer than 0", where);
 	if (d->timeout_ms == 0)
 		conf_parse_error(p, sec, "timeout", "%s: timeout must be longer than 0", where);
 	if (d->retries < 0 || d->retries > 10)
-		conf_parse_error(p, sec, "retries", "%s: retries %d is outside 0-10", where,
-		                 d->retries);
+		conf_parse_error(p, sec, "retries", "%s: retries %ld is outside 0-10", where,
+		                 cfg_getint(sec, "retries"));
 	if (d->offline_after < 1 || d->offline_after > 100)
-		conf_parse_error(p, sec, "offline_after", "%s: offline_after %d is outside 1-100",
-		                 where, d->offline_after);
+		conf_parse_error(p, sec, "offline_after", "%s: offline_after %ld is outside 1-100",
+		                 where, cfg_getint(sec, "offline_after"));
 	if (!d->profile) {
 		conf_parse_error(p, sec, NULL, "%s: profile is required, e.g. profile = \"rcd-4t\"",
 		                 where);
@@ -546,7 +570,19 @@ static void conf_read_device(struct conf_parse *p, struct conf *c, cfg_t *sec,
 		}
 		snprintf(spwhere, sizeof(spwhere), "%s setpoint '%s'", where, pname);
 		size_t idx = (size_t)(pt - d->prof->points);
-		setpoints_read(p, sp, &pt->rule, &d->rules[idx], spwhere);
+		if (setpoints_read(p, sp, &pt->rule, &d->rules[idx], spwhere) > 0)
+			continue;
+		struct conf_line w2 = conf_parse_where(p, sp, NULL);
+		if (d->rules[idx].kind < 0) {
+			conf_errors_add(errs, w2.file, w2.line,
+			                "%s: point '%s' of profile '%s' has no rule; add kind = "
+			                "\"...\" to judge it",
+			                spwhere, pname, d->profile);
+			continue;
+		}
+		char who[200];
+		snprintf(who, sizeof(who), "%s: ", where);
+		profile_check_judges(d->prof, pt, &d->rules[idx], errs, w2.file, w2.line, who);
 	}
 }
 
@@ -564,7 +600,7 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 	x->key_file = conf_path_opt(p, s, "key_file");
 	x->pin = dupstr(cfg_getstr(s, "pin"));
 	x->topic_prefix = strdup(cfg_getstr(s, "topic_prefix"));
-	x->batch = (int)cfg_getint(s, "batch");
+	x->batch = conf_int(s, "batch");
 	x->heartbeat_ms = conf_parse_duration_opt(p, s, "heartbeat", 60000);
 	x->timeout_ms = conf_parse_duration_opt(p, s, "timeout", 10000);
 	x->connect_timeout_ms = conf_parse_duration_opt(p, s, "connect_timeout", 5000);
@@ -576,7 +612,8 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 		conf_parse_error(p, s, "url", "platform: url '%s' must start with https://",
 		                 x->url);
 	if (x->batch < 1 || x->batch > 1000)
-		conf_parse_error(p, s, "batch", "platform: batch %d is outside 1-1000", x->batch);
+		conf_parse_error(p, s, "batch", "platform: batch %ld is outside 1-1000",
+		                 cfg_getint(s, "batch"));
 	if (x->heartbeat_ms < 1000 && conf_parse_isset(p, s, "heartbeat"))
 		conf_parse_error(p, s, "heartbeat", "platform: heartbeat must be at least 1s");
 }
@@ -588,7 +625,7 @@ static void conf_read_mqtt(struct conf_parse *p, struct conf *c)
 
 	x->enabled = conf_parse_where(p, s, NULL).line > 0; /* the section is written */
 	x->host = strdup(cfg_getstr(s, "host"));
-	x->port = (int)cfg_getint(s, "port");
+	x->port = conf_int(s, "port");
 	x->client_id = dupstr(cfg_getstr(s, "client_id"));
 	x->username = dupstr(cfg_getstr(s, "username"));
 	x->password_file = conf_path_opt(p, s, "password_file");
@@ -598,7 +635,8 @@ static void conf_read_mqtt(struct conf_parse *p, struct conf *c)
 	x->key_file = conf_path_opt(p, s, "key_file");
 	x->keepalive_ms = conf_parse_duration_opt(p, s, "keepalive", 60000);
 	if (x->port < 1 || x->port > 65535)
-		conf_parse_error(p, s, "port", "mqtt: port %d is not 1-65535", x->port);
+		conf_parse_error(p, s, "port", "mqtt: port %ld is not 1-65535",
+		                 cfg_getint(s, "port"));
 	if ((x->cert_file == NULL) != (x->key_file == NULL))
 		conf_parse_error(p, s, x->cert_file ? "cert_file" : "key_file",
 		                 "mqtt: cert_file and key_file go together");

@@ -21,11 +21,10 @@ static void conf_parse_mark(struct conf_parse *p, const cfg_t *sec, const char *
 		size_t cap = p->cap ? p->cap * 2 : 128;
 		struct conf_mark *m = realloc(p->marks, cap * sizeof(*m));
 
-		if (!m)
-			if (!m) {
-				free(key);
-				return;
-			}
+		if (!m) {
+			free(key);
+			return;
+		}
 		p->marks = m;
 		p->cap = cap;
 	}
@@ -130,6 +129,7 @@ static void conf_parse_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 int conf_parse_file(struct conf_parse *p, const char *path, cfg_opt_t *opts,
                     struct conf_errors *errs)
 {
+	size_t before = errs->n;
 	int rc;
 
 	memset(p, 0, sizeof(*p));
@@ -147,7 +147,7 @@ int conf_parse_file(struct conf_parse *p, const char *path, cfg_opt_t *opts,
 	rc = cfg_parse_buf(p->cfg, p->src.text);
 	conf_parse_current = NULL;
 	if (rc != CFG_SUCCESS) {
-		if (errs->n == 0)
+		if (errs->n == before)
 			conf_errors_add(errs, path, 0, "cannot be parsed");
 		return -1;
 	}

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,6 +345,7 @@ static int conf_source_file(struct conf_source *s, const char *path, int depth,
 	conf_strip_comments(buf, n);
 
 	int line = 1;
+	bool failed = false; /* an include failed: go on, to report the others too */
 	char *p = buf, *end = buf + n;
 	while (p < end && rc == 0) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -357,7 +359,7 @@ static int conf_source_file(struct conf_source *s, const char *path, int depth,
 			if (!full)
 				return -1;
 			if (conf_source_file(s, full, depth + 1, errs, name, line) != 0)
-				rc = -1;
+				failed = true;
 			free(full);
 		} else {
 			if (is_inc < 0)
@@ -372,7 +374,41 @@ static int conf_source_file(struct conf_source *s, const char *path, int depth,
 		p = nl ? nl + 1 : end;
 	}
 	free(buf);
-	return rc;
+	return rc != 0 || failed ? -1 : 0;
+}
+
+/* libconfuse 3.3 takes a file that ends inside a section as complete: count the braces
+ * (outside strings) and name the section left open. */
+static int conf_source_braces(struct conf_source *s, struct conf_errors *errs)
+{
+	int depth = 0, line = 1, open_line[64] = {0};
+	char q = 0;
+
+	for (const char *c = s->text; *c; c++) {
+		if (*c == '\n')
+			line++;
+		if (q) {
+			if (*c == '\\' && c[1])
+				c++;
+			else if (*c == q || *c == '\n')
+				q = 0;
+		} else if (*c == '"' || *c == '\'') {
+			q = *c;
+		} else if (*c == '{') {
+			if (depth < 64)
+				open_line[depth] = line;
+			depth++;
+		} else if (*c == '}' && depth > 0) {
+			depth--;
+		}
+	}
+	if (depth == 0)
+		return 0;
+	struct conf_line w = conf_source_where(s, open_line[depth > 64 ? 63 : depth - 1]);
+	conf_errors_add(
+	    errs, w.file, w.line,
+	    "this section is never closed: a '}' is missing before the end of the file");
+	return -1;
 }
 
 int conf_source_load(struct conf_source *s, const char *path, struct conf_errors *errs)
@@ -383,5 +419,7 @@ int conf_source_load(struct conf_source *s, const char *path, struct conf_errors
 		return -1;
 	if (!s->text)
 		conf_source_put(s, "", 0);
-	return s->text ? 0 : -1;
+	if (!s->text)
+		return -1;
+	return conf_source_braces(s, errs);
 }

@@ -91,6 +91,16 @@ json_t *hazard_to_json(const struct hazard *h)
 	return o;
 }
 
+/* When the condition last became present: escalation after a restart counts from here. */
+static void hazard_set_active_since(struct hazard *h, int64_t wall_ms)
+{
+	char buf[32];
+
+	clock_format_iso(wall_ms, buf, sizeof(buf));
+	json_object_set_new(h->info, "active_since", json_string(buf));
+	json_object_set_new(h->info, "active_since_ms", json_integer(wall_ms));
+}
+
 static int64_t hazard_deadline(const struct policy *p, enum grade g, int64_t from_ms)
 {
 	return from_ms + p->deadline_s[g] * 1000;
@@ -136,6 +146,7 @@ static int hazard_raise(struct ledger *l, const struct policy *p, const struct h
 	h->first_seen = h->last_seen = o->wall_ms;
 	h->info = o->info ? json_deep_copy(o->info) : json_object();
 	json_object_set_new(h->info, "level", json_string(level_name(o->level)));
+	hazard_set_active_since(h, o->wall_ms);
 	if (prev) {
 		/* Back within the window after a close: the rectification may not have held. */
 		g = grade_up(g > prev->grade ? g : prev->grade);
@@ -164,13 +175,14 @@ int hazard_observe(struct ledger *l, const struct policy *p, const struct hazard
 
 		h.last_seen = o->wall_ms;
 		h.value = o->value;
-		if (o->value > h.peak)
+		if (isnan(h.peak) || (o->below ? o->value < h.peak : o->value > h.peak))
 			h.peak = o->value;
 		if (back) {
 			/* It was cleared and came back while the item is still open. */
 			h.active = true;
 			h.occurrences++;
 			h.cleared_at = 0;
+			hazard_set_active_since(&h, o->wall_ms);
 			*outcome = HAZARD_RECURRED;
 		}
 		if (want > h.grade) {

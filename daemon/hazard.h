@@ -53,6 +53,7 @@ struct hazard_obs {
 	double threshold;
 	const char *unit;
 	bool test;
+	bool below; /* a low-limit rule (undervoltage): the peak is the lowest value */
 	int64_t wall_ms;
 	json_t *info; /* borrowed: copied into a new item */
 };

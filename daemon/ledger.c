@@ -122,26 +122,35 @@ static int64_t ledger_scalar(struct ledger *l, const char *sql, int64_t dflt)
 	return v;
 }
 
+static bool ledger_is_damage(int code)
+{
+	code &= 0xff;
+	return code == SQLITE_CORRUPT || code == SQLITE_NOTADB;
+}
+
+/* 0: sound; 1: damaged (fails the check, or is not a database); -1: cannot tell (busy,
+ * permissions, I/O), which is no reason to move a ledger aside. */
 static int ledger_quick_check(sqlite3 *db, char *reason, size_t len)
 {
 	sqlite3_stmt *st = NULL;
-	int ok = 0;
+	int rc;
 
 	if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK) {
 		snprintf(reason, len, "%s", sqlite3_errmsg(db));
-		return -1;
+		return ledger_is_damage(sqlite3_extended_errcode(db)) ? 1 : -1;
 	}
-	int rc = sqlite3_step(st);
+	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		const char *r = (const char *)sqlite3_column_text(st, 0);
 
-		ok = r && strcmp(r, "ok") == 0;
 		snprintf(reason, len, "%s", r ? r : "no answer");
+		rc = r && strcmp(r, "ok") == 0 ? 0 : 1;
 	} else {
 		snprintf(reason, len, "%s", sqlite3_errmsg(db));
+		rc = ledger_is_damage(sqlite3_extended_errcode(db)) ? 1 : -1;
 	}
 	sqlite3_finalize(st);
-	return ok ? 0 : -1;
+	return rc;
 }
 
 /* The highest hazard or event number a damaged file still shows, or 0. */
@@ -161,6 +170,8 @@ static int64_t ledger_salvage_seq(const char *path)
 	return max;
 }
 
+/* Moves the database and its -wal and -shm aside under a name no file has yet: a second
+ * damaged ledger within the same second gets ".1", ".2", ... and never replaces the first. */
 static int ledger_move_aside(const char *path, char *moved, size_t len)
 {
 	char stamp[32];
@@ -168,11 +179,23 @@ static int ledger_move_aside(const char *path, char *moved, size_t len)
 	static const char *const sfx[] = {"", "-wal", "-shm"};
 
 	clock_format_compact(clock_wall_ms(), stamp, sizeof(stamp));
-	snprintf(moved, len, "%s.corrupt-%s", path, stamp);
-	for (size_t i = 0; i < 3; i++) {
+	for (int n = 0; n < 1000; n++) {
+		if (n == 0)
+			snprintf(moved, len, "%s.corrupt-%s", path, stamp);
+		else
+			snprintf(moved, len, "%s.corrupt-%s.%d", path, stamp, n);
+		if (renameat2(AT_FDCWD, path, AT_FDCWD, moved, RENAME_NOREPLACE) == 0)
+			break;
+		if (errno != EEXIST)
+			return -errno;
+		if (n == 999)
+			return -EEXIST;
+	}
+	for (size_t i = 1; i < 3; i++) {
 		snprintf(from, sizeof(from), "%s%s", path, sfx[i]);
 		snprintf(to, sizeof(to), "%s%s", moved, sfx[i]);
-		if (rename(from, to) != 0 && errno != ENOENT)
+		if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) != 0 &&
+		    errno != ENOENT)
 			return -errno;
 	}
 	return 0;
@@ -222,7 +245,7 @@ static int ledger_connect(struct ledger *l, char *reason, size_t rlen)
 
 	if (rc != SQLITE_OK) {
 		snprintf(reason, rlen, "%s", l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
-		return -1;
+		return ledger_is_damage(rc) ? 1 : -1;
 	}
 	sqlite3_extended_result_codes(l->db, 1);
 	sqlite3_busy_timeout(l->db, 5000);
@@ -245,7 +268,16 @@ int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
 	snprintf(l->gateway, sizeof(l->gateway), "%s", gateway_id);
 	info->created = access(l->path, F_OK) != 0;
 
-	if (ledger_connect(l, reason, sizeof(reason)) != 0) {
+	rc = ledger_connect(l, reason, sizeof(reason));
+	if (rc < 0) {
+		log_err("ledger %s cannot be opened: %s; check the data_dir's owner and "
+		        "permissions and the disk",
+		        l->path, reason);
+		sqlite3_close(l->db);
+		free(l);
+		return -EIO;
+	}
+	if (rc > 0) {
 		sqlite3_close(l->db);
 		l->db = NULL;
 		if (info->created) {
@@ -267,10 +299,11 @@ int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
 		    "ledger %s failed PRAGMA quick_check (%s); moved to %s, starting a new ledger",
 		    l->path, reason, info->moved_to);
 		/* Numbers must never repeat: continue above what the old file shows, or above the
-		 * current time in seconds when it shows nothing. */
-		int64_t now_s = clock_wall_ms() / 1000;
-		if (floor < now_s)
-			floor = now_s;
+		 * current time in milliseconds when it shows nothing (a ledger that lived a few
+		 * seconds cannot have issued more numbers than milliseconds went by). */
+		int64_t now_ms = clock_wall_ms();
+		if (floor < now_ms)
+			floor = now_ms;
 		if (ledger_connect(l, reason, sizeof(reason)) != 0) {
 			log_err("ledger %s: cannot create: %s", l->path, reason);
 			sqlite3_close(l->db);

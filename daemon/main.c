@@ -1,5 +1,7 @@
 /* main: the firegw command line: run the daemon, or check a config. */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,20 @@ static int cmd_check(const char *path)
 	return 0;
 }
 
+static int cmd_check_quiet(const char *path)
+{
+	struct conf_errors errs;
+	struct conf *c;
+
+	conf_errors_init(&errs);
+	c = conf_load(path, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.items[i]);
+	conf_free(c);
+	conf_errors_finish(&errs);
+	return c ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -58,6 +74,7 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
+		log_init(LOG_LVL_WARN, false);
 		argv++;
 		argc--;
 	}
@@ -97,6 +114,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!o.foreground) {
+		/* Detaching moves to /: keep the config path valid, and say what is wrong with
+		 * the config here, where the installer can see it, not only in syslog. */
+		static char abs_path[4096];
+		if (!realpath(o.conf_path, abs_path)) {
+			fprintf(stderr, "firegw: %s: %s\n", o.conf_path, strerror(errno));
+			return 1;
+		}
+		o.conf_path = abs_path;
+		if (cmd_check_quiet(o.conf_path) != 0)
+			return 1;
 		if (daemon(0, 0) != 0) {
 			perror("firegw: cannot detach");
 			return 1;

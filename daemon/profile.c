@@ -118,6 +118,23 @@ int setpoints_read(struct conf_parse *p, cfg_t *sec, const struct setpoints *bas
 	return (int)(p->errs->n - before);
 }
 
+void profile_check_judges(const struct profile *p, const struct point *pt,
+                          const struct setpoints *rule, struct conf_errors *errs, const char *file,
+                          int line, const char *who)
+{
+	for (size_t i = 0; i < p->nbits; i++) {
+		const struct status_bit *b = &p->bits[i];
+
+		/* One condition, one judge: the device's own bit or firegw's setpoints. */
+		if (rule->kind == (int)b->kind && strcmp(b->channel, pt->name) == 0)
+			conf_errors_add(
+			    errs, file, line,
+			    "%spoint '%s' has setpoints for %s, but profile '%s' already "
+			    "takes it from status '%s'; keep one judge, not both",
+			    who, pt->name, kind_name(b->kind), p->name, b->name);
+	}
+}
+
 int setpoints_check(const struct setpoints *s, struct conf_errors *errs, const char *file, int line,
                     const char *where)
 {

@@ -67,6 +67,10 @@ const struct point *profile_point(const struct profile *p, const char *name);
 /* Checks one set of setpoints; `where` names it in messages. Returns the number of errors. */
 int setpoints_check(const struct setpoints *s, struct conf_errors *errs, const char *file, int line,
                     const char *where);
+/* A point judged both by setpoints and by a status bit of the same kind is an error. */
+void profile_check_judges(const struct profile *p, const struct point *pt,
+                          const struct setpoints *rule, struct conf_errors *errs, const char *file,
+                          int line, const char *who);
 /* Number of registers (16-bit words) a point of this type takes. */
 int point_words(enum point_type t);
 

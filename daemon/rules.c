@@ -23,6 +23,7 @@ struct cond {
 	int64_t active_since; /* mono ms the condition became active */
 	bool escalated;
 	bool test;
+	bool below; /* low-limit rule: lower is worse */
 	double last;
 	double peak;
 	double threshold;
@@ -36,6 +37,7 @@ struct dstate {
 	int failures;
 	int64_t last_heard; /* mono ms */
 	bool offline;
+	double *last; /* latest value of each profile point, NAN before the first */
 	json_t *info; /* site, location, device, people: copied into each new item */
 };
 
@@ -79,6 +81,15 @@ struct rules *rules_new(const struct conf *c, struct ledger *l)
 	}
 	for (size_t i = 0; i < r->ndevs; i++) {
 		r->devs[i].dc = &c->devices[i];
+		size_t np = c->devices[i].prof ? c->devices[i].prof->npoints : 0;
+
+		r->devs[i].last = malloc((np ? np : 1) * sizeof(double));
+		if (!r->devs[i].last) {
+			rules_free(r);
+			return NULL;
+		}
+		for (size_t k = 0; k < np; k++)
+			r->devs[i].last[k] = NAN;
 		r->devs[i].info = rules_device_info(c, &c->devices[i]);
 		if (!r->devs[i].info)
 			r->devs[i].info = json_object();
@@ -92,6 +103,7 @@ void rules_free(struct rules *r)
 		return;
 	for (size_t i = 0; i < r->ndevs; i++) {
 		free(r->devs[i].conds);
+		free(r->devs[i].last);
 		json_decref(r->devs[i].info);
 	}
 	free(r->devs);
@@ -260,6 +272,7 @@ static int rules_analog(struct rules *r, struct dstate *d, const struct point *p
 	if (!c)
 		return -ENOMEM;
 	c->last = v;
+	c->below = s->below;
 	l = rules_level_of(s, v, &threshold);
 
 	if (c->cur != LEVEL_NONE) {
@@ -314,39 +327,46 @@ static int rules_discrete(struct rules *r, struct dstate *d, const char *channel
 	return rules_raise(r, d, c, level, value, "", mono, wall);
 }
 
-/* Status bits read from `pt`: per (channel, kind), the highest level whose bit is set. */
+static bool bit_same_group(const struct status_bit *a, const struct status_bit *b)
+{
+	return a->kind == b->kind && strcmp(a->channel, b->channel) == 0;
+}
+
+/* Status bits: a (channel, kind) may hang on bits of several status points (open and short
+ * maps); its level is the highest whose bit is set in the latest value of its point. Only the
+ * groups with a bit in `pt` are looked at again. */
 static int rules_status_bits(struct rules *r, struct dstate *d, const struct point *pt,
-                             double value, int64_t mono, int64_t wall)
+                             int64_t mono, int64_t wall)
 {
 	const struct profile *p = d->dc->prof;
-	uint32_t word = (uint32_t)(int64_t)value;
 	int rc = 0;
 
 	for (size_t i = 0; i < p->nbits && rc == 0; i++) {
 		const struct status_bit *b = &p->bits[i];
+		bool first = true, touched = false;
 		enum level best = LEVEL_NONE;
-		bool first = true;
 
-		if (strcmp(b->point, pt->name) != 0)
-			continue;
-		/* Handle each (channel, kind) once, at its first bit. */
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(p->bits[j].point, pt->name) == 0 &&
-			    strcmp(p->bits[j].channel, b->channel) == 0 &&
-			    p->bits[j].kind == b->kind)
-				first = false;
+		for (size_t j = 0; j < i && first; j++)
+			first = !bit_same_group(&p->bits[j], b);
 		if (!first)
 			continue;
 		for (size_t j = i; j < p->nbits; j++) {
 			const struct status_bit *o = &p->bits[j];
+			const struct point *op;
+			double v;
 
-			if (strcmp(o->point, pt->name) == 0 &&
-			    strcmp(o->channel, b->channel) == 0 && o->kind == b->kind &&
-			    (word >> o->bit) & 1u && o->level > best)
+			if (!bit_same_group(o, b))
+				continue;
+			if (strcmp(o->point, pt->name) == 0)
+				touched = true;
+			op = profile_point(p, o->point);
+			v = op ? d->last[op - p->points] : NAN;
+			if (!isnan(v) && ((uint32_t)(int64_t)v >> o->bit) & 1u && o->level > best)
 				best = o->level;
 		}
-		rc = rules_discrete(r, d, b->channel, b->kind, best, false, best ? 1 : 0, mono,
-		                    wall);
+		if (touched)
+			rc = rules_discrete(r, d, b->channel, b->kind, best, false, best ? 1 : 0,
+			                    mono, wall);
 	}
 	return rc;
 }
@@ -385,11 +405,13 @@ int rules_value(struct rules *r, const char *device, const char *point, double v
 	r->stats.readings++;
 	if ((rc = rules_tx_begin(r, &own)) < 0)
 		return rc;
-	const struct setpoints *s = &d->dc->rules[pt - d->dc->prof->points];
+	size_t idx = (size_t)(pt - d->dc->prof->points);
+	const struct setpoints *s = &d->dc->rules[idx];
+	d->last[idx] = value;
 	if (s->kind >= 0)
 		rc = rules_analog(r, d, pt, s, value, mono_ms, wall_ms);
 	if (rc == 0)
-		rc = rules_status_bits(r, d, pt, value, mono_ms, wall_ms);
+		rc = rules_status_bits(r, d, pt, mono_ms, wall_ms);
 	return rules_tx_end(r, own, rc, mono_ms, wall_ms);
 }
 
@@ -493,7 +515,10 @@ int rules_tick(struct rules *r, int64_t mono_ms, int64_t wall_ms)
 			d->last_heard = mono_ms; /* the heartbeat clock starts with the daemon */
 		rc = rules_tick_device(r, d, mono_ms, wall_ms);
 	}
-	if (rc == 0) {
+	/* Deadlines are dates: once a minute is often enough to notice one passing. */
+	if (rc == 0 && (r->last_overdue_check == 0 || wall_ms - r->last_overdue_check >= 60000 ||
+	                wall_ms < r->last_overdue_check)) {
+		r->last_overdue_check = wall_ms;
 		rc = hazard_mark_overdue(r->ledger, wall_ms);
 		if (rc > 0) {
 			r->stats.overdue += (uint64_t)rc;
@@ -528,7 +553,9 @@ static int rules_resync_one(struct hazard *h, void *userdata)
 	c->peak = h->peak;
 	c->test = h->test;
 	c->escalated = h->escalations > 0;
-	int64_t age = x->wall - h->first_seen;
+	json_t *since = json_object_get(h->info, "active_since_ms");
+	int64_t from = json_is_integer(since) ? json_integer_value(since) : h->first_seen;
+	int64_t age = x->wall - from;
 	c->active_since = x->mono - (age > 0 ? age : 0);
 	snprintf(c->hazard_id, sizeof(c->hazard_id), "%s", h->id);
 	if (h->kind == KIND_DEVICE_OFFLINE) {

@@ -39,7 +39,8 @@ int rules_state(struct rules *r, const char *device, const char *channel, enum k
 int rules_poll(struct rules *r, const char *device, bool ok, int64_t mono_ms, int64_t wall_ms);
 /* A sign of life from a device that reports by itself (MQTT). */
 int rules_heard(struct rules *r, const char *device, int64_t mono_ms, int64_t wall_ms);
-/* Hold times run out, escalations, heartbeat timeouts, overdue items. */
+/* Escalations, heartbeat timeouts and overdue items. Hold times are judged at each reading,
+ * so the poll interval is their resolution. */
 int rules_tick(struct rules *r, int64_t mono_ms, int64_t wall_ms);
 /* Raises the gateway's own ledger_corrupt item after a damaged ledger was moved aside. */
 int rules_ledger_corrupt(struct rules *r, const char *moved_to, const char *reason,

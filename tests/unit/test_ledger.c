@@ -1,0 +1,380 @@
+/* test_ledger: the durable record. Schema and pragmas, one transaction per change, numbers
+ * that never repeat across restarts, a damaged file moved aside and reported, dead letters,
+ * applied commands and the two outbox lanes. */
+#include <errno.h>
+#include <math.h>
+#include <regex.h>
+#include <setjmp.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "clock.h"
+#include "hazard.h"
+#include "ledger.h"
+#include "rules.h"
+#include "testutil.h"
+
+#define T0 1795000000000LL
+
+struct fixture {
+	char *dir;
+	char *path;
+	struct ledger *l;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct ledger_open_info info;
+
+	testutil_log_capture();
+	clock_set_fake(1000, T0);
+	f->dir = testutil_mkdtemp();
+	assert_true(asprintf(&f->path, "%s/ledger.db", f->dir) > 0);
+	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	assert_true(info.created);
+	assert_false(info.corrupt);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	ledger_close(f->l);
+	testutil_rmdir(f->dir);
+	free(f->dir);
+	free(f->path);
+	free(f);
+	clock_set_fake(-1, -1);
+	return 0;
+}
+
+static int64_t q_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void q_text(const char *path, const char *sql, char *out, size_t len)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	out[0] = '\0';
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(out, len, "%s", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void exec_sql(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void new_hazard(struct hazard *h, const char *device)
+{
+	hazard_init(h);
+	snprintf(h->device, sizeof(h->device), "%s", device);
+	snprintf(h->point, sizeof(h->point), "leak");
+	h->kind = KIND_RESIDUAL_CURRENT;
+	h->grade = GRADE_SIGNIFICANT;
+	h->active = true;
+	h->occurrences = 1;
+	h->value = h->peak = 350;
+	h->threshold = 300;
+	h->first_seen = h->last_seen = T0;
+	h->info = json_object();
+}
+
+/* Records one raised item in its own transaction; returns its event seq. */
+static int64_t record(struct ledger *l, const char *device, char *id_out)
+{
+	struct hazard h;
+	int64_t seq = 0;
+
+	new_hazard(&h, device);
+	assert_int_equal(ledger_begin(l), 0);
+	assert_int_equal(ledger_hazard_insert(l, &h), 0);
+	assert_int_equal(ledger_event_append(l, &h, "raised", T0, &seq), 0);
+	assert_int_equal(ledger_commit(l), 0);
+	if (id_out)
+		strcpy(id_out, h.id);
+	hazard_finish(&h);
+	return seq;
+}
+
+static void test_schema_and_pragmas(void **state)
+{
+	struct fixture *f = *state;
+	char mode[32];
+
+	assert_int_equal(q_int(f->path, "PRAGMA user_version"), LEDGER_SCHEMA_VERSION);
+	q_text(f->path, "PRAGMA journal_mode", mode, sizeof(mode));
+	assert_string_equal(mode, "wal");
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name IN "
+	                                "('hazards','events','outbox','deadletter','commands')"),
+	                 5);
+}
+
+static void test_one_transaction_rolls_back_together(void **state)
+{
+	struct fixture *f = *state;
+	struct hazard h;
+
+	new_hazard(&h, "box");
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(ledger_hazard_insert(f->l, &h), 0);
+	assert_int_equal(ledger_event_append(f->l, &h, "raised", T0, NULL), 0);
+	ledger_rollback(f->l);
+	hazard_finish(&h);
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM hazards"), 0);
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM events"), 0);
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM outbox"), 0);
+	/* Committed, all three are there. */
+	record(f->l, "box", NULL);
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM hazards"), 1);
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM events"), 1);
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM outbox WHERE lane=0"), 1);
+}
+
+static void test_event_body(void **state)
+{
+	struct fixture *f = *state;
+	char body[4096];
+	json_error_t err;
+	regex_t uuid;
+
+	record(f->l, "box", NULL);
+	q_text(f->path, "SELECT body FROM events", body, sizeof(body));
+	json_t *e = json_loads(body, 0, &err);
+	assert_non_null(e);
+	assert_int_equal(
+	    regcomp(&uuid, "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+	            REG_EXTENDED | REG_NOSUB),
+	    0);
+	assert_int_equal(
+	    regexec(&uuid, json_string_value(json_object_get(e, "event_id")), 0, NULL, 0), 0);
+	regfree(&uuid);
+	assert_int_equal(json_integer_value(json_object_get(e, "seq")), 1);
+	assert_string_equal(json_string_value(json_object_get(e, "type")), "raised");
+	assert_string_equal(json_string_value(json_object_get(e, "at")),
+	                    "2026-11-18T11:06:40.000Z");
+	json_t *hz = json_object_get(e, "hazard");
+	assert_string_equal(json_string_value(json_object_get(hz, "id")), "GW-T-000001");
+	assert_string_equal(json_string_value(json_object_get(hz, "kind")), "residual_current");
+	assert_string_equal(json_string_value(json_object_get(hz, "grade")), "significant");
+	assert_string_equal(json_string_value(json_object_get(hz, "status")), "open");
+	assert_true(json_is_null(json_object_get(hz, "cleared_at")));
+	json_decref(e);
+}
+
+static void test_numbers_continue_across_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_open_info info;
+	char id[HAZARD_ID_LEN];
+
+	for (int i = 0; i < 3; i++)
+		record(f->l, "box", NULL);
+	ledger_close(f->l);
+	/* Even with every row pruned, numbers go on. */
+	exec_sql(f->path, "DELETE FROM outbox; DELETE FROM events; DELETE FROM hazards;");
+	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	assert_false(info.created);
+	assert_int_equal(record(f->l, "box", id), 4);
+	assert_string_equal(id, "GW-T-000004");
+	assert_int_equal(ledger_last_seq(f->l), 4);
+}
+
+static void check_moved_aside(struct fixture *f, struct ledger_open_info *info, const char *bytes,
+                              size_t n)
+{
+	char buf[256];
+	FILE *fp;
+
+	assert_true(info->corrupt);
+	assert_non_null(strstr(info->moved_to, "ledger.db.corrupt-"));
+	fp = fopen(info->moved_to, "rb");
+	assert_non_null(fp);
+	size_t got = fread(buf, 1, sizeof(buf), fp);
+	fclose(fp);
+	if (bytes) {
+		assert_int_equal(got, n);
+		assert_memory_equal(buf, bytes, n);
+	}
+	assert_true(testutil_log_has("failed PRAGMA quick_check"));
+	(void)f;
+}
+
+static void test_corrupt_file_moved_aside_and_reported(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_open_info info;
+	static const char garbage[] = "this is not an SQLite database, it is a power cut";
+	char id[HAZARD_ID_LEN];
+	FILE *fp;
+
+	ledger_close(f->l);
+	f->l = NULL;
+	unlink(f->path);
+	fp = fopen(f->path, "wb");
+	fwrite(garbage, 1, sizeof(garbage), fp);
+	fclose(fp);
+	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	check_moved_aside(f, &info, garbage, sizeof(garbage));
+	/* The new ledger works, and its numbers cannot collide with the lost file's. */
+	assert_int_equal(q_int(f->path, "PRAGMA user_version"), LEDGER_SCHEMA_VERSION);
+	int64_t seq = record(f->l, "box", id);
+	assert_true(seq > T0 / 1000);
+	/* The gateway reports it as a hazard of its own. */
+	struct conf *c = testutil_conf(f->dir, "");
+	struct rules *r = rules_new(c, f->l);
+	assert_int_equal(rules_ledger_corrupt(r, info.moved_to, info.reason, T0), 0);
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM hazards WHERE kind='ledger_corrupt' "
+	                                "AND device='gateway' AND grade='significant'"),
+	                 1);
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM outbox WHERE lane=0"), 2);
+	rules_free(r);
+	conf_free(c);
+}
+
+static void test_truncated_file_moved_aside(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_open_info info;
+	struct stat stb;
+
+	for (int i = 0; i < 200; i++)
+		record(f->l, "box", NULL);
+	ledger_close(f->l);
+	f->l = NULL;
+	/* Fold the WAL in, then lose the second half of the file. */
+	exec_sql(f->path, "PRAGMA wal_checkpoint(TRUNCATE)");
+	assert_int_equal(stat(f->path, &stb), 0);
+	assert_int_equal(truncate(f->path, stb.st_size / 2), 0);
+	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	check_moved_aside(f, &info, NULL, 0);
+	assert_true(record(f->l, "box", NULL) > 200);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_open_info info;
+	struct ledger *l = NULL;
+
+	ledger_close(f->l);
+	f->l = NULL;
+	exec_sql(f->path, "PRAGMA user_version=99");
+	assert_int_equal(ledger_open(&l, f->dir, "GW-T", &info), -EPROTO);
+	assert_null(l);
+	assert_true(testutil_log_has("newer than this firegw knows"));
+	/* Nothing was moved or changed. */
+	assert_false(info.corrupt);
+	assert_int_equal(q_int(f->path, "PRAGMA user_version"), 99);
+}
+
+static void test_deadletter_and_lanes(void **state)
+{
+	struct fixture *f = *state;
+	json_t *t = json_pack("{s:s, s:f}", "device", "box", "leak", 12.0);
+
+	int64_t seq = record(f->l, "box", NULL);
+	record(f->l, "box2", NULL);
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(ledger_telemetry_append(f->l, t, T0), 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	json_decref(t);
+	assert_int_equal(ledger_outbox_depth(f->l, LANE_ALARM), 2);
+	assert_int_equal(ledger_outbox_depth(f->l, LANE_TELEMETRY), 1);
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(ledger_deadletter(f->l, seq, "unknown unit code", T0), 0);
+	assert_int_equal(ledger_deadletter(f->l, 999, "no such event", T0), -ENOENT);
+	assert_int_equal(ledger_commit(f->l), 0);
+	assert_int_equal(ledger_outbox_depth(f->l, LANE_ALARM), 1);
+	assert_int_equal(ledger_deadletter_count(f->l), 1);
+	/* The event itself stays in the history. */
+	assert_int_equal(ledger_event_count(f->l), 2);
+}
+
+static void test_commands_remembered(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_open_info info;
+
+	assert_int_equal(ledger_command_seen(f->l, "cmd-1"), 0);
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(ledger_command_record(f->l, "cmd-1", "hazard.acknowledge", "GW-T-000001",
+	                                       true, NULL, T0),
+	                 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	ledger_close(f->l);
+	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	assert_int_equal(ledger_command_seen(f->l, "cmd-1"), 1);
+	assert_int_equal(ledger_command_seen(f->l, "cmd-2"), 0);
+}
+
+static void test_open_by_grade(void **state)
+{
+	struct fixture *f = *state;
+	int64_t counts[GRADE_COUNT];
+	struct hazard h;
+
+	record(f->l, "a", NULL);
+	record(f->l, "b", NULL);
+	new_hazard(&h, "c");
+	h.status = HSTATUS_CLOSED;
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(ledger_hazard_insert(f->l, &h), 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	hazard_finish(&h);
+	assert_int_equal(ledger_open_by_grade(f->l, counts), 0);
+	assert_int_equal(counts[GRADE_SIGNIFICANT], 2);
+	assert_int_equal(counts[GRADE_IMMEDIATE], 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_schema_and_pragmas, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_one_transaction_rolls_back_together, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_event_body, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_numbers_continue_across_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_file_moved_aside_and_reported, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_truncated_file_moved_aside, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deadletter_and_lanes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_commands_remembered, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_by_grade, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("ledger", tests, NULL, NULL);
+}
