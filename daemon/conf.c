@@ -257,6 +257,8 @@ static void conf_read_gateway(struct conf_parse *p, struct conf *c)
 	c->profile_dir = conf_path_opt(p, g, "profile_dir");
 	c->control_socket = conf_path_opt(p, g, "control_socket");
 	lvl = cfg_getstr(g, "log_level");
+	if (!lvl)
+		lvl = "info";
 	if (strcmp(lvl, "error") && strcmp(lvl, "warning") && strcmp(lvl, "notice") &&
 	    strcmp(lvl, "info") && strcmp(lvl, "debug"))
 		conf_parse_error(
