@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <uv.h>
 
+#include "acquire.h"
 #include "clock.h"
 #include "conf.h"
 #include "ingest.h"
@@ -16,6 +18,7 @@
 #include "log.h"
 #include "notify.h"
 #include "rules.h"
+#include "uplink.h"
 #include "firegw-config.h"
 
 #define TICK_MS 1000
@@ -27,6 +30,8 @@ struct daemon {
 	struct ledger *ledger;
 	struct rules *rules;
 	struct ingest *ingest;
+	struct acquire *acquire;
+	struct uplink *uplink;
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t tick, watchdog;
 	int64_t started_mono;
@@ -69,6 +74,75 @@ static void daemon_status(struct daemon *d)
 	notify_status(status);
 }
 
+static json_t *daemon_heartbeat(void *userdata)
+{
+	struct daemon *d = userdata;
+	int64_t by_grade[GRADE_COUNT];
+	int64_t now = clock_wall_ms(), oldest = ledger_outbox_oldest(d->ledger);
+	size_t online = 0, offline = 0;
+	struct statvfs vfs;
+	char last[32] = "";
+	json_t *grades = json_object();
+
+	ledger_open_by_grade(d->ledger, by_grade);
+	for (int g = 0; g < GRADE_COUNT; g++)
+		json_object_set_new(grades, grade_name((enum grade)g), json_integer(by_grade[g]));
+	for (size_t i = 0; d->acquire && i < acquire_devices(d->acquire); i++) {
+		const struct dev_status *s = acquire_device(d->acquire, i);
+
+		if (s->why == MB_WHY_OK)
+			online++;
+		else if (s->why != MB_WHY_PENDING)
+			offline++;
+	}
+	const struct uplink_stats *us = d->uplink ? uplink_stats(d->uplink) : NULL;
+	if (us && us->last_success_wall)
+		clock_format_iso(us->last_success_wall, last, sizeof(last));
+	return json_pack(
+	    "{s:s, s:s, s:I, s:I, s:I, s:o, s:{s:I, s:I}, s:I, s:I, s:s?}", "gateway",
+	    d->conf->gateway_id, "version", FIREGW_VERSION, "uptime_s",
+	    (json_int_t)((clock_mono_ms() - d->started_mono) / 1000), "devices_online",
+	    (json_int_t)online, "devices_offline", (json_int_t)offline, "open_hazards", grades,
+	    "outbox", "alarm", (json_int_t)ledger_outbox_depth(d->ledger, LANE_ALARM), "telemetry",
+	    (json_int_t)ledger_outbox_depth(d->ledger, LANE_TELEMETRY), "oldest_unsent_age_s",
+	    (json_int_t)(oldest > 0 ? (now - oldest) / 1000 : 0), "disk_free_bytes",
+	    (json_int_t)(statvfs(d->conf->data_dir, &vfs) == 0
+	                     ? (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize
+	                     : -1),
+	    "last_upload", last[0] ? last : NULL);
+}
+
+static void daemon_changed(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	rules_resync(d->rules, clock_mono_ms(), clock_wall_ms());
+}
+
+static void daemon_committed(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	uplink_kick(d->uplink);
+}
+
+static int daemon_uplink_start(struct daemon *d)
+{
+	struct uplink_hooks hooks = {daemon_heartbeat, daemon_changed, d};
+
+	if (!d->conf->platform.enabled)
+		return 0;
+	if (strcmp(d->conf->platform.transport, "https") != 0) {
+		log_warn("platform transport '%s' is not available in this build; events stay in "
+		         "the outbox",
+		         d->conf->platform.transport);
+		return 0;
+	}
+	bool fatal = false;
+	d->uplink = uplink_new(&d->loop, d->conf, d->ledger, &hooks, &fatal);
+	return d->uplink || !fatal ? 0 : -EINVAL;
+}
+
 static void daemon_on_tick(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
@@ -77,6 +151,7 @@ static void daemon_on_tick(uv_timer_t *t)
 	/* Queued readings go first, so the tick sees the newest state. */
 	ingest_flush(d->ingest);
 	rules_tick(d->rules, clock_mono_ms(), clock_wall_ms());
+	uplink_kick(d->uplink);
 	if (n++ % 10 == 0)
 		daemon_status(d);
 }
@@ -135,6 +210,9 @@ static void daemon_reload(struct daemon *d)
 		notify_ready(NULL);
 		return;
 	}
+	/* The bus workers read the old config: stop them before it goes. */
+	acquire_stop(d->acquire);
+	d->acquire = NULL;
 	ingest_flush(d->ingest);
 	rules_resync(rules, clock_mono_ms(), clock_wall_ms());
 	ingest_set_rules(d->ingest, rules);
@@ -142,6 +220,11 @@ static void daemon_reload(struct daemon *d)
 	conf_free(d->conf);
 	d->rules = rules;
 	d->conf = next;
+	d->acquire = acquire_start(&d->loop, d->conf, d->ingest);
+	uplink_free(d->uplink);
+	d->uplink = NULL;
+	if (daemon_uplink_start(d) < 0)
+		log_err("platform uplink not started after reload; events stay in the outbox");
 	daemon_apply_log_level(d);
 	log_notice("configuration reloaded from %s: %zu buses, %zu devices", d->opts->conf_path,
 	           next->nbuses, next->ndevices);
@@ -209,6 +292,12 @@ static int daemon_start(struct daemon *d)
 	d->ingest = ingest_new(&d->loop, d->rules, d->ledger);
 	if (!d->ingest)
 		return -ENOMEM;
+	d->acquire = acquire_start(&d->loop, d->conf, d->ingest);
+	if (!d->acquire)
+		return -ENOMEM;
+	if ((rc = daemon_uplink_start(d)) < 0)
+		return rc;
+	ingest_on_commit(d->ingest, daemon_committed, d);
 
 	uv_signal_init(&d->loop, &d->sigterm);
 	uv_signal_init(&d->loop, &d->sigint);
@@ -237,6 +326,9 @@ static int daemon_start(struct daemon *d)
 
 static void daemon_finish(struct daemon *d)
 {
+	acquire_stop(d->acquire);
+	uplink_free(d->uplink);
+	d->uplink = NULL;
 	if (d->ingest)
 		ingest_flush(d->ingest);
 	ingest_free(d->ingest);

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "ledger.h"
@@ -311,4 +313,134 @@ int hazard_mark_overdue(struct ledger *l, int64_t wall_ms)
 	if (rc < 0)
 		return rc;
 	return c.rc < 0 ? c.rc : c.count;
+}
+
+static int64_t hazard_parse_iso(const char *s)
+{
+	struct tm tm;
+	int ms = 0;
+	char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!s || !(end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)))
+		return -1;
+	if (*end == '.') {
+		ms = (int)strtol(end + 1, &end, 10);
+		while (ms >= 1000)
+			ms /= 10;
+	}
+	if (*end != 'Z' && *end != '\0')
+		return -1;
+	return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* What a command does to an item: the new status and the event that records it, or a reason
+ * why it cannot. */
+static const char *hazard_command_check(const char *type, const struct hazard *h, enum hstatus *to,
+                                        const char **event)
+{
+	bool closed = h->status == HSTATUS_CLOSED;
+
+	if (strcmp(type, "hazard.acknowledge") == 0) {
+		*to = HSTATUS_ACKNOWLEDGED;
+		*event = "acknowledged";
+		if (closed)
+			return "hazard is closed";
+		return h->status == HSTATUS_OPEN ? NULL : "hazard was acknowledged before";
+	}
+	if (strcmp(type, "hazard.assign") == 0) {
+		*to = HSTATUS_RECTIFYING;
+		*event = "assigned";
+		if (closed)
+			return "hazard is closed";
+		return h->status == HSTATUS_PENDING_ACCEPTANCE ? "hazard is pending acceptance"
+		                                               : NULL;
+	}
+	if (strcmp(type, "hazard.accept") == 0) {
+		*to = HSTATUS_PENDING_ACCEPTANCE;
+		*event = "accepted";
+		if (closed)
+			return "hazard is closed";
+		return h->status == HSTATUS_PENDING_ACCEPTANCE ? "hazard was accepted before"
+		                                               : NULL;
+	}
+	if (strcmp(type, "hazard.close") == 0) {
+		*to = HSTATUS_CLOSED;
+		*event = "closed";
+		return closed ? "hazard is already closed" : NULL;
+	}
+	if (strcmp(type, "hazard.reopen") == 0) {
+		*to = HSTATUS_OPEN;
+		*event = "reopened";
+		return closed ? NULL : "hazard is not closed";
+	}
+	return "unknown command type";
+}
+
+int hazard_apply_command(struct ledger *l, const struct policy *p, json_t *cmd, int64_t wall_ms)
+{
+	const char *id = json_string_value(json_object_get(cmd, "id"));
+	const char *type = json_string_value(json_object_get(cmd, "type"));
+	const char *hid = json_string_value(json_object_get(cmd, "hazard_id"));
+	const char *reason = NULL, *event = NULL;
+	enum hstatus to = HSTATUS_OPEN;
+	struct hazard h;
+	int rc;
+
+	if (!id || !*id || strlen(id) > 128) {
+		log_warn("platform command without a usable id ignored (it could not be answered)");
+		return 0;
+	}
+	rc = ledger_command_seen(l, id);
+	if (rc < 0)
+		return rc;
+	if (rc == 1)
+		return ledger_command_again(l, id); /* applied once; its result goes out again */
+	if (!type || !hid) {
+		reason = "command needs type and hazard_id";
+	} else if ((rc = ledger_hazard_get(l, hid, &h)) < 0) {
+		return rc;
+	} else if (rc == 0) {
+		reason = "unknown hazard";
+	} else {
+		reason = hazard_command_check(type, &h, &to, &event);
+		if (!reason) {
+			json_t *pf = json_object_get(h.info, "platform");
+			const char *keys[] = {"assignee", "measures", "funds",
+			                      "plan",     "acceptor", "note"};
+
+			if (!json_is_object(pf)) {
+				pf = json_object();
+				json_object_set_new(h.info, "platform", pf);
+			}
+			for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+				json_t *v = json_object_get(cmd, keys[i]);
+
+				if (v)
+					json_object_set(pf, keys[i], v);
+			}
+			const char *dl = json_string_value(json_object_get(cmd, "deadline"));
+			int64_t d = hazard_parse_iso(dl);
+			if (dl && d > 0)
+				h.deadline = d;
+			h.status = to;
+			if (to == HSTATUS_CLOSED) {
+				h.closed_at = wall_ms;
+			} else if (strcmp(event, "reopened") == 0) {
+				h.closed_at = 0;
+				h.overdue = false;
+				h.deadline = hazard_deadline(p, h.grade, wall_ms);
+			}
+			json_object_set_new(h.info, "last_command", json_string(id));
+			rc = hazard_record(l, &h, event, wall_ms, false);
+		}
+		hazard_finish(&h);
+		if (rc < 0)
+			return rc;
+	}
+	if (reason)
+		log_warn("platform command %s (%s %s) refused: %s", id, type ? type : "?",
+		         hid ? hid : "?", reason);
+	return ledger_command_record(l, id, type ? type : "", hid ? hid : "", reason == NULL,
+	                             reason, wall_ms);
 }

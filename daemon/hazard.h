@@ -89,3 +89,9 @@ int hazard_clear(struct ledger *l, const char *device, const char *point, enum k
 int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, int64_t wall_ms);
 /* Every item past its deadline and not closed gets one `overdue` event. Returns the count. */
 int hazard_mark_overdue(struct ledger *l, int64_t wall_ms);
+
+/* Applies one platform command ({"id", "type", "hazard_id", ...}) inside the caller's
+ * transaction: the transition, its event and the remembered result. A command id seen before
+ * is not applied again (its result is reported again). An impossible command changes nothing
+ * and is answered ok = false with a reason. Returns 0 or a negative errno (ledger failure). */
+int hazard_apply_command(struct ledger *l, const struct policy *p, json_t *cmd, int64_t wall_ms);

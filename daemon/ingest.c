@@ -21,6 +21,8 @@ struct ingest {
 	uint64_t batches;
 	struct log_state fail_log;
 	bool retry_armed;
+	void (*committed)(void *userdata);
+	void *committed_data;
 };
 
 static void ingest_on_check(uv_check_t *h);
@@ -69,6 +71,12 @@ void ingest_free(struct ingest *in)
 	}
 	free(in->q);
 	free(in);
+}
+
+void ingest_on_commit(struct ingest *in, void (*fn)(void *userdata), void *userdata)
+{
+	in->committed = fn;
+	in->committed_data = userdata;
 }
 
 void ingest_set_rules(struct ingest *in, struct rules *r)
@@ -143,6 +151,8 @@ int ingest_flush(struct ingest *in)
 	log_state_report(&in->fail_log, 0, "ledger commit", NULL);
 	in->n = 0;
 	in->batches++;
+	if (in->committed)
+		in->committed(in->committed_data);
 	return 0;
 }
 

@@ -35,6 +35,8 @@ struct ingest *ingest_new(uv_loop_t *loop, struct rules *r, struct ledger *l);
 void ingest_free(struct ingest *in);
 /* Swaps the rules after a reload; the queue is flushed first. */
 void ingest_set_rules(struct ingest *in, struct rules *r);
+/* Called after each successful commit of a batch (the uplink sends what it recorded). */
+void ingest_on_commit(struct ingest *in, void (*fn)(void *userdata), void *userdata);
 /* Main thread only. Returns 0, or -ENOBUFS when the queue is full. */
 int ingest_push(struct ingest *in, const struct reading *rd);
 /* Applies and commits everything queued. Returns 0 or a negative errno. */

@@ -21,6 +21,7 @@ struct ledger {
 	char gateway[64];
 	bool in_tx;
 	uint64_t commits;
+	uint64_t appended;
 };
 
 /* Schema migrations: index i brings user_version i to i + 1. */
@@ -675,6 +676,7 @@ int ledger_event_append(struct ledger *l, const struct hazard *h, const char *ty
 		return ledger_fail(l, "queue event");
 	if (seq_out)
 		*seq_out = seq;
+	l->appended++;
 	log_info("hazard %s %s: %s %s grade=%s at %s/%s", h->id, type, kind_name(h->kind),
 	         hstatus_name(h->status), grade_name(h->grade), h->device, h->point);
 	return 0;
@@ -707,6 +709,11 @@ int64_t ledger_outbox_depth(struct ledger *l, enum lane lane)
 	                     lane == LANE_ALARM ? "SELECT count(*) FROM outbox WHERE lane=0"
 	                                        : "SELECT count(*) FROM outbox WHERE lane=1",
 	                     -1);
+}
+
+uint64_t ledger_events_appended(const struct ledger *l)
+{
+	return l->appended;
 }
 
 int64_t ledger_event_count(struct ledger *l)
@@ -807,4 +814,138 @@ int ledger_deadletter(struct ledger *l, int64_t seq, const char *reason, int64_t
 int64_t ledger_deadletter_count(struct ledger *l)
 {
 	return ledger_scalar(l, "SELECT count(*) FROM deadletter", -1);
+}
+
+/* ---- forwarding ---- */
+
+int ledger_outbox_batch(struct ledger *l, size_t max, struct outbox_item **items, size_t *n)
+{
+	sqlite3_stmt *st =
+	    ledger_prepare(l, "SELECT o.seq, e.event_id, e.hazard_id, e.body FROM "
+	                      "outbox o JOIN events e ON e.seq = o.seq WHERE o.lane=0 "
+	                      "ORDER BY o.seq LIMIT ?1");
+	struct outbox_item *it;
+	int rc;
+
+	*items = NULL;
+	*n = 0;
+	if (!st)
+		return -EIO;
+	it = calloc(max ? max : 1, sizeof(*it));
+	if (!it) {
+		sqlite3_finalize(st);
+		return -ENOMEM;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		struct outbox_item *x = &it[*n];
+		const char *body = (const char *)sqlite3_column_text(st, 3);
+
+		x->seq = sqlite3_column_int64(st, 0);
+		copy_text(x->event_id, sizeof(x->event_id), st, 1);
+		copy_text(x->hazard_id, sizeof(x->hazard_id), st, 2);
+		x->body = strdup(body ? body : "{}");
+		if (!x->body)
+			break;
+		(*n)++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		ledger_outbox_free(it, *n);
+		*n = 0;
+		return ledger_fail(l, "read outbox");
+	}
+	*items = it;
+	return 0;
+}
+
+void ledger_outbox_free(struct outbox_item *items, size_t n)
+{
+	for (size_t i = 0; items && i < n; i++)
+		free(items[i].body);
+	free(items);
+}
+
+int ledger_outbox_accept(struct ledger *l, int64_t seq)
+{
+	sqlite3_stmt *st = ledger_prepare(l, "DELETE FROM outbox WHERE lane=0 AND seq=?1");
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, seq);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "accept event");
+}
+
+int64_t ledger_outbox_oldest(struct ledger *l)
+{
+	return ledger_scalar(l, "SELECT min(created) FROM outbox WHERE lane=0", 0);
+}
+
+json_t *ledger_command_results(struct ledger *l)
+{
+	sqlite3_stmt *st = ledger_prepare(
+	    l, "SELECT id, ok, reason FROM commands WHERE reported=0 ORDER BY at LIMIT 100");
+	json_t *a = json_array();
+
+	if (!st)
+		return a;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		json_t *o = json_pack("{s:s, s:b}", "id", (const char *)sqlite3_column_text(st, 0),
+		                      "ok", sqlite3_column_int(st, 1));
+		const char *reason = (const char *)sqlite3_column_text(st, 2);
+
+		if (o && reason)
+			json_object_set_new(o, "reason", json_string(reason));
+		if (o)
+			json_array_append_new(a, o);
+	}
+	sqlite3_finalize(st);
+	return a;
+}
+
+int ledger_command_reported(struct ledger *l, const char *id)
+{
+	sqlite3_stmt *st = ledger_prepare(l, "UPDATE commands SET reported=1 WHERE id=?1");
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "mark command reported");
+}
+
+int ledger_command_again(struct ledger *l, const char *id)
+{
+	sqlite3_stmt *st = ledger_prepare(l, "UPDATE commands SET reported=0 WHERE id=?1");
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "report command again");
+}
+
+int ledger_resync_pending(struct ledger *l, const char *hazard_id)
+{
+	sqlite3_stmt *st =
+	    ledger_prepare(l, "SELECT 1 FROM outbox o JOIN events e ON e.seq=o.seq "
+	                      "WHERE o.lane=0 AND e.hazard_id=?1 AND e.type='resync' "
+	                      "LIMIT 1");
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, hazard_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "look up resync");
 }

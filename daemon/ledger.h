@@ -66,6 +66,8 @@ int ledger_event_append(struct ledger *l, const struct hazard *h, const char *ty
 int ledger_telemetry_append(struct ledger *l, json_t *payload, int64_t wall_ms);
 
 int64_t ledger_outbox_depth(struct ledger *l, enum lane lane);
+/* Events appended since open (committed or not): a cheap "is there news" for the uplink. */
+uint64_t ledger_events_appended(const struct ledger *l);
 int64_t ledger_event_count(struct ledger *l);
 int64_t ledger_last_seq(struct ledger *l);
 /* Open (not closed) items per grade. */
@@ -78,3 +80,27 @@ int ledger_command_record(struct ledger *l, const char *id, const char *type, co
 /* Moves an outbox event to the dead-letter table with the platform's reason. */
 int ledger_deadletter(struct ledger *l, int64_t seq, const char *reason, int64_t wall_ms);
 int64_t ledger_deadletter_count(struct ledger *l);
+
+/* ---- forwarding ---- */
+
+struct outbox_item {
+	int64_t seq;
+	char event_id[40];
+	char hazard_id[HAZARD_ID_LEN];
+	char *body; /* the event JSON */
+};
+
+/* The oldest `max` events of the alarm lane, in seq order. Free with ledger_outbox_free. */
+int ledger_outbox_batch(struct ledger *l, size_t max, struct outbox_item **items, size_t *n);
+void ledger_outbox_free(struct outbox_item *items, size_t n);
+/* The platform accepted it: it leaves the outbox. */
+int ledger_outbox_accept(struct ledger *l, int64_t seq);
+/* Wall ms of the oldest unsent alarm-lane row, 0 if none. */
+int64_t ledger_outbox_oldest(struct ledger *l);
+/* Results of applied commands not yet reported: [{"id","ok","reason"}]. */
+json_t *ledger_command_results(struct ledger *l);
+int ledger_command_reported(struct ledger *l, const char *id);
+/* A command seen again: report its stored result once more. */
+int ledger_command_again(struct ledger *l, const char *id);
+/* True if a resync event of this hazard still waits in the outbox. */
+int ledger_resync_pending(struct ledger *l, const char *hazard_id);

@@ -10,6 +10,7 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "modbus_tools.h"
 #include "firegw-config.h"
 
 #define DEFAULT_CONF FIREGW_SYSCONFDIR "/firegw.conf"
@@ -75,6 +76,10 @@ int main(int argc, char **argv)
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
 		log_init(LOG_LVL_WARN, false);
+		if (strcmp(cmd, "scan") == 0)
+			return modbus_tools_scan(argc - 1, argv + 1, DEFAULT_CONF);
+		if (strcmp(cmd, "probe") == 0)
+			return modbus_tools_probe(argc - 1, argv + 1, DEFAULT_CONF);
 		argv++;
 		argc--;
 	}
@@ -109,7 +114,7 @@ int main(int argc, char **argv)
 	if (cmd) {
 		if (strcmp(cmd, "check") == 0)
 			return cmd_check(o.conf_path);
-		fprintf(stderr, "firegw: unknown command '%s' (known: check)\n", cmd);
+		fprintf(stderr, "firegw: unknown command '%s' (known: check, scan, probe)\n", cmd);
 		usage(stderr);
 		return 2;
 	}

@@ -95,9 +95,18 @@ def write_site_config(path, data_dir, example="rental.conf", extra=""):
     the second `gateway` only overrides data_dir. Relative paths in the example (profiles)
     resolve against the example's own directory.
     """
+    # The platform moves to loopback too (a closed port: uploads fail and are retried, and
+    # no traffic leaves the machine), with a token file only the owner reads.
+    token = Path(path).parent / "platform-token"
+    token.write_text("test-token\n", encoding="utf-8")
+    token.chmod(0o600)
     text = (f'include("{EXAMPLES / example}")\n'
             f'gateway {{\n'
             f'  data_dir = "{data_dir}"\n'
+            f'}}\n'
+            f'platform {{\n'
+            f'  url = "https://127.0.0.1:1/api"\n'
+            f'  token_file = "{token}"\n'
             f'}}\n')
     if extra:
         text += extra if extra.endswith("\n") else extra + "\n"

@@ -948,7 +948,7 @@ static void test_example_rental(void **state)
 	assert_int_equal(c->nbuses, 1);
 	assert_string_equal(c->buses[0].name, "stairwell");
 	assert_int_equal(c->buses[0].type, BUS_RTU);
-	assert_string_equal(c->buses[0].port, "/dev/ttyS1");
+	assert_string_equal(c->buses[0].port, "/dev/serial/by-id/usb-FTDI_FT232R_USB_UART_A10K5R1B-if00-port0");
 	assert_int_equal(c->buses[0].baud, 9600);
 	assert_int_equal(c->buses[0].parity, 'N');
 	assert_int_equal(c->buses[0].data_bits, 8);

@@ -1,0 +1,159 @@
+/* acquire: bus workers in, readings and device status out. */
+#include "acquire.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct acquire {
+	const struct conf *conf;
+	struct ingest *ingest;
+	struct mb_bus **buses;
+	size_t nbuses;
+	struct dev_status *devs;
+	size_t ndevs;
+	uint64_t dropped;
+};
+
+static struct dev_status *acquire_find(struct acquire *a, const struct device_conf *dc)
+{
+	size_t i = (size_t)(dc - a->conf->devices);
+
+	return i < a->ndevs ? &a->devs[i] : NULL;
+}
+
+static void acquire_push(struct acquire *a, const struct reading *rd)
+{
+	if (ingest_push(a->ingest, rd) != 0 && (a->dropped++ & 1023) == 0)
+		log_err("ingest queue full: %llu reading(s) dropped; the ledger is not keeping up "
+		        "(disk full or failing?)",
+		        (unsigned long long)a->dropped);
+}
+
+static void acquire_on_result(const struct mb_result *r, void *userdata)
+{
+	struct acquire *a = userdata;
+	struct dev_status *s = acquire_find(a, r->dev);
+	const struct profile *p = r->dev->prof;
+	struct reading rd = {.mono_ms = r->mono_ms, .wall_ms = r->wall_ms};
+	char what[160], detail[160];
+
+	if (!s)
+		return;
+	snprintf(rd.device, sizeof(rd.device), "%s", r->dev->id);
+	s->polls++;
+	s->why = r->why;
+	s->code = r->code;
+	if (r->ok) {
+		s->last_ok_wall = r->wall_ms;
+		rd.type = READING_VALUE;
+		for (size_t i = 0; p && i < r->nvalues && i < p->npoints; i++) {
+			s->values[i] = r->values[i];
+			if (isnan(r->values[i]))
+				continue;
+			snprintf(rd.point, sizeof(rd.point), "%s", p->points[i].name);
+			rd.value = r->values[i];
+			acquire_push(a, &rd);
+		}
+	} else {
+		s->failures++;
+		if (r->why == MB_WHY_TIMEOUT)
+			s->timeouts++;
+		else if (r->why == MB_WHY_EXCEPTION)
+			s->exceptions++;
+		else if (r->why == MB_WHY_CRC)
+			s->crc_errors++;
+		else if (r->why == MB_WHY_LINK)
+			s->link_errors++;
+	}
+	rd.type = READING_POLL;
+	rd.ok = r->ok;
+	rd.point[0] = '\0';
+	acquire_push(a, &rd);
+
+	snprintf(what, sizeof(what), "device '%s' (unit %d on bus '%s')", r->dev->id, r->dev->unit,
+	         r->dev->bus);
+	if (r->why == MB_WHY_EXCEPTION)
+		snprintf(detail, sizeof(detail), "Modbus exception %d", r->code);
+	else if (r->why == MB_WHY_LINK)
+		snprintf(detail, sizeof(detail), "link down (%s)", strerror(r->code));
+	else
+		snprintf(detail, sizeof(detail), "%s", mb_why_name(r->why));
+	log_state_report(&s->log, r->ok ? 0 : (int)r->why * 1000 + r->code, what, detail);
+}
+
+struct acquire *acquire_start(uv_loop_t *loop, const struct conf *c, struct ingest *in)
+{
+	struct acquire *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->conf = c;
+	a->ingest = in;
+	a->ndevs = c->ndevices;
+	a->devs = calloc(a->ndevs ? a->ndevs : 1, sizeof(*a->devs));
+	a->buses = calloc(c->nbuses ? c->nbuses : 1, sizeof(*a->buses));
+	if (!a->devs || !a->buses) {
+		acquire_stop(a);
+		return NULL;
+	}
+	for (size_t i = 0; i < a->ndevs; i++) {
+		struct dev_status *s = &a->devs[i];
+		size_t n = c->devices[i].prof ? c->devices[i].prof->npoints : 0;
+
+		s->dc = &c->devices[i];
+		s->why = MB_WHY_PENDING;
+		s->values = calloc(n ? n : 1, sizeof(double));
+		for (size_t k = 0; s->values && k < n; k++)
+			s->values[k] = NAN;
+	}
+	const struct device_conf **devs = calloc(a->ndevs ? a->ndevs : 1, sizeof(*devs));
+	if (!devs) {
+		acquire_stop(a);
+		return NULL;
+	}
+	for (size_t b = 0; b < c->nbuses; b++) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < c->ndevices; i++)
+			if (c->devices[i].busp == &c->buses[b])
+				devs[n++] = &c->devices[i];
+		if (n == 0) {
+			log_notice("bus '%s' has no device; not polled", c->buses[b].name);
+			continue;
+		}
+		a->buses[a->nbuses] =
+		    mb_bus_start(loop, &c->buses[b], devs, n, acquire_on_result, a);
+		if (a->buses[a->nbuses])
+			a->nbuses++;
+	}
+	free(devs);
+	return a;
+}
+
+void acquire_stop(struct acquire *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->nbuses; i++)
+		mb_bus_stop(a->buses[i]);
+	free(a->buses);
+	for (size_t i = 0; a->devs && i < a->ndevs; i++)
+		free(a->devs[i].values);
+	free(a->devs);
+	free(a);
+}
+
+size_t acquire_devices(const struct acquire *a)
+{
+	return a->ndevs;
+}
+
+const struct dev_status *acquire_device(const struct acquire *a, size_t i)
+{
+	return i < a->ndevs ? &a->devs[i] : NULL;
+}

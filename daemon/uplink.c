@@ -1,0 +1,557 @@
+/* uplink: the HTTPS forwarder, its backoff, heartbeat, resync and commands. */
+#include "uplink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "hazard.h"
+#include "http.h"
+#include "log.h"
+
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_CAP_MS  (5 * 60 * 1000)
+#define RETRY_AFTER_CAP (60 * 60 * 1000)
+
+struct uplink {
+	uv_loop_t *loop;
+	const struct conf *conf;
+	struct ledger *ledger;
+	struct uplink_hooks hooks;
+	struct http *http;
+	struct http_tls tls;
+	char *token;
+	char *events_url, *heartbeat_url;
+	uv_timer_t send_timer, heartbeat_timer;
+	bool in_flight, hb_in_flight;
+	bool backing_off;
+	bool need_resync;
+	uint64_t seen_appended;
+	/* The batch in flight. */
+	struct outbox_item *batch;
+	size_t nbatch;
+	json_t *results_sent; /* command results carried by the request in flight */
+	struct log_state log;
+	struct uplink_stats stats;
+};
+
+char *uplink_read_secret(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	char buf[4096];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		errno = e;
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	if (st.st_mode & (S_IROTH | S_IWOTH)) {
+		snprintf(err, errlen,
+		         "%s is readable by others (mode %04o); a token must stay secret: chmod "
+		         "600 %s (or 640 with group firegw)",
+		         path, (unsigned)(st.st_mode & 07777), path);
+		close(fd);
+		return NULL;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	if (n == 0 || strpbrk(buf, "\r\n")) {
+		snprintf(err, errlen, "%s: %s", path,
+		         n == 0 ? "is empty"
+		                : "holds more than one line; put the token alone in it");
+		return NULL;
+	}
+	return strdup(buf);
+}
+
+static void uplink_send(struct uplink *u);
+
+static void uplink_on_send_timer(uv_timer_t *t)
+{
+	struct uplink *u = t->data;
+
+	u->backing_off = false;
+	uplink_send(u);
+}
+
+static void uplink_schedule(struct uplink *u, int64_t delay_ms)
+{
+	u->stats.next_attempt_mono = clock_mono_ms() + delay_ms;
+	uv_timer_start(&u->send_timer, uplink_on_send_timer, (uint64_t)delay_ms, 0);
+}
+
+/* Exponential backoff with full jitter, never earlier than Retry-After. */
+static void uplink_backoff(struct uplink *u, int64_t retry_after_ms)
+{
+	unsigned shift = u->stats.failures < 16 ? u->stats.failures : 16;
+	int64_t cap = (int64_t)BACKOFF_BASE_MS << shift;
+	uint32_t r = 0;
+
+	if (cap > BACKOFF_CAP_MS)
+		cap = BACKOFF_CAP_MS;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint32_t)rand();
+	int64_t delay = (int64_t)(r % (uint64_t)(cap + 1));
+	if (retry_after_ms > RETRY_AFTER_CAP)
+		retry_after_ms = RETRY_AFTER_CAP;
+	if (retry_after_ms > delay)
+		delay = retry_after_ms;
+	u->backing_off = true;
+	uplink_schedule(u, delay);
+}
+
+static void uplink_fail(struct uplink *u, const char *what, int64_t retry_after_ms)
+{
+	u->stats.failures++;
+	snprintf(u->stats.last_error, sizeof(u->stats.last_error), "%s", what);
+	log_state_report(&u->log, 1, "platform uplink", what);
+	u->need_resync = true;
+	uplink_backoff(u, retry_after_ms);
+}
+
+static void uplink_batch_free(struct uplink *u)
+{
+	ledger_outbox_free(u->batch, u->nbatch);
+	u->batch = NULL;
+	u->nbatch = 0;
+	json_decref(u->results_sent);
+	u->results_sent = NULL;
+}
+
+static struct outbox_item *uplink_in_batch(struct uplink *u, const char *event_id)
+{
+	for (size_t i = 0; i < u->nbatch; i++)
+		if (strcmp(u->batch[i].event_id, event_id) == 0)
+			return &u->batch[i];
+	return NULL;
+}
+
+struct resync_ctx {
+	struct ledger *l;
+	int64_t now;
+	int count;
+};
+
+static int uplink_resync_one(struct hazard *h, void *userdata)
+{
+	struct resync_ctx *x = userdata;
+	int rc = ledger_resync_pending(x->l, h->id);
+
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	rc = ledger_event_append(x->l, h, "resync", x->now, NULL);
+	if (rc == 0)
+		x->count++;
+	return rc;
+}
+
+/* The current state of every open item, queued after what is already waiting. */
+static int uplink_resync(struct uplink *u)
+{
+	struct resync_ctx x = {u->ledger, clock_wall_ms(), 0};
+	int rc = ledger_begin(u->ledger);
+
+	if (rc < 0)
+		return rc;
+	rc = ledger_hazard_foreach_open(u->ledger, false, uplink_resync_one, &x);
+	if (rc < 0) {
+		ledger_rollback(u->ledger);
+		return rc;
+	}
+	rc = ledger_commit(u->ledger);
+	if (rc == 0 && x.count > 0)
+		log_info("platform uplink: resync of %d open item(s) queued", x.count);
+	return rc;
+}
+
+/* Applies the commands of a reply; returns how many there were. Inside a transaction. */
+static int uplink_commands(struct uplink *u, json_t *reply, int *rc)
+{
+	json_t *cmds = json_object_get(reply, "commands");
+	size_t i;
+	json_t *c;
+	int n = 0;
+
+	if (!json_is_array(cmds))
+		return 0;
+	json_array_foreach(cmds, i, c)
+	{
+		if (!json_is_object(c))
+			continue;
+		*rc = hazard_apply_command(u->ledger, &u->conf->policy, c, clock_wall_ms());
+		if (*rc < 0)
+			return n;
+		n++;
+	}
+	u->stats.commands += (uint64_t)n;
+	return n;
+}
+
+static void uplink_results_reported(struct uplink *u, json_t *sent, int *rc)
+{
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(sent, i, r)
+	{
+		if (*rc == 0)
+			*rc = ledger_command_reported(u->ledger,
+			                              json_string_value(json_object_get(r, "id")));
+	}
+}
+
+/* Checks a reply against the contract; NULL if it holds, else why not. */
+static const char *uplink_check_reply(struct uplink *u, json_t *reply)
+{
+	json_t *acc = json_object_get(reply, "accepted");
+	json_t *rej = json_object_get(reply, "rejected");
+	size_t i;
+	json_t *v;
+
+	if (!json_is_object(reply))
+		return "reply is not a JSON object";
+	if (!json_is_array(acc))
+		return "reply has no \"accepted\" array";
+	if (rej && !json_is_array(rej))
+		return "\"rejected\" is not an array";
+	json_array_foreach(acc, i, v)
+	{
+		if (!json_is_string(v) || !uplink_in_batch(u, json_string_value(v)))
+			return "reply accepts an event_id that was not sent";
+	}
+	json_array_foreach(rej, i, v)
+	{
+		const char *id = json_string_value(json_object_get(v, "event_id"));
+
+		if (!id || !uplink_in_batch(u, id))
+			return "reply rejects an event_id that was not sent";
+	}
+	return NULL;
+}
+
+static void uplink_on_events(const struct http_reply *r, void *userdata)
+{
+	struct uplink *u = userdata;
+	json_error_t jerr;
+	json_t *reply = NULL;
+	const char *bad = NULL;
+	char what[400];
+	int rc = 0, ncmd = 0;
+	size_t nacc = 0, nrej = 0;
+
+	u->in_flight = false;
+	u->stats.requests++;
+	if (r->status == 0) {
+		snprintf(what, sizeof(what), "%s", r->error);
+		goto fail;
+	}
+	if (r->status != 200) {
+		snprintf(what, sizeof(what), "HTTP %ld from %s%s", r->status, u->events_url,
+		         r->status == 401 || r->status == 403
+		             ? " (is the token in token_file the one the platform issued?)"
+		             : "");
+		goto fail;
+	}
+	reply = json_loadb(r->body, r->len, 0, &jerr);
+	bad = reply ? uplink_check_reply(u, reply) : "reply is not valid JSON";
+	if (bad) {
+		snprintf(what, sizeof(what), "%s; treated as a failure", bad);
+		goto fail;
+	}
+
+	/* One transaction: what was accepted leaves, what was rejected is dead-lettered, the
+	 * commands are applied and the results we carried are marked reported. */
+	rc = ledger_begin(u->ledger);
+	json_t *acc = json_object_get(reply, "accepted"), *rej = json_object_get(reply, "rejected");
+	size_t i;
+	json_t *v;
+	/* Every id was checked against the batch above. */
+	json_array_foreach(acc, i, v)
+	{
+		const struct outbox_item *it = uplink_in_batch(u, json_string_value(v));
+
+		if (rc == 0 && it)
+			rc = ledger_outbox_accept(u->ledger, it->seq);
+		nacc++;
+	}
+	json_array_foreach(rej, i, v)
+	{
+		const char *id = json_string_value(json_object_get(v, "event_id"));
+		const char *why = json_string_value(json_object_get(v, "reason"));
+		const struct outbox_item *it = uplink_in_batch(u, id);
+
+		if (rc == 0 && it)
+			rc = ledger_deadletter(u->ledger, it->seq,
+			                       why ? why : "rejected without a reason",
+			                       clock_wall_ms());
+		if (rc == 0 && it)
+			log_err(
+			    "platform rejected event %s of %s: %s; kept in the dead-letter table",
+			    id, it->hazard_id, why ? why : "no reason given");
+		nrej++;
+	}
+	if (rc == 0)
+		ncmd = uplink_commands(u, reply, &rc);
+	if (rc == 0)
+		uplink_results_reported(u, u->results_sent, &rc);
+	if (rc == 0)
+		rc = ledger_commit(u->ledger);
+	else
+		ledger_rollback(u->ledger);
+	json_decref(reply);
+	reply = NULL;
+	if (rc < 0) {
+		snprintf(what, sizeof(what),
+		         "cannot record the platform's reply in the ledger (%s)", strerror(-rc));
+		goto fail;
+	}
+	u->stats.accepted += nacc;
+	u->stats.rejected += nrej;
+	u->stats.last_success_wall = clock_wall_ms();
+	bool reconnected = u->need_resync;
+	u->stats.failures = 0;
+	u->need_resync = false;
+	log_state_report(&u->log, 0, "platform uplink", NULL);
+	uplink_batch_free(u);
+	if (ncmd > 0 && u->hooks.changed)
+		u->hooks.changed(u->hooks.userdata);
+	if (reconnected)
+		uplink_resync(u);
+	uplink_send(u);
+	return;
+fail:
+	json_decref(reply);
+	uplink_batch_free(u);
+	uplink_fail(u, what, r->retry_after_ms);
+}
+
+static void uplink_send(struct uplink *u)
+{
+	json_t *body, *events, *results;
+	char *text, stamp[32];
+	int rc;
+
+	if (u->in_flight || u->backing_off)
+		return;
+	u->seen_appended = ledger_events_appended(u->ledger);
+	rc = ledger_outbox_batch(u->ledger, (size_t)u->conf->platform.batch, &u->batch, &u->nbatch);
+	if (rc < 0) {
+		uplink_fail(u, "cannot read the outbox", -1);
+		return;
+	}
+	results = ledger_command_results(u->ledger);
+	if (u->nbatch == 0 && json_array_size(results) == 0) {
+		json_decref(results);
+		uplink_batch_free(u);
+		if (u->need_resync && u->stats.last_success_wall == 0) {
+			/* First contact after start: resync even with nothing else to send. */
+			u->need_resync = false;
+			if (uplink_resync(u) == 0 && ledger_outbox_depth(u->ledger, LANE_ALARM) > 0)
+				uplink_send(u);
+		}
+		return;
+	}
+	events = json_array();
+	for (size_t i = 0; i < u->nbatch; i++) {
+		json_t *e = json_loads(u->batch[i].body, 0, NULL);
+
+		if (e)
+			json_array_append_new(events, e);
+	}
+	clock_format_iso(clock_wall_ms(), stamp, sizeof(stamp));
+	body = json_pack("{s:s, s:s, s:o}", "gateway", u->conf->gateway_id, "sent_at", stamp,
+	                 "events", events);
+	if (json_array_size(results) > 0)
+		json_object_set(body, "command_results", results);
+	u->results_sent = results;
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (!text) {
+		uplink_batch_free(u);
+		uplink_fail(u, "out of memory", -1);
+		return;
+	}
+	rc = http_post_json(u->http, u->events_url, u->token, text, strlen(text), &u->tls,
+	                    u->conf->platform.connect_timeout_ms, u->conf->platform.timeout_ms,
+	                    uplink_on_events, u);
+	free(text);
+	if (rc < 0) {
+		uplink_batch_free(u);
+		uplink_fail(u, "cannot start a request", -1);
+		return;
+	}
+	u->in_flight = true;
+	u->stats.sent += u->nbatch;
+}
+
+void uplink_kick(struct uplink *u)
+{
+	if (u && !u->in_flight && !u->backing_off &&
+	    ledger_events_appended(u->ledger) != u->seen_appended)
+		uplink_send(u);
+}
+
+static void uplink_on_heartbeat_reply(const struct http_reply *r, void *userdata)
+{
+	struct uplink *u = userdata;
+	json_t *reply;
+	int rc;
+
+	u->hb_in_flight = false;
+	if (r->status != 200) {
+		log_debug("heartbeat: %s", r->status ? "HTTP error" : r->error);
+		return;
+	}
+	reply = json_loadb(r->body, r->len, 0, NULL);
+	if (!json_is_object(reply)) {
+		json_decref(reply);
+		log_warn("heartbeat: the platform's reply is not a JSON object; ignored");
+		return;
+	}
+	rc = ledger_begin(u->ledger);
+	int n = rc == 0 ? uplink_commands(u, reply, &rc) : 0;
+	if (rc == 0)
+		rc = ledger_commit(u->ledger);
+	else
+		ledger_rollback(u->ledger);
+	json_decref(reply);
+	if (rc == 0 && n > 0) {
+		if (u->hooks.changed)
+			u->hooks.changed(u->hooks.userdata);
+		uplink_kick(u);
+	}
+}
+
+static void uplink_on_heartbeat(uv_timer_t *t)
+{
+	struct uplink *u = t->data;
+	json_t *body;
+	char *text;
+
+	if (u->hb_in_flight || !u->hooks.heartbeat)
+		return;
+	body = u->hooks.heartbeat(u->hooks.userdata);
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (!text)
+		return;
+	if (http_post_json(u->http, u->heartbeat_url, u->token, text, strlen(text), &u->tls,
+	                   u->conf->platform.connect_timeout_ms, u->conf->platform.timeout_ms,
+	                   uplink_on_heartbeat_reply, u) == 0)
+		u->hb_in_flight = true;
+	free(text);
+}
+
+struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c, struct ledger *l,
+                          const struct uplink_hooks *hooks, bool *fatal)
+{
+	const struct platform_conf *pc = &c->platform;
+	struct uplink *u;
+	char err[512];
+	size_t ulen;
+
+	*fatal = false;
+	if (!pc->enabled || strcmp(pc->transport, "https") != 0)
+		return NULL;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->loop = loop;
+	u->conf = c;
+	u->ledger = l;
+	if (hooks)
+		u->hooks = *hooks;
+	if (pc->token_file) {
+		errno = 0;
+		u->token = uplink_read_secret(pc->token_file, err, sizeof(err));
+		if (!u->token) {
+			*fatal = errno != ENOENT;
+			log_err("platform token_file %s%s", err,
+			        *fatal
+			            ? ""
+			            : "; the uplink is off until it exists (then reload): hazards "
+			              "are recorded and wait in the outbox");
+			free(u);
+			return NULL;
+		}
+	}
+	ulen = strlen(pc->url);
+	while (ulen > 0 && pc->url[ulen - 1] == '/')
+		ulen--;
+	if (asprintf(&u->events_url, "%.*s/v1/events", (int)ulen, pc->url) < 0 ||
+	    asprintf(&u->heartbeat_url, "%.*s/v1/heartbeat", (int)ulen, pc->url) < 0) {
+		free(u->events_url);
+		free(u->token);
+		free(u);
+		return NULL;
+	}
+	u->tls = (struct http_tls){pc->ca_file, pc->cert_file, pc->key_file, pc->pin};
+	u->http = http_new(loop);
+	if (!u->http) {
+		free(u->events_url);
+		free(u->heartbeat_url);
+		free(u->token);
+		free(u);
+		return NULL;
+	}
+	uv_timer_init(loop, &u->send_timer);
+	u->send_timer.data = u;
+	uv_timer_init(loop, &u->heartbeat_timer);
+	u->heartbeat_timer.data = u;
+	uv_timer_start(&u->heartbeat_timer, uplink_on_heartbeat, (uint64_t)pc->heartbeat_ms,
+	               (uint64_t)pc->heartbeat_ms);
+	u->need_resync = true; /* the first contact is a reconnect too */
+	u->seen_appended = (uint64_t)-1;
+	uplink_schedule(u, 0);
+	log_info("platform uplink: %s, batches of %d", u->events_url, pc->batch);
+	return u;
+}
+
+static void uplink_closed(uv_handle_t *h)
+{
+	struct uplink *u = h->data;
+
+	if (h == (uv_handle_t *)&u->heartbeat_timer)
+		free(u);
+}
+
+void uplink_free(struct uplink *u)
+{
+	if (!u)
+		return;
+	http_free(u->http);
+	uplink_batch_free(u);
+	free(u->events_url);
+	free(u->heartbeat_url);
+	free(u->token);
+	uv_close((uv_handle_t *)&u->send_timer, NULL);
+	uv_close((uv_handle_t *)&u->heartbeat_timer, uplink_closed);
+}
+
+const struct uplink_stats *uplink_stats(const struct uplink *u)
+{
+	return &u->stats;
+}

@@ -1,0 +1,48 @@
+/* uplink: forwarding the ledger to the county platform over HTTPS (DESIGN.md section 5).
+ * It drains the alarm lane of the outbox in batches, in seq order; an event leaves the
+ * outbox only in the transaction that records the platform's acceptance; rejected events go
+ * to the dead-letter table with the platform's reason; everything else (network errors,
+ * timeouts, 408, 429, 5xx, a reply that is not the contract) is retried with exponential
+ * backoff and full jitter, honouring Retry-After, with the same event_ids. It sends the
+ * heartbeat, a resync of every open item after each reconnect, applies the commands that
+ * come back (once each) and reports their results in the next request. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "conf.h"
+#include "ledger.h"
+
+struct uplink_hooks {
+	/* The heartbeat body (new reference). */
+	json_t *(*heartbeat)(void *userdata);
+	/* Platform commands changed items: live state must follow the ledger. */
+	void (*changed)(void *userdata);
+	void *userdata;
+};
+
+struct uplink_stats {
+	int64_t last_success_wall; /* 0: never */
+	int64_t next_attempt_mono;
+	unsigned failures; /* in a row */
+	uint64_t sent, accepted, rejected, requests, commands;
+	char last_error[256];
+};
+
+struct uplink;
+
+/* NULL with the reason logged if the platform section cannot be used. *fatal is set when the
+ * daemon must not start (a token file readable by others); a token file that is missing only
+ * keeps the uplink off (alarms are still recorded and wait in the outbox). */
+struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c, struct ledger *l,
+                          const struct uplink_hooks *hooks, bool *fatal);
+void uplink_free(struct uplink *u);
+/* New events may be in the outbox: send soon, unless backing off. */
+void uplink_kick(struct uplink *u);
+const struct uplink_stats *uplink_stats(const struct uplink *u);
+/* Reads a secret file that must not be readable by others. Returns a malloc'd string with
+ * the trailing newline removed, or NULL with the reason in err. */
+char *uplink_read_secret(const char *path, char *err, size_t errlen);

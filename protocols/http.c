@@ -1,0 +1,350 @@
+/* http: libcurl multi inside libuv. */
+#include "http.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define HTTP_MAX_REPLY (4 * 1024 * 1024)
+
+struct http_req {
+	struct http *h;
+	CURL *easy;
+	struct curl_slist *headers;
+	char *body;
+	char *reply;
+	size_t len, cap;
+	int64_t retry_after_ms;
+	bool too_big;
+	char errbuf[CURL_ERROR_SIZE];
+	http_done_fn done;
+	void *userdata;
+	struct http_req *next;
+};
+
+struct http_sock {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	struct http *h;
+};
+
+struct http {
+	uv_loop_t *loop;
+	CURLM *multi;
+	uv_timer_t timer;
+	struct http_req *reqs;
+	size_t n;
+};
+
+static void http_check_done(struct http *h);
+
+static void http_sock_closed(uv_handle_t *handle)
+{
+	free(handle->data);
+}
+
+static void http_on_poll(uv_poll_t *p, int status, int events)
+{
+	struct http_sock *hs = p->data;
+	struct http *h = hs->h;
+	curl_socket_t fd = hs->fd; /* hs may go during the call */
+	int flags = 0, running;
+
+	if (status < 0)
+		flags = CURL_CSELECT_ERR;
+	if (events & UV_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if (events & UV_WRITABLE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(h->multi, fd, flags, &running);
+	http_check_done(h);
+}
+
+static int http_on_socket(CURL *easy, curl_socket_t s, int action, void *userp, void *socketp)
+{
+	struct http *h = userp;
+	struct http_sock *hs = socketp;
+
+	(void)easy;
+	if (action == CURL_POLL_REMOVE) {
+		if (hs) {
+			uv_poll_stop(&hs->poll);
+			uv_close((uv_handle_t *)&hs->poll, http_sock_closed);
+			curl_multi_assign(h->multi, s, NULL);
+		}
+		return 0;
+	}
+	if (!hs) {
+		hs = calloc(1, sizeof(*hs));
+		if (!hs)
+			return -1;
+		hs->fd = s;
+		hs->h = h;
+		if (uv_poll_init_socket(h->loop, &hs->poll, s) != 0) {
+			free(hs);
+			return -1;
+		}
+		hs->poll.data = hs;
+		curl_multi_assign(h->multi, s, hs);
+	}
+	int ev = ((action & CURL_POLL_IN) ? UV_READABLE : 0) |
+	         ((action & CURL_POLL_OUT) ? UV_WRITABLE : 0);
+	uv_poll_start(&hs->poll, ev, http_on_poll);
+	return 0;
+}
+
+static void http_on_timeout(uv_timer_t *t)
+{
+	struct http *h = t->data;
+	int running;
+
+	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	http_check_done(h);
+}
+
+static int http_on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http *h = userp;
+
+	(void)multi;
+	if (timeout_ms < 0)
+		uv_timer_stop(&h->timer);
+	else
+		uv_timer_start(&h->timer, http_on_timeout, (uint64_t)timeout_ms, 0);
+	return 0;
+}
+
+struct http *http_new(uv_loop_t *loop)
+{
+	static bool global_done;
+	struct http *h;
+
+	if (!global_done) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+			return NULL;
+		global_done = true;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->loop = loop;
+	h->multi = curl_multi_init();
+	if (!h->multi) {
+		free(h);
+		return NULL;
+	}
+	uv_timer_init(loop, &h->timer);
+	h->timer.data = h;
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_on_socket);
+	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_on_timer);
+	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	return h;
+}
+
+static void http_req_free(struct http_req *r)
+{
+	curl_slist_free_all(r->headers);
+	if (r->easy)
+		curl_easy_cleanup(r->easy);
+	free(r->body);
+	free(r->reply);
+	free(r);
+}
+
+static void http_unlink(struct http *h, struct http_req *r)
+{
+	for (struct http_req **p = &h->reqs; *p; p = &(*p)->next)
+		if (*p == r) {
+			*p = r->next;
+			h->n--;
+			return;
+		}
+}
+
+static void http_timer_closed(uv_handle_t *handle)
+{
+	free(handle->data);
+}
+
+void http_free(struct http *h)
+{
+	if (!h)
+		return;
+	while (h->reqs) {
+		struct http_req *r = h->reqs;
+
+		h->reqs = r->next;
+		curl_multi_remove_handle(h->multi, r->easy);
+		http_req_free(r);
+	}
+	curl_multi_cleanup(h->multi);
+	uv_close((uv_handle_t *)&h->timer, http_timer_closed);
+}
+
+size_t http_in_flight(const struct http *h)
+{
+	return h->n;
+}
+
+static size_t http_on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_req *r = userdata;
+	size_t n = size * nmemb;
+
+	if (r->len + n + 1 > HTTP_MAX_REPLY) {
+		r->too_big = true;
+		return 0; /* aborts the transfer */
+	}
+	if (r->len + n + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : 4096;
+		char *b;
+
+		while (cap < r->len + n + 1)
+			cap *= 2;
+		b = realloc(r->reply, cap);
+		if (!b)
+			return 0;
+		r->reply = b;
+		r->cap = cap;
+	}
+	memcpy(r->reply + r->len, ptr, n);
+	r->len += n;
+	r->reply[r->len] = '\0';
+	return n;
+}
+
+static size_t http_on_header(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	struct http_req *r = userdata;
+	size_t n = size * nitems;
+	char value[128];
+
+	if (n > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
+		size_t vlen = n - 12 < sizeof(value) - 1 ? n - 12 : sizeof(value) - 1;
+		char *end;
+
+		memcpy(value, buf + 12, vlen);
+		value[vlen] = '\0';
+		while (vlen > 0 && (value[vlen - 1] == '\r' || value[vlen - 1] == '\n'))
+			value[--vlen] = '\0';
+		char *v = value;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		long secs = strtol(v, &end, 10);
+		if (end != v && *end == '\0' && secs >= 0) {
+			r->retry_after_ms = (int64_t)secs * 1000;
+		} else {
+			time_t when = curl_getdate(v, NULL);
+
+			if (when > 0) {
+				int64_t d = ((int64_t)when - (int64_t)time(NULL)) * 1000;
+
+				r->retry_after_ms = d > 0 ? d : 0;
+			}
+		}
+	}
+	return n;
+}
+
+int http_post_json(struct http *h, const char *url, const char *bearer, const char *body,
+                   size_t len, const struct http_tls *tls, int64_t connect_timeout_ms,
+                   int64_t timeout_ms, http_done_fn done, void *userdata)
+{
+	struct http_req *r = calloc(1, sizeof(*r));
+	char auth[1024];
+
+	if (!r)
+		return -ENOMEM;
+	r->h = h;
+	r->done = done;
+	r->userdata = userdata;
+	r->retry_after_ms = -1;
+	r->easy = curl_easy_init();
+	r->body = malloc(len + 1);
+	if (!r->easy || !r->body) {
+		http_req_free(r);
+		return -ENOMEM;
+	}
+	memcpy(r->body, body, len);
+	r->body[len] = '\0';
+	r->headers = curl_slist_append(r->headers, "Content-Type: application/json; charset=utf-8");
+	r->headers = curl_slist_append(r->headers, "Accept: application/json");
+	r->headers = curl_slist_append(r->headers, "Expect:");
+	if (bearer && *bearer) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+		r->headers = curl_slist_append(r->headers, auth);
+	}
+	CURL *e = r->easy;
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_POST, 1L);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_on_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	/* No plaintext, ever, and no redirect to it. */
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (tls) {
+		if (tls->ca_file)
+			curl_easy_setopt(e, CURLOPT_CAINFO, tls->ca_file);
+		if (tls->cert_file)
+			curl_easy_setopt(e, CURLOPT_SSLCERT, tls->cert_file);
+		if (tls->key_file)
+			curl_easy_setopt(e, CURLOPT_SSLKEY, tls->key_file);
+		if (tls->pin)
+			curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY, tls->pin);
+	}
+	if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
+		http_req_free(r);
+		return -EIO;
+	}
+	r->next = h->reqs;
+	h->reqs = r;
+	h->n++;
+	return 0;
+}
+
+static void http_check_done(struct http *h)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(h->multi, &left))) {
+		struct http_req *r = NULL;
+		struct http_reply rep;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		memset(&rep, 0, sizeof(rep));
+		rep.curl_code = msg->data.result;
+		if (rep.curl_code == CURLE_OK)
+			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &rep.status);
+		rep.error = r->too_big     ? "reply larger than 4 MiB"
+		            : r->errbuf[0] ? r->errbuf
+		                           : curl_easy_strerror(msg->data.result);
+		rep.body = r->reply ? r->reply : "";
+		rep.len = r->len;
+		rep.retry_after_ms = r->retry_after_ms;
+		curl_multi_remove_handle(h->multi, r->easy);
+		http_unlink(h, r);
+		r->done(&rep, r->userdata);
+		http_req_free(r);
+	}
+}

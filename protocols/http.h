@@ -1,0 +1,40 @@
+/* http: HTTP(S) requests with libcurl's multi interface, driven by the libuv main loop
+ * (libcurl's socket and timer callbacks become uv_poll and uv_timer handles). Nothing here
+ * blocks. TLS verification is always on; a CA file, a client certificate and key, and a
+ * public-key pin are options. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct http;
+
+struct http_tls {
+	const char *ca_file;   /* NULL: the system's CAs */
+	const char *cert_file; /* client certificate, with key_file */
+	const char *key_file;
+	const char *pin; /* "sha256//..." public-key pin */
+};
+
+struct http_reply {
+	long status;       /* 0 when no HTTP reply came (network error, timeout) */
+	int curl_code;     /* CURLE_*, 0 on a complete exchange */
+	const char *error; /* what went wrong, for the log */
+	const char *body;  /* NUL-terminated, may be empty */
+	size_t len;
+	int64_t retry_after_ms; /* from Retry-After (seconds or HTTP date), -1 if none */
+};
+
+typedef void (*http_done_fn)(const struct http_reply *r, void *userdata);
+
+struct http *http_new(uv_loop_t *loop);
+/* Cancels what is in flight (its callbacks are not called) and frees everything. */
+void http_free(struct http *h);
+/* POSTs a JSON body (copied). Returns 0, or a negative errno if it could not be started. */
+int http_post_json(struct http *h, const char *url, const char *bearer, const char *body,
+                   size_t len, const struct http_tls *tls, int64_t connect_timeout_ms,
+                   int64_t timeout_ms, http_done_fn done, void *userdata);
+/* Requests in flight. */
+size_t http_in_flight(const struct http *h);

@@ -1,0 +1,59 @@
+/* modbus_bus: one worker thread per physical bus (a serial port, or one TCP endpoint that may
+ * carry many unit ids). The worker owns its modbus_t, polls each device on its own interval,
+ * backs a failing device off so it never delays the others, reconnects a lost TCP link with
+ * backoff, and hands each poll's result to the main loop through a queue and uv_async_send.
+ * It never touches SQLite, MQTT or curl. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "conf.h"
+
+/* Why a device has no data, as status shows it. */
+enum mb_why {
+	MB_WHY_PENDING, /* not polled yet */
+	MB_WHY_OK,
+	MB_WHY_TIMEOUT,   /* no answer in time */
+	MB_WHY_EXCEPTION, /* answered with a Modbus exception (code in `code`) */
+	MB_WHY_CRC,       /* corrupted frame */
+	MB_WHY_GARBAGE,   /* an answer that is not a valid reply */
+	MB_WHY_LINK,      /* serial port or TCP endpoint unreachable */
+	MB_WHY_BAD_CONFIG,
+};
+
+const char *mb_why_name(enum mb_why w);
+
+struct mb_result {
+	const struct device_conf *dev;
+	bool ok;
+	enum mb_why why;
+	int code;     /* exception code, or errno */
+	int attempts; /* requests sent for this poll */
+	int64_t mono_ms, wall_ms;
+	int64_t backoff_ms; /* > 0: the next poll waits this long (failing device) */
+	double *values;     /* one per profile point (NAN where unread); owned by the result */
+	size_t nvalues;
+};
+
+typedef void (*mb_result_fn)(const struct mb_result *r, void *userdata);
+
+struct mb_bus;
+
+/* Starts the worker of bus `bc` for the devices that name it. Results arrive on the loop's
+ * thread through `fn`. NULL on failure (logged). */
+struct mb_bus *mb_bus_start(uv_loop_t *loop, const struct bus_conf *bc,
+                            const struct device_conf *const *devs, size_t ndevs, mb_result_fn fn,
+                            void *userdata);
+/* Stops and joins the worker; results not yet delivered are dropped (they are re-read). */
+void mb_bus_stop(struct mb_bus *b);
+
+/* Opens a modbus_t for a bus (RTU or TCP) with RS-485 mode and delays applied; connects.
+ * Used by the worker, scan and probe. Returns NULL with a message in err. */
+struct _modbus;
+struct _modbus *mb_bus_open(const struct bus_conf *bc, char *err, size_t errlen);
+/* One poll of one device on an open context: fills values (profile order) and returns the
+ * why code; `code` gets the exception code or errno. */
+enum mb_why mb_bus_poll(struct _modbus *ctx, const struct device_conf *d, double *values, int *code,
+                        int *attempts);

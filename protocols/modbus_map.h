@@ -1,0 +1,34 @@
+/* modbus_map: how a profile's points become Modbus requests and back. The plan groups the
+ * points of one function into as few reads as the profile's max_block allows (adjacent and
+ * nearby registers in one request); decoding turns the words or bits of a point into its
+ * scaled value (u16, s16, u32, s32, f32; big or little word order). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profile.h"
+
+struct mb_block {
+	enum point_fn fn;
+	int start;
+	int count; /* registers or bits */
+};
+
+struct mb_plan {
+	struct mb_block *blocks;
+	size_t n;
+	/* For each profile point: its block and offset in it. */
+	size_t *point_block;
+	int *point_offset;
+	size_t npoints;
+};
+
+/* Returns 0, or -ENOMEM / -EINVAL (a point that does not fit a block). */
+int mb_plan_build(const struct profile *p, struct mb_plan *out);
+void mb_plan_free(struct mb_plan *plan);
+
+/* The value of a register point whose first word is regs[0] (two words for 32-bit types). */
+double mb_decode_regs(const struct point *pt, const uint16_t *regs);
+/* The value of a coil or discrete input. */
+double mb_decode_bit(const struct point *pt, uint8_t bit);

@@ -1,0 +1,357 @@
+/* modbus_tools: scan and probe. */
+#include "modbus_tools.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <modbus.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "firegw-config.h"
+#include "modbus_bus.h"
+#include "profile.h"
+
+static void print_errors(struct conf_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		fprintf(stderr, "%s\n", errs->items[i]);
+}
+
+static struct conf *tools_conf(const char *path)
+{
+	struct conf_errors errs;
+	struct conf *c;
+
+	conf_errors_init(&errs);
+	c = conf_load(path, &errs);
+	if (!c) {
+		print_errors(&errs);
+		fprintf(stderr, "%s: %zu error(s); fix them first (firegw check -c %s)\n", path,
+		        errs.n, path);
+	}
+	conf_errors_finish(&errs);
+	return c;
+}
+
+/* Every profile in dir, for guessing what answered. */
+static size_t tools_profiles(const char *dir, struct profile ***out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	struct profile **ps = NULL;
+	size_t n = 0;
+
+	*out = NULL;
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		char name[256];
+		struct conf_errors errs;
+
+		if (len < 6 || strcmp(e->d_name + len - 5, ".conf") != 0 || len - 5 >= sizeof(name))
+			continue;
+		memcpy(name, e->d_name, len - 5);
+		name[len - 5] = '\0';
+		conf_errors_init(&errs);
+		struct profile *p = profile_load(dir, name, &errs);
+		conf_errors_finish(&errs);
+		if (!p)
+			continue;
+		struct profile **np = realloc(ps, (n + 1) * sizeof(*np));
+		if (!np) {
+			profile_free(p);
+			break;
+		}
+		ps = np;
+		ps[n++] = p;
+	}
+	closedir(d);
+	*out = ps;
+	return n;
+}
+
+static int parse_range(const char *s, int *from, int *to)
+{
+	if (sscanf(s, "%d-%d", from, to) == 2 || (sscanf(s, "%d", from) == 1 && (*to = *from)))
+		return *from >= 1 && *to <= 247 && *from <= *to ? 0 : -1;
+	return -1;
+}
+
+static void scan_usage(FILE *f)
+{
+	fprintf(f, "Usage: firegw scan [-c FILE] --bus NAME [--units 1-247] [--timeout MS]\n"
+	           "       firegw scan --port DEVICE [--baud 9600] [--parity none|even|odd] ...\n"
+	           "       firegw scan --tcp HOST:PORT ...\n"
+	           "Options: --profiles DIR  profiles to guess from (default: the config's, "
+	           "or " FIREGW_PROFILEDIR ")\n"
+	           "Tries each unit id with a short timeout and lists those that answer, with a\n"
+	           "guess of their profile.\n");
+}
+
+int modbus_tools_scan(int argc, char **argv, const char *conf_path)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"bus", required_argument, NULL, 'b'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"baud", required_argument, NULL, 'B'},
+	    {"parity", required_argument, NULL, 'P'},
+	    {"tcp", required_argument, NULL, 't'},
+	    {"units", required_argument, NULL, 'u'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {"profiles", required_argument, NULL, 'D'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct bus_conf bc = {.name = (char *)"scan",
+	                      .baud = 9600,
+	                      .parity = 'N',
+	                      .data_bits = 8,
+	                      .stop_bits = 1,
+	                      .connect_timeout_ms = 3000};
+	const char *bus = NULL, *profile_dir = NULL;
+	bool conf_given = false;
+	int from = 1, to = 247, timeout_ms = 100, c;
+	struct conf *conf = NULL;
+	char hostbuf[256];
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			conf_path = optarg;
+			conf_given = true;
+			break;
+		case 'D':
+			profile_dir = optarg;
+			break;
+		case 'b':
+			bus = optarg;
+			break;
+		case 'p':
+			bc.type = BUS_RTU;
+			bc.port = optarg;
+			break;
+		case 'B':
+			bc.baud = atoi(optarg);
+			break;
+		case 'P':
+			bc.parity = (char)(optarg[0] == 'e' || optarg[0] == 'E'   ? 'E'
+			                   : optarg[0] == 'o' || optarg[0] == 'O' ? 'O'
+			                                                          : 'N');
+			break;
+		case 't': {
+			char *colon = strrchr(optarg, ':');
+
+			if (!colon || snprintf(hostbuf, sizeof(hostbuf), "%.*s",
+			                       (int)(colon - optarg), optarg) <= 0) {
+				fprintf(stderr, "firegw scan: --tcp wants HOST:PORT\n");
+				return 2;
+			}
+			bc.type = BUS_TCP;
+			bc.host = hostbuf;
+			bc.tcp_port = atoi(colon + 1);
+			break;
+		}
+		case 'u':
+			if (parse_range(optarg, &from, &to) != 0) {
+				fprintf(stderr,
+				        "firegw scan: --units wants N or N-M within 1-247\n");
+				return 2;
+			}
+			break;
+		case 'T':
+			timeout_ms = atoi(optarg);
+			break;
+		case 'h':
+			scan_usage(stdout);
+			return 0;
+		default:
+			scan_usage(stderr);
+			return 2;
+		}
+	}
+	if (bus) {
+		conf = tools_conf(conf_path);
+		if (!conf)
+			return 1;
+		const struct bus_conf *found = NULL;
+		for (size_t i = 0; i < conf->nbuses; i++)
+			if (strcmp(conf->buses[i].name, bus) == 0)
+				found = &conf->buses[i];
+		if (!found) {
+			fprintf(stderr, "firegw scan: no bus '%s' in %s\n", bus, conf_path);
+			conf_free(conf);
+			return 1;
+		}
+		bc = *found;
+		if (!profile_dir)
+			profile_dir = conf->profile_dir;
+	} else if (!bc.port && !bc.host) {
+		scan_usage(stderr);
+		conf_free(conf);
+		return 2;
+	}
+	if (!profile_dir && conf_given) {
+		conf = tools_conf(conf_path);
+		if (!conf)
+			return 1;
+		profile_dir = conf->profile_dir;
+	}
+	if (!profile_dir)
+		profile_dir = FIREGW_PROFILEDIR;
+
+	char err[256];
+	modbus_t *ctx = mb_bus_open(&bc, err, sizeof(err));
+	if (!ctx) {
+		fprintf(stderr, "firegw scan: %s\n", err);
+		conf_free(conf);
+		return 1;
+	}
+	struct profile **profiles = NULL;
+	size_t nprofiles = profile_dir ? tools_profiles(profile_dir, &profiles) : 0;
+	bool tty = isatty(2);
+	int found = 0;
+
+	for (int unit = from; unit <= to; unit++) {
+		uint16_t reg;
+		int rc;
+
+		if (tty)
+			fprintf(stderr, "\rscanning unit %3d (%d-%d), %d found", unit, from, to,
+			        found);
+		else if ((unit - from) % 50 == 0)
+			fprintf(stderr, "scanning units %d-%d...\n", unit,
+			        unit + 49 < to ? unit + 49 : to);
+		modbus_set_slave(ctx, unit);
+		modbus_set_response_timeout(ctx, 0, (uint32_t)timeout_ms * 1000);
+		rc = modbus_read_registers(ctx, 0, 1, &reg);
+		if (rc < 0 && errno == ETIMEDOUT)
+			continue;
+		if (rc < 0 && (errno < EMBXILFUN || errno > EMBXGTAR))
+			continue; /* garbage or CRC: noise, not a device */
+		found++;
+		if (tty)
+			fprintf(stderr, "\r%60s\r", "");
+		printf("unit %d: answers", unit);
+		/* A profile fits when all its reads succeed. */
+		const char *sep = " (looks like: ";
+		for (size_t i = 0; i < nprofiles; i++) {
+			struct device_conf d = {
+			    .unit = unit, .timeout_ms = timeout_ms * 3, .prof = profiles[i]};
+			double values[256];
+			int code = 0, attempts = 0;
+
+			if (profiles[i]->npoints > 256)
+				continue;
+			if (mb_bus_poll(ctx, &d, values, &code, &attempts) == MB_WHY_OK) {
+				printf("%s%s", sep, profiles[i]->name);
+				sep = ", ";
+			}
+		}
+		printf("%s\n", strcmp(sep, ", ") == 0 ? ")" : "");
+		fflush(stdout);
+	}
+	if (tty)
+		fprintf(stderr, "\r%60s\r", "");
+	fprintf(stderr, "scan done: %d unit(s) answered between %d and %d\n", found, from, to);
+	for (size_t i = 0; i < nprofiles; i++)
+		profile_free(profiles[i]);
+	free(profiles);
+	modbus_close(ctx);
+	modbus_free(ctx);
+	conf_free(conf);
+	return found > 0 ? 0 : 1;
+}
+
+int modbus_tools_probe(int argc, char **argv, const char *conf_path)
+{
+	static const struct option longopts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		if (c == 'c') {
+			conf_path = optarg;
+		} else {
+			fprintf(
+			    c == 'h' ? stdout : stderr,
+			    "Usage: firegw probe [-c FILE] DEVICE\n"
+			    "Reads one configured Modbus device once and prints every point.\n");
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "Usage: firegw probe [-c FILE] DEVICE\n");
+		return 2;
+	}
+	const char *id = argv[optind];
+	struct conf *conf = tools_conf(conf_path);
+	if (!conf)
+		return 1;
+	const struct device_conf *d = conf_device(conf, id);
+	if (!d || !d->busp) {
+		fprintf(stderr, "firegw probe: %s in %s\n",
+		        d ? "is not a Modbus device" : "no such device", conf_path);
+		conf_free(conf);
+		return 1;
+	}
+	char err[256];
+	modbus_t *ctx = mb_bus_open(d->busp, err, sizeof(err));
+	if (!ctx) {
+		fprintf(stderr, "firegw probe: %s\n", err);
+		conf_free(conf);
+		return 1;
+	}
+	const struct profile *p = d->prof;
+	double *values = calloc(p->npoints ? p->npoints : 1, sizeof(double));
+	int code = 0, attempts = 0;
+	enum mb_why why =
+	    values ? mb_bus_poll(ctx, d, values, &code, &attempts) : MB_WHY_BAD_CONFIG;
+	int rc = 0;
+
+	if (why != MB_WHY_OK) {
+		if (why == MB_WHY_EXCEPTION)
+			fprintf(stderr,
+			        "%s: unit %d on bus '%s' answered Modbus exception %d (%s)\n", id,
+			        d->unit, d->bus, code, modbus_strerror(code + MODBUS_ENOBASE));
+		else
+			fprintf(stderr, "%s: unit %d on bus '%s' does not answer: %s (%d tries)\n",
+			        id, d->unit, d->bus, mb_why_name(why), attempts);
+		rc = 1;
+	} else {
+		printf("%s: %s, unit %d on bus '%s' (%s)\n", id, p->name, d->unit, d->bus,
+		       d->location);
+		for (size_t i = 0; i < p->npoints; i++) {
+			const struct point *pt = &p->points[i];
+
+			printf("  %-20s %12g %-6s", pt->name, values[i], pt->unit);
+			const char *sep = "  ";
+			for (size_t b = 0; b < p->nbits; b++) {
+				const struct status_bit *sb = &p->bits[b];
+
+				if (strcmp(sb->point, pt->name) == 0 &&
+				    (((uint32_t)(int64_t)values[i]) >> sb->bit) & 1u) {
+					printf("%s%s", sep, sb->name);
+					sep = ", ";
+				}
+			}
+			printf("\n");
+		}
+	}
+	free(values);
+	modbus_close(ctx);
+	modbus_free(ctx);
+	conf_free(conf);
+	return rc;
+}
