@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,14 @@ static void acquire_push(struct acquire *a, const struct reading *rd)
 		        (unsigned long long)a->dropped);
 }
 
+static bool acquire_is_status(const struct profile *p, const struct point *pt)
+{
+	for (size_t i = 0; i < p->nbits; i++)
+		if (strcmp(p->bits[i].point, pt->name) == 0)
+			return true;
+	return false;
+}
+
 static void acquire_on_result(const struct mb_result *r, void *userdata)
 {
 	struct acquire *a = userdata;
@@ -51,13 +60,19 @@ static void acquire_on_result(const struct mb_result *r, void *userdata)
 	if (r->ok) {
 		s->last_ok_wall = r->wall_ms;
 		rd.type = READING_VALUE;
-		for (size_t i = 0; p && i < r->nvalues && i < p->npoints; i++) {
-			s->values[i] = r->values[i];
-			if (isnan(r->values[i]))
-				continue;
-			snprintf(rd.point, sizeof(rd.point), "%s", p->points[i].name);
-			rd.value = r->values[i];
-			acquire_push(a, &rd);
+		/* Status words first: a probe fault read in this poll must be known before the
+		 * probe's own value is judged. */
+		for (int pass = 0; pass < 2; pass++) {
+			for (size_t i = 0; p && i < r->nvalues && i < p->npoints; i++) {
+				if (acquire_is_status(p, &p->points[i]) != (pass == 0))
+					continue;
+				s->values[i] = r->values[i];
+				if (isnan(r->values[i]))
+					continue;
+				snprintf(rd.point, sizeof(rd.point), "%s", p->points[i].name);
+				rd.value = r->values[i];
+				acquire_push(a, &rd);
+			}
 		}
 	} else {
 		s->failures++;

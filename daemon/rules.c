@@ -273,6 +273,13 @@ static int rules_analog(struct rules *r, struct dstate *d, const struct point *p
 		return -ENOMEM;
 	c->last = v;
 	c->below = s->below;
+	/* A probe that is open or shorted reads nonsense: its value judges nothing. */
+	struct cond *fault = rules_cond(d, pt->name, KIND_SENSOR_FAULT, false);
+	if (fault && fault->cur != LEVEL_NONE) {
+		c->cand = LEVEL_NONE;
+		c->cand_since = 0;
+		return 0;
+	}
 	l = rules_level_of(s, v, &threshold);
 
 	if (c->cur != LEVEL_NONE) {

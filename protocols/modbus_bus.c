@@ -137,6 +137,19 @@ static int mb_read_block(modbus_t *ctx, const struct mb_block *b, uint16_t *regs
 	return -1;
 }
 
+int mb_bus_recover(modbus_t *ctx)
+{
+	/* libmodbus reads a late answer as the reply to the next request, which then fails with
+	 * a transaction id or unit mismatch and blames an innocent device. On TCP a new
+	 * connection leaves the late answer behind; on a serial line, drop what arrived. */
+	if (modbus_get_header_length(ctx) == 7) {
+		modbus_close(ctx);
+		return modbus_connect(ctx);
+	}
+	modbus_flush(ctx);
+	return 0;
+}
+
 static enum mb_why mb_poll_plan(modbus_t *ctx, const struct device_conf *d,
                                 const struct mb_plan *plan, double *values, int *code,
                                 int *attempts)
@@ -161,6 +174,14 @@ static enum mb_why mb_poll_plan(modbus_t *ctx, const struct device_conf *d,
 			/* An exception is an answer: asking again will not change it. */
 			if (rc < 0 && mb_why_of(e) == MB_WHY_EXCEPTION)
 				break;
+			if (rc < 0 &&
+			    (mb_why_of(e) == MB_WHY_TIMEOUT || mb_why_of(e) == MB_WHY_GARBAGE ||
+			     mb_why_of(e) == MB_WHY_CRC) &&
+			    mb_bus_recover(ctx) != 0) {
+				e = errno;
+				*code = e;
+				return MB_WHY_LINK;
+			}
 		}
 		if (rc < 0) {
 			enum mb_why w = mb_why_of(e);

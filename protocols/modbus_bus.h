@@ -53,6 +53,9 @@ void mb_bus_stop(struct mb_bus *b);
  * Used by the worker, scan and probe. Returns NULL with a message in err. */
 struct _modbus;
 struct _modbus *mb_bus_open(const struct bus_conf *bc, char *err, size_t errlen);
+/* After a timeout or a garbled answer: make sure a late answer cannot be taken for the next
+ * one (TCP: reconnect; RTU: flush). Returns 0, or -1 if the link is gone. */
+int mb_bus_recover(struct _modbus *ctx);
 /* One poll of one device on an open context: fills values (profile order) and returns the
  * why code; `code` gets the exception code or errno. */
 enum mb_why mb_bus_poll(struct _modbus *ctx, const struct device_conf *d, double *values, int *code,

@@ -232,10 +232,16 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 		modbus_set_slave(ctx, unit);
 		modbus_set_response_timeout(ctx, 0, (uint32_t)timeout_ms * 1000);
 		rc = modbus_read_registers(ctx, 0, 1, &reg);
-		if (rc < 0 && errno == ETIMEDOUT)
+		if (rc < 0 && (errno < EMBXILFUN || errno > EMBXGTAR)) {
+			/* Silence, garbage or CRC: nobody sane there. Keep a late answer from
+			 * being taken for the next unit's. */
+			if (mb_bus_recover(ctx) != 0) {
+				fprintf(stderr, "firegw scan: the link went down at unit %d: %s\n",
+				        unit, modbus_strerror(errno));
+				break;
+			}
 			continue;
-		if (rc < 0 && (errno < EMBXILFUN || errno > EMBXGTAR))
-			continue; /* garbage or CRC: noise, not a device */
+		}
 		found++;
 		if (tty)
 			fprintf(stderr, "\r%60s\r", "");
