@@ -57,6 +57,8 @@ static void acquire_on_result(const struct mb_result *r, void *userdata)
 	s->polls++;
 	s->why = r->why;
 	s->code = r->code;
+	s->last_poll_mono = r->mono_ms;
+	s->backoff_ms = r->backoff_ms;
 	if (r->ok) {
 		s->last_ok_wall = r->wall_ms;
 		rd.type = READING_VALUE;

@@ -16,7 +16,9 @@ struct dev_status {
 	const struct device_conf *dc;
 	enum mb_why why;
 	int code;
-	int64_t last_ok_wall; /* 0: never */
+	int64_t last_ok_wall;   /* 0: never */
+	int64_t last_poll_mono; /* 0: never polled */
+	int64_t backoff_ms;     /* > 0: failing, the next poll waits this long after the last */
 	uint64_t polls, failures, timeouts, exceptions, crc_errors, link_errors;
 	double *values; /* profile order, NAN before the first read */
 	struct log_state log;

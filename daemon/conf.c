@@ -111,6 +111,7 @@ static cfg_opt_t platform_opts[] = {
     CFG_STR("heartbeat", "60s", CFGF_NONE),
     CFG_STR("timeout", "10s", CFGF_NONE),
     CFG_STR("connect_timeout", "5s", CFGF_NONE),
+    CFG_STR("backoff_max", "5m", CFGF_NONE),
     CFG_STR("topic_prefix", "firegw", CFGF_NONE),
     CFG_END(),
 };
@@ -554,6 +555,19 @@ static void conf_read_device(struct conf_parse *p, struct conf *c, cfg_t *sec,
 	d->prof = conf_profile(c, d->profile, errs);
 	if (!d->prof)
 		return; /* its own errors are reported once, with their lines */
+	if (d->key && !d->bus && !d->prof->mqtt.enabled)
+		conf_parse_error(
+		    p, sec, "profile",
+		    "%s: profile '%s' is a Modbus profile, but the device reports over "
+		    "MQTT (key); use an MQTT profile (one with an mqtt section, e.g. "
+		    "smoke-json)",
+		    where, d->profile);
+	if (d->bus && !d->key && d->prof->mqtt.enabled)
+		conf_parse_error(p, sec, "profile",
+		                 "%s: profile '%s' is an MQTT profile, but the device is on a "
+		                 "Modbus bus; give it key = \"...\" instead of bus, or a Modbus "
+		                 "profile",
+		                 where, d->profile);
 	d->rules = calloc(d->prof->npoints ? d->prof->npoints : 1, sizeof(*d->rules));
 	if (!d->rules)
 		return;
@@ -606,18 +620,27 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 	x->heartbeat_ms = conf_parse_duration_opt(p, s, "heartbeat", 60000);
 	x->timeout_ms = conf_parse_duration_opt(p, s, "timeout", 10000);
 	x->connect_timeout_ms = conf_parse_duration_opt(p, s, "connect_timeout", 5000);
+	x->backoff_max_ms = conf_parse_duration_opt(p, s, "backoff_max", 300000);
 	if (strcmp(x->transport, "https") && strcmp(x->transport, "mqtt"))
 		conf_parse_error(p, s, "transport", "platform: transport '%s' is not https or mqtt",
 		                 x->transport);
-	if (x->url && strcmp(x->transport, "https") == 0 && strncmp(x->url, "https://", 8) &&
-	    strncmp(x->url, "http://", 7))
-		conf_parse_error(p, s, "url", "platform: url '%s' must start with https://",
+	/* No plaintext: the uplink speaks HTTPS only, so an http:// url could never work. */
+	if (x->url && strcmp(x->transport, "https") == 0 && strncmp(x->url, "https://", 8))
+		conf_parse_error(p, s, "url",
+		                 "platform: url '%s' must start with https:// (TLS is always on)",
 		                 x->url);
 	if (x->batch < 1 || x->batch > 1000)
 		conf_parse_error(p, s, "batch", "platform: batch %ld is outside 1-1000",
 		                 cfg_getint(s, "batch"));
 	if (x->heartbeat_ms < 1000 && conf_parse_isset(p, s, "heartbeat"))
 		conf_parse_error(p, s, "heartbeat", "platform: heartbeat must be at least 1s");
+	if (x->timeout_ms < 1 && conf_parse_isset(p, s, "timeout"))
+		conf_parse_error(p, s, "timeout", "platform: timeout must be longer than 0");
+	if (x->connect_timeout_ms < 1 && conf_parse_isset(p, s, "connect_timeout"))
+		conf_parse_error(p, s, "connect_timeout",
+		                 "platform: connect_timeout must be longer than 0");
+	if (x->backoff_max_ms < 1000 && conf_parse_isset(p, s, "backoff_max"))
+		conf_parse_error(p, s, "backoff_max", "platform: backoff_max must be at least 1s");
 }
 
 static void conf_read_mqtt(struct conf_parse *p, struct conf *c)
@@ -642,6 +665,12 @@ static void conf_read_mqtt(struct conf_parse *p, struct conf *c)
 	if ((x->cert_file == NULL) != (x->key_file == NULL))
 		conf_parse_error(p, s, x->cert_file ? "cert_file" : "key_file",
 		                 "mqtt: cert_file and key_file go together");
+	if (!x->tls && (x->ca_file || x->cert_file))
+		conf_parse_error(p, s, x->ca_file ? "ca_file" : "cert_file",
+		                 "mqtt: %s is for TLS; add tls = true",
+		                 x->ca_file ? "ca_file" : "cert_file");
+	if (x->keepalive_ms < 5000 || x->keepalive_ms > 65535000)
+		conf_parse_error(p, s, "keepalive", "mqtt: keepalive must be 5s to 65535s");
 }
 
 static void conf_check_cross(struct conf_parse *p, struct conf *c, cfg_t **dev_secs)

@@ -61,6 +61,7 @@ struct platform_conf {
 	char *ca_file, *cert_file, *key_file, *pin;
 	int batch;
 	int64_t heartbeat_ms, timeout_ms, connect_timeout_ms;
+	int64_t backoff_max_ms; /* cap of the retry backoff (Retry-After may ask for longer) */
 	char *topic_prefix;
 };
 

@@ -13,30 +13,19 @@
 #include "acquire.h"
 #include "clock.h"
 #include "conf.h"
+#include "control.h"
 #include "ingest.h"
 #include "ledger.h"
 #include "log.h"
+#include "mqtt_in.h"
 #include "notify.h"
 #include "rules.h"
 #include "uplink.h"
+#include "daemon_int.h"
 #include "firegw-config.h"
 
 #define TICK_MS 1000
 
-struct daemon {
-	uv_loop_t loop;
-	const struct daemon_opts *opts;
-	struct conf *conf;
-	struct ledger *ledger;
-	struct rules *rules;
-	struct ingest *ingest;
-	struct acquire *acquire;
-	struct uplink *uplink;
-	uv_signal_t sigterm, sigint, sighup;
-	uv_timer_t tick, watchdog;
-	int64_t started_mono;
-	int exit_code;
-};
 
 static int daemon_log_level(const char *s)
 {
@@ -76,40 +65,7 @@ static void daemon_status(struct daemon *d)
 
 static json_t *daemon_heartbeat(void *userdata)
 {
-	struct daemon *d = userdata;
-	int64_t by_grade[GRADE_COUNT];
-	int64_t now = clock_wall_ms(), oldest = ledger_outbox_oldest(d->ledger);
-	size_t online = 0, offline = 0;
-	struct statvfs vfs;
-	char last[32] = "";
-	json_t *grades = json_object();
-
-	ledger_open_by_grade(d->ledger, by_grade);
-	for (int g = 0; g < GRADE_COUNT; g++)
-		json_object_set_new(grades, grade_name((enum grade)g), json_integer(by_grade[g]));
-	for (size_t i = 0; d->acquire && i < acquire_devices(d->acquire); i++) {
-		const struct dev_status *s = acquire_device(d->acquire, i);
-
-		if (s->why == MB_WHY_OK)
-			online++;
-		else if (s->why != MB_WHY_PENDING)
-			offline++;
-	}
-	const struct uplink_stats *us = d->uplink ? uplink_stats(d->uplink) : NULL;
-	if (us && us->last_success_wall)
-		clock_format_iso(us->last_success_wall, last, sizeof(last));
-	return json_pack(
-	    "{s:s, s:s, s:I, s:I, s:I, s:o, s:{s:I, s:I}, s:I, s:I, s:s?}", "gateway",
-	    d->conf->gateway_id, "version", FIREGW_VERSION, "uptime_s",
-	    (json_int_t)((clock_mono_ms() - d->started_mono) / 1000), "devices_online",
-	    (json_int_t)online, "devices_offline", (json_int_t)offline, "open_hazards", grades,
-	    "outbox", "alarm", (json_int_t)ledger_outbox_depth(d->ledger, LANE_ALARM), "telemetry",
-	    (json_int_t)ledger_outbox_depth(d->ledger, LANE_TELEMETRY), "oldest_unsent_age_s",
-	    (json_int_t)(oldest > 0 ? (now - oldest) / 1000 : 0), "disk_free_bytes",
-	    (json_int_t)(statvfs(d->conf->data_dir, &vfs) == 0
-	                     ? (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize
-	                     : -1),
-	    "last_upload", last[0] ? last : NULL);
+	return ctl_status(userdata, false);
 }
 
 static void daemon_changed(void *userdata)
@@ -176,7 +132,7 @@ static void daemon_on_signal(uv_signal_t *s, int signum)
 	daemon_stop(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-static void daemon_reload(struct daemon *d)
+int daemon_reload(struct daemon *d, json_t *errors)
 {
 	struct conf_errors errs;
 	struct conf *next;
@@ -186,33 +142,43 @@ static void daemon_reload(struct daemon *d)
 	conf_errors_init(&errs);
 	next = conf_load(d->opts->conf_path, &errs);
 	if (!next) {
-		for (size_t i = 0; i < errs.n; i++)
+		for (size_t i = 0; i < errs.n; i++) {
 			log_err("%s", errs.items[i]);
+			if (errors)
+				json_array_append_new(errors, json_string(errs.items[i]));
+		}
 		log_err("reload refused: %s has %zu error(s); the running configuration stays",
 		        d->opts->conf_path, errs.n);
 		conf_errors_finish(&errs);
 		notify_ready(NULL);
-		return;
+		return -1;
 	}
 	conf_errors_finish(&errs);
 	if (strcmp(next->gateway_id, d->conf->gateway_id) != 0 ||
 	    strcmp(next->data_dir, d->conf->data_dir) != 0) {
-		log_err("reload refused: gateway id or data_dir changed; they name the ledger, so "
-		        "restart firegw to change them");
+		static const char msg[] = "gateway id or data_dir changed; they name the ledger, so "
+		                          "restart firegw to change them";
+		log_err("reload refused: %s", msg);
+		if (errors)
+			json_array_append_new(errors, json_string(msg));
 		conf_free(next);
 		notify_ready(NULL);
-		return;
+		return -1;
 	}
 	rules = rules_new(next, d->ledger);
 	if (!rules) {
 		log_err("reload refused: out of memory");
+		if (errors)
+			json_array_append_new(errors, json_string("out of memory"));
 		conf_free(next);
 		notify_ready(NULL);
-		return;
+		return -1;
 	}
 	/* The bus workers read the old config: stop them before it goes. */
 	acquire_stop(d->acquire);
 	d->acquire = NULL;
+	mqtt_in_stop(d->mqtt);
+	d->mqtt = NULL;
 	ingest_flush(d->ingest);
 	rules_resync(rules, clock_mono_ms(), clock_wall_ms());
 	ingest_set_rules(d->ingest, rules);
@@ -221,6 +187,7 @@ static void daemon_reload(struct daemon *d)
 	d->rules = rules;
 	d->conf = next;
 	d->acquire = acquire_start(&d->loop, d->conf, d->ingest);
+	d->mqtt = mqtt_in_start(&d->loop, d->conf, d->ingest);
 	uplink_free(d->uplink);
 	d->uplink = NULL;
 	if (daemon_uplink_start(d) < 0)
@@ -228,14 +195,18 @@ static void daemon_reload(struct daemon *d)
 	daemon_apply_log_level(d);
 	log_notice("configuration reloaded from %s: %zu buses, %zu devices", d->opts->conf_path,
 	           next->nbuses, next->ndevices);
+	if (strcmp(next->control_socket, d->control_path) != 0)
+		log_warn("control_socket changed to %s; it moves at the next restart (still %s)",
+		         next->control_socket, d->control_path);
 	notify_ready(NULL);
 	daemon_status(d);
+	return 0;
 }
 
 static void daemon_on_hup(uv_signal_t *s, int signum)
 {
 	(void)signum;
-	daemon_reload(s->data);
+	daemon_reload(s->data, NULL);
 }
 
 static int daemon_mkdir(const char *dir)
@@ -295,9 +266,15 @@ static int daemon_start(struct daemon *d)
 	d->acquire = acquire_start(&d->loop, d->conf, d->ingest);
 	if (!d->acquire)
 		return -ENOMEM;
+	d->mqtt = mqtt_in_start(&d->loop, d->conf, d->ingest);
+	if (!d->mqtt)
+		return -ENOMEM;
 	if ((rc = daemon_uplink_start(d)) < 0)
 		return rc;
 	ingest_on_commit(d->ingest, daemon_committed, d);
+	snprintf(d->control_path, sizeof(d->control_path), "%s", d->conf->control_socket);
+	/* Without its socket the gateway still protects: it runs on, with the reason logged. */
+	d->control = control_start(&d->loop, d->control_path, ctl_handle, d);
 
 	uv_signal_init(&d->loop, &d->sigterm);
 	uv_signal_init(&d->loop, &d->sigint);
@@ -326,7 +303,11 @@ static int daemon_start(struct daemon *d)
 
 static void daemon_finish(struct daemon *d)
 {
+	control_stop(d->control);
+	d->control = NULL;
 	acquire_stop(d->acquire);
+	mqtt_in_stop(d->mqtt);
+	d->mqtt = NULL;
 	uplink_free(d->uplink);
 	d->uplink = NULL;
 	if (d->ingest)

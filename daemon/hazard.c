@@ -263,6 +263,29 @@ int hazard_clear(struct ledger *l, const char *device, const char *point, enum k
 	return rc;
 }
 
+int hazard_silence(struct ledger *l, const char *device, const char *point, enum kind kind,
+                   int64_t wall_ms)
+{
+	struct hazard h;
+	char at[32];
+	int rc = ledger_hazard_open_for(l, device, point, kind, &h);
+
+	if (rc <= 0)
+		return rc;
+	if (!h.active) {
+		hazard_finish(&h);
+		return 0;
+	}
+	json_t *n = json_object_get(h.info, "silences");
+	clock_format_iso(wall_ms, at, sizeof(at));
+	json_object_set_new(h.info, "silenced_at", json_string(at));
+	json_object_set_new(h.info, "silences",
+	                    json_integer(json_is_integer(n) ? json_integer_value(n) + 1 : 1));
+	rc = hazard_record(l, &h, "silenced", wall_ms, false);
+	hazard_finish(&h);
+	return rc < 0 ? rc : 1;
+}
+
 int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, int64_t wall_ms)
 {
 	struct hazard h;

@@ -85,6 +85,11 @@ int hazard_observe(struct ledger *l, const struct policy *p, const struct hazard
  * (device_offline when the county allows it) the item is closed too. */
 int hazard_clear(struct ledger *l, const char *device, const char *point, enum kind kind,
                  int64_t wall_ms, bool autoclose, enum hazard_outcome *outcome);
+/* The device silenced its sounder while the condition is present: a `silenced` event on the
+ * open, active item (silenced_at and silences in its info). The item stays open and active.
+ * Returns 1 if recorded, 0 if there is no active item, or a negative errno. */
+int hazard_silence(struct ledger *l, const char *device, const char *point, enum kind kind,
+                   int64_t wall_ms);
 /* Up one grade, as `escalated`; the deadline never moves later. */
 int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, int64_t wall_ms);
 /* Every item past its deadline and not closed gets one `overdue` event. Returns the count. */

@@ -8,8 +8,6 @@
 #include "clock.h"
 #include "log.h"
 
-#define INGEST_MAX 65536
-
 struct ingest {
 	uv_loop_t *loop;
 	uv_check_t check;
@@ -113,6 +111,9 @@ static int ingest_apply(struct ingest *in, const struct reading *rd)
 		                   rd->mono_ms, rd->wall_ms);
 	case READING_POLL:
 		return rules_poll(in->rules, rd->device, rd->ok, rd->mono_ms, rd->wall_ms);
+	case READING_SILENCE:
+		return rules_silence(in->rules, rd->device, rd->point, rd->kind, rd->mono_ms,
+		                     rd->wall_ms);
 	}
 	return -EINVAL;
 }

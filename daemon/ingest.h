@@ -12,9 +12,10 @@
 #include "rules.h"
 
 enum reading_type {
-	READING_VALUE, /* value of a profile point */
-	READING_STATE, /* discrete condition on a channel */
-	READING_POLL,  /* outcome of a poll */
+	READING_VALUE,   /* value of a profile point */
+	READING_STATE,   /* discrete condition on a channel */
+	READING_POLL,    /* outcome of a poll */
+	READING_SILENCE, /* the device silenced its alarm: kind on channel `point` */
 };
 
 struct reading {
@@ -28,6 +29,9 @@ struct reading {
 	bool test;
 	int64_t mono_ms, wall_ms;
 };
+
+/* Readings queued at most; ingest_push refuses more. */
+#define INGEST_MAX 65536
 
 struct ingest;
 

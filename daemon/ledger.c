@@ -55,9 +55,22 @@ static const char *const ledger_migrations[] = {
     "CREATE TABLE commands("
     " id TEXT PRIMARY KEY, type TEXT, hazard_id TEXT, ok INTEGER NOT NULL, reason TEXT,"
     " at INTEGER NOT NULL, reported INTEGER NOT NULL DEFAULT 0);",
+    /* 2: the uplink takes events out of the outbox by seq (accepted, dead-lettered); without
+     * an index each of those scanned the whole outbox, so draining a backlog of n events cost
+     * n^2 row visits and blocked the main loop. prio lets a new hazard overtake a backlog:
+     * 0 raised immediate, 1 other raised, 2 the rest (a raised event is the first of its
+     * hazard, so no hazard's events change order). */
+    "ALTER TABLE outbox ADD COLUMN prio INTEGER NOT NULL DEFAULT 2;"
+    "CREATE INDEX outbox_seq ON outbox(lane, seq);"
+    "CREATE INDEX outbox_prio ON outbox(lane, prio, seq);",
 };
 
 #define N_MIGRATIONS (sizeof(ledger_migrations) / sizeof(ledger_migrations[0]))
+
+sqlite3 *ledger_db(struct ledger *l)
+{
+	return l->db;
+}
 
 const char *ledger_errmsg(const struct ledger *l)
 {
@@ -663,13 +676,15 @@ int ledger_event_append(struct ledger *l, const struct hazard *h, const char *ty
 	if (rc != SQLITE_DONE)
 		return ledger_fail(l, "append event");
 
-	st = ledger_prepare(l, "INSERT INTO outbox(lane, seq, hazard_id, created) "
-	                       "VALUES(0, ?1, ?2, ?3)");
+	st = ledger_prepare(l, "INSERT INTO outbox(lane, seq, hazard_id, created, prio) "
+	                       "VALUES(0, ?1, ?2, ?3, ?4)");
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, seq);
 	sqlite3_bind_text(st, 2, h->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, wall_ms);
+	sqlite3_bind_int(st, 4,
+	                 strcmp(type, "raised") != 0 ? 2 : h->grade == GRADE_IMMEDIATE ? 0 : 1);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
@@ -823,7 +838,7 @@ int ledger_outbox_batch(struct ledger *l, size_t max, struct outbox_item **items
 	sqlite3_stmt *st =
 	    ledger_prepare(l, "SELECT o.seq, e.event_id, e.hazard_id, e.body FROM "
 	                      "outbox o JOIN events e ON e.seq = o.seq WHERE o.lane=0 "
-	                      "ORDER BY o.seq LIMIT ?1");
+	                      "ORDER BY o.prio, o.seq LIMIT ?1");
 	struct outbox_item *it;
 	int rc;
 

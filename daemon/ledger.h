@@ -11,7 +11,7 @@
 
 #include "hazard.h"
 
-#define LEDGER_SCHEMA_VERSION 1
+#define LEDGER_SCHEMA_VERSION 2
 
 enum lane {
 	LANE_ALARM = 0,
@@ -43,6 +43,8 @@ bool ledger_in_transaction(const struct ledger *l);
 /* Transactions committed since open (group commit is measured by it). */
 uint64_t ledger_commits(const struct ledger *l);
 const char *ledger_errmsg(const struct ledger *l);
+/* The connection, for read-only queries (query.c). */
+struct sqlite3 *ledger_db(struct ledger *l);
 
 /* 1 found, 0 none, negative errno on failure. `h` is filled and must be hazard_finish()ed. */
 int ledger_hazard_open_for(struct ledger *l, const char *device, const char *point, enum kind kind,
@@ -90,7 +92,9 @@ struct outbox_item {
 	char *body; /* the event JSON */
 };
 
-/* The oldest `max` events of the alarm lane, in seq order. Free with ledger_outbox_free. */
+/* Up to `max` events of the alarm lane: new hazards first (raised, immediate grade before
+ * the others), then the oldest, each group in seq order; the events of one hazard stay in seq
+ * order. Free with ledger_outbox_free. */
 int ledger_outbox_batch(struct ledger *l, size_t max, struct outbox_item **items, size_t *n);
 void ledger_outbox_free(struct outbox_item *items, size_t n);
 /* The platform accepted it: it leaves the outbox. */

@@ -19,6 +19,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: firegw [-c FILE] [-f] [-v]       run the gateway daemon\n"
 	           "       firegw check [-c FILE]           check a config, print every error\n"
+	           "       firegw scan --bus NAME | --port DEV | --tcp HOST:PORT [--units A-B]\n"
+	           "                                        find the detectors on a line\n"
+	           "       firegw probe DEVICE [-c FILE]    read one configured device once\n"
 	           "\n"
 	           "  -c, --config FILE   config file (default " DEFAULT_CONF ")\n"
 	           "  -f, --foreground    stay in the foreground, log to stderr with <N> levels\n"

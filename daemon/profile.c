@@ -8,6 +8,7 @@
 
 #include "conf.h"
 #include "conf_parse.h"
+#include "mqtt_map.h"
 
 #define SETPOINT_OPTS                                                                              \
 	CFG_STR("kind", NULL, CFGF_NONE), CFG_FLOAT("prealarm", 0, CFGF_NONE),                     \
@@ -23,7 +24,28 @@ static cfg_opt_t point_opts[] = {
     CFG_FLOAT("scale", 1.0, CFGF_NONE),
     CFG_FLOAT("offset", 0.0, CFGF_NONE),
     CFG_STR("unit", "", CFGF_NONE),
+    CFG_STR("pointer", NULL, CFGF_NONE),
     SETPOINT_OPTS,
+    CFG_END(),
+};
+
+static cfg_opt_t mqtt_opts[] = {
+    CFG_STR_LIST("subscribe", NULL, CFGF_NONE),
+    CFG_INT("key_level", 0, CFGF_NONE),
+    CFG_STR("key_pointer", NULL, CFGF_NONE),
+    CFG_STR("event", NULL, CFGF_NONE),
+    CFG_STR("timestamp", NULL, CFGF_NONE),
+    CFG_STR("channel", "main", CFGF_NONE),
+    CFG_END(),
+};
+
+static cfg_opt_t event_opts[] = {
+    CFG_STR("raise", NULL, CFGF_NONE),
+    CFG_STR("level", "alarm", CFGF_NONE),
+    CFG_STR("silence", NULL, CFGF_NONE),
+    CFG_STR("test", NULL, CFGF_NONE),
+    CFG_STR_LIST("clear", NULL, CFGF_NONE),
+    CFG_STR("channel", NULL, CFGF_NONE),
     CFG_END(),
 };
 
@@ -39,6 +61,8 @@ static cfg_opt_t profile_opts[] = {
     CFG_INT("max_block", 32, CFGF_NONE),
     CFG_SEC("point", point_opts, CFGF_MULTI | CFGF_TITLE),
     CFG_SEC("status", status_opts, CFGF_MULTI | CFGF_TITLE),
+    CFG_SEC("mqtt", mqtt_opts, CFGF_NONE),
+    CFG_SEC("event", event_opts, CFGF_MULTI | CFGF_TITLE),
     CFG_END(),
 };
 
@@ -197,22 +221,44 @@ void profile_free(struct profile *p)
 {
 	if (!p)
 		return;
-	for (size_t i = 0; i < p->npoints; i++) {
+	for (size_t i = 0; p->points && i < p->npoints; i++) {
 		free(p->points[i].name);
 		free(p->points[i].unit);
+		free(p->points[i].pointer);
 	}
-	for (size_t i = 0; i < p->nbits; i++) {
+	for (size_t i = 0; p->bits && i < p->nbits; i++) {
 		free(p->bits[i].name);
 		free(p->bits[i].point);
 		free(p->bits[i].channel);
 	}
 	free(p->points);
 	free(p->bits);
+	struct mqtt_profile *m = &p->mqtt;
+	for (size_t i = 0; m->subscribe && i < m->nsubscribe; i++)
+		free(m->subscribe[i]);
+	free(m->subscribe);
+	free(m->key_pointer);
+	free(m->event_pointer);
+	free(m->timestamp_pointer);
+	free(m->channel);
+	for (size_t i = 0; m->events && i < m->nevents; i++) {
+		free(m->events[i].code);
+		free(m->events[i].channel);
+	}
+	free(m->events);
 	free(p->name);
 	free(p->file);
 	free(p->description);
 	free(p->model);
 	free(p);
+}
+
+const struct mqtt_event *profile_event(const struct profile *p, const char *code)
+{
+	for (size_t i = 0; i < p->mqtt.nevents; i++)
+		if (strcmp(p->mqtt.events[i].code, code) == 0)
+			return &p->mqtt.events[i];
+	return NULL;
 }
 
 const struct point *profile_point(const struct profile *p, const char *name)
@@ -221,6 +267,44 @@ const struct point *profile_point(const struct profile *p, const char *name)
 		if (strcmp(p->points[i].name, name) == 0)
 			return &p->points[i];
 	return NULL;
+}
+
+static void profile_read_json_point(struct conf_parse *cp, cfg_t *sec, struct point *pt,
+                                    const char *where)
+{
+	static const char *const jtypes[] = {"number", "bool", "string"};
+	const char *ptr = cfg_getstr(sec, "pointer");
+	const char *type = conf_parse_isset(cp, sec, "type") ? cfg_getstr(sec, "type") : "number";
+	const char *modbus_only[] = {"function", "address", "word_order"};
+	int v = -1;
+
+	for (size_t i = 0; i < sizeof(modbus_only) / sizeof(modbus_only[0]); i++)
+		if (conf_parse_isset(cp, sec, modbus_only[i]))
+			conf_parse_error(cp, sec, modbus_only[i],
+			                 "%s: %s is for Modbus points; in an MQTT profile a point "
+			                 "is found by pointer = \"/json/pointer\"",
+			                 where, modbus_only[i]);
+	pt->address = -1;
+	pt->pointer = strdup(ptr ? ptr : "");
+	if (!ptr)
+		conf_parse_error(cp, sec, NULL,
+		                 "%s: pointer is required in an MQTT profile, e.g. pointer = "
+		                 "\"/battery\"",
+		                 where);
+	else if (!mqtt_map_pointer_valid(ptr))
+		conf_parse_error(cp, sec, "pointer",
+		                 "%s: pointer '%s' is not a JSON pointer (RFC 6901: \"/a/0/b\", "
+		                 "'~0' for '~', '~1' for '/')",
+		                 where, ptr);
+	for (int i = 0; i < 3; i++)
+		if (strcmp(type, jtypes[i]) == 0)
+			v = i;
+	if (v < 0)
+		conf_parse_error(cp, sec, "type",
+		                 "%s: type '%s' is not one of number, bool, string (in an MQTT "
+		                 "profile)",
+		                 where, type);
+	pt->jtype = v < 0 ? JV_NUMBER : (enum json_vtype)v;
 }
 
 static void profile_read_point(struct conf_parse *cp, struct profile *p, cfg_t *sec,
@@ -232,6 +316,24 @@ static void profile_read_point(struct conf_parse *cp, struct profile *p, cfg_t *
 
 	pt->name = strdup(cfg_title(sec));
 	snprintf(where, sizeof(where), "point '%s'", pt->name);
+	pt->scale = cfg_getfloat(sec, "scale");
+	pt->offset = cfg_getfloat(sec, "offset");
+	if (pt->scale == 0)
+		conf_parse_error(cp, sec, "scale", "%s: scale 0 would read every value as 0",
+		                 where);
+	pt->unit = strdup(cfg_getstr(sec, "unit"));
+	pt->line = conf_parse_where(cp, sec, NULL).line;
+	setpoints_none(&none);
+	setpoints_read(cp, sec, &none, &pt->rule, where);
+	if (p->mqtt.enabled) {
+		profile_read_json_point(cp, sec, pt, where);
+		return;
+	}
+	if (conf_parse_isset(cp, sec, "pointer"))
+		conf_parse_error(cp, sec, "pointer",
+		                 "%s: pointer is for MQTT profiles (a profile with an mqtt "
+		                 "section); a Modbus point has function and address",
+		                 where);
 	v = point_fn_from(cfg_getstr(sec, "function"));
 	if (v < 0)
 		conf_parse_error(cp, sec, "function",
@@ -251,20 +353,12 @@ static void profile_read_point(struct conf_parse *cp, struct profile *p, cfg_t *
 		                 cfg_getstr(sec, "type"));
 	pt->type = v < 0 ? PT_U16 : (enum point_type)v;
 	const char *wo = cfg_getstr(sec, "word_order");
+	if (!wo)
+		wo = "big";
 	if (strcmp(wo, "big") != 0 && strcmp(wo, "little") != 0)
 		conf_parse_error(cp, sec, "word_order", "%s: word_order '%s' is not big or little",
 		                 where, wo);
 	pt->word_swap = strcmp(wo, "little") == 0;
-	pt->scale = cfg_getfloat(sec, "scale");
-	pt->offset = cfg_getfloat(sec, "offset");
-	if (pt->scale == 0)
-		conf_parse_error(cp, sec, "scale", "%s: scale 0 would read every value as 0",
-		                 where);
-	pt->unit = strdup(cfg_getstr(sec, "unit"));
-	pt->line = conf_parse_where(cp, sec, NULL).line;
-	setpoints_none(&none);
-	setpoints_read(cp, sec, &none, &pt->rule, where);
-	(void)p;
 }
 
 static void profile_read_status(struct conf_parse *cp, struct profile *p, cfg_t *sec,
@@ -302,6 +396,111 @@ static void profile_read_status(struct conf_parse *cp, struct profile *p, cfg_t 
 	b->line = conf_parse_where(cp, sec, NULL).line;
 }
 
+static char *profile_pointer_opt(struct conf_parse *cp, cfg_t *sec, const char *opt)
+{
+	const char *v = cfg_getstr(sec, opt);
+
+	if (v && !mqtt_map_pointer_valid(v))
+		conf_parse_error(cp, sec, opt,
+		                 "mqtt: %s '%s' is not a JSON pointer (RFC 6901: \"/a/0/b\")", opt,
+		                 v);
+	return v ? strdup(v) : NULL;
+}
+
+static void profile_read_mqtt(struct conf_parse *cp, struct profile *p, cfg_t *sec)
+{
+	struct mqtt_profile *m = &p->mqtt;
+	long level = cfg_getint(sec, "key_level");
+
+	m->nsubscribe = cfg_size(sec, "subscribe");
+	m->subscribe = calloc(m->nsubscribe + 1, sizeof(*m->subscribe));
+	for (size_t i = 0; m->subscribe && i < m->nsubscribe; i++) {
+		const char *f = cfg_getnstr(sec, "subscribe", (unsigned)i);
+
+		m->subscribe[i] = strdup(f);
+		if (!mqtt_map_filter_valid(f))
+			conf_parse_error(cp, sec, "subscribe",
+			                 "mqtt: subscribe '%s' is not a topic filter ('+' and '#' "
+			                 "stand alone between slashes, '#' only last)",
+			                 f);
+	}
+	if (m->nsubscribe == 0)
+		conf_parse_error(cp, sec, NULL,
+		                 "mqtt: subscribe is required, e.g. subscribe = {\"smoke/+/up\"}");
+	m->key_pointer = profile_pointer_opt(cp, sec, "key_pointer");
+	m->event_pointer = profile_pointer_opt(cp, sec, "event");
+	m->timestamp_pointer = profile_pointer_opt(cp, sec, "timestamp");
+	m->channel = strdup(cfg_getstr(sec, "channel"));
+	if (level < 0 || level > 32)
+		conf_parse_error(cp, sec, "key_level", "mqtt: key_level %ld is outside 1-32",
+		                 level);
+	m->key_level = level < 0 || level > 32 ? 0 : (int)level;
+	if ((m->key_level > 0) == (m->key_pointer != NULL))
+		conf_parse_error(cp, sec, m->key_pointer ? "key_pointer" : NULL,
+		                 "mqtt: say where the device key is with key_level = N (the Nth "
+		                 "topic level) or key_pointer = \"/json/field\", one of them");
+	for (size_t i = 0; m->subscribe && m->key_level > 0 && i < m->nsubscribe; i++)
+		if (mqtt_map_topic_levels(m->subscribe[i]) < m->key_level &&
+		    !strchr(m->subscribe[i], '#'))
+			conf_parse_error(cp, sec, "key_level",
+			                 "mqtt: key_level %d is past the last level of subscribe "
+			                 "'%s'",
+			                 m->key_level, m->subscribe[i]);
+}
+
+static int profile_kind_opt(struct conf_parse *cp, cfg_t *sec, const char *opt, const char *where)
+{
+	const char *v = cfg_getstr(sec, opt);
+	int k;
+
+	if (!v)
+		return -1;
+	k = kind_from_name(v);
+	if (k < 0)
+		conf_parse_error(cp, sec, opt, "%s: %s: unknown hazard kind '%s'", where, opt, v);
+	return k;
+}
+
+static void profile_read_event(struct conf_parse *cp, struct profile *p, cfg_t *sec,
+                               struct mqtt_event *e)
+{
+	char where[96];
+	int v;
+
+	e->code = strdup(cfg_title(sec));
+	snprintf(where, sizeof(where), "event '%s'", e->code);
+	e->line = conf_parse_where(cp, sec, NULL).line;
+	e->raise = profile_kind_opt(cp, sec, "raise", where);
+	e->silence = profile_kind_opt(cp, sec, "silence", where);
+	e->test = profile_kind_opt(cp, sec, "test", where);
+	v = level_from(cfg_getstr(sec, "level"));
+	if (v < 0)
+		conf_parse_error(cp, sec, "level", "%s: level '%s' is not prealarm, alarm or high",
+		                 where, cfg_getstr(sec, "level"));
+	e->level = v < 0 ? LEVEL_ALARM : (enum level)v;
+	for (unsigned i = 0; i < cfg_size(sec, "clear"); i++) {
+		const char *k = cfg_getnstr(sec, "clear", i);
+
+		v = kind_from_name(k);
+		if (v < 0)
+			conf_parse_error(cp, sec, "clear", "%s: clear: unknown hazard kind '%s'",
+			                 where, k);
+		else
+			e->clear |= 1u << v;
+	}
+	if ((e->raise >= 0) + (e->silence >= 0) + (e->test >= 0) > 1)
+		conf_parse_error(cp, sec, NULL,
+		                 "%s: an event does one of raise, silence or test (clear may go "
+		                 "with any)",
+		                 where);
+	if (e->raise >= 0 && (e->clear >> e->raise) & 1u)
+		conf_parse_error(cp, sec, "clear", "%s: raises and clears %s at once", where,
+		                 kind_name((enum kind)e->raise));
+	const char *ch = cfg_getstr(sec, "channel");
+	/* A test goes on a channel of its own: a real alarm must never land on a test item. */
+	e->channel = strdup(ch ? ch : e->test >= 0 ? "test" : p->mqtt.channel);
+}
+
 struct profile *profile_load(const char *dir, const char *name, struct conf_errors *errs)
 {
 	struct conf_parse cp;
@@ -331,6 +530,10 @@ struct profile *profile_load(const char *dir, const char *name, struct conf_erro
 	p->description = strdup(cfg_getstr(cp.cfg, "description"));
 	p->model = strdup(cfg_getstr(cp.cfg, "model"));
 	p->max_block = (int)cfg_getint(cp.cfg, "max_block");
+	cfg_t *msec = cfg_getsec(cp.cfg, "mqtt");
+	p->mqtt.enabled = conf_parse_where(&cp, msec, NULL).line > 0;
+	if (p->mqtt.enabled)
+		profile_read_mqtt(&cp, p, msec);
 	if (p->max_block < 1 || p->max_block > 125)
 		conf_parse_error(&cp, cp.cfg, "max_block",
 		                 "max_block %d is outside 1-125 (the Modbus limit per request)",
@@ -345,8 +548,30 @@ struct profile *profile_load(const char *dir, const char *name, struct conf_erro
 	for (size_t i = 0; p->bits && i < p->nbits; i++)
 		profile_read_status(&cp, p, cfg_getnsec(cp.cfg, "status", (unsigned)i),
 		                    &p->bits[i]);
-	if (p->npoints == 0)
+	size_t nev = cfg_size(cp.cfg, "event");
+	if (nev && !p->mqtt.enabled)
+		conf_parse_error(&cp, cfg_getnsec(cp.cfg, "event", 0), NULL,
+		                 "event '%s': event codes are for MQTT profiles; add an mqtt "
+		                 "section",
+		                 cfg_title(cfg_getnsec(cp.cfg, "event", 0)));
+	p->mqtt.events = calloc(nev + 1, sizeof(*p->mqtt.events));
+	for (size_t i = 0; p->mqtt.enabled && p->mqtt.events && i < nev; i++) {
+		profile_read_event(&cp, p, cfg_getnsec(cp.cfg, "event", (unsigned)i),
+		                   &p->mqtt.events[i]);
+		p->mqtt.nevents++;
+	}
+	if (nev && !p->mqtt.event_pointer && p->mqtt.enabled)
+		conf_parse_error(&cp, msec, NULL,
+		                 "mqtt: the profile has an event table but no event = "
+		                 "\"/json/pointer\" saying where the code is");
+	if (p->mqtt.event_pointer && nev == 0)
+		conf_parse_error(&cp, msec, "event",
+		                 "mqtt: event is set but the profile has no event \"CODE\" { ... } "
+		                 "table");
+	if (p->npoints == 0 && !p->mqtt.enabled)
 		conf_errors_add(errs, path, 0, "profile '%s' has no point", name);
+	if (p->npoints == 0 && p->mqtt.enabled && nev == 0)
+		conf_errors_add(errs, path, 0, "profile '%s' has no point and no event", name);
 	for (size_t i = 0; p->points && p->bits && i < p->nbits; i++) {
 		const struct status_bit *b = &p->bits[i];
 		const struct point *pt = profile_point(p, b->channel);
@@ -360,7 +585,8 @@ struct profile *profile_load(const char *dir, const char *name, struct conf_erro
 			    b->name, pt->name, kind_name(b->kind), b->channel);
 	}
 	conf_parse_finish(&cp);
-	if (errs->n > before || !p->points || !p->bits) {
+	if (errs->n > before || !p->points || !p->bits || !p->mqtt.events ||
+	    (p->mqtt.enabled && !p->mqtt.subscribe)) {
 		profile_free(p);
 		return NULL;
 	}

@@ -217,7 +217,8 @@ static int rules_raise(struct rules *r, struct dstate *d, struct cond *c, enum l
 static int rules_clear(struct rules *r, struct dstate *d, struct cond *c, int64_t wall)
 {
 	enum hazard_outcome out;
-	bool autoclose = c->kind == KIND_DEVICE_OFFLINE && r->conf->policy.offline_autoclose;
+	/* A commissioning test needs no rectification: it closes itself once cleared. */
+	bool autoclose = c->test || (c->kind == KIND_DEVICE_OFFLINE && r->conf->policy.offline_autoclose);
 	int rc = hazard_clear(r->ledger, d->dc->id, c->channel, c->kind, wall, autoclose, &out);
 
 	if (rc < 0)
@@ -436,6 +437,32 @@ int rules_state(struct rules *r, const char *device, const char *channel, enum k
 		return rc;
 	rc =
 	    rules_discrete(r, d, channel, kind, level, test, level != LEVEL_NONE, mono_ms, wall_ms);
+	return rules_tx_end(r, own, rc, mono_ms, wall_ms);
+}
+
+int rules_silence(struct rules *r, const char *device, const char *channel, enum kind kind,
+                  int64_t mono_ms, int64_t wall_ms)
+{
+	struct dstate *d = rules_known(r, device);
+	struct cond *c;
+	bool own;
+	int rc;
+
+	if (!d)
+		return -ENOENT;
+	r->stats.readings++;
+	c = rules_cond(d, channel, kind, false);
+	if (!c || c->cur == LEVEL_NONE) {
+		r->stats.silence_ignored++;
+		return 0;
+	}
+	if ((rc = rules_tx_begin(r, &own)) < 0)
+		return rc;
+	rc = hazard_silence(r->ledger, d->dc->id, channel, kind, wall_ms);
+	if (rc > 0) {
+		r->stats.silenced++;
+		rc = 0;
+	}
 	return rules_tx_end(r, own, rc, mono_ms, wall_ms);
 }
 

@@ -21,6 +21,7 @@ struct rules_stats {
 	uint64_t unknown_device;
 	uint64_t unknown_point;
 	uint64_t raised, recurred, cleared, escalated, overdue;
+	uint64_t silenced, silence_ignored; /* silence with no active item to record it on */
 };
 
 struct rules *rules_new(const struct conf *c, struct ledger *l);
@@ -35,6 +36,10 @@ int rules_value(struct rules *r, const char *device, const char *point, double v
 /* A discrete condition on a channel (status bit, event code): LEVEL_NONE clears it. */
 int rules_state(struct rules *r, const char *device, const char *channel, enum kind kind,
                 enum level level, bool test, int64_t mono_ms, int64_t wall_ms);
+/* The device silenced its sounder: recorded on the active item of (channel, kind) as a
+ * `silenced` event; the item stays open and active. Nothing to record it on is no error. */
+int rules_silence(struct rules *r, const char *device, const char *channel, enum kind kind,
+                  int64_t mono_ms, int64_t wall_ms);
 /* The outcome of one poll: `ok` false counts toward device_offline. */
 int rules_poll(struct rules *r, const char *device, bool ok, int64_t mono_ms, int64_t wall_ms);
 /* A sign of life from a device that reports by itself (MQTT). */

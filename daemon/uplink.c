@@ -16,8 +16,16 @@
 #include "log.h"
 
 #define BACKOFF_BASE_MS 1000
-#define BACKOFF_CAP_MS  (5 * 60 * 1000)
 #define RETRY_AFTER_CAP (60 * 60 * 1000)
+
+/* log_state codes of the failures: a change of kind is logged, a repeat only counted. */
+enum {
+	FAIL_NETWORK = 1000,  /* + CURLcode */
+	FAIL_REPLY = 2000,    /* a 200 whose body breaks the contract */
+	FAIL_NOTHING = 2001,  /* a 200 that neither accepts nor rejects anything sent */
+	FAIL_LEDGER = 2002,   /* the reply could not be recorded */
+	FAIL_INTERNAL = 2003, /* out of memory, cannot start a request */
+};
 
 struct uplink {
 	uv_loop_t *loop;
@@ -31,13 +39,17 @@ struct uplink {
 	uv_timer_t send_timer, heartbeat_timer;
 	bool in_flight, hb_in_flight;
 	bool backing_off;
+	/* Set at start and by every failed exchange (events or heartbeat): the next successful
+	 * one is a reconnect, and queues a resync of every open item. */
 	bool need_resync;
+	int64_t retry_not_before; /* mono ms: the platform's Retry-After, 0 if none */
+	bool unreachable;         /* the last failure was the network's, not the platform's */
 	uint64_t seen_appended;
 	/* The batch in flight. */
 	struct outbox_item *batch;
 	size_t nbatch;
 	json_t *results_sent; /* command results carried by the request in flight */
-	struct log_state log;
+	struct log_state log, hb_log;
 	struct uplink_stats stats;
 };
 
@@ -103,33 +115,64 @@ static void uplink_schedule(struct uplink *u, int64_t delay_ms)
 	uv_timer_start(&u->send_timer, uplink_on_send_timer, (uint64_t)delay_ms, 0);
 }
 
-/* Exponential backoff with full jitter, never earlier than Retry-After. */
-static void uplink_backoff(struct uplink *u, int64_t retry_after_ms)
+/* Exponential backoff with full jitter (a random delay between 0 and min(cap, base * 2^n)),
+ * never earlier than the platform's Retry-After. Returns the delay. */
+static int64_t uplink_backoff(struct uplink *u, int64_t retry_after_ms)
 {
-	unsigned shift = u->stats.failures < 16 ? u->stats.failures : 16;
+	unsigned shift = u->stats.failures < 20 ? u->stats.failures : 20;
 	int64_t cap = (int64_t)BACKOFF_BASE_MS << shift;
+	int64_t max = u->conf->platform.backoff_max_ms;
 	uint32_t r = 0;
 
-	if (cap > BACKOFF_CAP_MS)
-		cap = BACKOFF_CAP_MS;
+	if (cap > max)
+		cap = max;
 	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
 		r = (uint32_t)rand();
 	int64_t delay = (int64_t)(r % (uint64_t)(cap + 1));
-	if (retry_after_ms > RETRY_AFTER_CAP)
-		retry_after_ms = RETRY_AFTER_CAP;
-	if (retry_after_ms > delay)
-		delay = retry_after_ms;
+	u->retry_not_before = 0;
+	if (retry_after_ms >= 0) {
+		if (retry_after_ms > RETRY_AFTER_CAP)
+			retry_after_ms = RETRY_AFTER_CAP;
+		if (retry_after_ms > delay)
+			delay = retry_after_ms;
+		u->retry_not_before = clock_mono_ms() + retry_after_ms;
+	}
 	u->backing_off = true;
 	uplink_schedule(u, delay);
+	return delay;
 }
 
-static void uplink_fail(struct uplink *u, const char *what, int64_t retry_after_ms)
+static void uplink_fail(struct uplink *u, int code, const char *what, int64_t retry_after_ms)
 {
+	char detail[sizeof(u->stats.last_error) + 128];
+	int64_t waiting = ledger_outbox_depth(u->ledger, LANE_ALARM);
+
 	u->stats.failures++;
+	u->unreachable = code > FAIL_NETWORK && code < FAIL_REPLY;
 	snprintf(u->stats.last_error, sizeof(u->stats.last_error), "%s", what);
-	log_state_report(&u->log, 1, "platform uplink", what);
+	snprintf(detail, sizeof(detail), "%s; %lld event(s) stay in the outbox and are retried",
+	         what, (long long)(waiting > 0 ? waiting : 0));
+	log_state_report(&u->log, code, "platform uplink", detail);
 	u->need_resync = true;
-	uplink_backoff(u, retry_after_ms);
+	int64_t delay = uplink_backoff(u, retry_after_ms);
+	log_debug("platform uplink: failure %u in a row (%s); next attempt in %.1f s%s",
+	          u->stats.failures, what, (double)delay / 1000.0,
+	          retry_after_ms >= 0 ? " (Retry-After)" : "");
+}
+
+/* Why an exchange failed, for the log; its log_state code. */
+static int uplink_http_failure(const struct http_reply *r, const char *url, char *what,
+                               size_t len)
+{
+	if (r->status == 0) {
+		snprintf(what, len, "%s: %s", url, r->error);
+		return FAIL_NETWORK + r->curl_code;
+	}
+	snprintf(what, len, "HTTP %ld from %s%s", r->status, url,
+	         r->status == 401 || r->status == 403
+	             ? " (is the token in token_file the one the platform issued?)"
+	             : "");
+	return (int)r->status;
 }
 
 static void uplink_batch_free(struct uplink *u)
@@ -245,11 +288,36 @@ static const char *uplink_check_reply(struct uplink *u, json_t *reply)
 	json_array_foreach(rej, i, v)
 	{
 		const char *id = json_string_value(json_object_get(v, "event_id"));
+		size_t j;
+		json_t *a;
 
 		if (!id || !uplink_in_batch(u, id))
 			return "reply rejects an event_id that was not sent";
+		json_array_foreach(acc, j, a)
+		{
+			if (strcmp(json_string_value(a), id) == 0)
+				return "reply both accepts and rejects an event_id";
+		}
 	}
 	return NULL;
+}
+
+/* A successful exchange after a failure (or the first since start) is a reconnect: the
+ * current state of every open item goes out, so the platform cannot drift from the ledger. */
+static void uplink_connected(struct uplink *u)
+{
+	if (!u->need_resync)
+		return;
+	u->need_resync = false;
+	if (uplink_resync(u) < 0)
+		u->need_resync = true; /* the ledger failed: try again at the next success */
+}
+
+/* Sends now unless a request is in flight or the uplink is backing off. */
+static void uplink_poke(struct uplink *u)
+{
+	if (!u->in_flight && !u->backing_off)
+		uplink_send(u);
 }
 
 static void uplink_on_events(const struct http_reply *r, void *userdata)
@@ -258,27 +326,31 @@ static void uplink_on_events(const struct http_reply *r, void *userdata)
 	json_error_t jerr;
 	json_t *reply = NULL;
 	const char *bad = NULL;
-	char what[400];
-	int rc = 0, ncmd = 0;
+	char what[512];
+	int rc = 0, ncmd = 0, code;
 	size_t nacc = 0, nrej = 0;
 
 	u->in_flight = false;
 	u->stats.requests++;
-	if (r->status == 0) {
-		snprintf(what, sizeof(what), "%s", r->error);
-		goto fail;
-	}
 	if (r->status != 200) {
-		snprintf(what, sizeof(what), "HTTP %ld from %s%s", r->status, u->events_url,
-		         r->status == 401 || r->status == 403
-		             ? " (is the token in token_file the one the platform issued?)"
-		             : "");
+		code = uplink_http_failure(r, u->events_url, what, sizeof(what));
 		goto fail;
 	}
 	reply = json_loadb(r->body, r->len, 0, &jerr);
 	bad = reply ? uplink_check_reply(u, reply) : "reply is not valid JSON";
 	if (bad) {
-		snprintf(what, sizeof(what), "%s; treated as a failure", bad);
+		code = FAIL_REPLY;
+		snprintf(what, sizeof(what), "%s: %s; treated as a failure", u->events_url, bad);
+		goto fail;
+	}
+	if (u->nbatch > 0 && json_array_size(json_object_get(reply, "accepted")) == 0 &&
+	    json_array_size(json_object_get(reply, "rejected")) == 0) {
+		/* Sending the same batch again at once would spin: back off as for a failure. */
+		code = FAIL_NOTHING;
+		snprintf(what, sizeof(what),
+		         "%s: the reply neither accepts nor rejects any of the %zu event(s) sent; "
+		         "treated as a failure",
+		         u->events_url, u->nbatch);
 		goto fail;
 	}
 
@@ -324,6 +396,7 @@ static void uplink_on_events(const struct http_reply *r, void *userdata)
 	json_decref(reply);
 	reply = NULL;
 	if (rc < 0) {
+		code = FAIL_LEDGER;
 		snprintf(what, sizeof(what),
 		         "cannot record the platform's reply in the ledger (%s)", strerror(-rc));
 		goto fail;
@@ -331,21 +404,19 @@ static void uplink_on_events(const struct http_reply *r, void *userdata)
 	u->stats.accepted += nacc;
 	u->stats.rejected += nrej;
 	u->stats.last_success_wall = clock_wall_ms();
-	bool reconnected = u->need_resync;
 	u->stats.failures = 0;
-	u->need_resync = false;
+	u->retry_not_before = 0;
 	log_state_report(&u->log, 0, "platform uplink", NULL);
 	uplink_batch_free(u);
 	if (ncmd > 0 && u->hooks.changed)
 		u->hooks.changed(u->hooks.userdata);
-	if (reconnected)
-		uplink_resync(u);
+	uplink_connected(u);
 	uplink_send(u);
 	return;
 fail:
 	json_decref(reply);
 	uplink_batch_free(u);
-	uplink_fail(u, what, r->retry_after_ms);
+	uplink_fail(u, code, what, r->retry_after_ms);
 }
 
 static void uplink_send(struct uplink *u)
@@ -359,25 +430,31 @@ static void uplink_send(struct uplink *u)
 	u->seen_appended = ledger_events_appended(u->ledger);
 	rc = ledger_outbox_batch(u->ledger, (size_t)u->conf->platform.batch, &u->batch, &u->nbatch);
 	if (rc < 0) {
-		uplink_fail(u, "cannot read the outbox", -1);
+		uplink_fail(u, FAIL_LEDGER, "cannot read the outbox", -1);
 		return;
 	}
 	results = ledger_command_results(u->ledger);
 	if (u->nbatch == 0 && json_array_size(results) == 0) {
+		/* Nothing to say: the heartbeat is the contact that finds out whether the
+		 * platform is there (and triggers the resync when it is). */
 		json_decref(results);
 		uplink_batch_free(u);
-		if (u->need_resync && u->stats.last_success_wall == 0) {
-			/* First contact after start: resync even with nothing else to send. */
-			u->need_resync = false;
-			if (uplink_resync(u) == 0 && ledger_outbox_depth(u->ledger, LANE_ALARM) > 0)
-				uplink_send(u);
-		}
 		return;
 	}
 	events = json_array();
 	for (size_t i = 0; i < u->nbatch; i++) {
-		json_t *e = json_loads(u->batch[i].body, 0, NULL);
+		json_error_t jerr;
+		json_t *e = json_loads(u->batch[i].body, 0, &jerr);
 
+		if (!e) {
+			/* Never sent, so never accepted: it would block the outbox for good. */
+			log_err("ledger event %s (seq %lld) has a body that is not JSON (%s); sending "
+			        "a stub the platform can reject",
+			        u->batch[i].event_id, (long long)u->batch[i].seq, jerr.text);
+			e = json_pack("{s:s, s:I, s:s, s:n, s:{s:s}}", "event_id",
+			              u->batch[i].event_id, "seq", (json_int_t)u->batch[i].seq, "type",
+			              "corrupt", "at", "hazard", "id", u->batch[i].hazard_id);
+		}
 		if (e)
 			json_array_append_new(events, e);
 	}
@@ -391,7 +468,7 @@ static void uplink_send(struct uplink *u)
 	json_decref(body);
 	if (!text) {
 		uplink_batch_free(u);
-		uplink_fail(u, "out of memory", -1);
+		uplink_fail(u, FAIL_INTERNAL, "out of memory", -1);
 		return;
 	}
 	rc = http_post_json(u->http, u->events_url, u->token, text, strlen(text), &u->tls,
@@ -400,7 +477,7 @@ static void uplink_send(struct uplink *u)
 	free(text);
 	if (rc < 0) {
 		uplink_batch_free(u);
-		uplink_fail(u, "cannot start a request", -1);
+		uplink_fail(u, FAIL_INTERNAL, "cannot start a request", -1);
 		return;
 	}
 	u->in_flight = true;
@@ -418,19 +495,26 @@ static void uplink_on_heartbeat_reply(const struct http_reply *r, void *userdata
 {
 	struct uplink *u = userdata;
 	json_t *reply;
+	char what[512];
 	int rc;
 
 	u->hb_in_flight = false;
 	if (r->status != 200) {
-		log_debug("heartbeat: %s", r->status ? "HTTP error" : r->error);
+		int code = uplink_http_failure(r, u->heartbeat_url, what, sizeof(what));
+
+		log_state_report(&u->hb_log, code, "platform heartbeat", what);
+		u->need_resync = true;
 		return;
 	}
 	reply = json_loadb(r->body, r->len, 0, NULL);
 	if (!json_is_object(reply)) {
 		json_decref(reply);
-		log_warn("heartbeat: the platform's reply is not a JSON object; ignored");
+		log_state_report(&u->hb_log, FAIL_REPLY, "platform heartbeat",
+		                 "the platform's reply is not a JSON object; ignored");
+		u->need_resync = true;
 		return;
 	}
+	log_state_report(&u->hb_log, 0, "platform heartbeat", NULL);
 	rc = ledger_begin(u->ledger);
 	int n = rc == 0 ? uplink_commands(u, reply, &rc) : 0;
 	if (rc == 0)
@@ -438,22 +522,34 @@ static void uplink_on_heartbeat_reply(const struct http_reply *r, void *userdata
 	else
 		ledger_rollback(u->ledger);
 	json_decref(reply);
-	if (rc == 0 && n > 0) {
-		if (u->hooks.changed)
-			u->hooks.changed(u->hooks.userdata);
-		uplink_kick(u);
+	if (rc == 0 && n > 0 && u->hooks.changed)
+		u->hooks.changed(u->hooks.userdata);
+	/* The platform can be reached again: a backoff because it could not be ends here (one
+	 * it asked for with Retry-After, or after an error it answered, runs its course). */
+	if (u->backing_off && u->unreachable && clock_mono_ms() >= u->retry_not_before &&
+	    !u->in_flight) {
+		uv_timer_stop(&u->send_timer);
+		u->backing_off = false;
 	}
+	if (!u->in_flight) /* else the events reply decides */
+		uplink_connected(u);
+	/* New events (the commands') and command results go out now. */
+	uplink_poke(u);
 }
 
 static void uplink_on_heartbeat(uv_timer_t *t)
 {
 	struct uplink *u = t->data;
 	json_t *body;
-	char *text;
+	char *text, stamp[32];
 
 	if (u->hb_in_flight || !u->hooks.heartbeat)
 		return;
 	body = u->hooks.heartbeat(u->hooks.userdata);
+	if (body && !json_object_get(body, "sent_at")) {
+		clock_format_iso(clock_wall_ms(), stamp, sizeof(stamp));
+		json_object_set_new(body, "sent_at", json_string(stamp));
+	}
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!text)
@@ -521,9 +617,10 @@ struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c, struct ledger *
 	u->send_timer.data = u;
 	uv_timer_init(loop, &u->heartbeat_timer);
 	u->heartbeat_timer.data = u;
-	uv_timer_start(&u->heartbeat_timer, uplink_on_heartbeat, (uint64_t)pc->heartbeat_ms,
-	               (uint64_t)pc->heartbeat_ms);
-	u->need_resync = true; /* the first contact is a reconnect too */
+	/* The first heartbeat goes at once: it is the first contact when nothing waits in the
+	 * outbox, and that contact (a reconnect too) queues the resync. */
+	uv_timer_start(&u->heartbeat_timer, uplink_on_heartbeat, 0, (uint64_t)pc->heartbeat_ms);
+	u->need_resync = true;
 	u->seen_appended = (uint64_t)-1;
 	uplink_schedule(u, 0);
 	log_info("platform uplink: %s, batches of %d", u->events_url, pc->batch);

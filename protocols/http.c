@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "firegw-config.h"
+
 #define HTTP_MAX_REPLY (4 * 1024 * 1024)
 
 struct http_req {
@@ -54,8 +56,12 @@ static void http_on_poll(uv_poll_t *p, int status, int events)
 	curl_socket_t fd = hs->fd; /* hs may go during the call */
 	int flags = 0, running;
 
+	/* libuv reports an error condition on the socket (a reset, a refused connection) as a
+	 * negative status and stops the handle. CURL_CSELECT_ERR alone makes curl give up with
+	 * "select/poll returned error"; with IN and OUT it reads or writes and reports what
+	 * really happened ("Connection reset by peer"). */
 	if (status < 0)
-		flags = CURL_CSELECT_ERR;
+		flags = CURL_CSELECT_ERR | CURL_CSELECT_IN | CURL_CSELECT_OUT;
 	if (events & UV_READABLE)
 		flags |= CURL_CSELECT_IN;
 	if (events & UV_WRITABLE)
@@ -292,6 +298,7 @@ int http_post_json(struct http *h, const char *url, const char *bearer, const ch
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "firegw/" FIREGW_VERSION);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	/* No plaintext, ever, and no redirect to it. */

@@ -31,6 +31,7 @@ struct mb_bus {
 	size_t ndevs;
 	modbus_t *ctx;
 	bool connected;
+	int link_errno; /* why the last connect failed */
 	int64_t link_backoff, link_retry_at;
 	struct log_state link_log;
 
@@ -95,10 +96,13 @@ modbus_t *mb_bus_open(const struct bus_conf *bc, char *err, size_t errlen)
 		modbus_set_response_timeout(ctx, s, us);
 	}
 	if (modbus_connect(ctx) != 0) {
+		int e = errno;
+
 		snprintf(err, errlen, "bus '%s': cannot connect to %s%s%s: %s", bc->name,
 		         bc->type == BUS_TCP ? bc->host : bc->port, bc->type == BUS_TCP ? ":" : "",
-		         bc->type == BUS_TCP ? port : "", modbus_strerror(errno));
+		         bc->type == BUS_TCP ? port : "", modbus_strerror(e));
 		modbus_free(ctx);
+		errno = e;
 		return NULL;
 	}
 	if (bc->type == BUS_RTU && bc->rs485 &&
@@ -259,6 +263,7 @@ static void mb_bus_link(struct mb_bus *b, int64_t now)
 		log_state_report(&b->link_log, 0, b->bc->name, NULL);
 		return;
 	}
+	b->link_errno = errno ? errno : ENOTCONN;
 	b->link_backoff = b->link_backoff ? b->link_backoff * 2 : 1000;
 	if (b->link_backoff > MB_LINK_BACKOFF_MAX_MS)
 		b->link_backoff = MB_LINK_BACKOFF_MAX_MS;
@@ -281,7 +286,7 @@ static void mb_bus_poll_dev(struct mb_bus *b, struct mb_dev *d)
 		r.code = EINVAL;
 	} else if (!b->connected) {
 		r.why = MB_WHY_LINK;
-		r.code = ENOTCONN;
+		r.code = b->link_errno ? b->link_errno : ENOTCONN;
 		for (size_t i = 0; i < r.nvalues; i++)
 			r.values[i] = NAN;
 	} else {

@@ -100,9 +100,14 @@ def write_site_config(path, data_dir, example="rental.conf", extra=""):
     token = Path(path).parent / "platform-token"
     token.write_text("test-token\n", encoding="utf-8")
     token.chmod(0o600)
+    # The control socket in the test's own directory (AF_UNIX paths hold 107 bytes).
+    sock = Path(path).parent / "ctl"
+    if len(str(sock)) > 100:
+        sock = Path(tempfile.mkdtemp(prefix="fgw-")) / "ctl"
     text = (f'include("{EXAMPLES / example}")\n'
             f'gateway {{\n'
             f'  data_dir = "{data_dir}"\n'
+            f'  control_socket = "{sock}"\n'
             f'}}\n'
             f'platform {{\n'
             f'  url = "https://127.0.0.1:1/api"\n'

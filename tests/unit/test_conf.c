@@ -235,13 +235,13 @@ static const struct bad_case bad_cases[] = {
     },
     {
         .name = "two MQTT devices with one key",
-        .text = "device \"m1\" {\n"        /* 6 */
-                "  key = \"k1\"\n"         /* 7 */
-                "  profile = \"rcd-4t\"\n" /* 8 */
-                "}\n"                      /* 9 */
-                "device \"m2\" {\n"        /* 10 */
-                "  key = \"k1\"\n"         /* 11 */
-                "  profile = \"rcd-4t\"\n" /* 12 */
+        .text = "device \"m1\" {\n"             /* 6 */
+                "  key = \"k1\"\n"              /* 7 */
+                "  profile = \"smoke-codes\"\n" /* 8 */
+                "}\n"                           /* 9 */
+                "device \"m2\" {\n"             /* 10 */
+                "  key = \"k1\"\n"              /* 11 */
+                "  profile = \"smoke-codes\"\n" /* 12 */
                 "}\n",
         .want = {"%D/firegw.conf:11: device 'm2': key 'k1' is already used by device 'm1' "
                  "(%D/firegw.conf:6)"},
@@ -257,9 +257,9 @@ static const struct bad_case bad_cases[] = {
     },
     {
         .name = "device id with a slash",
-        .text = "device \"d/1\" {\n"       /* 6 */
-                "  key = \"k1\"\n"         /* 7 */
-                "  profile = \"rcd-4t\"\n" /* 8 */
+        .text = "device \"d/1\" {\n"            /* 6 */
+                "  key = \"k1\"\n"              /* 7 */
+                "  profile = \"smoke-codes\"\n" /* 8 */
                 "}\n",
         .want = {"%D/firegw.conf:6: device 'd/1': an id may only hold letters, digits, '-', "
                  "'_' and '.' (at most 48)"},
@@ -414,14 +414,44 @@ static const struct bad_case bad_cases[] = {
     },
     {
         .name = "device with both bus and key",
-        .text = BUS_B1             /* 6-9 */
-        "device \"d1\" {\n"        /* 10 */
-        "  bus = \"b1\"\n"         /* 11 */
-        "  key = \"k1\"\n"         /* 12 */
-        "  profile = \"rcd-4t\"\n" /* 13 */
+        .text = BUS_B1                  /* 6-9 */
+        "device \"d1\" {\n"             /* 10 */
+        "  bus = \"b1\"\n"              /* 11 */
+        "  key = \"k1\"\n"              /* 12 */
+        "  profile = \"smoke-codes\"\n" /* 13 */
         "}\n",
         .want = {"%D/firegw.conf:12: device 'd1': has both bus (Modbus) and key (MQTT); a "
                  "device is one or the other"},
+    },
+    {
+        .name = "MQTT device with a Modbus profile",
+        .text = "device \"m1\" {\n"              /* 6 */
+                "  key = \"k1\"\n"               /* 7 */
+                "  profile = \"smoke-modbus\"\n" /* 8 */
+                "}\n",
+        .want = {"%D/firegw.conf:8: device 'm1': profile 'smoke-modbus' is a Modbus profile, "
+                 "but the device reports over MQTT (key); use an MQTT profile (one with an "
+                 "mqtt section, e.g. smoke-json)"},
+    },
+    {
+        .name = "Modbus device with an MQTT profile",
+        .text = BUS_B1                 /* 6-9 */
+        "device \"d1\" {\n"            /* 10 */
+        "  bus = \"b1\"\n"             /* 11 */
+        "  profile = \"smoke-json\"\n" /* 12 */
+        "}\n",
+        .want = {"%D/firegw.conf:12: device 'd1': profile 'smoke-json' is an MQTT profile, but "
+                 "the device is on a Modbus bus; give it key = \"...\" instead of bus, or a "
+                 "Modbus profile"},
+    },
+    {
+        .name = "mqtt ca_file without tls, keepalive too short",
+        .text = "mqtt {\n"                      /* 6 */
+                "  ca_file = \"/etc/ca.pem\"\n" /* 7 */
+                "  keepalive = \"2s\"\n"        /* 8 */
+                "}\n",
+        .want = {"%D/firegw.conf:7: mqtt: ca_file is for TLS; add tls = true",
+                 "%D/firegw.conf:8: mqtt: keepalive must be 5s to 65535s"},
     },
     {
         .name = "device without profile",
@@ -631,14 +661,14 @@ static const struct bad_case bad_cases[] = {
     },
     {
         .name = "include resolved against the including file's directory",
-        .text = "include(\"sub/devs.conf\")\n",                  /* 6 */
-        .extra = {{"sub/devs.conf", "// devices\n"               /* 1 */
-                                    "include(\"more.conf\")\n"}, /* 2: sub/more.conf */
-                  {"sub/more.conf", "\n"                         /* 1 */
-                                    "device \"m1\" {\n"          /* 2 */
-                                    "  key = \"k1\"\n"           /* 3 */
-                                    "  profile = \"rcd-4t\"\n"   /* 4 */
-                                    "  interval = \"fast\"\n"    /* 5 */
+        .text = "include(\"sub/devs.conf\")\n",                     /* 6 */
+        .extra = {{"sub/devs.conf", "// devices\n"                  /* 1 */
+                                    "include(\"more.conf\")\n"},    /* 2: sub/more.conf */
+                  {"sub/more.conf", "\n"                            /* 1 */
+                                    "device \"m1\" {\n"             /* 2 */
+                                    "  key = \"k1\"\n"              /* 3 */
+                                    "  profile = \"smoke-codes\"\n" /* 4 */
+                                    "  interval = \"fast\"\n"       /* 5 */
                                     "}\n"},
                   {"more.conf", "# not this one\n"}},
         .want = {"%D/sub/more.conf:5: device 'm1': interval = \"fast\" " DURATION_MSG},
@@ -780,10 +810,10 @@ static const struct bad_case truncated_int_cases[] = {
     },
     {
         .name = "retries 2^32 + 1",
-        .text = "device \"m1\" {\n"        /* 6 */
-                "  key = \"k1\"\n"         /* 7 */
-                "  profile = \"rcd-4t\"\n" /* 8 */
-                "  retries = 4294967297\n" /* 9 */
+        .text = "device \"m1\" {\n"             /* 6 */
+                "  key = \"k1\"\n"              /* 7 */
+                "  profile = \"smoke-codes\"\n" /* 8 */
+                "  retries = 4294967297\n"      /* 9 */
                 "}\n",
         .want = {"%D/firegw.conf:9: device 'm1': retries 4294967297 is outside 0-10"},
     },
@@ -1294,7 +1324,7 @@ static void test_allowed_lookalikes(void **state)
 	                                    "}\n"
 	                                    "device \"m1\" {\n"
 	                                    "  key = \"k1\"\n"
-	                                    "  profile = \"smoke-modbus\"\n"
+	                                    "  profile = \"smoke-codes\"\n"
 	                                    "}\n");
 
 	assert_int_equal(c->ndevices, 3);

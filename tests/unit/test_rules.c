@@ -32,7 +32,7 @@ static const char *devices =
     "  location = \"3F corridor\"\n}\n"
     "device \"relay\" {\n  bus = \"tcp1\"\n  unit = 2\n  profile = \"rcd-relay\"\n}\n"
     "device \"smoke\" {\n  bus = \"tcp1\"\n  unit = 3\n  profile = \"smoke-modbus\"\n}\n"
-    "device \"wireless\" {\n  key = \"860001\"\n  profile = \"smoke-modbus\"\n"
+    "device \"wireless\" {\n  key = \"860001\"\n  profile = \"smoke-codes\"\n"
     "  heartbeat_timeout = \"10m\"\n}\n"
     "site {\n  county = \"County\"\n  responsible = \"Wang\"\n  responsible_phone = \"138\"\n}\n";
 

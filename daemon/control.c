@@ -1,0 +1,312 @@
+/* control: the control socket server and its line framing. */
+#include "control.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define CONTROL_MAX_LINE    (64 * 1024)
+#define CONTROL_MAX_CLIENTS 32
+
+struct control_client {
+	uv_pipe_t pipe;
+	struct control *ctl;
+	char *buf;
+	size_t len;
+	bool closing;
+	struct control_client *next;
+};
+
+struct control {
+	uv_pipe_t server;
+	char *path;
+	control_handler_fn fn;
+	void *userdata;
+	struct control_client *clients;
+	size_t nclients;
+	bool stopping;
+	bool server_closed;
+};
+
+/* The struct goes when its server and every client handle are closed, in whatever order
+ * libuv calls their close callbacks. */
+static void control_maybe_free(struct control *c)
+{
+	if (c->stopping && c->server_closed && c->nclients == 0) {
+		free(c->path);
+		free(c);
+	}
+}
+
+json_t *control_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static void control_client_closed(uv_handle_t *h)
+{
+	struct control_client *cl = h->data;
+	struct control *c = cl->ctl;
+
+	for (struct control_client **p = &c->clients; *p; p = &(*p)->next)
+		if (*p == cl) {
+			*p = cl->next;
+			c->nclients--;
+			break;
+		}
+	free(cl->buf);
+	free(cl);
+	control_maybe_free(c);
+}
+
+static void control_client_close(struct control_client *cl)
+{
+	if (cl->closing)
+		return;
+	cl->closing = true;
+	uv_close((uv_handle_t *)&cl->pipe, control_client_closed);
+}
+
+struct control_write {
+	uv_write_t req;
+	char *text;
+};
+
+static void control_written(uv_write_t *req, int status)
+{
+	struct control_write *w = (struct control_write *)req;
+
+	(void)status;
+	free(w->text);
+	free(w);
+}
+
+static void control_reply(struct control_client *cl, json_t *reply, bool then_close)
+{
+	struct control_write *w = calloc(1, sizeof(*w));
+	char *text = reply ? json_dumps(reply, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	size_t n;
+
+	json_decref(reply);
+	if (!w || !text) {
+		free(w);
+		free(text);
+		control_client_close(cl);
+		return;
+	}
+	n = strlen(text);
+	w->text = realloc(text, n + 2);
+	if (!w->text) {
+		free(text);
+		free(w);
+		control_client_close(cl);
+		return;
+	}
+	w->text[n] = '\n';
+	w->text[n + 1] = '\0';
+	uv_buf_t buf = uv_buf_init(w->text, (unsigned)(n + 1));
+	if (uv_write(&w->req, (uv_stream_t *)&cl->pipe, &buf, 1, control_written) != 0) {
+		free(w->text);
+		free(w);
+		control_client_close(cl);
+		return;
+	}
+	if (then_close)
+		control_client_close(cl);
+}
+
+static void control_line(struct control_client *cl, const char *line, size_t len)
+{
+	json_error_t err;
+	json_t *req, *reply;
+	const char *cmd;
+
+	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
+		len--;
+	if (len == 0)
+		return;
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
+	if (!req) {
+		control_reply(cl, control_error("request is not JSON: %s", err.text), false);
+		return;
+	}
+	cmd = json_string_value(json_object_get(req, "cmd"));
+	if (!json_is_object(req) || !cmd)
+		reply = control_error("a request is a JSON object with \"cmd\", e.g. "
+		                      "{\"cmd\":\"status\"}");
+	else
+		reply = cl->ctl->fn(cmd, req, cl->ctl->userdata);
+	json_decref(req);
+	control_reply(cl, reply ? reply : control_error("internal error"), false);
+}
+
+static void control_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct control_client *cl = h->data;
+	size_t want = cl->len + 4096;
+
+	(void)suggested;
+	if (want > CONTROL_MAX_LINE + 4096)
+		want = CONTROL_MAX_LINE + 4096;
+	char *b = realloc(cl->buf, want);
+	if (!b) {
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
+	cl->buf = b;
+	*buf = uv_buf_init(cl->buf + cl->len, (unsigned)(want - cl->len));
+}
+
+static void control_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct control_client *cl = s->data;
+	char *nl;
+
+	(void)buf;
+	if (n < 0) {
+		control_client_close(cl);
+		return;
+	}
+	cl->len += (size_t)n;
+	while (!cl->closing && (nl = memchr(cl->buf, '\n', cl->len))) {
+		size_t used = (size_t)(nl - cl->buf) + 1;
+
+		control_line(cl, cl->buf, used - 1);
+		memmove(cl->buf, cl->buf + used, cl->len - used);
+		cl->len -= used;
+	}
+	if (cl->len > CONTROL_MAX_LINE) {
+		uv_read_stop(s);
+		cl->len = 0;
+		control_reply(cl, control_error("request longer than %d bytes", CONTROL_MAX_LINE),
+		              true);
+	}
+}
+
+static void control_on_connection(uv_stream_t *server, int status)
+{
+	struct control *c = server->data;
+	struct control_client *cl;
+
+	if (status < 0)
+		return;
+	cl = calloc(1, sizeof(*cl));
+	if (!cl)
+		return;
+	cl->ctl = c;
+	uv_pipe_init(server->loop, &cl->pipe, 0);
+	cl->pipe.data = cl;
+	cl->next = c->clients;
+	c->clients = cl;
+	c->nclients++;
+	if (uv_accept(server, (uv_stream_t *)&cl->pipe) != 0) {
+		control_client_close(cl);
+		return;
+	}
+	if (c->nclients > CONTROL_MAX_CLIENTS) {
+		control_reply(cl, control_error("too many control connections"), true);
+		return;
+	}
+	uv_read_start((uv_stream_t *)&cl->pipe, control_alloc, control_read);
+}
+
+static void control_server_closed(uv_handle_t *h)
+{
+	struct control *c = h->data;
+
+	c->server_closed = true;
+	control_maybe_free(c);
+}
+
+/* True if something accepts connections on `path`. */
+static bool control_in_use(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool used;
+
+	if (fd < 0)
+		return false;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	used = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return used;
+}
+
+struct control *control_start(uv_loop_t *loop, const char *path, control_handler_fn fn,
+                              void *userdata)
+{
+	struct control *c = calloc(1, sizeof(*c));
+	struct group *g;
+	int rc;
+
+	if (!c)
+		return NULL;
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		log_err("control socket %s: the path is longer than %zu bytes; choose a shorter "
+		        "control_socket",
+		        path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		free(c);
+		return NULL;
+	}
+	c->path = strdup(path);
+	c->fn = fn;
+	c->userdata = userdata;
+	if (control_in_use(path)) {
+		log_err("control socket %s: another process answers on it (a second firegw?); "
+		        "stop it or give this one another control_socket",
+		        path);
+		free(c->path);
+		free(c);
+		return NULL;
+	}
+	/* A socket left by a daemon that died: nobody listens on it. */
+	unlink(path);
+	uv_pipe_init(loop, &c->server, 0);
+	c->server.data = c;
+	mode_t old = umask(0117);
+	rc = uv_pipe_bind(&c->server, path);
+	umask(old);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&c->server, 16, control_on_connection);
+	if (rc != 0) {
+		log_err("control socket %s: %s; check control_socket and that its directory "
+		        "exists and is writable",
+		        path, uv_strerror(rc));
+		c->stopping = true;
+		uv_close((uv_handle_t *)&c->server, control_server_closed);
+		return NULL;
+	}
+	chmod(path, 0660);
+	if ((g = getgrnam("firegw")) && chown(path, (uid_t)-1, g->gr_gid) != 0)
+		log_warn("control socket %s: cannot give it to group firegw: %s", path,
+		         strerror(errno));
+	log_info("control socket %s", path);
+	return c;
+}
+
+void control_stop(struct control *c)
+{
+	if (!c)
+		return;
+	c->stopping = true;
+	for (struct control_client *cl = c->clients; cl; cl = cl->next)
+		control_client_close(cl);
+	unlink(c->path);
+	uv_close((uv_handle_t *)&c->server, control_server_closed);
+}

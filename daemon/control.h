@@ -1,0 +1,21 @@
+/* control: the operators' control socket. A unix stream socket (0660, group firegw when
+ * that group exists) on the main loop; each line a client sends is one JSON request, each
+ * reply one JSON line. A request that is not JSON, not an object, or longer than 64 KiB gets
+ * an error reply (too long: and the connection is closed); nothing a client sends can stop
+ * or slow the daemon beyond its own connection. What a request does is the handler's. */
+#pragma once
+
+#include <jansson.h>
+#include <uv.h>
+
+/* Returns the reply (new reference): {"ok": true, ...} or {"ok": false, "error": "..."}. */
+typedef json_t *(*control_handler_fn)(const char *cmd, json_t *req, void *userdata);
+
+struct control;
+
+/* NULL with the reason logged if the socket cannot be made. */
+struct control *control_start(uv_loop_t *loop, const char *path, control_handler_fn fn,
+                              void *userdata);
+void control_stop(struct control *c);
+/* A reply in the usual shape. */
+json_t *control_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

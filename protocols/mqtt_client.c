@@ -1,0 +1,528 @@
+/* mqtt_client: libmosquitto driven by the main loop: uv_poll on its socket, a misc timer,
+ * a retry timer with backoff. */
+#include "mqtt_client.h"
+
+#include <errno.h>
+#include <mosquitto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define MC_MISC_MS     250   /* keepalive, pings, retries of QoS 1 and TLS data left over */
+#define MC_READ_BATCH  1024  /* packets read in one go before the loop turns (and commits) */
+#define MC_CONNECT_MAX 15000 /* ms from the TCP connect to the broker's CONNACK, at most */
+
+enum mc_state { MC_IDLE, MC_CONNECTING, MC_CONNECTED };
+
+struct mqtt_client {
+	uv_loop_t *loop;
+	struct mosquitto *mosq;
+	struct mqtt_client_cbs cbs;
+	char *host, *client_id, *username, *password_file;
+	int port, keepalive_s;
+	bool tls;
+	char **subs;
+	size_t nsubs;
+	int64_t backoff_min, backoff_max;
+	enum mc_state state;
+	bool started; /* mosquitto_connect_async was called once */
+	bool paused;
+	bool session_present;
+	int fd;          /* the socket polled now, -1 if none */
+	uv_poll_t *poll; /* heap: its close completes after the fd may be gone */
+	int poll_events;
+	uv_timer_t misc, retry;
+	int handles; /* timers not yet closed */
+	bool freeing;
+	unsigned fails; /* attempts in a row that failed: the backoff's exponent */
+	uint64_t connecting_since;
+	int refused_rc; /* CONNACK return code of the attempt, 0 if none */
+	int log_code;   /* connection state last logged: 0 connected, -1 never */
+	unsigned long log_repeats;
+	uint64_t rnd;
+	struct mqtt_client_stats stats;
+};
+
+static void mc_sync(struct mqtt_client *c, int rc, int err);
+
+static uint64_t mc_random(struct mqtt_client *c)
+{
+	/* xorshift64*: jitter needs no cryptography, only that gateways do not march in step. */
+	c->rnd ^= c->rnd >> 12;
+	c->rnd ^= c->rnd << 25;
+	c->rnd ^= c->rnd >> 27;
+	return c->rnd * 2685821657736338717ULL;
+}
+
+/* Logs the connection's state when it changes; repeats of one failure are only counted. */
+static void mc_report(struct mqtt_client *c, int code, const char *detail)
+{
+	snprintf(c->stats.last_error, sizeof(c->stats.last_error), "%s", code ? detail : "");
+	if (code == c->log_code) {
+		c->log_repeats++;
+		return;
+	}
+	if (code == 0)
+		log_notice("mqtt: connected to %s:%d as '%s' (%s session%s)", c->host, c->port,
+		           c->client_id, c->session_present ? "resumed" : "new",
+		           c->log_code > 0 ? ", after failed attempts" : "");
+	else
+		log_warn("mqtt: %s:%d: %s", c->host, c->port, detail);
+	c->log_code = code;
+	c->log_repeats = 0;
+}
+
+static void mc_poll_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void mc_poll_stop(struct mqtt_client *c)
+{
+	if (!c->poll)
+		return;
+	uv_poll_stop(c->poll);
+	uv_close((uv_handle_t *)c->poll, mc_poll_closed);
+	c->poll = NULL;
+	c->fd = -1;
+	c->poll_events = 0;
+}
+
+static int64_t mc_backoff(struct mqtt_client *c)
+{
+	unsigned shift = c->fails < 20 ? c->fails : 20;
+	int64_t cap = c->backoff_min << shift;
+	int64_t floor = c->backoff_min < 100 ? c->backoff_min : 100;
+
+	if (cap > c->backoff_max || cap <= 0)
+		cap = c->backoff_max;
+	/* Full jitter: anywhere up to the cap, never a tight loop. */
+	return floor + (int64_t)(mc_random(c) % (uint64_t)(cap - floor + 1));
+}
+
+static void mc_on_retry(uv_timer_t *t);
+
+static void mc_schedule(struct mqtt_client *c)
+{
+	int64_t delay = mc_backoff(c);
+
+	c->fails++;
+	c->stats.next_retry_ms = delay;
+	uv_timer_start(&c->retry, mc_on_retry, (uint64_t)delay, 0);
+}
+
+/* The socket is gone (or given up on): back to idle, next attempt after a backoff. */
+static void mc_lost(struct mqtt_client *c, int rc, int err)
+{
+	char detail[200];
+	int code;
+
+	mc_poll_stop(c);
+	if (c->refused_rc) {
+		int r = c->refused_rc;
+
+		code = 100 + r;
+		if (r == 4 || r == 5)
+			snprintf(detail, sizeof(detail),
+			         "the broker refused the login (%s); check mqtt username (%s) and "
+			         "the password in %s against the broker's password file and ACL; "
+			         "retrying with backoff",
+			         mosquitto_connack_string(r), c->username ? c->username : "none",
+			         c->password_file ? c->password_file : "(no password_file)");
+		else if (r == 2)
+			snprintf(
+			    detail, sizeof(detail),
+			    "the broker refused client id '%s' (%s); set mqtt client_id to one "
+			    "it accepts; retrying with backoff",
+			    c->client_id, mosquitto_connack_string(r));
+		else
+			snprintf(detail, sizeof(detail),
+			         "the broker refused the connection (%s); retrying with backoff",
+			         mosquitto_connack_string(r));
+		c->stats.refused++;
+	} else if (c->state == MC_CONNECTED) {
+		code = 2;
+		bool why = rc == MOSQ_ERR_ERRNO && err && err != EBADF && err != EAGAIN;
+		snprintf(detail, sizeof(detail), "connection lost%s%s%s; reconnecting with backoff",
+		         why ? " (" : "", why ? strerror(err) : "", why ? ")" : "");
+		c->stats.lost++;
+	} else if (rc == MOSQ_ERR_TLS) {
+		code = 3;
+		snprintf(detail, sizeof(detail),
+		         "TLS handshake failed; check that mqtt ca_file signs the broker's "
+		         "certificate and that its name matches host, and the client cert_file "
+		         "and key_file; retrying with backoff");
+	} else if (rc == MOSQ_ERR_ERRNO && err) {
+		code = 1000 + err;
+		snprintf(detail, sizeof(detail),
+		         "cannot connect: %s; is the broker running and listening there? "
+		         "retrying with backoff",
+		         strerror(err));
+	} else if (rc == MOSQ_ERR_EAI) {
+		code = 4;
+		snprintf(detail, sizeof(detail),
+		         "cannot resolve host '%s'; check mqtt host; retrying with backoff",
+		         c->host);
+	} else {
+		code = 10 + (rc > 0 ? rc : 0);
+		snprintf(detail, sizeof(detail), "cannot connect: %s; retrying with backoff",
+		         rc == MOSQ_ERR_SUCCESS ? "no answer from the broker"
+		                                : mosquitto_strerror(rc));
+	}
+	c->state = MC_IDLE;
+	c->stats.connected = false;
+	c->refused_rc = 0;
+	mc_report(c, code, detail);
+	if (c->cbs.on_state)
+		c->cbs.on_state(false, c->cbs.userdata);
+	if (!c->freeing)
+		mc_schedule(c);
+}
+
+static void mc_on_poll(uv_poll_t *h, int status, int events)
+{
+	struct mqtt_client *c = h->data;
+	int rc = MOSQ_ERR_SUCCESS, err = 0;
+
+	if (status < 0)
+		events |= UV_READABLE; /* let libmosquitto find the error */
+	if (events & UV_WRITABLE) {
+		errno = 0;
+		rc = mosquitto_loop_write(c->mosq, 64);
+		err = errno;
+		if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(c->mosq) < 0) {
+			mc_sync(c, rc, err);
+			return;
+		}
+	}
+	if ((events & UV_READABLE) && !c->paused) {
+		for (int i = 0; i < MC_READ_BATCH; i++) {
+			int avail = 0, fd;
+
+			errno = 0;
+			rc = mosquitto_loop_read(c->mosq, 1);
+			err = errno;
+			fd = mosquitto_socket(c->mosq);
+			if (rc != MOSQ_ERR_SUCCESS || fd < 0 || c->paused)
+				break;
+			/* More bytes waiting: read on, so that a burst lands in one commit. */
+			if (ioctl(fd, FIONREAD, &avail) < 0 || avail <= 0)
+				break;
+		}
+	}
+	mc_sync(c, rc, err);
+}
+
+/* After every call into libmosquitto: follow its socket with the poll handle. */
+static void mc_sync(struct mqtt_client *c, int rc, int err)
+{
+	int fd, want;
+
+	if (c->state == MC_IDLE)
+		return;
+	fd = mosquitto_socket(c->mosq);
+	if (fd < 0) {
+		mc_lost(c, rc, err);
+		return;
+	}
+	if (fd != c->fd)
+		mc_poll_stop(c);
+	want = (c->paused ? 0 : UV_READABLE) | (mosquitto_want_write(c->mosq) ? UV_WRITABLE : 0);
+	if (!c->poll) {
+		c->poll = malloc(sizeof(*c->poll));
+		if (!c->poll || uv_poll_init(c->loop, c->poll, fd) != 0) {
+			free(c->poll);
+			c->poll = NULL;
+			log_err("mqtt: cannot poll the broker's socket; retrying");
+			mc_lost(c, MOSQ_ERR_NOMEM, 0);
+			return;
+		}
+		c->poll->data = c;
+		c->fd = fd;
+		c->poll_events = -1;
+	}
+	if (want != c->poll_events) {
+		if (want)
+			uv_poll_start(c->poll, want, mc_on_poll);
+		else
+			uv_poll_stop(c->poll);
+		c->poll_events = want;
+	}
+}
+
+static void mc_attempt(struct mqtt_client *c)
+{
+	int rc, err;
+
+	c->stats.attempts++;
+	c->refused_rc = 0;
+	c->session_present = false;
+	errno = 0;
+	if (!c->started)
+		rc = mosquitto_connect_async(c->mosq, c->host, c->port, c->keepalive_s);
+	else
+		rc = mosquitto_reconnect_async(c->mosq);
+	err = errno;
+	c->started = true;
+	c->state = MC_CONNECTING;
+	c->connecting_since = uv_now(c->loop);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		/* Nothing to poll: mosquitto closed what it opened. */
+		mc_poll_stop(c);
+		mc_lost(c, rc, err);
+		return;
+	}
+	mc_sync(c, rc, err);
+}
+
+static void mc_on_retry(uv_timer_t *t)
+{
+	struct mqtt_client *c = t->data;
+
+	if (c->state == MC_IDLE)
+		mc_attempt(c);
+}
+
+static void mc_on_misc(uv_timer_t *t)
+{
+	struct mqtt_client *c = t->data;
+	int rc, err;
+
+	if (c->state == MC_IDLE)
+		return;
+	if (c->state == MC_CONNECTING && uv_now(c->loop) - c->connecting_since > MC_CONNECT_MAX) {
+		/* No CONNACK in time: give up on this socket (the next attempt closes it). */
+		mc_poll_stop(c);
+		mc_lost(c, MOSQ_ERR_SUCCESS, 0);
+		return;
+	}
+	errno = 0;
+	rc = mosquitto_loop_misc(c->mosq);
+	err = errno;
+	/* TLS may hold decrypted packets the socket no longer signals. */
+	if (rc == MOSQ_ERR_SUCCESS && c->tls && !c->paused && mosquitto_socket(c->mosq) >= 0 &&
+	    c->state == MC_CONNECTED) {
+		errno = 0;
+		rc = mosquitto_loop_read(c->mosq, 1);
+		err = errno;
+	}
+	mc_sync(c, rc, err);
+}
+
+static void mc_on_connect(struct mosquitto *m, void *ud, int rc, int flags)
+{
+	struct mqtt_client *c = ud;
+
+	(void)m;
+	if (rc != 0) {
+		c->refused_rc = rc;
+		return;
+	}
+	c->session_present = flags & 1;
+	c->state = MC_CONNECTED;
+	c->stats.connected = true;
+	c->stats.connects++;
+	c->fails = 0;
+	/* Always subscribe again: cheap, and right whether or not the broker kept the session. */
+	if (c->nsubs) {
+		int src =
+		    mosquitto_subscribe_multiple(c->mosq, NULL, (int)c->nsubs, c->subs, 1, 0, NULL);
+		if (src != MOSQ_ERR_SUCCESS)
+			log_err("mqtt: cannot subscribe: %s", mosquitto_strerror(src));
+	}
+	mc_report(c, 0, NULL);
+	if (c->cbs.on_state)
+		c->cbs.on_state(true, c->cbs.userdata);
+}
+
+static void mc_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *granted)
+{
+	struct mqtt_client *c = ud;
+
+	(void)m;
+	(void)mid;
+	for (int i = 0; i < n && (size_t)i < c->nsubs; i++) {
+		if (granted[i] > 2)
+			log_err("mqtt: the broker refused the subscription '%s'; check its ACL for "
+			        "user %s",
+			        c->subs[i], c->username ? c->username : "(anonymous)");
+		else if (granted[i] < 1)
+			log_warn("mqtt: subscription '%s' granted at QoS 0 only: messages can be "
+			         "lost while firegw is away",
+			         c->subs[i]);
+	}
+}
+
+static void mc_on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+{
+	struct mqtt_client *c = ud;
+	struct mqtt_client_msg cm = {
+	    .topic = msg->topic,
+	    .payload = msg->payload,
+	    .len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0,
+	    .retain = msg->retain,
+	    .qos = msg->qos,
+	};
+
+	(void)m;
+	c->stats.messages++;
+	if (c->cbs.on_message)
+		c->cbs.on_message(&cm, c->cbs.userdata);
+}
+
+static int mc_setup(struct mqtt_client *c, const struct mqtt_client_conf *conf)
+{
+	int rc;
+
+	c->mosq = mosquitto_new(c->client_id, false, c);
+	if (!c->mosq) {
+		log_err("mqtt: cannot create the client: %s", strerror(errno));
+		return -1;
+	}
+	mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	mosquitto_connect_with_flags_callback_set(c->mosq, mc_on_connect);
+	mosquitto_subscribe_callback_set(c->mosq, mc_on_subscribe);
+	mosquitto_message_callback_set(c->mosq, mc_on_message);
+	if (conf->username || conf->password) {
+		rc = mosquitto_username_pw_set(c->mosq, conf->username, conf->password);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			log_err("mqtt: username or password refused by libmosquitto: %s",
+			        mosquitto_strerror(rc));
+			return -1;
+		}
+	}
+	if (conf->tls) {
+		rc = mosquitto_tls_set(c->mosq, conf->ca_file, NULL, conf->cert_file,
+		                       conf->key_file, NULL);
+		if (rc == MOSQ_ERR_SUCCESS)
+			rc = mosquitto_tls_opts_set(c->mosq, 1, NULL, NULL);
+		if (rc == MOSQ_ERR_SUCCESS && !conf->ca_file)
+			rc = mosquitto_int_option(c->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			log_err("mqtt: TLS cannot be set up (%s); check that mqtt ca_file, "
+			        "cert_file and key_file exist and are readable by firegw",
+			        mosquitto_strerror(rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct mqtt_client *mqtt_client_new(uv_loop_t *loop, const struct mqtt_client_conf *conf,
+                                    const struct mqtt_client_cbs *cbs)
+{
+	static bool lib_ready;
+	struct mqtt_client *c;
+
+	if (!lib_ready) {
+		mosquitto_lib_init();
+		lib_ready = true;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->loop = loop;
+	c->cbs = *cbs;
+	c->fd = -1;
+	c->log_code = -1;
+	c->port = conf->port;
+	c->keepalive_s = conf->keepalive_s < 5 ? 5 : conf->keepalive_s;
+	c->tls = conf->tls;
+	c->backoff_min = conf->backoff_min_ms > 0 ? conf->backoff_min_ms : 1000;
+	c->backoff_max = conf->backoff_max_ms > 0 ? conf->backoff_max_ms : 60000;
+	if (c->backoff_max < c->backoff_min)
+		c->backoff_max = c->backoff_min;
+	c->rnd = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)c;
+	if (!c->rnd)
+		c->rnd = 88172645463325252ULL;
+	c->host = strdup(conf->host);
+	c->client_id = strdup(conf->client_id);
+	c->username = conf->username ? strdup(conf->username) : NULL;
+	c->password_file = conf->password_file ? strdup(conf->password_file) : NULL;
+	c->subs = calloc(conf->nsubscribe + 1, sizeof(*c->subs));
+	uv_timer_init(loop, &c->misc);
+	uv_timer_init(loop, &c->retry);
+	c->misc.data = c->retry.data = c;
+	c->handles = 2;
+	if (!c->host || !c->client_id || !c->subs) {
+		mqtt_client_free(c);
+		return NULL;
+	}
+	for (size_t i = 0; i < conf->nsubscribe; i++) {
+		c->subs[i] = strdup(conf->subscribe[i]);
+		if (!c->subs[i]) {
+			mqtt_client_free(c);
+			return NULL;
+		}
+		c->nsubs++;
+	}
+	if (mc_setup(c, conf) < 0) {
+		mqtt_client_free(c);
+		return NULL;
+	}
+	uv_timer_start(&c->misc, mc_on_misc, MC_MISC_MS, MC_MISC_MS);
+	mc_attempt(c);
+	return c;
+}
+
+static void mc_free_now(struct mqtt_client *c)
+{
+	for (size_t i = 0; c->subs && i < c->nsubs; i++)
+		free(c->subs[i]);
+	free(c->subs);
+	free(c->host);
+	free(c->client_id);
+	free(c->username);
+	free(c->password_file);
+	free(c);
+}
+
+static void mc_timer_closed(uv_handle_t *h)
+{
+	struct mqtt_client *c = h->data;
+
+	if (--c->handles == 0)
+		mc_free_now(c);
+}
+
+void mqtt_client_free(struct mqtt_client *c)
+{
+	if (!c)
+		return;
+	c->freeing = true;
+	if (c->mosq) {
+		if (c->state == MC_CONNECTED) {
+			/* A clean DISCONNECT: the broker keeps the session and queues for us. */
+			mosquitto_disconnect(c->mosq);
+			mosquitto_loop_write(c->mosq, 1);
+		}
+		mc_poll_stop(c);
+		mosquitto_destroy(c->mosq);
+		c->mosq = NULL;
+	}
+	mc_poll_stop(c);
+	uv_close((uv_handle_t *)&c->misc, mc_timer_closed);
+	uv_close((uv_handle_t *)&c->retry, mc_timer_closed);
+}
+
+const struct mqtt_client_stats *mqtt_client_stats(const struct mqtt_client *c)
+{
+	return &c->stats;
+}
+
+void mqtt_client_pause(struct mqtt_client *c, bool paused)
+{
+	if (c->paused == paused)
+		return;
+	c->paused = paused;
+	if (paused)
+		log_warn("mqtt: reading paused: the ledger is not keeping up; messages wait at "
+		         "the broker");
+	else
+		log_notice("mqtt: reading resumed");
+	mc_sync(c, MOSQ_ERR_SUCCESS, 0);
+}

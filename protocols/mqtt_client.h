@@ -1,0 +1,64 @@
+/* mqtt_client: one libmosquitto client run by the main libuv loop. Its socket is polled by
+ * the loop (uv_poll), mosquitto_loop_misc runs on a loop timer, and no thread of libmosquitto's
+ * own is ever started. It owns the connection: host, port, client id, username and password,
+ * TLS (CA, client certificate and key), keepalive, a persistent session (clean_session false,
+ * fixed client id) with its subscriptions at QoS 1, resubscribed after every connect, and
+ * reconnects with exponential backoff and full jitter. Each change of the connection's state
+ * is logged once; repeats are counted. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct mqtt_client_conf {
+	const char *host;
+	int port;
+	const char *client_id; /* required: the persistent session is named by it */
+	const char *username, *password;
+	const char *password_file; /* named in the advice after a refused login */
+	bool tls;
+	const char *ca_file, *cert_file, *key_file;
+	int keepalive_s;
+	char *const *subscribe; /* topic filters, copied */
+	size_t nsubscribe;
+	int64_t backoff_min_ms, backoff_max_ms; /* 0: 1 s and 60 s */
+};
+
+struct mqtt_client_msg {
+	const char *topic;
+	const void *payload;
+	size_t len;
+	bool retain;
+	int qos;
+};
+
+struct mqtt_client_cbs {
+	/* Called on the loop thread, from inside libmosquitto: queue the message, do no I/O. */
+	void (*on_message)(const struct mqtt_client_msg *m, void *userdata);
+	void (*on_state)(bool connected, void *userdata);
+	void *userdata;
+};
+
+struct mqtt_client_stats {
+	bool connected;
+	uint64_t attempts;     /* connection attempts (TCP connect started) */
+	uint64_t connects;     /* accepted by the broker */
+	uint64_t refused;      /* refused by the broker (CONNACK) */
+	uint64_t lost;         /* connections lost after being accepted */
+	uint64_t messages;     /* PUBLISH received */
+	int64_t next_retry_ms; /* delay before the next attempt, when disconnected */
+	char last_error[200];
+};
+
+/* Creates the client and starts connecting at once. NULL (with the reason logged) when the
+ * client cannot be set up at all (bad TLS files, out of memory). */
+struct mqtt_client *mqtt_client_new(uv_loop_t *loop, const struct mqtt_client_conf *conf,
+                                    const struct mqtt_client_cbs *cbs);
+/* Disconnects (the broker keeps the session) and frees; safe on NULL. */
+void mqtt_client_free(struct mqtt_client *c);
+const struct mqtt_client_stats *mqtt_client_stats(const struct mqtt_client *c);
+/* Stops reading from the broker while `paused` (the ledger is not keeping up); messages stay
+ * queued at the broker. */
+void mqtt_client_pause(struct mqtt_client *c, bool paused);
