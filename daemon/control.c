@@ -16,6 +16,7 @@
 
 #define CONTROL_MAX_LINE    (64 * 1024)
 #define CONTROL_MAX_CLIENTS 32
+#define CONTROL_MAX_QUEUED  (8 * 1024 * 1024)
 
 struct control_client {
 	uv_pipe_t pipe;
@@ -126,8 +127,13 @@ static void control_reply(struct control_client *cl, json_t *reply, bool then_cl
 		control_client_close(cl);
 		return;
 	}
-	if (then_close)
+	/* A client that sends and never reads would make the daemon hold its replies. */
+	if (then_close || uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe) >
+	                      CONTROL_MAX_QUEUED) {
+		if (!then_close)
+			log_warn("control socket: a client does not read its replies; closed");
 		control_client_close(cl);
+	}
 }
 
 static void control_line(struct control_client *cl, const char *line, size_t len)

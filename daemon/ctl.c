@@ -21,21 +21,6 @@
 #include "uplink.h"
 #include "firegw-config.h"
 
-static json_t *ctl_iso(int64_t wall_ms)
-{
-	char buf[32];
-
-	if (wall_ms <= 0)
-		return json_null();
-	clock_format_iso(wall_ms, buf, sizeof(buf));
-	return json_string(buf);
-}
-
-static json_t *ctl_number(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
 static const struct dev_status *ctl_dev_status(struct daemon *d, const struct device_conf *dc)
 {
 	for (size_t i = 0; d->acquire && i < acquire_devices(d->acquire); i++) {
@@ -47,8 +32,7 @@ static const struct dev_status *ctl_dev_status(struct daemon *d, const struct de
 	return NULL;
 }
 
-static const struct mqtt_dev_status *ctl_mqtt_status(struct daemon *d,
-                                                    const struct device_conf *dc)
+static const struct mqtt_dev_status *ctl_mqtt_status(struct daemon *d, const struct device_conf *dc)
 {
 	for (size_t i = 0; d->mqtt && i < mqtt_in_devices(d->mqtt); i++) {
 		const struct mqtt_dev_status *s = mqtt_in_device(d->mqtt, i);
@@ -87,7 +71,7 @@ static json_t *ctl_mqtt_device(struct daemon *d, const struct device_conf *dc, j
 	json_object_set_new(o, "online", json_boolean(online));
 	if (!s)
 		return o;
-	json_object_set_new(o, "last_ok", ctl_iso(s->last_heard_wall));
+	json_object_set_new(o, "last_ok", hazard_time_json(s->last_heard_wall));
 	json_t *errs = json_object();
 	uint64_t bad = 0;
 	for (int e = 1; e < MM_ERR_COUNT; e++) {
@@ -105,11 +89,11 @@ static json_t *ctl_mqtt_device(struct daemon *d, const struct device_conf *dc, j
 		json_t *v = json_object();
 
 		for (size_t i = 0; i < dc->prof->npoints; i++)
-			json_object_set_new(v, dc->prof->points[i].name,
-			                    json_pack("{s:o, s:s}", "value", ctl_number(s->values[i]),
-			                              "unit", dc->prof->points[i].unit
-			                                          ? dc->prof->points[i].unit
-			                                          : ""));
+			json_object_set_new(
+			    v, dc->prof->points[i].name,
+			    json_pack("{s:o, s:s}", "value", hazard_number_json(s->values[i]),
+			              "unit",
+			              dc->prof->points[i].unit ? dc->prof->points[i].unit : ""));
 		json_object_set_new(o, "values", v);
 	}
 	return o;
@@ -138,9 +122,9 @@ static json_t *ctl_device(struct daemon *d, const struct device_conf *dc, bool v
 	json_t *o;
 
 	ctl_why(s, why, sizeof(why));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", dc->id, "type", dc->bus ? "modbus" : "mqtt",
-	              "profile", dc->profile ? dc->profile : "", "location",
-	              dc->location ? dc->location : "", "why", why);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", dc->id, "type",
+	              dc->bus ? "modbus" : "mqtt", "profile", dc->profile ? dc->profile : "",
+	              "location", dc->location ? dc->location : "", "why", why);
 	if (dc->bus) {
 		json_object_set_new(o, "bus", json_string(dc->bus));
 		json_object_set_new(o, "unit", json_integer(dc->unit));
@@ -152,27 +136,28 @@ static json_t *ctl_device(struct daemon *d, const struct device_conf *dc, bool v
 	json_object_set_new(o, "online", json_boolean(s && s->why == MB_WHY_OK));
 	if (!s)
 		return o;
-	json_object_set_new(o, "last_ok", ctl_iso(s->last_ok_wall));
+	json_object_set_new(o, "last_ok", hazard_time_json(s->last_ok_wall));
 	if (s->why != MB_WHY_OK && s->backoff_ms > 0) {
 		int64_t left = s->last_poll_mono + s->backoff_ms - clock_mono_ms();
 
 		json_object_set_new(o, "backing_off", json_true());
-		json_object_set_new(o, "retry_in_s", json_real(left > 0 ? (double)left / 1000.0 : 0));
+		json_object_set_new(o, "retry_in_s",
+		                    json_real(left > 0 ? (double)left / 1000.0 : 0));
 	}
-	json_object_set_new(o, "counters",
-	                    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "polls",
-	                              (json_int_t)s->polls, "failures", (json_int_t)s->failures,
-	                              "timeouts", (json_int_t)s->timeouts, "exceptions",
-	                              (json_int_t)s->exceptions, "crc_errors",
-	                              (json_int_t)s->crc_errors, "link_errors",
-	                              (json_int_t)s->link_errors));
+	json_object_set_new(
+	    o, "counters",
+	    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "polls", (json_int_t)s->polls, "failures",
+	              (json_int_t)s->failures, "timeouts", (json_int_t)s->timeouts, "exceptions",
+	              (json_int_t)s->exceptions, "crc_errors", (json_int_t)s->crc_errors,
+	              "link_errors", (json_int_t)s->link_errors));
 	if (values && p && s->values) {
 		json_t *v = json_object();
 
 		for (size_t i = 0; i < p->npoints; i++)
 			json_object_set_new(v, p->points[i].name,
-			                    json_pack("{s:o, s:s}", "value", ctl_number(s->values[i]),
-			                              "unit", p->points[i].unit ? p->points[i].unit : ""));
+			                    json_pack("{s:o, s:s}", "value",
+			                              hazard_number_json(s->values[i]), "unit",
+			                              p->points[i].unit ? p->points[i].unit : ""));
 		json_object_set_new(o, "values", v);
 	}
 	return o;
@@ -208,20 +193,18 @@ json_t *ctl_status(struct daemon *d, bool full)
 			offline++;
 	}
 	const struct uplink_stats *us = d->uplink ? uplink_stats(d->uplink) : NULL;
-	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:{s:I, s:I}, s:I, s:I, s:o}", "gateway",
-	              d->conf->gateway_id, "version", FIREGW_VERSION, "uptime_s",
-	              (json_int_t)((clock_mono_ms() - d->started_mono) / 1000), "devices_online",
-	              (json_int_t)online, "devices_offline", (json_int_t)offline, "open_hazards",
-	              grades, "outbox", "alarm",
-	              (json_int_t)ledger_outbox_depth(d->ledger, LANE_ALARM), "telemetry",
-	              (json_int_t)ledger_outbox_depth(d->ledger, LANE_TELEMETRY),
-	              "oldest_unsent_age_s",
-	              (json_int_t)(oldest > 0 && now > oldest ? (now - oldest) / 1000 : 0),
-	              "disk_free_bytes",
-	              (json_int_t)(statvfs(d->conf->data_dir, &vfs) == 0
-	                               ? (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize
-	                               : -1),
-	              "last_upload", ctl_iso(us ? us->last_success_wall : 0));
+	o = json_pack(
+	    "{s:s, s:s, s:I, s:I, s:I, s:o, s:{s:I, s:I}, s:I, s:I, s:o}", "gateway",
+	    d->conf->gateway_id, "version", FIREGW_VERSION, "uptime_s",
+	    (json_int_t)((clock_mono_ms() - d->started_mono) / 1000), "devices_online",
+	    (json_int_t)online, "devices_offline", (json_int_t)offline, "open_hazards", grades,
+	    "outbox", "alarm", (json_int_t)ledger_outbox_depth(d->ledger, LANE_ALARM), "telemetry",
+	    (json_int_t)ledger_outbox_depth(d->ledger, LANE_TELEMETRY), "oldest_unsent_age_s",
+	    (json_int_t)(oldest > 0 && now > oldest ? (now - oldest) / 1000 : 0), "disk_free_bytes",
+	    (json_int_t)(statvfs(d->conf->data_dir, &vfs) == 0
+	                     ? (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize
+	                     : -1),
+	    "last_upload", hazard_time_json(us ? us->last_success_wall : 0));
 	if (!full)
 		return o;
 
@@ -240,8 +223,9 @@ json_t *ctl_status(struct daemon *d, bool full)
 
 		json_object_set_new(pl, "failures_in_a_row", json_integer(us->failures));
 		json_object_set_new(pl, "last_error", json_string(us->last_error));
-		json_object_set_new(pl, "retry_in_s",
-		                    json_real(us->failures && wait > 0 ? (double)wait / 1000.0 : 0));
+		json_object_set_new(
+		    pl, "retry_in_s",
+		    json_real(us->failures && wait > 0 ? (double)wait / 1000.0 : 0));
 		json_object_set_new(pl, "requests", json_integer((json_int_t)us->requests));
 		json_object_set_new(pl, "accepted", json_integer((json_int_t)us->accepted));
 		json_object_set_new(pl, "rejected", json_integer((json_int_t)us->rejected));
@@ -257,8 +241,8 @@ json_t *ctl_status(struct daemon *d, bool full)
 		    json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I}", "connected", cs->connected,
 		              "last_error", cs->last_error, "connects", (json_int_t)cs->connects,
 		              "messages", (json_int_t)ms->messages, "unknown_device",
-		              (json_int_t)ms->unknown_device, "unmatched", (json_int_t)ms->unmatched,
-		              "no_key", (json_int_t)ms->no_key));
+		              (json_int_t)ms->unknown_device, "unmatched",
+		              (json_int_t)ms->unmatched, "no_key", (json_int_t)ms->no_key));
 	}
 	json_object_set_new(o, "ledger",
 	                    json_pack("{s:s, s:I, s:I}", "path", ledger_path(d->ledger), "events",
@@ -309,7 +293,8 @@ static json_t *ctl_hazards(struct daemon *d, json_t *req)
 	json_t *open, *grade, *since, *device, *limit;
 	const char *err = NULL;
 
-	if (!ctl_opt(req, "open", JSON_TRUE, &open) || !ctl_opt(req, "grade", JSON_STRING, &grade) ||
+	if (!ctl_opt(req, "open", JSON_TRUE, &open) ||
+	    !ctl_opt(req, "grade", JSON_STRING, &grade) ||
 	    !ctl_opt(req, "since", JSON_STRING, &since) ||
 	    !ctl_opt(req, "device", JSON_STRING, &device) ||
 	    !ctl_opt(req, "limit", JSON_INTEGER, &limit))
@@ -317,9 +302,10 @@ static json_t *ctl_hazards(struct daemon *d, json_t *req)
 		                     "(strings) and limit (a number)");
 	f.open_only = open && json_is_true(open);
 	if (grade && (f.grade = grade_from_name(json_string_value(grade))) < 0)
-		return control_error("unknown grade '%s'; grades are immediate, major, significant, "
-		                     "general",
-		                     json_string_value(grade));
+		return control_error(
+		    "unknown grade '%s'; grades are immediate, major, significant, "
+		    "general",
+		    json_string_value(grade));
 	if (since &&
 	    (f.since_ms = query_parse_since(json_string_value(since), clock_wall_ms())) < 0)
 		return control_error("since '%s' is not a date (2026-11-01, 2026-11-01T08:00) or a "
@@ -328,9 +314,9 @@ static json_t *ctl_hazards(struct daemon *d, json_t *req)
 	if (device)
 		f.device = json_string_value(device);
 	if (limit)
-		f.limit = (int)(json_integer_value(limit) > QUERY_MAX_LIMIT
-		                    ? QUERY_MAX_LIMIT
-		                    : json_integer_value(limit));
+		f.limit =
+		    (int)(json_integer_value(limit) > QUERY_MAX_LIMIT ? QUERY_MAX_LIMIT
+		                                                      : json_integer_value(limit));
 	json_t *list = query_hazards(d->ledger, &f, &err);
 
 	return ctl_result(list, "hazards", &err);
@@ -372,15 +358,17 @@ static json_t *ctl_test(struct daemon *d, json_t *req)
 		if ((rc = ingest_push(d->ingest, &rd)) == 0)
 			rc = ingest_flush(d->ingest);
 		if (rc < 0)
-			return control_error("the test alarm could not be recorded (%s); see the log "
-			                     "(disk full?)",
-			                     strerror(-rc));
+			return control_error(
+			    "the test alarm could not be recorded (%s); see the log "
+			    "(disk full?)",
+			    strerror(-rc));
 	}
 	hazard_init(&h);
 	rc = ledger_hazard_last_closed(d->ledger, dc->id, "test", KIND_FIRE_ALARM, &h);
 	if (rc != 1) {
 		hazard_finish(&h);
-		return control_error("the test alarm was recorded but not found again; see the log");
+		return control_error(
+		    "the test alarm was recorded but not found again; see the log");
 	}
 	json_t *o = json_pack("{s:b, s:s, s:s, s:b}", "ok", 1, "hazard_id", h.id, "device", dc->id,
 	                      "platform", d->uplink != NULL);
@@ -448,7 +436,8 @@ json_t *ctl_handle(const char *cmd, json_t *req, void *userdata)
 		const char *month = ctl_str(req, "month");
 
 		if (!month)
-			return control_error("report needs a month: firegwctl report --month YYYY-MM");
+			return control_error(
+			    "report needs a month: firegwctl report --month YYYY-MM");
 		json_t *o = query_report(d->ledger, month, &err);
 
 		return ctl_result(o, "report", &err);

@@ -26,7 +26,6 @@
 
 #define TICK_MS 1000
 
-
 static int daemon_log_level(const char *s)
 {
 	if (!strcmp(s, "error"))
@@ -156,8 +155,9 @@ int daemon_reload(struct daemon *d, json_t *errors)
 	conf_errors_finish(&errs);
 	if (strcmp(next->gateway_id, d->conf->gateway_id) != 0 ||
 	    strcmp(next->data_dir, d->conf->data_dir) != 0) {
-		static const char msg[] = "gateway id or data_dir changed; they name the ledger, so "
-		                          "restart firegw to change them";
+		static const char msg[] =
+		    "gateway id or data_dir changed; they name the ledger, so "
+		    "restart firegw to change them";
 		log_err("reload refused: %s", msg);
 		if (errors)
 			json_array_append_new(errors, json_string(msg));

@@ -44,7 +44,7 @@ int hstatus_from_name(const char *s)
 	return -1;
 }
 
-static json_t *iso_or_null(int64_t wall_ms)
+json_t *hazard_time_json(int64_t wall_ms)
 {
 	char buf[32];
 
@@ -54,7 +54,7 @@ static json_t *iso_or_null(int64_t wall_ms)
 	return json_string(buf);
 }
 
-static json_t *real_or_null(double v)
+json_t *hazard_number_json(double v)
 {
 	return isfinite(v) ? json_real(v) : json_null();
 }
@@ -74,17 +74,17 @@ json_t *hazard_to_json(const struct hazard *h)
 	json_object_set_new(o, "device_id", json_string(h->device));
 	json_object_set_new(o, "point", json_string(h->point));
 	json_object_set_new(o, "active", json_boolean(h->active));
-	json_object_set_new(o, "value", real_or_null(h->value));
-	json_object_set_new(o, "peak", real_or_null(h->peak));
-	json_object_set_new(o, "threshold", real_or_null(h->threshold));
+	json_object_set_new(o, "value", hazard_number_json(h->value));
+	json_object_set_new(o, "peak", hazard_number_json(h->peak));
+	json_object_set_new(o, "threshold", hazard_number_json(h->threshold));
 	json_object_set_new(o, "unit", json_string(h->unit));
 	json_object_set_new(o, "occurrences", json_integer(h->occurrences));
 	json_object_set_new(o, "escalations", json_integer(h->escalations));
-	json_object_set_new(o, "first_seen", iso_or_null(h->first_seen));
-	json_object_set_new(o, "last_seen", iso_or_null(h->last_seen));
-	json_object_set_new(o, "cleared_at", iso_or_null(h->cleared_at));
-	json_object_set_new(o, "closed_at", iso_or_null(h->closed_at));
-	json_object_set_new(o, "deadline", iso_or_null(h->deadline));
+	json_object_set_new(o, "first_seen", hazard_time_json(h->first_seen));
+	json_object_set_new(o, "last_seen", hazard_time_json(h->last_seen));
+	json_object_set_new(o, "cleared_at", hazard_time_json(h->cleared_at));
+	json_object_set_new(o, "closed_at", hazard_time_json(h->closed_at));
+	json_object_set_new(o, "deadline", hazard_time_json(h->deadline));
 	json_object_set_new(o, "overdue", json_boolean(h->overdue));
 	json_object_set_new(o, "recurrence_of",
 	                    h->recurrence_of[0] ? json_string(h->recurrence_of) : json_null());

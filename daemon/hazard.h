@@ -65,6 +65,10 @@ void hazard_finish(struct hazard *h);
 const char *hstatus_name(enum hstatus s);
 int hstatus_from_name(const char *s);
 json_t *hazard_to_json(const struct hazard *h);
+/* A wall time as the ledger's JSON writes it (ISO 8601, UTC, ms), null when 0 (never). */
+json_t *hazard_time_json(int64_t wall_ms);
+/* A number, null when it is not finite (no reading yet). */
+json_t *hazard_number_json(double v);
 
 enum hazard_outcome {
 	HAZARD_NONE, /* nothing to record (still active, same item) */

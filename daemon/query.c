@@ -26,16 +26,6 @@ static sqlite3_stmt *query_prepare(struct ledger *l, const char *sql)
 	return st;
 }
 
-static json_t *query_iso(int64_t wall_ms)
-{
-	char buf[32];
-
-	if (wall_ms <= 0)
-		return json_null();
-	clock_format_iso(wall_ms, buf, sizeof(buf));
-	return json_string(buf);
-}
-
 static const char *query_text(sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
@@ -120,16 +110,17 @@ json_t *query_hazard(struct ledger *l, const char *id, const char **err)
 		json_t *e = json_pack("{s:I, s:s, s:s, s:o}", "seq",
 		                      (json_int_t)sqlite3_column_int64(st, 0), "event_id",
 		                      query_text(st, 1), "type", query_text(st, 2), "at",
-		                      query_iso(sqlite3_column_int64(st, 3)));
+		                      hazard_time_json(sqlite3_column_int64(st, 3)));
 
 		if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
 			json_object_set_new(e, "delivery", json_string("rejected"));
 			json_object_set_new(e, "reason", json_string(query_text(st, 5)));
-			json_object_set_new(e, "rejected_at", query_iso(sqlite3_column_int64(st, 6)));
+			json_object_set_new(e, "rejected_at",
+			                    hazard_time_json(sqlite3_column_int64(st, 6)));
 		} else {
-			json_object_set_new(e, "delivery", json_string(sqlite3_column_int(st, 4)
-			                                                   ? "queued"
-			                                                   : "delivered"));
+			json_object_set_new(
+			    e, "delivery",
+			    json_string(sqlite3_column_int(st, 4) ? "queued" : "delivered"));
 		}
 		json_array_append_new(events, e);
 	}
@@ -159,16 +150,16 @@ json_t *query_outbox(struct ledger *l, int limit, const char **err)
 	                  "oldest_age_s", "max_attempts", 0, "telemetry", "depth", 0,
 	                  "oldest_age_s", "max_attempts", 0);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *lane = json_object_get(lanes, sqlite3_column_int(st, 0) == LANE_ALARM
-		                                          ? "alarm"
-		                                          : "telemetry");
+		json_t *lane = json_object_get(
+		    lanes, sqlite3_column_int(st, 0) == LANE_ALARM ? "alarm" : "telemetry");
 		int64_t oldest = sqlite3_column_int64(st, 2);
 
 		json_object_set_new(lane, "depth", json_integer(sqlite3_column_int64(st, 1)));
-		json_object_set_new(lane, "oldest_age_s",
-		                    json_integer(oldest > 0 && now > oldest ? (now - oldest) / 1000
-		                                                            : 0));
-		json_object_set_new(lane, "max_attempts", json_integer(sqlite3_column_int64(st, 3)));
+		json_object_set_new(
+		    lane, "oldest_age_s",
+		    json_integer(oldest > 0 && now > oldest ? (now - oldest) / 1000 : 0));
+		json_object_set_new(lane, "max_attempts",
+		                    json_integer(sqlite3_column_int64(st, 3)));
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -176,9 +167,10 @@ json_t *query_outbox(struct ledger *l, int limit, const char **err)
 		*err = query_db_error;
 		return NULL;
 	}
-	st = query_prepare(l, "SELECT o.seq, o.hazard_id, e.type, o.created, o.attempts, e.event_id "
-	                      "FROM outbox o LEFT JOIN events e ON e.seq = o.seq "
-	                      "WHERE o.lane = 0 ORDER BY o.id LIMIT ?1");
+	st =
+	    query_prepare(l, "SELECT o.seq, o.hazard_id, e.type, o.created, o.attempts, e.event_id "
+	                     "FROM outbox o LEFT JOIN events e ON e.seq = o.seq "
+	                     "WHERE o.lane = 0 ORDER BY o.id LIMIT ?1");
 	if (!st) {
 		json_decref(lanes);
 		*err = query_db_error;
@@ -191,7 +183,7 @@ json_t *query_outbox(struct ledger *l, int limit, const char **err)
 		    items, json_pack("{s:I, s:s, s:s, s:o, s:I, s:s}", "seq",
 		                     (json_int_t)sqlite3_column_int64(st, 0), "hazard_id",
 		                     query_text(st, 1), "type", query_text(st, 2), "created",
-		                     query_iso(sqlite3_column_int64(st, 3)), "attempts",
+		                     hazard_time_json(sqlite3_column_int64(st, 3)), "attempts",
 		                     (json_int_t)sqlite3_column_int64(st, 4), "event_id",
 		                     query_text(st, 5)));
 	sqlite3_finalize(st);
@@ -206,10 +198,11 @@ json_t *query_outbox(struct ledger *l, int limit, const char **err)
 
 json_t *query_deadletter(struct ledger *l, int limit, const char **err)
 {
-	sqlite3_stmt *st = query_prepare(l, "SELECT d.seq, d.event_id, d.hazard_id, d.reason, d.at, "
-	                                    " e.type FROM deadletter d "
-	                                    "LEFT JOIN events e ON e.seq = d.seq "
-	                                    "ORDER BY d.at DESC, d.seq DESC LIMIT ?1");
+	sqlite3_stmt *st =
+	    query_prepare(l, "SELECT d.seq, d.event_id, d.hazard_id, d.reason, d.at, "
+	                     " e.type FROM deadletter d "
+	                     "LEFT JOIN events e ON e.seq = d.seq "
+	                     "ORDER BY d.at DESC, d.seq DESC LIMIT ?1");
 	json_t *items;
 	int rc;
 
@@ -220,13 +213,13 @@ json_t *query_deadletter(struct ledger *l, int limit, const char **err)
 	sqlite3_bind_int(st, 1, query_limit(limit));
 	items = json_array();
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(
-		    items, json_pack("{s:I, s:s, s:s, s:s, s:o, s:s}", "seq",
-		                     (json_int_t)sqlite3_column_int64(st, 0), "event_id",
-		                     query_text(st, 1), "hazard_id", query_text(st, 2), "reason",
-		                     query_text(st, 3), "rejected_at",
-		                     query_iso(sqlite3_column_int64(st, 4)), "type",
-		                     query_text(st, 5)));
+		json_array_append_new(items,
+		                      json_pack("{s:I, s:s, s:s, s:s, s:o, s:s}", "seq",
+		                                (json_int_t)sqlite3_column_int64(st, 0), "event_id",
+		                                query_text(st, 1), "hazard_id", query_text(st, 2),
+		                                "reason", query_text(st, 3), "rejected_at",
+		                                hazard_time_json(sqlite3_column_int64(st, 4)),
+		                                "type", query_text(st, 5)));
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(items);
@@ -262,7 +255,7 @@ static int query_month_bounds(const char *month, int64_t *start, int64_t *end)
 	return 0;
 }
 
-static const char *const query_report_types[] = {"raised", "escalated", "recurred",
+static const char *const query_report_types[] = {"raised",  "escalated", "recurred",
                                                  "cleared", "closed",    "overdue"};
 #define N_REPORT_TYPES (sizeof(query_report_types) / sizeof(query_report_types[0]))
 
@@ -340,8 +333,8 @@ json_t *query_report(struct ledger *l, const char *month, const char **err)
 		return NULL;
 	}
 	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "month", month, "from",
-	                 query_iso(start), "to", query_iso(end), "totals", totals, "by_grade",
-	                 by_grade, "by_kind", by_kind, "tests", tests);
+	                 hazard_time_json(start), "to", hazard_time_json(end), "totals", totals,
+	                 "by_grade", by_grade, "by_kind", by_kind, "tests", tests);
 }
 
 int64_t query_parse_since(const char *s, int64_t now_ms)

@@ -11,10 +11,10 @@
 #include "ledger.h"
 
 struct query_filter {
-	bool open_only;    /* not closed */
-	int grade;         /* enum grade, or -1 for every grade */
-	int64_t since_ms;  /* first seen at or after; 0 for all */
-	int limit;         /* newest first; 0: the default */
+	bool open_only;     /* not closed */
+	int grade;          /* enum grade, or -1 for every grade */
+	int64_t since_ms;   /* first seen at or after; 0 for all */
+	int limit;          /* newest first; 0: the default */
 	const char *device; /* NULL for every device */
 };
 

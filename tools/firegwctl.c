@@ -78,10 +78,11 @@ static int ctl_connect(struct ctl *c)
 		int e = errno;
 
 		if (e == ENOENT || e == ECONNREFUSED)
-			fprintf(stderr,
-			        "firegwctl: firegw is not running (nothing answers on %s); start it "
-			        "with 'systemctl start firegw', or give the socket with -s\n",
-			        c->socket);
+			fprintf(
+			    stderr,
+			    "firegwctl: firegw is not running (nothing answers on %s); start it "
+			    "with 'systemctl start firegw', or give the socket with -s\n",
+			    c->socket);
 		else if (e == EACCES)
 			fprintf(stderr,
 			        "firegwctl: %s: permission denied; run as root or as a member of "
@@ -144,7 +145,8 @@ static json_t *ctl_call(struct ctl *c, json_t *req, int *exit_code)
 		}
 		if (len + 65536 > cap) {
 			if (cap >= REPLY_MAX) {
-				fprintf(stderr, "firegwctl: reply longer than %d bytes\n", REPLY_MAX);
+				fprintf(stderr, "firegwctl: reply longer than %d bytes\n",
+				        REPLY_MAX);
 				free(buf);
 				return NULL;
 			}
@@ -160,7 +162,8 @@ static json_t *ctl_call(struct ctl *c, json_t *req, int *exit_code)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			fprintf(stderr, "firegwctl: firegw closed the connection without a reply\n");
+			fprintf(stderr,
+			        "firegwctl: firegw closed the connection without a reply\n");
 			free(buf);
 			return NULL;
 		}
@@ -192,7 +195,8 @@ static long long num(json_t *o, const char *key)
 	json_t *v = json_object_get(o, key);
 
 	return json_is_integer(v) ? (long long)json_integer_value(v)
-	                          : json_is_real(v) ? (long long)json_real_value(v) : 0;
+	       : json_is_real(v)  ? (long long)json_real_value(v)
+	                          : 0;
 }
 
 /* "2026-11-23T08:00:01.123Z" → "2026-11-23 08:00:01" (UTC, as the ledger keeps it). */
@@ -280,8 +284,8 @@ static void print_devices(json_t *devs)
 			         num(d, "retry_in_s"));
 		else
 			snprintf(state, sizeof(state), "%s", str(d, "why"));
-		printf("%-16s %-6s %-16s %-26s %-19s %s\n", str(d, "id"), str(d, "type"), where, state,
-		       when(d, "last_ok", t, sizeof(t)), str(d, "location"));
+		printf("%-16s %-6s %-16s %-26s %-19s %s\n", str(d, "id"), str(d, "type"), where,
+		       state, when(d, "last_ok", t, sizeof(t)), str(d, "location"));
 		values_line(json_object_get(d, "values"), vals, sizeof(vals));
 		if (vals[0] && json_is_true(json_object_get(d, "online")))
 			printf("%16s   %s\n", "", vals);
@@ -293,8 +297,8 @@ static void print_status(json_t *r)
 	char up[32], age[32], disk[32], t[32];
 	json_t *g = json_object_get(r, "open_hazards"), *ob = json_object_get(r, "outbox"),
 	       *pl = json_object_get(r, "platform"), *lg = json_object_get(r, "ledger");
-	long long pending = num(r, "devices_total") - num(r, "devices_online") -
-	                    num(r, "devices_offline");
+	long long pending =
+	    num(r, "devices_total") - num(r, "devices_online") - num(r, "devices_offline");
 
 	duration(num(r, "uptime_s"), up, sizeof(up));
 	printf("gateway       %s (firegw %s, up %s)\n", str(r, "gateway"), str(r, "version"), up);
@@ -321,8 +325,9 @@ static void print_status(json_t *r)
 	json_t *mq = json_object_get(r, "mqtt");
 	if (mq) {
 		if (json_is_true(json_object_get(mq, "connected")))
-			printf("mqtt broker   connected; %lld message(s), %lld from unknown devices\n",
-			       num(mq, "messages"), num(mq, "unknown_device"));
+			printf(
+			    "mqtt broker   connected; %lld message(s), %lld from unknown devices\n",
+			    num(mq, "messages"), num(mq, "unknown_device"));
 		else
 			printf("mqtt broker   not connected: %s\n", str(mq, "last_error"));
 	}
@@ -367,12 +372,18 @@ static void print_hazards(json_t *list)
 static void print_hazard(json_t *r)
 {
 	json_t *h = json_object_get(r, "hazard"), *ev = json_object_get(r, "events"), *e, *v;
-	static const char *const fields[] = {
-	    "id",        "title",     "kind",       "grade",      "status",   "device_id",
-	    "point",     "location",  "value",      "peak",       "threshold", "unit",
-	    "first_seen", "last_seen", "cleared_at", "closed_at", "deadline", "occurrences",
-	    "escalations", "recurrence_of", "responsible", "responsible_phone", "assignee",
-	    "rectification_deadline"};
+	static const char *const fields[] = {"id",          "title",
+	                                     "kind",        "grade",
+	                                     "status",      "device_id",
+	                                     "point",       "location",
+	                                     "value",       "peak",
+	                                     "threshold",   "unit",
+	                                     "first_seen",  "last_seen",
+	                                     "cleared_at",  "closed_at",
+	                                     "deadline",    "occurrences",
+	                                     "escalations", "recurrence_of",
+	                                     "responsible", "responsible_phone",
+	                                     "assignee",    "rectification_deadline"};
 	char flags[64];
 	size_t i;
 
@@ -519,16 +530,19 @@ static int ctl_test_wait(struct ctl *c, const char *hazard_id, double wait_s)
 				rejected++;
 				if (!c->json)
 					printf("rejected by the platform: %s %s: %s\n",
-					       str(e, "type"), str(e, "event_id"), str(e, "reason"));
+					       str(e, "type"), str(e, "event_id"),
+					       str(e, "reason"));
 			}
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		double el = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+		double el =
+		    (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
 		if (queued == 0) {
 			if (c->json)
 				print_json(r);
 			else if (!rejected)
-				printf("accepted by the platform after %.1f s: the test alarm went end "
+				printf("accepted by the platform after %.1f s: the test alarm went "
+				       "end "
 				       "to end\n",
 				       el);
 			json_decref(r);
@@ -538,9 +552,10 @@ static int ctl_test_wait(struct ctl *c, const char *hazard_id, double wait_s)
 			if (c->json)
 				print_json(r);
 			else
-				printf("not accepted by the platform within %.0f s; it waits in the "
-				       "outbox ('firegwctl outbox', 'firegwctl status' show why)\n",
-				       wait_s);
+				printf(
+				    "not accepted by the platform within %.0f s; it waits in the "
+				    "outbox ('firegwctl outbox', 'firegwctl status' show why)\n",
+				    wait_s);
 			json_decref(r);
 			return EXIT_ERROR;
 		}
@@ -573,8 +588,9 @@ static int ctl_run(struct ctl *c, const char *cmd, json_t *req, double wait_s)
 			if (c->json)
 				print_json(r);
 			else
-				printf("no platform uplink is running: the test stays in the outbox "
-				       "('firegwctl status' says why)\n");
+				printf(
+				    "no platform uplink is running: the test stays in the outbox "
+				    "('firegwctl status' says why)\n");
 			json_decref(r);
 			return EXIT_ERROR;
 		}
@@ -600,8 +616,8 @@ static int ctl_run(struct ctl *c, const char *cmd, json_t *req, double wait_s)
 	else if (!strcmp(cmd, "report"))
 		print_report(json_object_get(r, "report"));
 	else if (!strcmp(cmd, "reload"))
-		printf("configuration reloaded from %s: %lld buses, %lld devices\n", str(r, "config"),
-		       num(r, "buses"), num(r, "devices"));
+		printf("configuration reloaded from %s: %lld buses, %lld devices\n",
+		       str(r, "config"), num(r, "buses"), num(r, "devices"));
 	json_decref(r);
 	return EXIT_OK;
 }
@@ -610,10 +626,10 @@ static int ctl_run(struct ctl *c, const char *cmd, json_t *req, double wait_s)
 static json_t *ctl_request(const char *cmd, int argc, char **argv, double *wait_s)
 {
 	static const struct option opts[] = {
-	    {"open", no_argument, NULL, 'o'},          {"grade", required_argument, NULL, 'g'},
-	    {"since", required_argument, NULL, 's'},   {"device", required_argument, NULL, 'd'},
-	    {"limit", required_argument, NULL, 'l'},   {"month", required_argument, NULL, 'm'},
-	    {"wait", required_argument, NULL, 'w'},    {NULL, 0, NULL, 0},
+	    {"open", no_argument, NULL, 'o'},        {"grade", required_argument, NULL, 'g'},
+	    {"since", required_argument, NULL, 's'}, {"device", required_argument, NULL, 'd'},
+	    {"limit", required_argument, NULL, 'l'}, {"month", required_argument, NULL, 'm'},
+	    {"wait", required_argument, NULL, 'w'},  {NULL, 0, NULL, 0},
 	};
 	json_t *req = json_pack("{s:s}", "cmd", cmd);
 	const char *allowed;
@@ -718,8 +734,8 @@ static char *ctl_socket_from_conf(const char *path, bool must)
 	if (c)
 		sock = strdup(c->control_socket);
 	else if (must)
-		fprintf(stderr, "firegwctl: %s has errors ('firegw check -c %s' lists them)\n", path,
-		        path);
+		fprintf(stderr, "firegwctl: %s has errors ('firegw check -c %s' lists them)\n",
+		        path, path);
 	conf_free(c);
 	conf_errors_finish(&errs);
 	return sock;
@@ -771,7 +787,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < sub_argc; i++)
 		if (!strcmp(sub_argv[i], "--json") || !strcmp(sub_argv[i], "-j")) {
 			c.json = true;
-			memmove(&sub_argv[i], &sub_argv[i + 1], sizeof(char *) * (size_t)(sub_argc - i));
+			memmove(&sub_argv[i], &sub_argv[i + 1],
+			        sizeof(char *) * (size_t)(sub_argc - i));
 			sub_argc--;
 			i--;
 		}

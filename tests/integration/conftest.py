@@ -138,6 +138,22 @@ def ledger_sequences(path):
     return dict(ledger_query(path, "SELECT name, seq FROM sqlite_sequence"))
 
 
+def wait_until(what, fn, timeout=TIMEOUT, daemon=None, interval=0.1):
+    """Polls fn until it returns something truthy; returns that. Fails with `what` (and the
+    daemon's log) when the time is up or the daemon died."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = fn()
+        if got:
+            return got
+        if daemon is not None and not daemon.alive():
+            raise AssertionError(f"firegw exited while waiting for {what}\n{daemon.log_text()}")
+        if time.monotonic() > deadline:
+            log = f"\n{daemon.log_text()}" if daemon is not None else ""
+            raise AssertionError(f"no {what} within {timeout} s{log}")
+        time.sleep(interval)
+
+
 class DaemonError(AssertionError):
     pass
 

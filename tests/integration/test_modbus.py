@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import BUILD_ROOT, PROFILES, TIMEOUT, ledger_query, run_firegw
+from conftest import BUILD_ROOT, PROFILES, TIMEOUT, ledger_query, run_firegw, wait_until
 from modbus_peers import ModbusSim, PymodbusServer, SocatPair
 
 SIM = BUILD_ROOT / "tests" / "modbus-sim"
@@ -114,22 +114,6 @@ def peers(firegw_bin):
 
 
 # ---- waiting and looking ----
-
-
-def wait_until(what, fn, timeout=TIMEOUT, daemon=None):
-    """Polls fn until it returns something truthy; returns that. Fails with `what` (and the
-    daemon's log) when the time is up or the daemon died."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = fn()
-        if got:
-            return got
-        if daemon is not None and not daemon.alive():
-            raise AssertionError(f"firegw exited while waiting for {what}\n{daemon.log_text()}")
-        if time.monotonic() > deadline:
-            log = f"\n{daemon.log_text()}" if daemon is not None else ""
-            raise AssertionError(f"no {what} within {timeout} s{log}")
-        time.sleep(0.1)
 
 
 def hazards(gw, **where):

@@ -23,6 +23,7 @@ from email.utils import formatdate, parsedate_to_datetime
 
 import pytest
 
+import conftest
 from conftest import (BUILD_ROOT, PROFILES, SOURCE_ROOT, ledger_query, project_version,
                       run_firegw)
 from modbus_peers import ModbusSim
@@ -220,19 +221,7 @@ def gw(tmp_path):
 
 
 def wait_until(what, fn, timeout=LONG, daemon=None, interval=0.1):
-    """Polls fn until it returns something truthy; returns that. Fails with `what` (and the
-    daemon's log) when the time is up or the daemon died."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = fn()
-        if got:
-            return got
-        if daemon is not None and not daemon.alive():
-            raise AssertionError(f"firegw exited while waiting for {what}\n{daemon.log_text()}")
-        if time.monotonic() > deadline:
-            log = f"\n{daemon.log_text()}" if daemon is not None else ""
-            raise AssertionError(f"no {what} within {timeout} s{log}")
-        time.sleep(interval)
+    return conftest.wait_until(what, fn, timeout=timeout, daemon=daemon, interval=interval)
 
 
 def wait_event(gw, hid, typ, d):

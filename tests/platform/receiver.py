@@ -74,7 +74,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 EVENT_TYPES = frozenset((
-    "raised", "escalated", "recurred", "cleared", "overdue", "reopened",
+    "raised", "escalated", "recurred", "cleared", "silenced", "overdue", "reopened",
     "acknowledged", "assigned", "accepted", "closed", "resync",
 ))
 COMMAND_TYPES = frozenset((
