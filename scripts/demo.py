@@ -198,7 +198,7 @@ platform {{
   url = "{platform_url}"
   token_file = "{token}"
   ca_file = "{work / "ca.pem"}"
-  heartbeat = "10s"
+  heartbeat = "5s"
   backoff_max = "2s"
 }}
 ''', encoding="utf-8")
@@ -362,8 +362,12 @@ class Demo:
         self.mqtt("SA-301", alarm=True, fault=False, tamper=False, battery=88)
         r301 = self.expect("fire_alarm", "smoke-301", "immediate", t)
         self.mqtt("SA-301", event="silenced", alarm=True, battery=88)
+        wait_until("the silence recorded", lambda: any(
+            e["type"] == "silenced" for e in self.ctl("hazard", r301["id"])["events"]))
+        say(f"{r301['id']}: 'silenced' recorded; the item stays open until it clears", 1)
 
-        say("6. the platform acknowledges the corridor fire alarm (a downlink command)")
+        say("6. the platform acknowledges the corridor fire alarm (a downlink command; it rides "
+            "on the reply to firegw's next request, at the latest the 5 s heartbeat)")
         self.rx.queue_command({"id": "demo-ack-1", "type": "hazard.acknowledge",
                                "hazard_id": fire["id"]})
         wait_until("the acknowledgement applied", lambda: self.ctl(
@@ -399,6 +403,9 @@ class Demo:
             f"once ({st['duplicates']} repeated deliveries deduplicated)")
         if len(ids) != len(set(ids)):
             raise RuntimeError("demo: the platform stored an event twice")
+        dead = self.ctl("deadletter")["deadletter"]
+        if dead:
+            raise RuntimeError(f"demo: the platform rejected events: {dead}")
         self.ctl("hazards", show=True)
         self.ctl("hazard", fire["id"], show=True)
 

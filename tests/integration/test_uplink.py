@@ -515,6 +515,11 @@ def test_platform_failure_is_retried_same_ids_stored_once(gw, platform, daemon_f
     d = start_gw(daemon_factory, gw)
     d.wait_log(rf"<4>platform uplink: .*{says}", timeout=LONG)
     wait_until("four device_offline items", lambda: len(gw.hazard_ids()) == 4, daemon=d)
+    # The first success after the failures queues a resync of the open items: wait for it
+    # to be recorded and delivered too, then the ledger stands still.
+    d.wait_log(r"<5>platform uplink: recovered after \d+ repeated failure", timeout=LONG)
+    wait_until("the resync recorded", lambda: "resync" in {t for _, _, t in gw.events().values()},
+               daemon=d)
     wait_delivered(gw, rx, d)
     # A slow reply is logged when the platform is done with it, after firegw gave up on it.
     failed = wait_until("both failures in the platform's request log",
@@ -533,7 +538,6 @@ def test_platform_failure_is_retried_same_ids_stored_once(gw, platform, daemon_f
         again = {e["event_id"] for e in stored if e["deliveries"] >= 2}
         assert again >= set(failed[0]["event_ids"]), stored
     assert gw.q("SELECT count(*) FROM deadletter")[0][0] == 0
-    d.wait_log(r"<5>platform uplink: recovered after \d+ repeated failure", timeout=LONG)
 
 
 @pytest.mark.parametrize("form", ["seconds", "http-date"])
