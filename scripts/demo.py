@@ -3,19 +3,20 @@
 platform, all on 127.0.0.1, and hazards flowing end to end.
 
 Peers started here, stopped on exit (Ctrl-C too):
-  - the detector simulator (tests/sim/modbus_sim.c) on Modbus TCP: two residual-current +
-    4-temperature detectors (units 1, 2) and a smoke / fire alarm input module (unit 20),
-    as behind an RS-485-to-Ethernet converter;
-  - mosquitto, where two wireless smoke alarms report JSON (profile smoke-json);
+  - the detector simulator (tests/sim/modbus_sim.c) on Modbus TCP, as behind an
+    RS-485-to-Ethernet converter: six residual-current + 4-temperature detectors (units 1-6),
+    a residual-current relay (unit 10) and two smoke / fire alarm modules (units 20, 21);
+  - mosquitto, where three wireless smoke alarms report JSON (profile smoke-json);
   - the platform receiver (tests/platform/receiver.py) over HTTPS with a demo CA;
-  - firegw itself, with a scratch data directory and its control socket.
+  - firegw on config/examples/demo.conf (a copy with this run's ports and paths).
 
-The scenario: everything normal; leakage current rises on 1F; a cable overheats on 2F; the
-smoke module in the corridor alarms; a wireless smoke alarm in room 301 goes off and is
-silenced; everything clears; the platform acknowledges the fire alarm; the platform is down
-for a few seconds while a new alarm comes, which arrives when it is back. Each step says what
-firegw did and what the platform stored. Then (without --quick) the gateway runs on with its
-detectors until Ctrl-C, and firegwctl can be tried against it.
+The scenario: everything normal; leakage on 3F rises through pre-alarm to alarm; a cable
+overheats on 5F; a smoke module alarms; a wireless smoke alarm goes off and is hushed; the
+platform acknowledges; a detector is unplugged; everything returns to normal; the platform is
+down while the main relay trips, and gets it when back; the platform assigns, accepts and
+closes the leakage item. Each step says what firegw did and what the platform stored; at the
+end the platform's store is checked (every event once, no dead letter). Then (without
+--quick) the gateway runs on until Ctrl-C, and firegwctl can be tried against it.
 
 Usage: scripts/demo [--quick] [--keep]   (scripts/demo installs and builds first)
 """
@@ -89,7 +90,7 @@ class Sim:
 
     def __init__(self, procs):
         self.p = procs.start("modbus-sim", [BUILD / "tests" / "modbus-sim", "--tcp", 0,
-                                            "--units", "1,2,20"],
+                                            "--units", "1-6,10,20,21"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, text=True)
         line = self.p.stdout.readline()
@@ -101,6 +102,12 @@ class Sim:
     def set(self, unit, table, addr, *values):
         with self.lock:
             self.p.stdin.write(f"set {unit} {table} {addr} {' '.join(map(str, values))}\n")
+            self.p.stdin.flush()
+            self.p.stdout.readline()
+
+    def mode(self, unit, how):
+        with self.lock:
+            self.p.stdin.write(f"mode {unit} {how}\n")
             self.p.stdin.flush()
             self.p.stdout.readline()
 
@@ -121,87 +128,25 @@ def make_pki(d):
 
 
 def write_config(work, sim_port, mqtt_port, platform_url, sock):
+    """config/examples/demo.conf, copied into the working directory with this run's ports and
+    paths (its relative paths, token and CA, then resolve there)."""
     token = work / "platform-token"
     token.write_text("demo-token\n")
     token.chmod(0o600)
-    quick = ('setpoint "leak" { hold = "1s" clear_hold = "1s" }\n'
-             '  setpoint "t1" { hold = "1s" clear_hold = "1s" }')
+    shutil.copy(work / "ca.pem", work / "demo-ca.pem")
+    text = (ROOT / "config" / "examples" / "demo.conf").read_text(encoding="utf-8")
+    port = int(platform_url.rsplit(":", 1)[1].split("/")[0])
+    for old, new in (("tcp_port = 15020", f"tcp_port = {sim_port}"),
+                     ("port = 11883", f"port = {mqtt_port}"),
+                     ("https://127.0.0.1:18443/api", f"https://127.0.0.1:{port}/api"),
+                     ('"/var/tmp/firegw-demo/data"', f'"{work / "data"}"'),
+                     ('"/var/tmp/firegw-demo/control"', f'"{sock}"'),
+                     ('profile_dir = "../profiles"',
+                      f'profile_dir = "{ROOT / "config" / "profiles"}"')):
+        assert old in text, f"demo.conf no longer has {old!r}"
+        text = text.replace(old, new)
     conf = work / "firegw.conf"
-    # The example's own buses and devices name hardware this machine does not have: the demo
-    # writes a config of its own instead, with the example's site and policy.
-    text = (ROOT / "config" / "examples" / "rental.conf").read_text(encoding="utf-8")
-    keep = []
-    skip = 0
-    for line in text.splitlines():
-        s = line.strip()
-        if skip:
-            skip += s.count("{") - s.count("}")
-            continue
-        if s.startswith(("bus ", "device ", "platform", "mqtt")) and "{" in s:
-            skip = s.count("{") - s.count("}")
-            continue
-        keep.append(line)
-    site = "\n".join(keep).replace('id = "ZW-0001"', f'id = "{GATEWAY}"')
-    site = site.replace('data_dir = "/var/lib/firegw"', f'data_dir = "{work / "data"}"')
-    site = site.replace('profile_dir = "../profiles"',
-                        f'profile_dir = "{ROOT / "config" / "profiles"}"\n'
-                        f'  control_socket = "{sock}"')
-    conf.write_text(site + f'''
-
-bus "converter" {{
-  type = "tcp"
-  host = "127.0.0.1"
-  tcp_port = {sim_port}
-  connect_timeout = "1s"
-}}
-device "box-1f" {{
-  bus = "converter"
-  unit = 1
-  profile = "rcd-4t"
-  location = "1F 楼梯间配电箱"
-  interval = "500ms"
-  {quick}
-}}
-device "box-2f" {{
-  bus = "converter"
-  unit = 2
-  profile = "rcd-4t"
-  location = "2F 楼梯间配电箱"
-  interval = "500ms"
-  {quick}
-}}
-device "smoke-corridor" {{
-  bus = "converter"
-  unit = 20
-  profile = "smoke-modbus"
-  location = "各层走廊烟感"
-  interval = "500ms"
-}}
-mqtt {{
-  host = "127.0.0.1"
-  port = {mqtt_port}
-  client_id = "firegw-{GATEWAY}"
-}}
-device "smoke-301" {{
-  key = "SA-301"
-  profile = "smoke-json"
-  location = "301 室"
-  heartbeat_timeout = "1h"
-}}
-device "smoke-302" {{
-  key = "SA-302"
-  profile = "smoke-json"
-  location = "302 室"
-  heartbeat_timeout = "1h"
-}}
-platform {{
-  url = "{platform_url}"
-  token_file = "{token}"
-  ca_file = "{work / "ca.pem"}"
-  heartbeat = "5s"
-  backoff_max = "2s"
-}}
-''', encoding="utf-8")
+    conf.write_text(text, encoding="utf-8")
     return conf
 
 
@@ -222,7 +167,7 @@ class Demo:
                 raise RuntimeError(f"demo: {exe} not built; run scripts/demo")
         say(f"working directory {self.work}")
         self.sim = Sim(self.procs)
-        say(f"detector simulator: Modbus TCP on 127.0.0.1:{self.sim.port}, units 1, 2, 20")
+        say(f"detector simulator: Modbus TCP on 127.0.0.1:{self.sim.port}, units 1-6, 10, 20, 21")
         self.mqtt_port = free_port()
         (self.work / "mosquitto.conf").write_text(
             f"listener {self.mqtt_port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
@@ -324,90 +269,129 @@ class Demo:
                        check=True)
 
     def normal(self):
-        for unit in (1, 2):
+        for unit in range(1, 7):
             self.sim.set(unit, "input", 0, 35)                   # leak 35 mA
             self.sim.set(unit, "input", 1, 245, 251, 238, 240)   # 24.5 .. 25.1 degC
+        self.sim.set(10, "holding", 0, 40, 0, 300, 200)          # relay: 40 mA, no bits
         self.sim.set(20, "input", 0, 0)
-        for key in ("SA-301", "SA-302"):
+        self.sim.set(21, "input", 0, 0)
+        for key in ("SA-301", "SA-302", "SA-401"):
             self.mqtt(key, alarm=False, fault=False, tamper=False, battery=90)
 
+    def wait_event(self, hid, typ, timeout=20):
+        wait_until(f"a '{typ}' event of {hid}", lambda: any(
+            e["type"] == typ for e in self.ctl("hazard", hid)["events"]), timeout=timeout)
+
+    def platform_has(self, hid, typ):
+        wait_until(f"the platform storing '{typ}' of {hid}",
+                   lambda: any(e["type"] == typ for e in self.stored(hid)), timeout=30)
+
+    def command(self, cid, typ, hid, **extra):
+        self.rx.queue_command({"id": cid, "type": typ, "hazard_id": hid, **extra})
+
     def scenario(self):
-        say("1. everything normal: leakage 35 mA, cables at 25 °C, smoke alarms quiet")
+        say("1. twelve devices, everything normal: leakage 35-40 mA, cables at 25 °C, "
+            "smoke alarms quiet")
         self.normal()
+
         def settled():
             st = self.ctl("status")
             leak = {x["id"]: x.get("values", {}).get("leak", {}).get("value")
                     for x in st["devices"]}
-            return st["devices_online"] == 5 and leak["box-1f"] == 35
+            return st["devices_online"] == 12 and leak["box-6f"] == 35
         wait_until("every device online with normal values", settled)
         self.ctl("status", show=True)
 
-        say("2. leakage current on the 1F distribution box rises to 420 mA (alarm at 300)")
+        say("2. leakage current in the 3F box creeps up to 250 mA: pre-alarm at 200")
         t = time.time()
-        self.sim.set(1, "input", 0, 420)
-        leak = self.expect("residual_current", "box-1f", "significant", t)
+        self.sim.set(3, "input", 0, 250)
+        leak = self.expect("residual_current", "box-3f", "general", t)
+        say("   ... and on to 420 mA: alarm at 300")
+        self.sim.set(3, "input", 0, 420)
+        self.wait_event(leak["id"], "escalated")
+        self.platform_has(leak["id"], "escalated")
+        say(f"{leak['id']} escalated to grade "
+            f"{self.ctl('hazard', leak['id'])['hazard']['grade']}; the platform has it", 1)
 
-        say("3. a cable in the 2F box heats up to 76 °C (alarm at 70)")
+        say("3. a cable in the 5F box heats up to 76 °C (alarm at 70)")
         t = time.time()
-        self.sim.set(2, "input", 1, 760)
-        self.expect("overtemperature", "box-2f", "significant", t)
+        self.sim.set(5, "input", 1, 760)
+        heat = self.expect("overtemperature", "box-5f", "significant", t)
 
-        say("4. the corridor smoke module reports a fire alarm")
+        say("4. the east stair's smoke module reports a fire alarm")
         t = time.time()
         self.sim.set(20, "input", 0, 1)
-        fire = self.expect("fire_alarm", "smoke-corridor", "immediate", t)
+        fire = self.expect("fire_alarm", "smoke-east", "immediate", t)
 
-        say("5. the wireless smoke alarm in room 301 goes off (MQTT), then is silenced")
+        say("5. the wireless smoke alarm in room 301 goes off (MQTT), then is hushed")
         t = time.time()
         self.mqtt("SA-301", alarm=True, fault=False, tamper=False, battery=88)
         r301 = self.expect("fire_alarm", "smoke-301", "immediate", t)
         self.mqtt("SA-301", event="silenced", alarm=True, battery=88)
-        wait_until("the silence recorded", lambda: any(
-            e["type"] == "silenced" for e in self.ctl("hazard", r301["id"])["events"]))
+        self.wait_event(r301["id"], "silenced")
         say(f"{r301['id']}: 'silenced' recorded; the item stays open until it clears", 1)
 
-        say("6. the platform acknowledges the corridor fire alarm (a downlink command; it rides "
-            "on the reply to firegw's next request, at the latest the 5 s heartbeat)")
-        self.rx.queue_command({"id": "demo-ack-1", "type": "hazard.acknowledge",
-                               "hazard_id": fire["id"]})
-        wait_until("the acknowledgement applied", lambda: self.ctl(
-            "hazard", fire["id"])["hazard"]["status"] == "acknowledged")
-        say(f"{fire['id']} is now acknowledged in the ledger; the result went back", 1)
+        say("6. the platform acknowledges the fire alarm (a command; it rides on the reply to "
+            "firegw's next request, at the latest the 5 s heartbeat)")
+        self.command("demo-ack-1", "hazard.acknowledge", fire["id"])
+        self.wait_event(fire["id"], "acknowledged", timeout=30)
+        say(f"{fire['id']} is acknowledged in the ledger; the result went back", 1)
 
-        say("7. everything returns to normal")
+        say("7. someone unplugs the 6F detector")
+        self.sim.mode(6, "silent")
+        off = self.expect("device_offline", "box-6f", "general")
+
+        say("8. everything returns to normal and the 6F detector is plugged back")
+        self.sim.mode(6, "ok")
         self.normal()
-        for hid in (leak["id"], fire["id"], r301["id"]):
-            self.expect_cleared(hid)
+        for h in (leak, heat, fire, r301, off):
+            self.expect_cleared(h["id"])
 
-        say("8. the platform goes down (503) for 4 s while a new leakage alarm comes")
+        say("9. the platform goes down (503) while the main incomer's relay trips on leakage")
         self.rx.set_fail("503", retry_after="1")
-        t = time.time()
-        self.sim.set(2, "input", 0, 380)
-        h = wait_until("the new alarm in the ledger", lambda: next(
-            (x for x in self.ctl("hazards", "--open", "--device", "box-2f")["hazards"]
+        self.sim.set(10, "holding", 0, 350, 0b10)
+        h = wait_until("the relay's alarm in the ledger", lambda: next(
+            (x for x in self.ctl("hazards", "--open", "--device", "main-rcd")["hazards"]
              if x["kind"] == "residual_current"), None))
         say(f"firegw raised {h['id']}; the platform answers 503, it waits in the outbox", 1)
         time.sleep(4)
         ob = self.ctl("outbox")["lanes"]["alarm"]["depth"]
-        say(f"outbox: {ob} event(s) waiting", 1)
+        say(f"outbox: {ob} event(s) waiting; firegw retries with backoff", 1)
         self.rx.set_fail("none")
         wait_until("the backlog delivered", lambda: self.stored(h["id"]), timeout=30)
         say(f"the platform is back: {h['id']} delivered", 1)
-        self.sim.set(2, "input", 0, 35)
+        self.sim.set(10, "holding", 0, 40, 0)
+
+        say("10. the platform closes the 3F leakage item: assigned to the landlord, "
+            "rectified, accepted, closed")
+        self.command("demo-assign-1", "hazard.assign", leak["id"], assignee="王房东",
+                     deadline=time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                            time.gmtime(time.time() + 7 * 86400)))
+        self.command("demo-accept-1", "hazard.accept", leak["id"])
+        self.command("demo-close-1", "hazard.close", leak["id"])
+        self.wait_event(leak["id"], "closed", timeout=30)
+        self.platform_has(leak["id"], "closed")
+        say(f"{leak['id']} is closed; its whole history is on the platform", 1)
 
         wait_until("an empty outbox", lambda: self.ctl("outbox")["lanes"]["alarm"]["depth"]
                    == 0, timeout=30)
         st = self.rx.state()
-        ids = [e["event_id"] for e in self.rx.events()]
+        stored = self.rx.events()
+        ids = [e["event_id"] for e in stored]
+        types = {}
+        for e in stored:
+            types[e["type"]] = types.get(e["type"], 0) + 1
         say(f"the platform stored {len(ids)} events, {len(set(ids))} distinct: each exactly "
             f"once ({st['duplicates']} repeated deliveries deduplicated)")
+        say("by type: " + ", ".join(f"{k} {v}" for k, v in sorted(types.items())), 1)
         if len(ids) != len(set(ids)):
             raise RuntimeError("demo: the platform stored an event twice")
         dead = self.ctl("deadletter")["deadletter"]
         if dead:
             raise RuntimeError(f"demo: the platform rejected events: {dead}")
+        self.ctl("status", show=True)
         self.ctl("hazards", show=True)
-        self.ctl("hazard", fire["id"], show=True)
+        self.ctl("hazard", leak["id"], show=True)
 
     def run_on(self):
         say("the gateway runs on; try, in another terminal:")

@@ -1,15 +1,16 @@
 """The README's first command: the demo's scenario, run once (`scripts/demo.py --quick`).
 
 It starts its own peers (the detector simulator, mosquitto, the platform receiver over HTTPS)
-and firegw, drives leakage, overheating, fire alarms over Modbus and MQTT, a platform command
-and a platform outage, and fails unless every step happened and the platform stored every
-event exactly once. This test checks that the newcomer's first experience still works.
+and firegw on config/examples/demo.conf, drives leakage through pre-alarm to alarm,
+overheating, fire alarms over Modbus and MQTT, an unplugged detector, platform commands and a
+platform outage, and fails unless every step happened and the platform stored every event
+exactly once. This test checks that the newcomer's first experience still works.
 """
 
 import os
 import subprocess
 
-from conftest import BUILD_ROOT, SOURCE_ROOT
+from conftest import BUILD_ROOT, SOURCE_ROOT, run_firegw
 
 
 def test_demo_scenario_runs_end_to_end():
@@ -22,8 +23,19 @@ def test_demo_scenario_runs_end_to_end():
     print(r.stderr)
     assert r.returncode == 0, f"the demo failed:\n{r.stdout}\n{r.stderr}"
     assert "the scenario worked: every alarm reached the platform, once" in r.stdout
-    for step in ("residual_current, grade significant", "overtemperature, grade significant",
-                 "fire_alarm, grade immediate, at smoke-corridor",
-                 "fire_alarm, grade immediate, at smoke-301", "is now acknowledged",
-                 "the platform is back"):
+    for step in ("residual_current, grade general, at box-3f",
+                 "escalated to grade significant",
+                 "overtemperature, grade significant, at box-5f",
+                 "fire_alarm, grade immediate, at smoke-east",
+                 "fire_alarm, grade immediate, at smoke-301", "'silenced' recorded",
+                 "is acknowledged in the ledger", "device_offline, grade general, at box-6f",
+                 "the platform is back", "is closed; its whole history is on the platform",
+                 "12 online, 0 offline"):
         assert step in r.stdout, step
+
+
+def test_demo_config_is_a_valid_example():
+    """config/examples/demo.conf, as shipped, passes `firegw check`: twelve devices."""
+    r = run_firegw("check", "-c", SOURCE_ROOT / "config" / "examples" / "demo.conf")
+    assert r.returncode == 0, r.stderr
+    assert "12 devices" in r.stdout
