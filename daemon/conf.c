@@ -113,6 +113,8 @@ static cfg_opt_t platform_opts[] = {
     CFG_STR("connect_timeout", "5s", CFGF_NONE),
     CFG_STR("backoff_max", "5m", CFGF_NONE),
     CFG_STR("topic_prefix", "firegw", CFGF_NONE),
+    CFG_STR("username", NULL, CFGF_NONE),
+    CFG_STR("password_file", NULL, CFGF_NONE),
     CFG_END(),
 };
 
@@ -602,6 +604,84 @@ static void conf_read_device(struct conf_parse *p, struct conf *c, cfg_t *sec,
 	}
 }
 
+/* transport = "mqtt": the broker's url, the topic prefix, what TLS can and cannot do. */
+static void conf_read_platform_mqtt(struct conf_parse *p, cfg_t *s, struct platform_conf *x)
+{
+	const char *u = x->url, *host, *end;
+	size_t plen;
+
+	if (u) {
+		bool tls = strncmp(u, "mqtts://", 8) == 0;
+
+		if (!tls && strncmp(u, "mqtt://", 7) != 0) {
+			conf_parse_error(p, s, "url",
+			                 "platform: url '%s' must be mqtts://host:port (TLS) or "
+			                 "mqtt://host:port with transport = \"mqtt\"",
+			                 u);
+		} else {
+			host = u + (tls ? 8 : 7);
+			end = strchr(host, ':');
+			char *rest = NULL;
+			long port = tls ? 8883 : 1883;
+
+			if (end) {
+				errno = 0;
+				port = strtol(end + 1, &rest, 10);
+				if (rest == end + 1 || errno || (*rest && strcmp(rest, "/") != 0))
+					port = -1;
+			} else {
+				end = host + strcspn(host, "/");
+				if (*end && strcmp(end, "/") != 0)
+					port = -1;
+			}
+			if (end == host || strcspn(host, "/?#@[]") < (size_t)(end - host))
+				conf_parse_error(p, s, "url",
+				                 "platform: url '%s' has no usable host; write "
+				                 "%s://host:port, e.g. %s://broker.example.cn:%d",
+				                 u, tls ? "mqtts" : "mqtt", tls ? "mqtts" : "mqtt",
+				                 tls ? 8883 : 1883);
+			else if (port < 1 || port > 65535)
+				conf_parse_error(
+				    p, s, "url",
+				    "platform: url '%s': the port must be a number 1-65535 "
+				    "and nothing may follow it (no path: topics come from "
+				    "topic_prefix)",
+				    u);
+			else {
+				x->mqtt_host = strndup(host, (size_t)(end - host));
+				x->mqtt_port = (int)port;
+				x->mqtt_tls = tls;
+			}
+			if (!tls && (x->ca_file || x->cert_file))
+				conf_parse_error(p, s, x->ca_file ? "ca_file" : "cert_file",
+				                 "platform: %s is for TLS; use an mqtts:// url",
+				                 x->ca_file ? "ca_file" : "cert_file");
+		}
+	}
+	/* libmosquitto cannot check a public-key pin: refuse it rather than ignore it. */
+	if (x->pin)
+		conf_parse_error(p, s, "pin",
+		                 "platform: pin is not supported with transport = \"mqtt\" (the "
+		                 "MQTT client cannot check a public key); remove it and trust the "
+		                 "broker through ca_file");
+	if ((x->cert_file == NULL) != (x->key_file == NULL))
+		conf_parse_error(p, s, x->cert_file ? "cert_file" : "key_file",
+		                 "platform: cert_file and key_file go together");
+	if (x->password_file && !x->username)
+		conf_parse_error(p, s, "password_file",
+		                 "platform: password_file needs a username; add username = "
+		                 "\"...\" (the broker's login for this gateway)");
+	plen = strlen(x->topic_prefix);
+	while (plen > 0 && x->topic_prefix[plen - 1] == '/')
+		x->topic_prefix[--plen] = '\0';
+	if (plen == 0 || strpbrk(x->topic_prefix, "+#") || x->topic_prefix[0] == '/')
+		conf_parse_error(p, s, "topic_prefix",
+		                 "platform: topic_prefix '%s' must be a topic without wildcards "
+		                 "(+, #) and without a leading '/', e.g. \"firegw\" or "
+		                 "\"county/zw\"",
+		                 cfg_getstr(s, "topic_prefix"));
+}
+
 static void conf_read_platform(struct conf_parse *p, struct conf *c)
 {
 	cfg_t *s = cfg_getsec(p->cfg, "platform");
@@ -616,6 +696,8 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 	x->key_file = conf_path_opt(p, s, "key_file");
 	x->pin = dupstr(cfg_getstr(s, "pin"));
 	x->topic_prefix = strdup(cfg_getstr(s, "topic_prefix"));
+	x->username = dupstr(cfg_getstr(s, "username"));
+	x->password_file = conf_path_opt(p, s, "password_file");
 	x->batch = conf_int(s, "batch");
 	x->heartbeat_ms = conf_parse_duration_opt(p, s, "heartbeat", 60000);
 	x->timeout_ms = conf_parse_duration_opt(p, s, "timeout", 10000);
@@ -641,6 +723,13 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 		                 "platform: connect_timeout must be longer than 0");
 	if (x->backoff_max_ms < 1000 && conf_parse_isset(p, s, "backoff_max"))
 		conf_parse_error(p, s, "backoff_max", "platform: backoff_max must be at least 1s");
+	if (x->transport && strcmp(x->transport, "mqtt") == 0)
+		conf_read_platform_mqtt(p, s, x);
+	else if (x->username || x->password_file)
+		conf_parse_error(p, s, x->username ? "username" : "password_file",
+		                 "platform: %s is for transport = \"mqtt\" (HTTPS sends the token "
+		                 "of token_file); remove it",
+		                 x->username ? "username" : "password_file");
 }
 
 static void conf_read_mqtt(struct conf_parse *p, struct conf *c)
@@ -796,6 +885,9 @@ void conf_free(struct conf *c)
 	free(pl->key_file);
 	free(pl->pin);
 	free(pl->topic_prefix);
+	free(pl->username);
+	free(pl->password_file);
+	free(pl->mqtt_host);
 	struct mqtt_conf *m = &c->mqtt;
 	free(m->host);
 	free(m->client_id);

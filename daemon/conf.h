@@ -62,7 +62,14 @@ struct platform_conf {
 	int batch;
 	int64_t heartbeat_ms, timeout_ms, connect_timeout_ms;
 	int64_t backoff_max_ms; /* cap of the retry backoff (Retry-After may ask for longer) */
-	char *topic_prefix;
+	/* transport "mqtt": url is mqtt://host[:port] or mqtts://host[:port] (TLS); the password
+	 * is read from password_file, else from token_file. Events go to
+	 * {topic_prefix}/{gateway}/events. */
+	char *topic_prefix; /* without a trailing '/' */
+	char *username, *password_file;
+	char *mqtt_host;
+	int mqtt_port;
+	bool mqtt_tls;
 };
 
 struct mqtt_conf {

@@ -111,13 +111,15 @@ static void control_reply(struct control_client *cl, json_t *reply, bool then_cl
 		return;
 	}
 	n = strlen(text);
-	w->text = realloc(text, n + 2);
+	w->text = malloc(n + 2);
 	if (!w->text) {
 		free(text);
 		free(w);
 		control_client_close(cl);
 		return;
 	}
+	memcpy(w->text, text, n);
+	free(text);
 	w->text[n] = '\n';
 	w->text[n + 1] = '\0';
 	uv_buf_t buf = uv_buf_init(w->text, (unsigned)(n + 1));
@@ -128,8 +130,8 @@ static void control_reply(struct control_client *cl, json_t *reply, bool then_cl
 		return;
 	}
 	/* A client that sends and never reads would make the daemon hold its replies. */
-	if (then_close || uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe) >
-	                      CONTROL_MAX_QUEUED) {
+	if (then_close ||
+	    uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe) > CONTROL_MAX_QUEUED) {
 		if (!then_close)
 			log_warn("control socket: a client does not read its replies; closed");
 		control_client_close(cl);

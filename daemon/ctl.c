@@ -19,6 +19,7 @@
 #include "query.h"
 #include "rules.h"
 #include "uplink.h"
+#include "uplink_mqtt.h"
 #include "firegw-config.h"
 
 static const struct dev_status *ctl_dev_status(struct daemon *d, const struct device_conf *dc)
@@ -192,7 +193,9 @@ json_t *ctl_status(struct daemon *d, bool full)
 		else if (s->why != MQTT_WHY_PENDING)
 			offline++;
 	}
-	const struct uplink_stats *us = d->uplink ? uplink_stats(d->uplink) : NULL;
+	const struct uplink_stats *us = d->uplink        ? uplink_stats(d->uplink)
+	                                : d->uplink_mqtt ? uplink_mqtt_stats(d->uplink_mqtt)
+	                                                 : NULL;
 	o = json_pack(
 	    "{s:s, s:s, s:I, s:I, s:I, s:o, s:{s:I, s:I}, s:I, s:I, s:o}", "gateway",
 	    d->conf->gateway_id, "version", FIREGW_VERSION, "uptime_s",
@@ -214,7 +217,7 @@ json_t *ctl_status(struct daemon *d, bool full)
 	json_object_set_new(o, "devices", devs);
 	json_object_set_new(o, "devices_total", json_integer((json_int_t)d->conf->ndevices));
 
-	json_t *pl = json_pack("{s:b, s:s}", "enabled", d->uplink != NULL, "transport",
+	json_t *pl = json_pack("{s:b, s:s}", "enabled", d->uplink || d->uplink_mqtt, "transport",
 	                       d->conf->platform.transport ? d->conf->platform.transport : "");
 	if (d->conf->platform.url)
 		json_object_set_new(pl, "url", json_string(d->conf->platform.url));
@@ -371,9 +374,10 @@ static json_t *ctl_test(struct daemon *d, json_t *req)
 		    "the test alarm was recorded but not found again; see the log");
 	}
 	json_t *o = json_pack("{s:b, s:s, s:s, s:b}", "ok", 1, "hazard_id", h.id, "device", dc->id,
-	                      "platform", d->uplink != NULL);
+	                      "platform", d->uplink || d->uplink_mqtt);
 	hazard_finish(&h);
 	uplink_kick(d->uplink);
+	uplink_mqtt_kick(d->uplink_mqtt);
 	return o;
 }
 

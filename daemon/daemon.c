@@ -21,6 +21,7 @@
 #include "notify.h"
 #include "rules.h"
 #include "uplink.h"
+#include "uplink_mqtt.h"
 #include "daemon_int.h"
 #include "firegw-config.h"
 
@@ -79,6 +80,7 @@ static void daemon_committed(void *userdata)
 	struct daemon *d = userdata;
 
 	uplink_kick(d->uplink);
+	uplink_mqtt_kick(d->uplink_mqtt);
 }
 
 static int daemon_uplink_start(struct daemon *d)
@@ -87,13 +89,11 @@ static int daemon_uplink_start(struct daemon *d)
 
 	if (!d->conf->platform.enabled)
 		return 0;
-	if (strcmp(d->conf->platform.transport, "https") != 0) {
-		log_warn("platform transport '%s' is not available in this build; events stay in "
-		         "the outbox",
-		         d->conf->platform.transport);
-		return 0;
-	}
 	bool fatal = false;
+	if (strcmp(d->conf->platform.transport, "mqtt") == 0) {
+		d->uplink_mqtt = uplink_mqtt_new(&d->loop, d->conf, d->ledger, &hooks, &fatal);
+		return d->uplink_mqtt || !fatal ? 0 : -EINVAL;
+	}
 	d->uplink = uplink_new(&d->loop, d->conf, d->ledger, &hooks, &fatal);
 	return d->uplink || !fatal ? 0 : -EINVAL;
 }
@@ -107,6 +107,7 @@ static void daemon_on_tick(uv_timer_t *t)
 	ingest_flush(d->ingest);
 	rules_tick(d->rules, clock_mono_ms(), clock_wall_ms());
 	uplink_kick(d->uplink);
+	uplink_mqtt_kick(d->uplink_mqtt);
 	if (n++ % 10 == 0)
 		daemon_status(d);
 }
@@ -190,6 +191,8 @@ int daemon_reload(struct daemon *d, json_t *errors)
 	d->mqtt = mqtt_in_start(&d->loop, d->conf, d->ingest);
 	uplink_free(d->uplink);
 	d->uplink = NULL;
+	uplink_mqtt_free(d->uplink_mqtt);
+	d->uplink_mqtt = NULL;
 	if (daemon_uplink_start(d) < 0)
 		log_err("platform uplink not started after reload; events stay in the outbox");
 	daemon_apply_log_level(d);
@@ -310,6 +313,8 @@ static void daemon_finish(struct daemon *d)
 	d->mqtt = NULL;
 	uplink_free(d->uplink);
 	d->uplink = NULL;
+	uplink_mqtt_free(d->uplink_mqtt);
+	d->uplink_mqtt = NULL;
 	if (d->ingest)
 		ingest_flush(d->ingest);
 	ingest_free(d->ingest);

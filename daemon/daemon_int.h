@@ -16,6 +16,7 @@ struct ingest;
 struct acquire;
 struct mqtt_in;
 struct uplink;
+struct uplink_mqtt;
 struct control;
 
 struct daemon {
@@ -28,6 +29,7 @@ struct daemon {
 	struct acquire *acquire;
 	struct mqtt_in *mqtt; /* MQTT input: its devices and broker connection */
 	struct uplink *uplink;
+	struct uplink_mqtt *uplink_mqtt; /* platform transport = "mqtt" (then uplink is NULL) */
 	struct control *control;
 	char control_path[108]; /* where the socket is: it moves only at restart */
 	uv_signal_t sigterm, sigint, sighup;

@@ -23,6 +23,7 @@ struct mqtt_client {
 	struct mosquitto *mosq;
 	struct mqtt_client_cbs cbs;
 	char *host, *client_id, *username, *password_file;
+	char *name, *section; /* log prefix, config section in advice */
 	int port, keepalive_s;
 	bool tls;
 	char **subs;
@@ -67,11 +68,11 @@ static void mc_report(struct mqtt_client *c, int code, const char *detail)
 		return;
 	}
 	if (code == 0)
-		log_notice("mqtt: connected to %s:%d as '%s' (%s session%s)", c->host, c->port,
-		           c->client_id, c->session_present ? "resumed" : "new",
+		log_notice("%s: connected to %s:%d as '%s' (%s session%s)", c->name, c->host,
+		           c->port, c->client_id, c->session_present ? "resumed" : "new",
 		           c->log_code > 0 ? ", after failed attempts" : "");
 	else
-		log_warn("mqtt: %s:%d: %s", c->host, c->port, detail);
+		log_warn("%s: %s:%d: %s", c->name, c->host, c->port, detail);
 	c->log_code = code;
 	c->log_repeats = 0;
 }
@@ -118,7 +119,7 @@ static void mc_schedule(struct mqtt_client *c)
 /* The socket is gone (or given up on): back to idle, next attempt after a backoff. */
 static void mc_lost(struct mqtt_client *c, int rc, int err)
 {
-	char detail[200];
+	char detail[512];
 	int code;
 
 	mc_poll_stop(c);
@@ -128,17 +129,17 @@ static void mc_lost(struct mqtt_client *c, int rc, int err)
 		code = 100 + r;
 		if (r == 4 || r == 5)
 			snprintf(detail, sizeof(detail),
-			         "the broker refused the login (%s); check mqtt username (%s) and "
+			         "the broker refused the login (%s); check %s username (%s) and "
 			         "the password in %s against the broker's password file and ACL; "
 			         "retrying with backoff",
-			         mosquitto_connack_string(r), c->username ? c->username : "none",
+			         mosquitto_connack_string(r), c->section,
+			         c->username ? c->username : "none",
 			         c->password_file ? c->password_file : "(no password_file)");
 		else if (r == 2)
-			snprintf(
-			    detail, sizeof(detail),
-			    "the broker refused client id '%s' (%s); set mqtt client_id to one "
-			    "it accepts; retrying with backoff",
-			    c->client_id, mosquitto_connack_string(r));
+			snprintf(detail, sizeof(detail),
+			         "the broker refused client id '%s' (%s); set %s client_id to one "
+			         "it accepts; retrying with backoff",
+			         c->client_id, mosquitto_connack_string(r), c->section);
 		else
 			snprintf(detail, sizeof(detail),
 			         "the broker refused the connection (%s); retrying with backoff",
@@ -153,9 +154,10 @@ static void mc_lost(struct mqtt_client *c, int rc, int err)
 	} else if (rc == MOSQ_ERR_TLS) {
 		code = 3;
 		snprintf(detail, sizeof(detail),
-		         "TLS handshake failed; check that mqtt ca_file signs the broker's "
+		         "TLS handshake failed; check that %s ca_file signs the broker's "
 		         "certificate and that its name matches host, and the client cert_file "
-		         "and key_file; retrying with backoff");
+		         "and key_file; retrying with backoff",
+		         c->section);
 	} else if (rc == MOSQ_ERR_ERRNO && err) {
 		code = 1000 + err;
 		snprintf(detail, sizeof(detail),
@@ -165,8 +167,8 @@ static void mc_lost(struct mqtt_client *c, int rc, int err)
 	} else if (rc == MOSQ_ERR_EAI) {
 		code = 4;
 		snprintf(detail, sizeof(detail),
-		         "cannot resolve host '%s'; check mqtt host; retrying with backoff",
-		         c->host);
+		         "cannot resolve host '%s'; check %s host; retrying with backoff", c->host,
+		         c->section);
 	} else {
 		code = 10 + (rc > 0 ? rc : 0);
 		snprintf(detail, sizeof(detail), "cannot connect: %s; retrying with backoff",
@@ -237,7 +239,7 @@ static void mc_sync(struct mqtt_client *c, int rc, int err)
 		if (!c->poll || uv_poll_init(c->loop, c->poll, fd) != 0) {
 			free(c->poll);
 			c->poll = NULL;
-			log_err("mqtt: cannot poll the broker's socket; retrying");
+			log_err("%s: cannot poll the broker's socket; retrying", c->name);
 			mc_lost(c, MOSQ_ERR_NOMEM, 0);
 			return;
 		}
@@ -332,7 +334,7 @@ static void mc_on_connect(struct mosquitto *m, void *ud, int rc, int flags)
 		int src =
 		    mosquitto_subscribe_multiple(c->mosq, NULL, (int)c->nsubs, c->subs, 1, 0, NULL);
 		if (src != MOSQ_ERR_SUCCESS)
-			log_err("mqtt: cannot subscribe: %s", mosquitto_strerror(src));
+			log_err("%s: cannot subscribe: %s", c->name, mosquitto_strerror(src));
 	}
 	mc_report(c, 0, NULL);
 	if (c->cbs.on_state)
@@ -347,13 +349,13 @@ static void mc_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const
 	(void)mid;
 	for (int i = 0; i < n && (size_t)i < c->nsubs; i++) {
 		if (granted[i] > 2)
-			log_err("mqtt: the broker refused the subscription '%s'; check its ACL for "
+			log_err("%s: the broker refused the subscription '%s'; check its ACL for "
 			        "user %s",
-			        c->subs[i], c->username ? c->username : "(anonymous)");
+			        c->name, c->subs[i], c->username ? c->username : "(anonymous)");
 		else if (granted[i] < 1)
-			log_warn("mqtt: subscription '%s' granted at QoS 0 only: messages can be "
+			log_warn("%s: subscription '%s' granted at QoS 0 only: messages can be "
 			         "lost while firegw is away",
-			         c->subs[i]);
+			         c->name, c->subs[i]);
 	}
 }
 
@@ -374,23 +376,35 @@ static void mc_on_message(struct mosquitto *m, void *ud, const struct mosquitto_
 		c->cbs.on_message(&cm, c->cbs.userdata);
 }
 
+static void mc_on_publish(struct mosquitto *m, void *ud, int mid)
+{
+	struct mqtt_client *c = ud;
+
+	(void)m;
+	if (c->cbs.on_publish)
+		c->cbs.on_publish(mid, c->cbs.userdata);
+}
+
 static int mc_setup(struct mqtt_client *c, const struct mqtt_client_conf *conf)
 {
 	int rc;
 
 	c->mosq = mosquitto_new(c->client_id, false, c);
 	if (!c->mosq) {
-		log_err("mqtt: cannot create the client: %s", strerror(errno));
+		log_err("%s: cannot create the client: %s", c->name, strerror(errno));
 		return -1;
 	}
 	mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
 	mosquitto_connect_with_flags_callback_set(c->mosq, mc_on_connect);
 	mosquitto_subscribe_callback_set(c->mosq, mc_on_subscribe);
 	mosquitto_message_callback_set(c->mosq, mc_on_message);
+	mosquitto_publish_callback_set(c->mosq, mc_on_publish);
+	/* The caller bounds its messages in flight: libmosquitto must not queue them again. */
+	mosquitto_max_inflight_messages_set(c->mosq, 0);
 	if (conf->username || conf->password) {
 		rc = mosquitto_username_pw_set(c->mosq, conf->username, conf->password);
 		if (rc != MOSQ_ERR_SUCCESS) {
-			log_err("mqtt: username or password refused by libmosquitto: %s",
+			log_err("%s: username or password refused by libmosquitto: %s", c->name,
 			        mosquitto_strerror(rc));
 			return -1;
 		}
@@ -403,9 +417,9 @@ static int mc_setup(struct mqtt_client *c, const struct mqtt_client_conf *conf)
 		if (rc == MOSQ_ERR_SUCCESS && !conf->ca_file)
 			rc = mosquitto_int_option(c->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
 		if (rc != MOSQ_ERR_SUCCESS) {
-			log_err("mqtt: TLS cannot be set up (%s); check that mqtt ca_file, "
+			log_err("%s: TLS cannot be set up (%s); check that %s ca_file, "
 			        "cert_file and key_file exist and are readable by firegw",
-			        mosquitto_strerror(rc));
+			        c->name, mosquitto_strerror(rc), c->section);
 			return -1;
 		}
 	}
@@ -443,12 +457,14 @@ struct mqtt_client *mqtt_client_new(uv_loop_t *loop, const struct mqtt_client_co
 	c->client_id = strdup(conf->client_id);
 	c->username = conf->username ? strdup(conf->username) : NULL;
 	c->password_file = conf->password_file ? strdup(conf->password_file) : NULL;
+	c->name = strdup(conf->log_name ? conf->log_name : "mqtt");
+	c->section = strdup(conf->section ? conf->section : "mqtt");
 	c->subs = calloc(conf->nsubscribe + 1, sizeof(*c->subs));
 	uv_timer_init(loop, &c->misc);
 	uv_timer_init(loop, &c->retry);
 	c->misc.data = c->retry.data = c;
 	c->handles = 2;
-	if (!c->host || !c->client_id || !c->subs) {
+	if (!c->host || !c->client_id || !c->subs || !c->name || !c->section) {
 		mqtt_client_free(c);
 		return NULL;
 	}
@@ -478,6 +494,8 @@ static void mc_free_now(struct mqtt_client *c)
 	free(c->client_id);
 	free(c->username);
 	free(c->password_file);
+	free(c->name);
+	free(c->section);
 	free(c);
 }
 
@@ -520,9 +538,38 @@ void mqtt_client_pause(struct mqtt_client *c, bool paused)
 		return;
 	c->paused = paused;
 	if (paused)
-		log_warn("mqtt: reading paused: the ledger is not keeping up; messages wait at "
-		         "the broker");
+		log_warn("%s: reading paused: the ledger is not keeping up; messages wait at "
+		         "the broker",
+		         c->name);
 	else
-		log_notice("mqtt: reading resumed");
+		log_notice("%s: reading resumed", c->name);
 	mc_sync(c, MOSQ_ERR_SUCCESS, 0);
+}
+
+int mqtt_client_publish(struct mqtt_client *c, const char *topic, const void *payload, size_t len,
+                        int qos, int *mid)
+{
+	int rc;
+
+	if (c->state != MC_CONNECTED || mosquitto_socket(c->mosq) < 0)
+		return -ENOTCONN;
+	if (len > (size_t)INT32_MAX)
+		return -EMSGSIZE;
+	rc = mosquitto_publish(c->mosq, mid, topic, (int)len, payload, qos, false);
+	if (rc == MOSQ_ERR_NOMEM)
+		return -ENOMEM;
+	if (rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_PAYLOAD_SIZE || rc == MOSQ_ERR_MALFORMED_UTF8)
+		return -EINVAL;
+	/* Anything else is the connection's: mc_sync (from the poll or the misc timer) finds it
+	 * and reports the loss; a message already queued is sent again after the reconnect. */
+	if (rc != MOSQ_ERR_SUCCESS)
+		return -EIO;
+	/* Not mc_sync: a loss found here would call back into the caller in the middle of its
+	 * loop. Only ask for the socket's writability. */
+	if (c->poll && c->fd == mosquitto_socket(c->mosq) && mosquitto_want_write(c->mosq) &&
+	    !(c->poll_events & UV_WRITABLE)) {
+		c->poll_events |= UV_WRITABLE;
+		uv_poll_start(c->poll, c->poll_events, mc_on_poll);
+	}
+	return 0;
 }

@@ -3,8 +3,9 @@
  * own is ever started. It owns the connection: host, port, client id, username and password,
  * TLS (CA, client certificate and key), keepalive, a persistent session (clean_session false,
  * fixed client id) with its subscriptions at QoS 1, resubscribed after every connect, and
- * reconnects with exponential backoff and full jitter. Each change of the connection's state
- * is logged once; repeats are counted. */
+ * reconnects with exponential backoff and full jitter, and QoS 1 publishing with the broker's
+ * PUBACK reported by message id. Each change of the connection's state is logged once; repeats
+ * are counted. */
 #pragma once
 
 #include <stdbool.h>
@@ -24,6 +25,8 @@ struct mqtt_client_conf {
 	char *const *subscribe; /* topic filters, copied */
 	size_t nsubscribe;
 	int64_t backoff_min_ms, backoff_max_ms; /* 0: 1 s and 60 s */
+	const char *log_name;                   /* what log lines start with; NULL: "mqtt" */
+	const char *section; /* the config section the advice names; NULL: "mqtt" */
 };
 
 struct mqtt_client_msg {
@@ -39,6 +42,9 @@ struct mqtt_client_cbs {
 	void (*on_message)(const struct mqtt_client_msg *m, void *userdata);
 	void (*on_state)(bool connected, void *userdata);
 	void *userdata;
+	/* The broker acknowledged our QoS 1 PUBLISH `mid` (PUBACK). Called from inside
+	 * libmosquitto like on_message: note it, do no I/O. */
+	void (*on_publish)(int mid, void *userdata);
 };
 
 struct mqtt_client_stats {
@@ -62,3 +68,11 @@ const struct mqtt_client_stats *mqtt_client_stats(const struct mqtt_client *c);
 /* Stops reading from the broker while `paused` (the ledger is not keeping up); messages stay
  * queued at the broker. */
 void mqtt_client_pause(struct mqtt_client *c, bool paused);
+/* Publishes one message while connected. Returns 0 with the message id in *mid (its PUBACK
+ * comes to on_publish for QoS 1), -ENOTCONN when not connected, or another negative errno.
+ * The caller bounds how many wait for their PUBACK (libmosquitto is told not to). A message
+ * not acknowledged when the connection drops may be sent once more by libmosquitto after the
+ * reconnect (the DUP of MQTT); the caller should treat the PUBACK of a mid it has forgotten
+ * as harmless. */
+int mqtt_client_publish(struct mqtt_client *c, const char *topic, const void *payload, size_t len,
+                        int qos, int *mid);
