@@ -22,6 +22,8 @@ struct ledger {
 	bool in_tx;
 	uint64_t commits;
 	uint64_t appended;
+	int fail_code;              /* the last failure's SQLite code, 0 after a commit */
+	unsigned long fail_repeats; /* repeats of it not logged */
 };
 
 /* Schema migrations: index i brings user_version i to i + 1. */
@@ -79,7 +81,20 @@ const char *ledger_errmsg(const struct ledger *l)
 
 static int ledger_fail(struct ledger *l, const char *what)
 {
-	log_err("ledger %s: %s: %s", l->path, what, sqlite3_errmsg(l->db));
+	int code = sqlite3_extended_errcode(l->db);
+
+	/* A full or failing disk fails every retry the same way: said once, with the count of
+	 * repeats when it changes or recovers (ledger_commit). */
+	if (code != l->fail_code) {
+		if (l->fail_repeats)
+			log_err("ledger %s: the last error repeated %lu more time(s)", l->path,
+			        l->fail_repeats);
+		log_err("ledger %s: %s: %s", l->path, what, sqlite3_errmsg(l->db));
+		l->fail_code = code;
+		l->fail_repeats = 0;
+	} else {
+		l->fail_repeats++;
+	}
 	switch (sqlite3_errcode(l->db) & 0xff) {
 	case SQLITE_FULL:
 		return -ENOSPC;
@@ -376,6 +391,12 @@ int ledger_commit(struct ledger *l)
 	}
 	l->in_tx = false;
 	l->commits++;
+	if (l->fail_code) {
+		log_notice("ledger %s: writing again (the error repeated %lu more time(s))",
+		           l->path, l->fail_repeats);
+		l->fail_code = 0;
+		l->fail_repeats = 0;
+	}
 	return 0;
 }
 
@@ -684,7 +705,9 @@ int ledger_event_append(struct ledger *l, const struct hazard *h, const char *ty
 	sqlite3_bind_text(st, 2, h->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, wall_ms);
 	sqlite3_bind_int(st, 4,
-	                 strcmp(type, "raised") != 0 ? 2 : h->grade == GRADE_IMMEDIATE ? 0 : 1);
+	                 strcmp(type, "raised") != 0   ? 2
+	                 : h->grade == GRADE_IMMEDIATE ? 0
+	                                               : 1);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)

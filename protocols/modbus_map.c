@@ -2,6 +2,7 @@
 #include "modbus_map.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,7 +120,10 @@ double mb_decode_regs(const struct point *pt, const uint16_t *regs)
 	default:
 		raw = hi;
 	}
-	return raw * pt->scale + pt->offset;
+	raw = raw * pt->scale + pt->offset;
+	/* An f32 infinity or NaN from the device (or a scale that overflows) is no reading, as
+	 * NaN: it must not reach the rules as a value above every setpoint. */
+	return isfinite(raw) ? raw : NAN;
 }
 
 double mb_decode_bit(const struct point *pt, uint8_t bit)

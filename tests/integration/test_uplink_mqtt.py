@@ -528,12 +528,17 @@ def test_in_flight_events_sent_again_after_broker_dies(gw, broker, platform, sim
     still in the outbox and go again after the reconnect; nothing is missing."""
     b = broker()
     pf = platform(b)
-    time.sleep(1.5)  # the platform's session is in the broker's autosave
     sim = sims("20")
     gw.write(b.port, smoke_port=sim.port)
     d = start_gw(daemon_factory, gw)
     d.wait_log(rf"<5>platform uplink: connected to 127\.0\.0\.1:{b.port}", timeout=LONG)
     wait_delivered(gw, pf, d)
+    # Both sessions (the platform's subscription above all) must be in the broker's file
+    # before it dies, or the restarted broker has nobody to queue the events for.
+    since = time.time()
+    db = b.dir / "mosquitto.db"
+    wait_until("the broker's autosave with both sessions",
+               lambda: db.exists() and db.stat().st_mtime > since + 1, daemon=d)
 
     b.proc.send_signal(signal.SIGSTOP)
     try:
