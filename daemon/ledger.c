@@ -973,9 +973,11 @@ int ledger_command_again(struct ledger *l, const char *id)
 int ledger_resync_pending(struct ledger *l, const char *hazard_id)
 {
 	sqlite3_stmt *st =
-	    ledger_prepare(l, "SELECT 1 FROM outbox o JOIN events e ON e.seq=o.seq "
-	                      "WHERE o.lane=0 AND e.hazard_id=?1 AND e.type='resync' "
-	                      "LIMIT 1");
+	    /* CROSS JOIN keeps SQLite from scanning the outbox: with a backlog of 100,000
+	     * events the other order cost 0.1 s per open hazard, in the main loop. */
+	    ledger_prepare(l, "SELECT 1 FROM events e CROSS JOIN outbox o "
+	                      "ON o.lane=0 AND o.seq=e.seq "
+	                      "WHERE e.hazard_id=?1 AND e.type='resync' LIMIT 1");
 	int rc;
 
 	if (!st)
