@@ -467,3 +467,40 @@ int hazard_apply_command(struct ledger *l, const struct policy *p, json_t *cmd, 
 	return ledger_command_record(l, id, type ? type : "", hid ? hid : "", reason == NULL,
 	                             reason, wall_ms);
 }
+
+struct hazard_resync_ctx {
+	struct ledger *l;
+	int64_t now;
+	int count;
+};
+
+static int hazard_resync_one(struct hazard *h, void *userdata)
+{
+	struct hazard_resync_ctx *x = userdata;
+	int rc = ledger_resync_pending(x->l, h->id);
+
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	rc = ledger_event_append(x->l, h, "resync", x->now, NULL);
+	if (rc == 0)
+		x->count++;
+	return rc;
+}
+
+int hazard_resync_all(struct ledger *l, int64_t wall_ms)
+{
+	struct hazard_resync_ctx x = {l, wall_ms, 0};
+	int rc = ledger_begin(l);
+
+	if (rc < 0)
+		return rc;
+	rc = ledger_hazard_foreach_open(l, false, hazard_resync_one, &x);
+	if (rc < 0) {
+		ledger_rollback(l);
+		return rc;
+	}
+	rc = ledger_commit(l);
+	if (rc == 0 && x.count > 0)
+		log_info("platform uplink: resync of %d open item(s) queued", x.count);
+	return rc < 0 ? rc : x.count;
+}

@@ -99,6 +99,11 @@ int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, in
 /* Every item past its deadline and not closed gets one `overdue` event. Returns the count. */
 int hazard_mark_overdue(struct ledger *l, int64_t wall_ms);
 
+/* After a reconnect: a `resync` event with the current state of every open item, queued after
+ * what already waits (an item whose resync still waits gets no second one), in its own
+ * transaction. Returns how many were queued, or a negative errno. */
+int hazard_resync_all(struct ledger *l, int64_t wall_ms);
+
 /* Applies one platform command ({"id", "type", "hazard_id", ...}) inside the caller's
  * transaction: the transition, its event and the remembered result. A command id seen before
  * is not applied again (its result is reported again). An impossible command changes nothing

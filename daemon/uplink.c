@@ -191,44 +191,6 @@ static struct outbox_item *uplink_in_batch(struct uplink *u, const char *event_i
 	return NULL;
 }
 
-struct resync_ctx {
-	struct ledger *l;
-	int64_t now;
-	int count;
-};
-
-static int uplink_resync_one(struct hazard *h, void *userdata)
-{
-	struct resync_ctx *x = userdata;
-	int rc = ledger_resync_pending(x->l, h->id);
-
-	if (rc != 0)
-		return rc < 0 ? rc : 0;
-	rc = ledger_event_append(x->l, h, "resync", x->now, NULL);
-	if (rc == 0)
-		x->count++;
-	return rc;
-}
-
-/* The current state of every open item, queued after what is already waiting. */
-static int uplink_resync(struct uplink *u)
-{
-	struct resync_ctx x = {u->ledger, clock_wall_ms(), 0};
-	int rc = ledger_begin(u->ledger);
-
-	if (rc < 0)
-		return rc;
-	rc = ledger_hazard_foreach_open(u->ledger, false, uplink_resync_one, &x);
-	if (rc < 0) {
-		ledger_rollback(u->ledger);
-		return rc;
-	}
-	rc = ledger_commit(u->ledger);
-	if (rc == 0 && x.count > 0)
-		log_info("platform uplink: resync of %d open item(s) queued", x.count);
-	return rc;
-}
-
 /* Applies the commands of a reply; returns how many there were. Inside a transaction. */
 static int uplink_commands(struct uplink *u, json_t *reply, int *rc)
 {
@@ -308,7 +270,7 @@ static void uplink_connected(struct uplink *u)
 	if (!u->need_resync)
 		return;
 	u->need_resync = false;
-	if (uplink_resync(u) < 0)
+	if (hazard_resync_all(u->ledger, clock_wall_ms()) < 0)
 		u->need_resync = true; /* the ledger failed: try again at the next success */
 }
 

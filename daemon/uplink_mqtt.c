@@ -194,44 +194,6 @@ static void um_send(struct uplink_mqtt *u)
 	ledger_outbox_free(items, n);
 }
 
-struct um_resync_ctx {
-	struct ledger *l;
-	int64_t now;
-	int count;
-};
-
-static int um_resync_one(struct hazard *h, void *userdata)
-{
-	struct um_resync_ctx *x = userdata;
-	int rc = ledger_resync_pending(x->l, h->id);
-
-	if (rc != 0)
-		return rc < 0 ? rc : 0;
-	rc = ledger_event_append(x->l, h, "resync", x->now, NULL);
-	if (rc == 0)
-		x->count++;
-	return rc;
-}
-
-/* The current state of every open item, queued after what is already waiting. */
-static int um_resync(struct uplink_mqtt *u)
-{
-	struct um_resync_ctx x = {u->ledger, clock_wall_ms(), 0};
-	int rc = ledger_begin(u->ledger);
-
-	if (rc < 0)
-		return rc;
-	rc = ledger_hazard_foreach_open(u->ledger, false, um_resync_one, &x);
-	if (rc < 0) {
-		ledger_rollback(u->ledger);
-		return rc;
-	}
-	rc = ledger_commit(u->ledger);
-	if (rc == 0 && x.count > 0)
-		log_info("platform uplink: resync of %d open item(s) queued", x.count);
-	return rc;
-}
-
 /* One transaction for everything the broker said since the last turn: acknowledged events
  * leave the outbox, acknowledged results are marked reported, commands are applied. */
 static void um_flush(struct uplink_mqtt *u)
@@ -298,7 +260,7 @@ static void um_on_flush(uv_timer_t *t)
 	um_flush(u);
 	if (u->connected && u->need_resync) {
 		u->need_resync = false;
-		if (um_resync(u) < 0)
+		if (hazard_resync_all(u->ledger, clock_wall_ms()) < 0)
 			u->need_resync = true; /* the ledger failed: again at the next connect */
 	}
 	if (u->connected && u->hb_due) {
