@@ -86,10 +86,21 @@ def settle_and_check(gw, rx, daemon_factory, scenario, committed):
     """The last run: no more kills; the ledger catches up with every detector, the outbox
     drains, firegw stops cleanly; then every check."""
     rx.set_fail("none")
+    t0 = time.time()
     d = daemon_factory(gw.conf, name="firegw-final").start(timeout=LONG)
     wait_until("every detector's last state in the ledger",
                lambda: final_state_held(gw, scenario.state), daemon=d)
-    wait_delivered(gw, rx, d, timeout=2 * LONG)
+    # The first success after the start queues a resync of the open items: wait for a
+    # heartbeat the platform took, then until the ledger stands still with all delivered.
+    wait_until("a heartbeat taken by the platform since the start", lambda: any(
+        r["path"].endswith("/v1/heartbeat") and r["status"] == "200" and r["ts"] >= t0
+        for r in rx.state()["request_log"]), timeout=2 * LONG, daemon=d)
+    while True:
+        wait_delivered(gw, rx, d, timeout=2 * LONG)
+        n = len(gw.events())
+        time.sleep(1.5)
+        if len(gw.events()) == n and gw.outbox() == 0:
+            break
     assert d.stop() == 0, d.log_text()
     final = ledger_check(gw.ledger)
     assert_kept(committed, final)
