@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,9 @@ static void usage(FILE *f)
 	           "  -V, --version       show the version\n");
 }
 
-static int cmd_check(const char *path)
+/* Loads and checks a config; every error to stderr as file:line: message. `quiet`: no
+ * summary (before detaching, where only the errors matter). Returns the exit code. */
+static int cmd_check(const char *path, bool quiet)
 {
 	struct conf_errors errs;
 	struct conf *c;
@@ -39,30 +42,16 @@ static int cmd_check(const char *path)
 	c = conf_load(path, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.items[i]);
-	if (!c) {
+	if (!c && !quiet)
 		fprintf(stderr, "%s: %zu error(s)\n", path, errs.n);
-		conf_errors_finish(&errs);
+	else if (c && !quiet)
+		printf("%s: ok (gateway %s, %zu buses, %zu devices, %zu profiles)\n", path,
+		       c->gateway_id, c->nbuses, c->ndevices, c->nprofiles);
+	conf_errors_finish(&errs);
+	if (!c)
 		return 1;
-	}
-	printf("%s: ok (gateway %s, %zu buses, %zu devices, %zu profiles)\n", path, c->gateway_id,
-	       c->nbuses, c->ndevices, c->nprofiles);
 	conf_free(c);
-	conf_errors_finish(&errs);
 	return 0;
-}
-
-static int cmd_check_quiet(const char *path)
-{
-	struct conf_errors errs;
-	struct conf *c;
-
-	conf_errors_init(&errs);
-	c = conf_load(path, &errs);
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s\n", errs.items[i]);
-	conf_free(c);
-	conf_errors_finish(&errs);
-	return c ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -116,7 +105,7 @@ int main(int argc, char **argv)
 	log_init(LOG_LVL_INFO, true);
 	if (cmd) {
 		if (strcmp(cmd, "check") == 0)
-			return cmd_check(o.conf_path);
+			return cmd_check(o.conf_path, false);
 		fprintf(stderr, "firegw: unknown command '%s' (known: check, scan, probe)\n", cmd);
 		usage(stderr);
 		return 2;
@@ -130,7 +119,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		o.conf_path = abs_path;
-		if (cmd_check_quiet(o.conf_path) != 0)
+		if (cmd_check(o.conf_path, true) != 0)
 			return 1;
 		if (daemon(0, 0) != 0) {
 			perror("firegw: cannot detach");
