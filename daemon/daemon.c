@@ -79,6 +79,7 @@ static void daemon_committed(void *userdata)
 {
 	struct daemon *d = userdata;
 
+	mqtt_in_committed(d->mqtt);
 	uplink_kick(d->uplink);
 	uplink_mqtt_kick(d->uplink_mqtt);
 }

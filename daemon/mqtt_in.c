@@ -32,6 +32,8 @@ struct mqtt_in {
 
 static void mqtt_in_push(struct mqtt_in *m, const struct reading *rd)
 {
+	/* The broker's PUBACK waits until the ledger has this (mqtt_in_committed). */
+	mqtt_client_hold(m->client, true);
 	if (ingest_push(m->ingest, rd) != 0 && (m->stats.dropped++ & 1023) == 0)
 		log_err(
 		    "ingest queue full: %llu MQTT reading(s) dropped; the ledger is not keeping "
@@ -412,10 +414,20 @@ static void mqtt_in_closed(uv_handle_t *h)
 	free(h->data);
 }
 
+void mqtt_in_committed(struct mqtt_in *m)
+{
+	if (m && ingest_queued(m->ingest) == 0)
+		mqtt_client_hold(m->client, false);
+}
+
 void mqtt_in_stop(struct mqtt_in *m)
 {
 	if (!m)
 		return;
+	/* What was taken is committed before the broker is told; if the ledger fails, the
+	 * client leaves without acknowledging and the broker sends it again. */
+	if (ingest_flush(m->ingest) == 0)
+		mqtt_in_committed(m);
 	mqtt_client_free(m->client);
 	for (size_t i = 0; m->devs && i < m->ndevs; i++)
 		free(m->devs[i].values);

@@ -6,7 +6,9 @@
  * not use: unknown devices (counted and logged once per key), payloads that are not JSON, of
  * the wrong type, too big, not UTF-8, or with unknown codes (counted per device, logged once,
  * never a hazard), and stale retained messages. The message callback only queues: no SQLite
- * work is done in it. */
+ * work is done in it. The broker's PUBACK of a message is held back until the ingest has
+ * committed what the message became, so that a kill in between never loses it: the broker
+ * still has it and sends it again. */
 #pragma once
 
 #include <stdbool.h>
@@ -58,7 +60,10 @@ struct mqtt_in;
  * started and an empty mqtt_in is returned. NULL only when out of memory; a client that
  * cannot be set up (unreadable password file, bad TLS files) is logged and left out. */
 struct mqtt_in *mqtt_in_start(uv_loop_t *loop, const struct conf *c, struct ingest *in);
+/* Commits what was taken (the broker has not been told yet), then disconnects. */
 void mqtt_in_stop(struct mqtt_in *m);
+/* The ingest committed a batch: the broker may now be told of every message in it. */
+void mqtt_in_committed(struct mqtt_in *m);
 size_t mqtt_in_devices(const struct mqtt_in *m);
 const struct mqtt_dev_status *mqtt_in_device(const struct mqtt_in *m, size_t i);
 const struct mqtt_in_stats *mqtt_in_stats(const struct mqtt_in *m);

@@ -249,6 +249,9 @@ static void um_flush(struct uplink_mqtt *u)
 		u->results_acked = false;
 	}
 	json_array_clear(u->cmds);
+	/* The command messages may be acknowledged now: recorded, or (the ledger failing) given
+	 * up, for the platform to send again until their results come. */
+	mqtt_client_hold(u->client, false);
 	if (rc == 0 && ncmd > 0 && u->hooks.changed)
 		u->hooks.changed(u->hooks.userdata);
 }
@@ -347,6 +350,8 @@ static void um_queue_command(struct uplink_mqtt *u, json_t *c, const char *topic
 		return;
 	}
 	json_array_append(u->cmds, c);
+	/* Its PUBACK waits until the command is recorded (um_flush). */
+	mqtt_client_hold(u->client, true);
 }
 
 static void um_on_message(const struct mqtt_client_msg *m, void *userdata)

@@ -32,6 +32,7 @@ struct mqtt_client {
 	enum mc_state state;
 	bool started; /* mosquitto_connect_async was called once */
 	bool paused;
+	bool held; /* nothing goes to the broker: the owner has not committed what it took */
 	bool session_present;
 	int fd;          /* the socket polled now, -1 if none */
 	uv_poll_t *poll; /* heap: its close completes after the fd may be gone */
@@ -49,6 +50,30 @@ struct mqtt_client {
 };
 
 static void mc_sync(struct mqtt_client *c, int rc, int err);
+static void mc_on_poll(uv_poll_t *h, int status, int events);
+
+static bool mc_want_write(struct mqtt_client *c)
+{
+	return !c->held && mosquitto_want_write(c->mosq);
+}
+
+/* Follows the want of writing in the poll handle, without calling into libmosquitto's loop
+ * (safe from inside a callback, where a loss found would re-enter the caller). */
+static void mc_poll_write(struct mqtt_client *c)
+{
+	int want;
+
+	if (!c->poll || c->fd != mosquitto_socket(c->mosq))
+		return;
+	want = (c->poll_events & ~UV_WRITABLE) | (mc_want_write(c) ? UV_WRITABLE : 0);
+	if (want == c->poll_events)
+		return;
+	if (want)
+		uv_poll_start(c->poll, want, mc_on_poll);
+	else
+		uv_poll_stop(c->poll);
+	c->poll_events = want;
+}
 
 static uint64_t mc_random(struct mqtt_client *c)
 {
@@ -192,7 +217,7 @@ static void mc_on_poll(uv_poll_t *h, int status, int events)
 
 	if (status < 0)
 		events |= UV_READABLE; /* let libmosquitto find the error */
-	if (events & UV_WRITABLE) {
+	if ((events & UV_WRITABLE) && !c->held) {
 		errno = 0;
 		rc = mosquitto_loop_write(c->mosq, 64);
 		err = errno;
@@ -233,7 +258,7 @@ static void mc_sync(struct mqtt_client *c, int rc, int err)
 	}
 	if (fd != c->fd)
 		mc_poll_stop(c);
-	want = (c->paused ? 0 : UV_READABLE) | (mosquitto_want_write(c->mosq) ? UV_WRITABLE : 0);
+	want = (c->paused ? 0 : UV_READABLE) | (mc_want_write(c) ? UV_WRITABLE : 0);
 	if (!c->poll) {
 		c->poll = malloc(sizeof(*c->poll));
 		if (!c->poll || uv_poll_init(c->loop, c->poll, fd) != 0) {
@@ -395,6 +420,11 @@ static int mc_setup(struct mqtt_client *c, const struct mqtt_client_conf *conf)
 		return -1;
 	}
 	mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	/* "Threaded" (our loop is the thread): libmosquitto then only queues what it sends, the
+	 * PUBACK of a QoS 1 message included, and nothing leaves before mosquitto_loop_write.
+	 * Without it the PUBACK is written before the message callback runs, and a message the
+	 * broker let go could die with firegw before the ledger has it (mqtt_client_hold). */
+	mosquitto_threaded_set(c->mosq, true);
 	mosquitto_connect_with_flags_callback_set(c->mosq, mc_on_connect);
 	mosquitto_subscribe_callback_set(c->mosq, mc_on_subscribe);
 	mosquitto_message_callback_set(c->mosq, mc_on_message);
@@ -513,8 +543,10 @@ void mqtt_client_free(struct mqtt_client *c)
 		return;
 	c->freeing = true;
 	if (c->mosq) {
-		if (c->state == MC_CONNECTED) {
-			/* A clean DISCONNECT: the broker keeps the session and queues for us. */
+		if (c->state == MC_CONNECTED && !c->held) {
+			/* A clean DISCONNECT: the broker keeps the session and queues for us. While
+			 * held, the socket is only closed: what was not committed is not
+			 * acknowledged, and the broker sends it again to the next connection. */
 			mosquitto_disconnect(c->mosq);
 			mosquitto_loop_write(c->mosq, 1);
 		}
@@ -530,6 +562,14 @@ void mqtt_client_free(struct mqtt_client *c)
 const struct mqtt_client_stats *mqtt_client_stats(const struct mqtt_client *c)
 {
 	return &c->stats;
+}
+
+void mqtt_client_hold(struct mqtt_client *c, bool held)
+{
+	if (!c || c->held == held)
+		return;
+	c->held = held;
+	mc_poll_write(c);
 }
 
 void mqtt_client_pause(struct mqtt_client *c, bool paused)
@@ -566,10 +606,6 @@ int mqtt_client_publish(struct mqtt_client *c, const char *topic, const void *pa
 		return -EIO;
 	/* Not mc_sync: a loss found here would call back into the caller in the middle of its
 	 * loop. Only ask for the socket's writability. */
-	if (c->poll && c->fd == mosquitto_socket(c->mosq) && mosquitto_want_write(c->mosq) &&
-	    !(c->poll_events & UV_WRITABLE)) {
-		c->poll_events |= UV_WRITABLE;
-		uv_poll_start(c->poll, c->poll_events, mc_on_poll);
-	}
+	mc_poll_write(c);
 	return 0;
 }

@@ -3,8 +3,9 @@
  * own is ever started. It owns the connection: host, port, client id, username and password,
  * TLS (CA, client certificate and key), keepalive, a persistent session (clean_session false,
  * fixed client id) with its subscriptions at QoS 1, resubscribed after every connect, and
- * reconnects with exponential backoff and full jitter, and QoS 1 publishing with the broker's
- * PUBACK reported by message id. Each change of the connection's state is logged once; repeats
+ * reconnects with exponential backoff and full jitter, QoS 1 publishing with the broker's
+ * PUBACK reported by message id, and the hold that keeps a received message's PUBACK back
+ * until its owner has committed it. Each change of the connection's state is logged once; repeats
  * are counted. */
 #pragma once
 
@@ -65,6 +66,12 @@ struct mqtt_client *mqtt_client_new(uv_loop_t *loop, const struct mqtt_client_co
 /* Disconnects (the broker keeps the session) and frees; safe on NULL. */
 void mqtt_client_free(struct mqtt_client *c);
 const struct mqtt_client_stats *mqtt_client_stats(const struct mqtt_client *c);
+/* While `held`, nothing is sent to the broker, the PUBACKs of messages received included: the
+ * owner holds from the moment it takes a message it must keep until its ledger has committed
+ * it, so that the broker lets a QoS 1 message go only when firegw's copy is durable. A client
+ * freed while held closes its socket without a DISCONNECT, and the broker sends what was not
+ * acknowledged again. */
+void mqtt_client_hold(struct mqtt_client *c, bool held);
 /* Stops reading from the broker while `paused` (the ledger is not keeping up); messages stay
  * queued at the broker. */
 void mqtt_client_pause(struct mqtt_client *c, bool paused);

@@ -8,9 +8,8 @@ kill and restart); the final state of every detector is in the ledger.
 Short forms run in CI. FIREGW_LONG=1 runs the long forms (500 kills, a wider strace sweep, a
 random seed printed with the figures). Helpers: tests/reliability/scenario.py.
 
-Known gap, kept as a strict xfail until fixed: an MQTT alarm acknowledged to the broker by
-libmosquitto before the ledger commit is lost by a kill in between
-(test_mqtt_alarm_survives_kill_before_commit).
+An MQTT alarm killed between its receipt and its commit is sent again by the broker: firegw
+holds the PUBACK until the commit (test_mqtt_alarm_survives_kill_before_commit).
 """
 
 import json
@@ -366,9 +365,6 @@ def test_disk_full(gw, small_disk, platform, sims, broker, pki, daemon_factory, 
 
 
 @pytest.mark.skipif(STRACE is None, reason="strace is not installed (scripts/install-deps)")
-@pytest.mark.xfail(strict=True, reason="libmosquitto 2.0 sends PUBACK on receipt, before the "
-                   "ledger commit (eclipse-mosquitto/mosquitto#118: no delayed PUBACK); a kill "
-                   "in between loses the alarm. Remove this mark when fixed.")
 def test_mqtt_alarm_survives_kill_before_commit(tmp_path, broker, daemon_factory, monkeypatch):
     """A smoke alarm arrives at QoS 1; firegw is killed at the first ledger write after it
     (strace: SIGKILL at that pwrite64), i.e. after firegw took the message and before the
