@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "uplink.h"
 
 #define MQTT_IN_UNKNOWN_MAX 256 /* unknown keys remembered (each logged once) */
 #define MQTT_IN_CHECK_MS    200 /* how often a paused input looks at the queue again */
@@ -258,29 +259,17 @@ static void mqtt_in_on_check(uv_timer_t *t)
 	}
 }
 
+/* The broker password, read like the platform's token: a regular file, not readable by
+ * others, one line. */
 static char *mqtt_in_password(const char *path)
 {
-	char buf[1024];
-	FILE *f = fopen(path, "r");
-	size_t n;
+	char err[512], *secret = uplink_read_secret(path, err, sizeof(err));
 
-	if (!f) {
-		log_err("mqtt: cannot read password_file %s: %s; create it (one line, mode 0600, "
-		        "owned by the firegw user) or remove password_file; MQTT input is off",
-		        path, strerror(errno));
-		return NULL;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (!buf[0]) {
-		log_err("mqtt: password_file %s is empty; write the password on its first line; "
-		        "MQTT input is off",
-		        path);
-		return NULL;
-	}
-	return strdup(buf);
+	if (!secret)
+		log_err("mqtt: password_file %s; MQTT input is off until it is fixed and firegw "
+		        "is reloaded",
+		        err);
+	return secret;
 }
 
 static int mqtt_in_add_profile(struct mqtt_in *m, const struct profile *p)

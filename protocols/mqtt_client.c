@@ -12,9 +12,10 @@
 
 #include "log.h"
 
-#define MC_MISC_MS     250   /* keepalive, pings, retries of QoS 1 and TLS data left over */
-#define MC_READ_BATCH  1024  /* packets read in one go before the loop turns (and commits) */
-#define MC_CONNECT_MAX 15000 /* ms from the TCP connect to the broker's CONNACK, at most */
+#define MC_MISC_MS       250 /* keepalive, pings, retries of QoS 1 and TLS data left over */
+#define MC_SYSTEM_CA_DIR "/etc/ssl/certs" /* Debian's hashed CA directory */
+#define MC_READ_BATCH    1024  /* packets read in one go before the loop turns (and commits) */
+#define MC_CONNECT_MAX   15000 /* ms from the TCP connect to the broker's CONNACK, at most */
 
 enum mc_state { MC_IDLE, MC_CONNECTING, MC_CONNECTED };
 
@@ -148,6 +149,10 @@ static void mc_lost(struct mqtt_client *c, int rc, int err)
 	int code;
 
 	mc_poll_stop(c);
+	/* What was held belonged to this connection: libmosquitto drops it at the reconnect
+	 * (packet__cleanup_all), and the broker sends every message not acknowledged again. The
+	 * next connection (its CONNECT first) must not wait for a commit. */
+	c->held = false;
 	if (c->refused_rc) {
 		int r = c->refused_rc;
 
@@ -440,7 +445,10 @@ static int mc_setup(struct mqtt_client *c, const struct mqtt_client_conf *conf)
 		}
 	}
 	if (conf->tls) {
-		rc = mosquitto_tls_set(c->mosq, conf->ca_file, NULL, conf->cert_file,
+		/* Without ca_file the broker is verified against the system's CAs (libmosquitto
+		 * wants a file or a directory before it takes the OS store option). */
+		rc = mosquitto_tls_set(c->mosq, conf->ca_file,
+		                       conf->ca_file ? NULL : MC_SYSTEM_CA_DIR, conf->cert_file,
 		                       conf->key_file, NULL);
 		if (rc == MOSQ_ERR_SUCCESS)
 			rc = mosquitto_tls_opts_set(c->mosq, 1, NULL, NULL);

@@ -338,6 +338,28 @@ def test_tls_wrong_ca_is_refused_clearly(gw, brokers, daemon_factory, tmp_path):
     assert count(d.log_since(), r"mqtt: connected") == 0
 
 
+def test_tls_without_ca_file_uses_the_system_cas(gw, brokers, daemon_factory, tmp_path):
+    """tls = true with no ca_file: the broker is verified against the system's CAs (as
+    docs/configuration.md says). The test CA is not among them: refused, clearly. Named as the
+    system store (OpenSSL's SSL_CERT_FILE, as a distribution's store would hold it): connected."""
+    ca = TestCA(tmp_path / "ca")
+    b = brokers(tls=ca)
+    gw.write(b, device("sa-t", "TL2"),
+             mqtt_extra=f'  tls = true\n  cert_file = "{ca.client_cert}"\n'
+                        f'  key_file = "{ca.client_key}"\n')
+    d = daemon_factory(gw.conf, name="firegw-system-cas").start()
+    d.wait_log(r"<4>mqtt: 127\.0\.0\.1:\d+: TLS handshake failed; check that mqtt ca_file")
+    assert count(d.log_since(), r"mqtt: connected") == 0
+    assert count(d.log_since(), r"TLS cannot be set up") == 0
+    assert d.stop() == 0
+
+    d = daemon_factory(gw.conf, name="firegw-store-has-ca",
+                       env={"SSL_CERT_FILE": str(ca.ca_cert)}).start()
+    d.wait_log(r"<5>mqtt: connected to", timeout=3 * TIMEOUT)
+    b.publish("smoke/TL2/event", '{"code": 1}', tls=ca)
+    wait_hazard(gw, d, device="sa-t", kind="fire_alarm")
+
+
 def test_wrong_password_clear_log_and_backoff(gw, brokers, daemon_factory, tmp_path):
     """A wrong password: one log line that says what to check, then retries with backoff
     (a handful of attempts in several seconds, not a busy loop); with the right password
@@ -365,6 +387,29 @@ def test_wrong_password_clear_log_and_backoff(gw, brokers, daemon_factory, tmp_p
     d.wait_log(r"<5>mqtt: connected to", since=mark, timeout=3 * TIMEOUT)
     b.publish("smoke/PW1/event", '{"code": 1}', user="gw", password="right-one")
     wait_hazard(gw, d, device="sa-p", kind="fire_alarm")
+
+
+def test_password_file_readable_by_others_keeps_mqtt_off(gw, brokers, daemon_factory, tmp_path):
+    """A broker password in a file others can read is refused like the platform token: one
+    error that says how to fix it, MQTT input stays off (the broker sees no login), and
+    firegw itself runs on."""
+    b = brokers(passwords={"gw": "right-one"})
+    pw = tmp_path / "mqtt-password"
+    pw.write_text("right-one\n", encoding="utf-8")
+    pw.chmod(0o644)
+    gw.write(b, device("sa-q", "PW2"),
+             mqtt_extra=f'  username = "gw"\n  password_file = "{pw}"\n')
+    probes = count(b.log_lines(), r"New connection from 127\.0\.0\.1")  # the fixture's
+    d = daemon_factory(gw.conf).start()
+    d.wait_log(r"<3>mqtt: password_file " + re.escape(str(pw)) +
+               r" is readable by others \(mode 0644\).*chmod 600.*MQTT input is off")
+    time.sleep(1.0)  # the window in which a login would have been tried
+    assert count(b.log_lines(), r"New connection from 127\.0\.0\.1") == probes, b.describe()
+    assert d.alive()
+
+    pw.chmod(0o600)
+    mark = d.reload()
+    d.wait_log(r"<5>mqtt: connected to", since=mark, timeout=3 * TIMEOUT)
 
 
 # ---- bad input ----
