@@ -1,4 +1,5 @@
-/* control: the control socket server and its line framing. */
+/* control: the control socket server and its line framing (what a line means is the
+ * handler's: ctl.c with ctl_request.c). */
 #include "control.h"
 
 #include <errno.h>
@@ -140,26 +141,13 @@ static void control_reply(struct control_client *cl, json_t *reply, bool then_cl
 
 static void control_line(struct control_client *cl, const char *line, size_t len)
 {
-	json_error_t err;
-	json_t *req, *reply;
-	const char *cmd;
+	json_t *reply;
 
 	while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
 		len--;
 	if (len == 0)
 		return;
-	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
-	if (!req) {
-		control_reply(cl, control_error("request is not JSON: %s", err.text), false);
-		return;
-	}
-	cmd = json_string_value(json_object_get(req, "cmd"));
-	if (!json_is_object(req) || !cmd)
-		reply = control_error("a request is a JSON object with \"cmd\", e.g. "
-		                      "{\"cmd\":\"status\"}");
-	else
-		reply = cl->ctl->fn(cmd, req, cl->ctl->userdata);
-	json_decref(req);
+	reply = cl->ctl->fn(line, len, cl->ctl->userdata);
 	control_reply(cl, reply ? reply : control_error("internal error"), false);
 }
 

@@ -8,8 +8,10 @@
 #include <jansson.h>
 #include <uv.h>
 
-/* Returns the reply (new reference): {"ok": true, ...} or {"ok": false, "error": "..."}. */
-typedef json_t *(*control_handler_fn)(const char *cmd, json_t *req, void *userdata);
+/* Called with each non-blank line a client sends (without its newline and trailing blanks;
+ * not NUL-terminated). Returns the reply (new reference): {"ok": true, ...} or
+ * {"ok": false, "error": "..."}. */
+typedef json_t *(*control_handler_fn)(const char *line, size_t len, void *userdata);
 
 struct control;
 

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "control.h"
+#include "ctl_request.h"
 #include "daemon_int.h"
 #include "hazard.h"
 #include "ingest.h"
@@ -276,79 +277,15 @@ static json_t *ctl_result(json_t *result, const char *key, const char *const *er
 	return result ? ctl_ok(result, key) : control_error("%s", *err ? *err : "internal error");
 }
 
-/* An optional field of a given JSON type; false (with *bad set) when present and wrong. */
-static bool ctl_opt(json_t *req, const char *name, json_type type, json_t **out)
-{
-	json_t *v = json_object_get(req, name);
-
-	*out = NULL;
-	if (!v || json_is_null(v))
-		return true;
-	if (json_typeof(v) != type && !(type == JSON_TRUE && json_is_boolean(v)))
-		return false;
-	*out = v;
-	return true;
-}
-
-static json_t *ctl_hazards(struct daemon *d, json_t *req)
-{
-	struct query_filter f = {.grade = -1};
-	json_t *open, *grade, *since, *device, *limit;
-	const char *err = NULL;
-
-	if (!ctl_opt(req, "open", JSON_TRUE, &open) ||
-	    !ctl_opt(req, "grade", JSON_STRING, &grade) ||
-	    !ctl_opt(req, "since", JSON_STRING, &since) ||
-	    !ctl_opt(req, "device", JSON_STRING, &device) ||
-	    !ctl_opt(req, "limit", JSON_INTEGER, &limit))
-		return control_error("hazards takes open (true/false), grade, since, device "
-		                     "(strings) and limit (a number)");
-	f.open_only = open && json_is_true(open);
-	if (grade && (f.grade = grade_from_name(json_string_value(grade))) < 0)
-		return control_error(
-		    "unknown grade '%s'; grades are immediate, major, significant, "
-		    "general",
-		    json_string_value(grade));
-	if (since &&
-	    (f.since_ms = query_parse_since(json_string_value(since), clock_wall_ms())) < 0)
-		return control_error("since '%s' is not a date (2026-11-01, 2026-11-01T08:00) or a "
-		                     "duration ago (24h, 7d)",
-		                     json_string_value(since));
-	if (device)
-		f.device = json_string_value(device);
-	if (limit)
-		f.limit =
-		    (int)(json_integer_value(limit) > QUERY_MAX_LIMIT ? QUERY_MAX_LIMIT
-		                                                      : json_integer_value(limit));
-	json_t *list = query_hazards(d->ledger, &f, &err);
-
-	return ctl_result(list, "hazards", &err);
-}
-
-static const char *ctl_str(json_t *req, const char *name)
-{
-	return json_string_value(json_object_get(req, name));
-}
-
-static int ctl_limit(json_t *req)
-{
-	json_int_t n = json_integer_value(json_object_get(req, "limit"));
-
-	return n > QUERY_MAX_LIMIT ? QUERY_MAX_LIMIT : (int)n;
-}
-
 /* A commissioning test: a test fire alarm on the device's "test" channel, raised and cleared
  * at once; a test item closes itself when cleared. It travels like any other alarm. */
-static json_t *ctl_test(struct daemon *d, json_t *req)
+static json_t *ctl_test(struct daemon *d, const char *id)
 {
-	const char *id = ctl_str(req, "device");
 	const struct device_conf *dc;
 	struct reading rd = {.type = READING_STATE, .kind = KIND_FIRE_ALARM, .test = true};
 	struct hazard h;
 	int rc;
 
-	if (!id)
-		return control_error("test needs a device id: firegwctl test DEVICE");
 	if (!(dc = conf_device(d->conf, id)))
 		return control_error("no device '%s' in %s; 'firegwctl devices' lists them", id,
 		                     d->opts->conf_path);
@@ -397,56 +334,53 @@ static json_t *ctl_reload(struct daemon *d)
 	return o;
 }
 
-json_t *ctl_handle(const char *cmd, json_t *req, void *userdata)
+/* What a request asks for, parsed and checked by ctl_request. */
+static json_t *ctl_run(struct daemon *d, const struct ctl_request *q)
 {
-	struct daemon *d = userdata;
 	const char *err = NULL;
+	json_t *o;
 
-	if (!strcmp(cmd, "status"))
+	switch (q->cmd) {
+	case CTL_STATUS:
 		return ctl_ok(ctl_status(d, true), NULL);
-	if (!strcmp(cmd, "devices")) {
-		json_t *list = json_array();
-
+	case CTL_DEVICES:
+		o = json_array();
 		for (size_t i = 0; i < d->conf->ndevices; i++)
-			json_array_append_new(list, ctl_device(d, &d->conf->devices[i], true));
-		return ctl_ok(list, "devices");
-	}
-	if (!strcmp(cmd, "hazards"))
-		return ctl_hazards(d, req);
-	if (!strcmp(cmd, "hazard")) {
-		const char *id = ctl_str(req, "id");
-
-		if (!id)
-			return control_error("hazard needs an id: firegwctl hazard ID");
-		json_t *h = query_hazard(d->ledger, id, &err);
-
-		return ctl_result(h, NULL, &err);
-	}
-	if (!strcmp(cmd, "outbox")) {
-		json_t *o = query_outbox(d->ledger, ctl_limit(req), &err);
-
+			json_array_append_new(o, ctl_device(d, &d->conf->devices[i], true));
+		return ctl_ok(o, "devices");
+	case CTL_HAZARDS:
+		o = query_hazards(d->ledger, &q->filter, &err);
+		return ctl_result(o, "hazards", &err);
+	case CTL_HAZARD:
+		o = query_hazard(d->ledger, q->id, &err);
 		return ctl_result(o, NULL, &err);
-	}
-	if (!strcmp(cmd, "deadletter")) {
-		json_t *o = query_deadletter(d->ledger, ctl_limit(req), &err);
-
+	case CTL_OUTBOX:
+		o = query_outbox(d->ledger, q->limit, &err);
+		return ctl_result(o, NULL, &err);
+	case CTL_DEADLETTER:
+		o = query_deadletter(d->ledger, q->limit, &err);
 		return ctl_result(o, "deadletter", &err);
-	}
-	if (!strcmp(cmd, "test"))
-		return ctl_test(d, req);
-	if (!strcmp(cmd, "reload"))
+	case CTL_TEST:
+		return ctl_test(d, q->id);
+	case CTL_RELOAD:
 		return ctl_reload(d);
-	if (!strcmp(cmd, "report")) {
-		const char *month = ctl_str(req, "month");
-
-		if (!month)
-			return control_error(
-			    "report needs a month: firegwctl report --month YYYY-MM");
-		json_t *o = query_report(d->ledger, month, &err);
-
+	case CTL_REPORT:
+		o = query_report(d->ledger, q->month, &err);
 		return ctl_result(o, "report", &err);
 	}
-	return control_error("unknown command '%.64s'; commands: status, devices, hazards, hazard, "
-	                     "outbox, deadletter, test, reload, report",
-	                     cmd);
+	return control_error("internal error");
+}
+
+json_t *ctl_handle(const char *line, size_t len, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct ctl_request q;
+	char err[512];
+	json_t *reply;
+
+	if (ctl_request_parse(&q, line, len, clock_wall_ms(), err, sizeof(err)) < 0)
+		return control_error("%s", err);
+	reply = ctl_run(d, &q);
+	ctl_request_free(&q);
+	return reply;
 }

@@ -14,9 +14,10 @@
 #include "hazard.h"
 #include "http.h"
 #include "log.h"
+#include "uplink_reply.h"
 
 #define BACKOFF_BASE_MS 1000
-#define RETRY_AFTER_CAP (60 * 60 * 1000)
+#define RETRY_AFTER_CAP UPLINK_REPLY_RETRY_AFTER_CAP_MS
 
 /* log_state codes of the failures: a change of kind is logged, a repeat only counted. */
 enum {
@@ -37,6 +38,7 @@ struct uplink {
 	char *token;
 	char *events_url, *heartbeat_url;
 	uv_timer_t send_timer, heartbeat_timer;
+	int open_handles; /* timers not closed yet, once uplink_free closes them */
 	bool in_flight, hb_in_flight;
 	bool backing_off;
 	/* Set at start and by every failed exchange (events or heartbeat): the next successful
@@ -183,28 +185,27 @@ static void uplink_batch_free(struct uplink *u)
 	u->results_sent = NULL;
 }
 
-static struct outbox_item *uplink_in_batch(struct uplink *u, const char *event_id)
+/* The event_ids of the batch in flight, in batch order (pointers into it); NULL if out of
+ * memory. */
+static const char **uplink_batch_ids(struct uplink *u)
 {
-	for (size_t i = 0; i < u->nbatch; i++)
-		if (strcmp(u->batch[i].event_id, event_id) == 0)
-			return &u->batch[i];
-	return NULL;
+	const char **ids = calloc(u->nbatch ? u->nbatch : 1, sizeof(*ids));
+
+	for (size_t i = 0; ids && i < u->nbatch; i++)
+		ids[i] = u->batch[i].event_id;
+	return ids;
 }
 
-/* Applies the commands of a reply; returns how many there were. Inside a transaction. */
-static int uplink_commands(struct uplink *u, json_t *reply, int *rc)
+/* Applies the commands of a reply (an array of command objects, or NULL); returns how many
+ * there were. Inside a transaction. */
+static int uplink_commands(struct uplink *u, json_t *cmds, int *rc)
 {
-	json_t *cmds = json_object_get(reply, "commands");
 	size_t i;
 	json_t *c;
 	int n = 0;
 
-	if (!json_is_array(cmds))
-		return 0;
 	json_array_foreach(cmds, i, c)
 	{
-		if (!json_is_object(c))
-			continue;
 		*rc = hazard_apply_command(u->ledger, &u->conf->policy, c, clock_wall_ms());
 		if (*rc < 0)
 			return n;
@@ -225,42 +226,6 @@ static void uplink_results_reported(struct uplink *u, json_t *sent, int *rc)
 			*rc = ledger_command_reported(u->ledger,
 			                              json_string_value(json_object_get(r, "id")));
 	}
-}
-
-/* Checks a reply against the contract; NULL if it holds, else why not. */
-static const char *uplink_check_reply(struct uplink *u, json_t *reply)
-{
-	json_t *acc = json_object_get(reply, "accepted");
-	json_t *rej = json_object_get(reply, "rejected");
-	size_t i;
-	json_t *v;
-
-	if (!json_is_object(reply))
-		return "reply is not a JSON object";
-	if (!json_is_array(acc))
-		return "reply has no \"accepted\" array";
-	if (rej && !json_is_array(rej))
-		return "\"rejected\" is not an array";
-	json_array_foreach(acc, i, v)
-	{
-		if (!json_is_string(v) || !uplink_in_batch(u, json_string_value(v)))
-			return "reply accepts an event_id that was not sent";
-	}
-	json_array_foreach(rej, i, v)
-	{
-		const char *id = json_string_value(json_object_get(v, "event_id"));
-		size_t j;
-		json_t *a;
-
-		if (!id || !uplink_in_batch(u, id))
-			return "reply rejects an event_id that was not sent";
-		json_array_foreach(acc, j, a)
-		{
-			if (strcmp(json_string_value(a), id) == 0)
-				return "reply both accepts and rejects an event_id";
-		}
-	}
-	return NULL;
 }
 
 /* A successful exchange after a failure (or the first since start) is a reconnect: the
@@ -284,28 +249,34 @@ static void uplink_poke(struct uplink *u)
 static void uplink_on_events(const struct http_reply *r, void *userdata)
 {
 	struct uplink *u = userdata;
-	json_error_t jerr;
-	json_t *reply = NULL;
-	const char *bad = NULL;
+	struct uplink_reply rep = {.retry_after_ms = -1};
+	const char **ids;
 	char what[512];
 	int rc = 0, ncmd = 0, code;
-	size_t nacc = 0, nrej = 0;
 
 	u->in_flight = false;
 	u->stats.requests++;
-	if (r->status != 200) {
+	ids = uplink_batch_ids(u);
+	if (!ids) {
+		code = FAIL_INTERNAL;
+		snprintf(what, sizeof(what), "out of memory");
+		goto fail;
+	}
+	uplink_reply_events(&rep, r->status, r->body, r->len, r->retry_after_ms,
+	                    (const char *const *)ids, u->nbatch);
+	free(ids);
+	switch (rep.kind) {
+	case UPLINK_REPLY_OK:
+		break;
+	case UPLINK_REPLY_HTTP:
 		code = uplink_http_failure(r, u->events_url, what, sizeof(what));
 		goto fail;
-	}
-	reply = json_loadb(r->body, r->len, 0, &jerr);
-	bad = reply ? uplink_check_reply(u, reply) : "reply is not valid JSON";
-	if (bad) {
+	case UPLINK_REPLY_BAD:
 		code = FAIL_REPLY;
-		snprintf(what, sizeof(what), "%s: %s; treated as a failure", u->events_url, bad);
+		snprintf(what, sizeof(what), "%s: %s; treated as a failure", u->events_url,
+		         rep.error);
 		goto fail;
-	}
-	if (u->nbatch > 0 && json_array_size(json_object_get(reply, "accepted")) == 0 &&
-	    json_array_size(json_object_get(reply, "rejected")) == 0) {
+	case UPLINK_REPLY_NOTHING:
 		/* Sending the same batch again at once would spin: back off as for a failure. */
 		code = FAIL_NOTHING;
 		snprintf(what, sizeof(what),
@@ -316,54 +287,39 @@ static void uplink_on_events(const struct http_reply *r, void *userdata)
 	}
 
 	/* One transaction: what was accepted leaves, what was rejected is dead-lettered, the
-	 * commands are applied and the results we carried are marked reported. */
+	 * commands are applied and the results we carried are marked reported. Every index is
+	 * one of the batch, each at most once (uplink_reply). */
 	rc = ledger_begin(u->ledger);
-	json_t *acc = json_object_get(reply, "accepted"), *rej = json_object_get(reply, "rejected");
-	size_t i;
-	json_t *v;
-	/* Every id was checked against the batch above. */
-	json_array_foreach(acc, i, v)
-	{
-		const struct outbox_item *it = uplink_in_batch(u, json_string_value(v));
+	for (size_t i = 0; rc == 0 && i < rep.naccepted; i++)
+		rc = ledger_outbox_accept(u->ledger, u->batch[rep.accepted[i]].seq);
+	for (size_t i = 0; rc == 0 && i < rep.nrejected; i++) {
+		const struct outbox_item *it = &u->batch[rep.rejected[i].index];
+		const char *why = rep.rejected[i].reason;
 
-		if (rc == 0 && it)
-			rc = ledger_outbox_accept(u->ledger, it->seq);
-		nacc++;
-	}
-	json_array_foreach(rej, i, v)
-	{
-		const char *id = json_string_value(json_object_get(v, "event_id"));
-		const char *why = json_string_value(json_object_get(v, "reason"));
-		const struct outbox_item *it = uplink_in_batch(u, id);
-
-		if (rc == 0 && it)
-			rc = ledger_deadletter(u->ledger, it->seq,
-			                       why ? why : "rejected without a reason",
-			                       clock_wall_ms());
-		if (rc == 0 && it)
+		rc = ledger_deadletter(u->ledger, it->seq, why ? why : "rejected without a reason",
+		                       clock_wall_ms());
+		if (rc == 0)
 			log_err(
 			    "platform rejected event %s of %s: %s; kept in the dead-letter table",
-			    id, it->hazard_id, why ? why : "no reason given");
-		nrej++;
+			    it->event_id, it->hazard_id, why ? why : "no reason given");
 	}
 	if (rc == 0)
-		ncmd = uplink_commands(u, reply, &rc);
+		ncmd = uplink_commands(u, rep.commands, &rc);
 	if (rc == 0)
 		uplink_results_reported(u, u->results_sent, &rc);
 	if (rc == 0)
 		rc = ledger_commit(u->ledger);
 	else
 		ledger_rollback(u->ledger);
-	json_decref(reply);
-	reply = NULL;
 	if (rc < 0) {
 		code = FAIL_LEDGER;
 		snprintf(what, sizeof(what),
 		         "cannot record the platform's reply in the ledger (%s)", strerror(-rc));
 		goto fail;
 	}
-	u->stats.accepted += nacc;
-	u->stats.rejected += nrej;
+	u->stats.accepted += rep.naccepted;
+	u->stats.rejected += rep.nrejected;
+	uplink_reply_free(&rep);
 	u->stats.last_success_wall = clock_wall_ms();
 	u->stats.failures = 0;
 	u->retry_not_before = 0;
@@ -375,9 +331,9 @@ static void uplink_on_events(const struct http_reply *r, void *userdata)
 	uplink_send(u);
 	return;
 fail:
-	json_decref(reply);
 	uplink_batch_free(u);
-	uplink_fail(u, code, what, r->retry_after_ms);
+	uplink_fail(u, code, what, rep.retry_after_ms);
+	uplink_reply_free(&rep);
 }
 
 /* The stored body of an outbox event, as it goes in a request. The ledger holds the JSON
@@ -504,34 +460,37 @@ void uplink_kick(struct uplink *u)
 static void uplink_on_heartbeat_reply(const struct http_reply *r, void *userdata)
 {
 	struct uplink *u = userdata;
-	json_t *reply;
+	struct uplink_reply rep;
 	char what[512];
 	int rc;
 
 	u->hb_in_flight = false;
-	if (r->status != 200) {
+	switch (uplink_reply_heartbeat(&rep, r->status, r->body, r->len, r->retry_after_ms)) {
+	case UPLINK_REPLY_OK:
+		break;
+	case UPLINK_REPLY_HTTP: {
 		int code = uplink_http_failure(r, u->heartbeat_url, what, sizeof(what));
 
+		uplink_reply_free(&rep);
 		log_state_report(&u->hb_log, code, "platform heartbeat", what);
 		u->need_resync = true;
 		return;
 	}
-	reply = json_loadb(r->body, r->len, 0, NULL);
-	if (!json_is_object(reply)) {
-		json_decref(reply);
-		log_state_report(&u->hb_log, FAIL_REPLY, "platform heartbeat",
-		                 "the platform's reply is not a JSON object; ignored");
+	default:
+		snprintf(what, sizeof(what), "the platform's %s; ignored", rep.error);
+		uplink_reply_free(&rep);
+		log_state_report(&u->hb_log, FAIL_REPLY, "platform heartbeat", what);
 		u->need_resync = true;
 		return;
 	}
 	log_state_report(&u->hb_log, 0, "platform heartbeat", NULL);
 	rc = ledger_begin(u->ledger);
-	int n = rc == 0 ? uplink_commands(u, reply, &rc) : 0;
+	int n = rc == 0 ? uplink_commands(u, rep.commands, &rc) : 0;
 	if (rc == 0)
 		rc = ledger_commit(u->ledger);
 	else
 		ledger_rollback(u->ledger);
-	json_decref(reply);
+	uplink_reply_free(&rep);
 	if (rc == 0 && n > 0 && u->hooks.changed)
 		u->hooks.changed(u->hooks.userdata);
 	/* The platform can be reached again: a backoff because it could not be ends here (one
@@ -637,11 +596,13 @@ struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c, struct ledger *
 	return u;
 }
 
+/* Both timers live in the struct: it goes with the last of their close callbacks (libuv
+ * runs them in no promised order). */
 static void uplink_closed(uv_handle_t *h)
 {
 	struct uplink *u = h->data;
 
-	if (h == (uv_handle_t *)&u->heartbeat_timer)
+	if (--u->open_handles == 0)
 		free(u);
 }
 
@@ -654,7 +615,8 @@ void uplink_free(struct uplink *u)
 	free(u->events_url);
 	free(u->heartbeat_url);
 	free(u->token);
-	uv_close((uv_handle_t *)&u->send_timer, NULL);
+	u->open_handles = 2;
+	uv_close((uv_handle_t *)&u->send_timer, uplink_closed);
 	uv_close((uv_handle_t *)&u->heartbeat_timer, uplink_closed);
 }
 

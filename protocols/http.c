@@ -21,6 +21,8 @@ struct http_req {
 	char *reply;
 	size_t len, cap;
 	int64_t retry_after_ms;
+	char retry_after[128]; /* the header's value; judged when the reply is complete */
+	time_t date;           /* the reply's Date header, 0 if none */
 	bool too_big;
 	char errbuf[CURL_ERROR_SIZE];
 	http_done_fn done;
@@ -224,35 +226,51 @@ static size_t http_on_write(char *ptr, size_t size, size_t nmemb, void *userdata
 	return n;
 }
 
+int64_t http_retry_after_ms(const char *value, time_t now)
+{
+	/* Beyond this a value means "not for a long time"; the caller caps it further. */
+	const long long max_s = 10LL * 365 * 86400;
+	const char *v = value;
+	char *end;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v >= '0' && *v <= '9') {
+		long long secs = strtoll(v, &end, 10); /* LLONG_MAX when out of range */
+
+		while (*end == ' ' || *end == '\t')
+			end++;
+		if (*end == '\0')
+			return (secs > max_s ? max_s : secs) * 1000;
+	}
+	time_t when = curl_getdate(v, NULL);
+	if (when <= 0)
+		return -1;
+	if ((long long)when - (long long)now > max_s)
+		return max_s * 1000;
+	return when > now ? ((int64_t)when - (int64_t)now) * 1000 : 0;
+}
+
 static size_t http_on_header(char *buf, size_t size, size_t nitems, void *userdata)
 {
 	struct http_req *r = userdata;
 	size_t n = size * nitems;
 	char value[128];
+	size_t skip = n > 12 && strncasecmp(buf, "Retry-After:", 12) == 0 ? 12
+	              : n > 5 && strncasecmp(buf, "Date:", 5) == 0        ? 5
+	                                                                  : 0;
 
-	if (n > 12 && strncasecmp(buf, "Retry-After:", 12) == 0) {
-		size_t vlen = n - 12 < sizeof(value) - 1 ? n - 12 : sizeof(value) - 1;
-		char *end;
+	if (skip) {
+		size_t vlen = n - skip < sizeof(value) - 1 ? n - skip : sizeof(value) - 1;
 
-		memcpy(value, buf + 12, vlen);
+		memcpy(value, buf + skip, vlen);
 		value[vlen] = '\0';
 		while (vlen > 0 && (value[vlen - 1] == '\r' || value[vlen - 1] == '\n'))
 			value[--vlen] = '\0';
-		char *v = value;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		long secs = strtol(v, &end, 10);
-		if (end != v && *end == '\0' && secs >= 0) {
-			r->retry_after_ms = (int64_t)secs * 1000;
-		} else {
-			time_t when = curl_getdate(v, NULL);
-
-			if (when > 0) {
-				int64_t d = ((int64_t)when - (int64_t)time(NULL)) * 1000;
-
-				r->retry_after_ms = d > 0 ? d : 0;
-			}
-		}
+		if (skip == 12)
+			snprintf(r->retry_after, sizeof(r->retry_after), "%s", value);
+		else
+			r->date = curl_getdate(value, NULL);
 	}
 	return n;
 }
@@ -348,6 +366,11 @@ static void http_check_done(struct http *h)
 		                           : curl_easy_strerror(msg->data.result);
 		rep.body = r->reply ? r->reply : "";
 		rep.len = r->len;
+		/* An HTTP date in Retry-After counts from the reply's Date, which comes from the
+		 * same clock: a gateway whose own clock is wrong by a day still waits as asked. */
+		if (r->retry_after[0])
+			r->retry_after_ms =
+			    http_retry_after_ms(r->retry_after, r->date > 0 ? r->date : time(NULL));
 		rep.retry_after_ms = r->retry_after_ms;
 		curl_multi_remove_handle(h->multi, r->easy);
 		http_unlink(h, r);

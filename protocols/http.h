@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <uv.h>
 
 struct http;
@@ -36,5 +37,8 @@ void http_free(struct http *h);
 int http_post_json(struct http *h, const char *url, const char *bearer, const char *body,
                    size_t len, const struct http_tls *tls, int64_t connect_timeout_ms,
                    int64_t timeout_ms, http_done_fn done, void *userdata);
+/* The value of a Retry-After header (delay-seconds or an HTTP date, surrounding blanks
+ * allowed) as milliseconds from `now`, at most ten years; -1 if it is neither. Pure. */
+int64_t http_retry_after_ms(const char *value, time_t now);
 /* Requests in flight. */
 size_t http_in_flight(const struct http *h);

@@ -6,8 +6,8 @@
  * from the same ledger. Holds: no crash, no leak, no ledger error, and the ledger's
  * integrity_check stays ok.
  *
- * The reply checks themselves (accepted / rejected against the batch sent) are static in
- * daemon/uplink.c and cannot be reached without a running uplink; see tests/fuzz/README.
+ * The reply checks themselves (accepted / rejected against the batch sent, which commands a
+ * reply carries) are fuzz_platform_reply's.
  *
  *   build-fuzz/tests/fuzz-command -max_len=4096 tests/fuzz/corpus/command */
 #include <sqlite3.h>
@@ -32,8 +32,14 @@ static unsigned long runs;
 
 static void observe(const char *device, const char *point, enum kind kind, enum level level)
 {
-	struct hazard_obs o = {.device = device, .point = point, .kind = kind, .level = level,
-	                       .value = 350, .threshold = 300, .unit = "mA", .wall_ms = T0};
+	struct hazard_obs o = {.device = device,
+	                       .point = point,
+	                       .kind = kind,
+	                       .level = level,
+	                       .value = 350,
+	                       .threshold = 300,
+	                       .unit = "mA",
+	                       .wall_ms = T0};
 	struct hazard h;
 	enum hazard_outcome out;
 
@@ -103,8 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	cmds = json_is_object(root) ? json_object_get(root, "commands") : root;
 	if (json_is_array(cmds)) {
-		json_array_foreach(cmds, i, c)
-			apply(c);
+		json_array_foreach(cmds, i, c) apply(c);
 	} else {
 		apply(root);
 	}

@@ -2,10 +2,8 @@
  * "since" (firegwctl hazards --since): query_parse_since, a date, a date and time, or a
  * duration back from now. The input is the string (a NUL ends it early, as in JSON from
  * jansson). Holds: no crash, no out-of-bounds read, no undefined behaviour (the build is
- * sanitized). A negative answer is a refusal (ctl.c refuses < 0, dates before 1970 too).
- *
- * The request path itself (daemon/ctl.c: ctl_handle) needs a running daemon; see
- * tests/fuzz/README for what would make it fuzzable.
+ * sanitized). A negative answer is a refusal (ctl_request.c refuses < 0, dates before 1970
+ * too). The whole request line is fuzz_control_request's.
  *
  *   build-fuzz/tests/fuzz-query -max_len=256 tests/fuzz/corpus/query */
 #include <stdint.h>

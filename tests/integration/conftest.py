@@ -7,6 +7,13 @@ set, or by hand:
 
 in which case the source root is found from this file and the build root is `<source>/build`.
 Only Debian's /usr/bin/python3 with its stdlib and python3-pytest is used.
+
+FIREGW_VALGRIND=1 runs every firegw the tests start (Daemon and run_firegw) under valgrind's
+memcheck (`scripts/test --valgrind`): a definite leak or an invalid access fails the test
+(exit code 99, or the errors in the process's valgrind log, kept in FIREGW_VALGRIND_LOGS).
+Every wait is scaled by FIREGW_SLOW (default 5 under valgrind). A firegw that a test starts
+under a wrapper of its own (strace) runs as it is, and so do the daemons of a test marked
+@pytest.mark.no_valgrind (kill -9 and timing tests).
 """
 
 import os
@@ -28,6 +35,12 @@ TIMEOUT = 10.0
 # How long a process gets after SIGTERM before it is killed in teardown.
 KILL_AFTER = 5.0
 
+# Valgrind: see the module's docstring.
+VALGRIND = os.environ.get("FIREGW_VALGRIND", "") not in ("", "0")
+# How much slower firegw runs: every bounded wait of this harness is multiplied by it.
+SLOW = float(os.environ.get("FIREGW_SLOW") or (5 if VALGRIND else 1))
+VALGRIND_EXIT = 99
+
 
 def _source_root():
     env = os.environ.get("FIREGW_SOURCE_ROOT")
@@ -46,6 +59,8 @@ def _build_root(src):
 SOURCE_ROOT = _source_root()
 BUILD_ROOT = _build_root(SOURCE_ROOT)
 FIREGW = BUILD_ROOT / "firegw"
+# The binary itself: a test that puts a wrapper of its own in FIREGW is not run under valgrind.
+_REAL_FIREGW = FIREGW
 EXAMPLES = SOURCE_ROOT / "config" / "examples"
 PROFILES = SOURCE_ROOT / "config" / "profiles"
 
@@ -70,11 +85,67 @@ def daemon_env(extra=None):
     return env
 
 
+# ---- valgrind ----
+
+_wrap = VALGRIND  # off during a test marked no_valgrind
+
+
+def _valgrind_log_dir():
+    d = os.environ.get("FIREGW_VALGRIND_LOGS")
+    d = Path(d) if d else Path(tempfile.gettempdir()) / f"firegw-valgrind-{os.getpid()}"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def firegw_argv(name="firegw"):
+    """The argv that starts FIREGW: under valgrind when asked, with the log file the process's
+    valgrind report goes to (name.PID.log); (argv, log pattern or None)."""
+    exe = str(FIREGW)
+    if not (_wrap and Path(exe) == _REAL_FIREGW):
+        return [exe], None
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    pattern = str(_valgrind_log_dir() / f"{safe}.%p.log")
+    argv = ["valgrind", "--error-exitcode=99", "--leak-check=full",
+            "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+            "--track-fds=no", "--num-callers=30", f"--log-file={pattern}"]
+    supp = SOURCE_ROOT / "tests" / "valgrind.supp"
+    if supp.is_file():
+        argv.append(f"--suppressions={supp}")
+    return argv + [exe], pattern
+
+
+def valgrind_problems(pattern, pid, returncode):
+    """The valgrind report of a process if it found errors, else None. A process killed by a
+    signal (SIGKILL in a test) wrote no summary: nothing to judge."""
+    if pattern is None or returncode is None or returncode < 0:
+        return None
+    log = Path(pattern.replace("%p", str(pid)))
+    text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+    m = re.search(r"ERROR SUMMARY: ([0-9,]+) errors", text)
+    errors = int(m.group(1).replace(",", "")) if m else 0
+    if errors == 0 and returncode != VALGRIND_EXIT:
+        return None
+    return f"valgrind found {errors} error(s) in firegw (pid {pid}, exit {returncode}); " \
+           f"{log}:\n{text}"
+
+
 def run_firegw(*args, timeout=30):
-    """Runs firegw to completion (for --version, check, ...); returns CompletedProcess (text)."""
-    return subprocess.run([str(FIREGW), *map(str, args)], stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, errors="replace", env=daemon_env(),
-                          timeout=timeout)
+    """Runs firegw to completion (for --version, check, ...); returns CompletedProcess (text).
+    Under valgrind, an error it reports fails the test here."""
+    argv, pattern = firegw_argv("run")
+    p = subprocess.Popen([*argv, *map(str, args)], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         errors="replace", env=daemon_env())
+    try:
+        out, err = p.communicate(timeout=timeout * SLOW)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise
+    problems = valgrind_problems(pattern, p.pid, p.returncode)
+    if problems:
+        raise AssertionError(f"firegw {' '.join(map(str, args))}: {problems}")
+    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
 def line_of(path, needle, nth=1):
@@ -140,7 +211,8 @@ def ledger_sequences(path):
 
 def wait_until(what, fn, timeout=TIMEOUT, daemon=None, interval=0.1):
     """Polls fn until it returns something truthy; returns that. Fails with `what` (and the
-    daemon's log) when the time is up or the daemon died."""
+    daemon's log) when the time is up or the daemon died. The time is scaled by SLOW."""
+    timeout *= SLOW
     deadline = time.monotonic() + timeout
     while True:
         got = fn()
@@ -176,6 +248,7 @@ class Daemon:
         self.stdout_lines = []
         self.notes = []          # sd_notify datagrams, as text
         self.returncode = None
+        self.valgrind_log = None  # the log pattern when it runs under valgrind
         self._cond = threading.Condition()
         self._threads = []
         self._sock = None
@@ -194,7 +267,8 @@ class Daemon:
         self._sock.settimeout(0.2)
         self._spawn_thread(self._read_notify, "notify")
 
-        cmd = [str(FIREGW), "-f", "-c", str(self.conf), *self.args]
+        argv, self.valgrind_log = firegw_argv(self.name)
+        cmd = [*argv, "-f", "-c", str(self.conf), *self.args]
         env = daemon_env({"NOTIFY_SOCKET": sock_path, **self.extra_env})
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=env)
@@ -239,12 +313,19 @@ class Daemon:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def valgrind_problems(self):
+        """Under valgrind, once exited: its report if it found errors, else None."""
+        if self.proc is None:
+            return None
+        return valgrind_problems(self.valgrind_log, self.proc.pid, self.proc.returncode)
+
     def send(self, sig):
         assert self.alive(), f"{self.name} is not running\n{self.log_text()}"
         self.proc.send_signal(sig)
 
     def wait_exit(self, timeout=TIMEOUT):
         """Waits for the process to exit; returns its exit code, output read to the end."""
+        timeout *= SLOW
         try:
             self.returncode = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -268,7 +349,7 @@ class Daemon:
         if self.proc is not None and self.proc.poll() is None:
             try:
                 self.proc.send_signal(signal.SIGTERM)
-                self.proc.wait(timeout=KILL_AFTER)
+                self.proc.wait(timeout=KILL_AFTER * SLOW)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=TIMEOUT)
@@ -277,7 +358,7 @@ class Daemon:
         if self.proc is not None:
             if self.returncode is None:
                 self.returncode = self.proc.returncode
-            self._join_readers(TIMEOUT)
+            self._join_readers(TIMEOUT * SLOW)
         self._closing.set()
         for t in self._threads:
             t.join(TIMEOUT)
@@ -296,6 +377,7 @@ class Daemon:
             return (len(self.lines), len(self.notes))
 
     def _wait(self, what, test, timeout):
+        timeout *= SLOW
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -395,6 +477,23 @@ def daemon_factory(firegw_bin, request):
     for d in made:
         print(d.log_text())
         print(f"--- {d.name} exit code: {d.returncode} ---")
+    problems = [p for p in (d.valgrind_problems() for d in made) if p]
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "no_valgrind: the firegw this test starts runs without "
+                            "valgrind even when FIREGW_VALGRIND is set (kill -9, timing)")
+
+
+@pytest.fixture(autouse=True)
+def _valgrind_marker(request):
+    """A test marked no_valgrind starts its firegw as it is."""
+    global _wrap
+    _wrap = VALGRIND and request.node.get_closest_marker("no_valgrind") is None
+    yield
+    _wrap = VALGRIND
 
 
 @pytest.fixture
