@@ -209,6 +209,13 @@ json_t *ctl_status(struct daemon *d, bool full)
 	                     ? (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize
 	                     : -1),
 	    "last_upload", hazard_time_json(us ? us->last_success_wall : 0));
+	/* Whether the ledger takes what comes in (a full or failing disk says so here). */
+	const struct ingest_health *ih = d->ingest ? ingest_health(d->ingest) : NULL;
+	json_t *lg = json_pack("{s:b, s:o, s:o, s:I}", "ok", !ih || ih->ok, "error",
+	                       ih && ih->error ? json_string(ih->error) : json_null(), "since",
+	                       hazard_time_json(ih ? ih->since_wall_ms : 0), "failed_commits",
+	                       (json_int_t)(ih ? ih->failed_commits : 0));
+	json_object_set_new(o, "ledger", lg);
 	if (!full)
 		return o;
 
@@ -248,10 +255,10 @@ json_t *ctl_status(struct daemon *d, bool full)
 		              (json_int_t)ms->unknown_device, "unmatched",
 		              (json_int_t)ms->unmatched, "no_key", (json_int_t)ms->no_key));
 	}
-	json_object_set_new(o, "ledger",
-	                    json_pack("{s:s, s:I, s:I}", "path", ledger_path(d->ledger), "events",
-	                              (json_int_t)ledger_event_count(d->ledger), "dead_letters",
-	                              (json_int_t)ledger_deadletter_count(d->ledger)));
+	json_object_set_new(lg, "path", json_string(ledger_path(d->ledger)));
+	json_object_set_new(lg, "events", json_integer((json_int_t)ledger_event_count(d->ledger)));
+	json_object_set_new(lg, "dead_letters",
+	                    json_integer((json_int_t)ledger_deadletter_count(d->ledger)));
 	json_object_set_new(o, "ingest_queued", json_integer((json_int_t)ingest_queued(d->ingest)));
 	json_object_set_new(o, "config", json_string(d->opts->conf_path));
 	return o;

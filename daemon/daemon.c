@@ -48,9 +48,17 @@ static void daemon_apply_log_level(struct daemon *d)
 
 static void daemon_status(struct daemon *d)
 {
+	const struct ingest_health *h = d->ingest ? ingest_health(d->ingest) : NULL;
 	int64_t by_grade[GRADE_COUNT];
-	char status[256];
+	char status[384];
 
+	if (h && !h->ok) {
+		/* What `systemctl status` shows first: hazards are not being recorded. */
+		snprintf(status, sizeof(status), "NOT RECORDING: %s",
+		         h->error ? h->error : "the ledger fails");
+		notify_status(status);
+		return;
+	}
 	if (ledger_open_by_grade(d->ledger, by_grade) < 0)
 		return;
 	snprintf(status, sizeof(status),
@@ -109,8 +117,12 @@ static void daemon_on_tick(uv_timer_t *t)
 	rules_tick(d->rules, clock_mono_ms(), clock_wall_ms());
 	uplink_kick(d->uplink);
 	uplink_mqtt_kick(d->uplink_mqtt);
-	if (n++ % 10 == 0)
+	/* Every ten ticks, and at once when the ledger starts or stops failing. */
+	bool ok = ingest_health(d->ingest)->ok;
+	if (n++ % 10 == 0 || ok != d->status_ledger_ok) {
+		d->status_ledger_ok = ok;
 		daemon_status(d);
+	}
 }
 
 static void daemon_on_watchdog(uv_timer_t *t)

@@ -35,6 +35,7 @@ struct daemon {
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t tick, watchdog;
 	int64_t started_mono;
+	bool status_ledger_ok; /* what the last systemd STATUS said of the ledger */
 	int exit_code;
 };
 

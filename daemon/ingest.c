@@ -2,6 +2,7 @@
 #include "ingest.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,8 @@ struct ingest {
 	size_t n, cap;
 	uint64_t batches;
 	struct log_state fail_log;
+	struct ingest_health health;
+	char error[200];
 	bool retry_armed;
 	void (*committed)(void *userdata);
 	void *committed_data;
@@ -42,6 +45,7 @@ struct ingest *ingest_new(uv_loop_t *loop, struct rules *r, struct ledger *l)
 	in->loop = loop;
 	in->rules = r;
 	in->ledger = l;
+	in->health.ok = true;
 	if (loop) {
 		uv_check_init(loop, &in->check);
 		in->check.data = in;
@@ -118,6 +122,19 @@ static int ingest_apply(struct ingest *in, const struct reading *rd)
 	return -EINVAL;
 }
 
+/* Notes a failed commit for the status: what failed, since when, how many times. */
+static void ingest_failed(struct ingest *in, int rc)
+{
+	if (in->health.ok)
+		in->health.since_wall_ms = clock_wall_ms();
+	in->health.ok = false;
+	in->health.failed_commits++;
+	snprintf(in->error, sizeof(in->error), "%s",
+	         rc == -ENOSPC ? "disk full: readings wait in memory and are retried every second"
+	                       : ledger_errmsg(in->ledger));
+	in->health.error = in->error;
+}
+
 int ingest_flush(struct ingest *in)
 {
 	int rc;
@@ -143,6 +160,7 @@ int ingest_flush(struct ingest *in)
 		                 rc == -ENOSPC
 		                     ? "disk full: readings are kept in memory and retried"
 		                     : ledger_errmsg(in->ledger));
+		ingest_failed(in, rc);
 		if (in->loop && !in->retry_armed) {
 			in->retry_armed = true;
 			uv_timer_start(&in->retry, ingest_on_retry, 1000, 0);
@@ -150,6 +168,9 @@ int ingest_flush(struct ingest *in)
 		return rc;
 	}
 	log_state_report(&in->fail_log, 0, "ledger commit", NULL);
+	in->health.ok = true;
+	in->health.error = NULL;
+	in->health.since_wall_ms = 0;
 	in->n = 0;
 	in->batches++;
 	if (in->committed)
@@ -173,4 +194,9 @@ size_t ingest_queued(const struct ingest *in)
 uint64_t ingest_batches(const struct ingest *in)
 {
 	return in->batches;
+}
+
+const struct ingest_health *ingest_health(const struct ingest *in)
+{
+	return &in->health;
 }

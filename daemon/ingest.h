@@ -46,4 +46,14 @@ int ingest_push(struct ingest *in, const struct reading *rd);
 /* Applies and commits everything queued. Returns 0 or a negative errno. */
 int ingest_flush(struct ingest *in);
 size_t ingest_queued(const struct ingest *in);
+
+/* Whether the ledger takes the readings: ok until a commit fails, ok again at the next one
+ * that succeeds. For the status and the heartbeat. */
+struct ingest_health {
+	bool ok;
+	const char *error;       /* why the last commit failed; NULL when ok */
+	int64_t since_wall_ms;   /* when the current run of failures began; 0 when ok */
+	uint64_t failed_commits; /* failed commits since the start */
+};
+const struct ingest_health *ingest_health(const struct ingest *in);
 uint64_t ingest_batches(const struct ingest *in);

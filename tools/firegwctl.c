@@ -333,8 +333,17 @@ static void print_status(json_t *r)
 	}
 	bytes(num(r, "disk_free_bytes"), disk, sizeof(disk));
 	printf("disk free     %s\n", disk);
-	printf("ledger        %s: %lld events, %lld dead letter(s)\n", str(lg, "path"),
+	printf("ledger        %s: %lld events, %lld dead letter(s)", str(lg, "path"),
 	       num(lg, "events"), num(lg, "dead_letters"));
+	if (json_is_false(json_object_get(lg, "ok")))
+		printf("\n              NOT RECORDING since %s (%lld failed commit(s)): %s\n",
+		       when(lg, "since", t, sizeof(t)), num(lg, "failed_commits"),
+		       str(lg, "error"));
+	else if (num(lg, "failed_commits"))
+		printf("; recording (%lld failed commit(s) since the start)\n",
+		       num(lg, "failed_commits"));
+	else
+		printf("\n");
 	printf("\n");
 	print_devices(json_object_get(r, "devices"));
 }

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -322,21 +323,42 @@ def ctl_status(sock):
     return json.loads(r.stdout)
 
 
+def ctl_table(sock):
+    r = subprocess.run([str(BUILD_ROOT / "firegwctl"), "-s", str(sock), "status"],
+                       capture_output=True, text=True, timeout=LONG)
+    assert r.returncode == 0, f"firegwctl status: {r.returncode} {r.stderr}"
+    return r.stdout
+
+
+def heartbeat_ledger(rx, since):
+    """The `ledger` objects of the heartbeats the platform took after `since` (a time)."""
+    return [h["body"].get("ledger") for h in rx.heartbeats()
+            if datetime.fromisoformat(h["received_at"].replace("Z", "+00:00")).timestamp()
+            >= since]
+
+
 def test_disk_full(gw, small_disk, platform, sims, broker, pki, daemon_factory, tmp_path):
     """The data directory's filesystem fills up while alarms flow: firegw keeps running,
-    says so in its log, answers status (disk_free_bytes near 0), keeps every event it had
-    committed, and resumes by itself when space returns: the detectors' last states reach
-    the ledger and the platform, exactly once."""
+    says so in its log, its status (ledger.ok false, with the error, since when and the
+    failed commits; `firegwctl status` says NOT RECORDING) and its heartbeat at the platform;
+    keeps every event it had committed, and resumes by itself when space returns: ledger.ok
+    true again, the detectors' last states reach the ledger and the platform, exactly
+    once."""
     rx = platform()
     sim = sims("20-23")
     sock = write_site(gw, rx, pki, sim, broker)
+    with open(gw.conf, "a", encoding="utf-8") as f:
+        f.write('platform {\n  heartbeat = "1s"\n}\n')  # merged into the platform section
     d = daemon_factory(gw.conf, name="firegw-diskfull").start(timeout=LONG)
+    st = ctl_status(sock)
+    assert st["ledger"]["ok"] is True and st["ledger"]["failed_commits"] == 0, st["ledger"]
     scenario = Scenario(sim, broker, SEED).start()
     try:
         wait_until("a few events committed", lambda: len(ledger_check(gw.ledger)) >= 5,
                    daemon=d)
         mark = d.mark()
         filler = small_disk / "filler"
+        t_full = time.time()
         fill(filler)
         d.wait_log(r"disk full|database or disk is full", since=mark, timeout=LONG)
         before = ledger_check(gw.ledger)
@@ -344,12 +366,27 @@ def test_disk_full(gw, small_disk, platform, sims, broker, pki, daemon_factory, 
         assert d.alive(), d.log_text()
         st = ctl_status(sock)
         assert st["disk_free_bytes"] < 1 << 20, st
+        lg = st["ledger"]
+        assert lg["ok"] is False, lg
+        assert "disk full" in lg["error"] and lg["failed_commits"] >= 1 and lg["since"], lg
+        assert "NOT RECORDING since" in ctl_table(sock)
+        wait_until("a heartbeat at the platform saying the ledger fails", lambda: any(
+            x and x["ok"] is False and "disk full" in x["error"]
+            for x in heartbeat_ledger(rx, t_full)), daemon=d)
+        wait_until("systemd's STATUS saying hazards are not recorded", lambda: any(
+            "STATUS=NOT RECORDING: disk full" in n for n in d.notes), daemon=d)
         assert_kept(before, ledger_check(gw.ledger))
     finally:
         scenario.stop()
     mark = d.mark()
+    t_back = time.time()
     filler.unlink()
     d.wait_log(r"recovered after \d+ repeated failure", since=mark, timeout=LONG)
+    lg = ctl_status(sock)["ledger"]
+    assert lg["ok"] is True and lg["error"] is None and lg["since"] is None, lg
+    assert lg["failed_commits"] >= 1, lg
+    wait_until("a heartbeat at the platform saying the ledger records again", lambda: any(
+        x and x["ok"] is True for x in heartbeat_ledger(rx, t_back + 0.5)), daemon=d)
     wait_until("every detector's last state in the ledger",
                lambda: final_state_held(gw, scenario.state), daemon=d)
     wait_delivered(gw, rx, d, timeout=2 * LONG)
@@ -422,4 +459,60 @@ def test_mqtt_alarm_survives_kill_before_commit(tmp_path, broker, daemon_factory
     wait_until("the fire alarm in the ledger", lambda: ledger_query(
         data / "ledger.db", "SELECT count(*) FROM hazards WHERE device = 'mq-K1' AND "
         "kind = 'fire_alarm'")[0][0] == 1, timeout=10, daemon=d)
+    assert d.stop() == 0
+
+
+def test_mqtt_command_survives_kill_before_commit(tmp_path, broker, daemon_factory,
+                                                  monkeypatch):
+    """Platform transport mqtt: a command arrives at QoS 1 and firegw is killed at the first
+    ledger write after it (the transaction that applies it). After a restart the command is
+    applied, once: the broker sends it again because firegw had not acknowledged it."""
+    import conftest
+    data = tmp_path / "data"
+    conf = tmp_path / "firegw.conf"
+    conf.write_text(f'gateway {{\n  id = "MQ-0002"\n  data_dir = "{data}"\n'
+                    f'  profile_dir = "{conftest.PROFILES}"\n'
+                    f'  control_socket = "{tempfile.mkdtemp(prefix="fgw-")}/ctl"\n}}\n'
+                    'platform {\n  transport = "mqtt"\n'
+                    f'  url = "mqtt://127.0.0.1:{broker.port}"\n'
+                    '  topic_prefix = "county/zw/"\n  heartbeat = "1h"\n}\n',
+                    encoding="utf-8")
+    connected = r"<5>platform uplink: connected to 127\.0\.0\.1"
+    d = daemon_factory(conf, name="firegw-setup").start(timeout=LONG)
+    d.wait_log(connected, timeout=LONG)
+    assert d.stop() == 0
+
+    def traced(inject, name):
+        w = tmp_path / "firegw-strace"
+        w.write_text("#!/bin/sh\n"
+                     'export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"\n'
+                     f'exec {STRACE} -f -qq -y -o "{tmp_path}/strace.out" -e trace=pwrite64 '
+                     f'{inject} "{conftest.FIREGW}" "$@"\n', encoding="utf-8")
+        w.chmod(0o755)
+        monkeypatch.setattr(conftest, "FIREGW", w)
+        dd = daemon_factory(conf, name=name).start(timeout=LONG)
+        monkeypatch.undo()
+        dd.wait_log(connected, timeout=LONG)
+        return dd
+
+    d = traced("", "firegw-count")
+    time.sleep(1.5)
+    idle = (tmp_path / "strace.out").read_text().count("pwrite64(")
+    os.kill(child_pid(d.pid), signal.SIGTERM)
+    d.wait_exit(timeout=LONG)
+    d = traced(f"-e inject=pwrite64:signal=KILL:when={idle + 1}", "firegw-killed")
+    time.sleep(1.5)
+    cmd = {"id": "cmd-k", "type": "hazard.acknowledge", "hazard_id": "no-such-item"}
+    broker.publish("county/zw/MQ-0002/commands", json.dumps(cmd))
+    assert d.wait_exit(timeout=LONG) == -signal.SIGKILL, d.log_text()
+    trace = (tmp_path / "strace.out").read_text()
+    writes = [x for x in trace.splitlines() if "pwrite64(" in x]
+    if not (writes and "ledger.db-wal>" in writes[-1] and writes[-1].endswith("= ?")):
+        pytest.skip("the kill did not land on the command's ledger write")
+    assert ledger_query(data / "ledger.db", "SELECT count(*) FROM commands")[0][0] == 0
+    d = daemon_factory(conf, name="firegw-after").start(timeout=LONG)
+    d.wait_log(connected, timeout=LONG)
+    wait_until("the command applied", lambda: ledger_query(
+        data / "ledger.db", "SELECT id, ok, reason FROM commands") ==
+        [("cmd-k", 0, "unknown hazard")], timeout=10, daemon=d)
     assert d.stop() == 0

@@ -284,6 +284,18 @@ def heartbeat_problems(b):
         for kk in keys:
             _check(p, b[k], kk, lambda v: _is_int(v) and v >= 0, "a non-negative integer",
                    f"{k}.")
+    # The ledger's health (optional: a gateway older than it does not send it).
+    lg = b.get("ledger")
+    if "ledger" in b and not isinstance(lg, dict):
+        p.append("ledger is not an object")
+    elif lg is not None:
+        _check(p, lg, "ok", lambda v: isinstance(v, bool), "a boolean", "ledger.")
+        _check(p, lg, "failed_commits", lambda v: _is_int(v) and v >= 0,
+               "a non-negative integer", "ledger.")
+        for kk in ("error", "since"):
+            if kk in lg and not (_str_or_null if kk == "error" else _time_or_null)(lg[kk]):
+                p.append(f"ledger.{kk} is not {'a string' if kk == 'error' else 'a time'} "
+                         "or null")
     return p
 
 
