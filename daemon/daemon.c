@@ -73,7 +73,13 @@ static void daemon_status(struct daemon *d)
 
 static json_t *daemon_heartbeat(void *userdata)
 {
-	return ctl_status(userdata, false);
+	json_t *o = ctl_status(userdata, false);
+	const char *quality = clock_time_quality();
+
+	/* As in events: only while the wall clock is not known to be synchronised. */
+	if (o && quality)
+		json_object_set_new(o, "time_quality", json_string(quality));
+	return o;
 }
 
 static void daemon_changed(void *userdata)

@@ -119,6 +119,25 @@ static void hazard_title(struct hazard *h, enum level l)
 	         where && *where ? where : h->device, h->point[0] ? " / " : "", h->point);
 }
 
+/* Appends an event. While the kernel does not say the wall clock is synchronised, the event's
+ * snapshot carries "time_quality" ("unsynchronised" or "unknown"): its `at` and times may be
+ * wrong. It describes this event only, so it is never stored with the hazard itself. */
+static int hazard_event_append(struct ledger *l, struct hazard *h, const char *type,
+                               int64_t wall_ms)
+{
+	const char *quality = clock_time_quality();
+	int rc;
+
+	if (!quality)
+		return ledger_event_append(l, h, type, wall_ms, NULL);
+	if (!h->info)
+		h->info = json_object();
+	json_object_set_new(h->info, "time_quality", json_string(quality));
+	rc = ledger_event_append(l, h, type, wall_ms, NULL);
+	json_object_del(h->info, "time_quality");
+	return rc;
+}
+
 static int hazard_record(struct ledger *l, struct hazard *h, const char *type, int64_t wall_ms,
                          bool insert)
 {
@@ -126,7 +145,7 @@ static int hazard_record(struct ledger *l, struct hazard *h, const char *type, i
 
 	if (rc < 0)
 		return rc;
-	return ledger_event_append(l, h, type, wall_ms, NULL);
+	return hazard_event_append(l, h, type, wall_ms);
 }
 
 static int hazard_raise(struct ledger *l, const struct policy *p, const struct hazard_obs *o,
@@ -481,7 +500,7 @@ static int hazard_resync_one(struct hazard *h, void *userdata)
 
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	rc = ledger_event_append(x->l, h, "resync", x->now, NULL);
+	rc = hazard_event_append(x->l, h, "resync", x->now);
 	if (rc == 0)
 		x->count++;
 	return rc;

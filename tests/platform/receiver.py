@@ -83,6 +83,8 @@ COMMAND_TYPES = frozenset((
 FAIL_MODES = ("none", "500", "503", "429", "slow", "reset", "garbage", "reject", "phantom")
 GRADES = ("immediate", "major", "significant", "general")
 STATUSES = ("open", "acknowledged", "rectifying", "pending_acceptance", "closed")
+# hazard.time_quality, present only while the gateway's clock is not known to be synchronised.
+TIME_QUALITIES = ("unsynchronised", "unknown")
 LANES = ("alarm", "telemetry")
 
 MAX_BODY = 64 << 20       # bytes; a bigger request is answered 413
@@ -238,6 +240,8 @@ def hazard_problems(h):
         _check(p, h, k, _time_or_null, "an ISO 8601 UTC time with milliseconds or null")
     for k in ("unit", "recurrence_of", "level", "location"):
         _check(p, h, k, _str_or_null, "a string or null")
+    if "time_quality" in h and h["time_quality"] not in TIME_QUALITIES:
+        p.append(f"time_quality is not one of {', '.join(TIME_QUALITIES)}")
     subs = {
         "site": ("county", "town", "village", "unit", "address"),
         "device": ("id", "model", "bus", "address", "key", "profile"),
