@@ -315,10 +315,11 @@ static int daemon_start(struct daemon *d)
 		uv_timer_start(&d->watchdog, daemon_on_watchdog, (uint64_t)wd / 2,
 		               (uint64_t)wd / 2);
 	}
+	/* READY first: counting a large ledger's events reads most of its pages (tens of ms). */
+	notify_ready("running");
 	log_notice("firegw %s ready: gateway %s, %zu buses, %zu devices, ledger %s (%lld events)",
 	           FIREGW_VERSION, d->conf->gateway_id, d->conf->nbuses, d->conf->ndevices,
 	           ledger_path(d->ledger), (long long)ledger_event_count(d->ledger));
-	notify_ready("running");
 	daemon_status(d);
 	return 0;
 }

@@ -15,8 +15,43 @@
 #include "clock.h"
 #include "log.h"
 
+/* The statements of the per-event paths (ingest: hazard insert/update, event and outbox
+ * rows; drain: outbox batch, accept, dead letter; commands and counters), compiled on first
+ * use and kept on struct ledger until ledger_close: compiling them on every call cost more
+ * than running them (issue 8). After each use: ledger_done() (reset, bindings cleared). None
+ * of them is stepped while a caller's callback runs, so none is ever in use twice. */
+enum ledger_sql {
+	SQL_SEQ_HAZARDS,
+	SQL_SEQ_EVENTS,
+	SQL_HAZARD_OPEN_FOR,
+	SQL_HAZARD_LAST_CLOSED,
+	SQL_HAZARD_GET,
+	SQL_HAZARD_INSERT,
+	SQL_HAZARD_UPDATE,
+	SQL_EVENT_INSERT,
+	SQL_OUTBOX_INSERT,
+	SQL_TELEMETRY_INSERT,
+	SQL_OUTBOX_DEPTH_ALARM,
+	SQL_OUTBOX_DEPTH_TELEMETRY,
+	SQL_OUTBOX_BATCH,
+	SQL_OUTBOX_DELETE,
+	SQL_OUTBOX_OLDEST,
+	SQL_DEADLETTER_INSERT,
+	SQL_DEADLETTER_COUNT,
+	SQL_EVENT_COUNT,
+	SQL_OPEN_BY_GRADE,
+	SQL_COMMAND_SEEN,
+	SQL_COMMAND_RECORD,
+	SQL_COMMAND_RESULTS,
+	SQL_COMMAND_REPORTED,
+	SQL_COMMAND_AGAIN,
+	SQL_RESYNC_PENDING,
+	SQL_COUNT
+};
+
 struct ledger {
 	sqlite3 *db;
+	sqlite3_stmt *stmt[SQL_COUNT];
 	char path[512];
 	char gateway[64];
 	bool in_tx;
@@ -24,6 +59,68 @@ struct ledger {
 	uint64_t appended;
 	int fail_code;              /* the last failure's SQLite code, 0 after a commit */
 	unsigned long fail_repeats; /* repeats of it not logged */
+	bool opened;                /* ledger_open succeeded: a close is a clean stop */
+	bool mark_pending;          /* the clean-stop mark is still in meta (ledger_unmark) */
+	bool damaged;               /* an I/O or corruption error was seen: no clean mark */
+};
+
+#define HAZARD_COLS                                                                                \
+	"num, id, device, point, kind, grade, status, active, overdue, test, suspect, "            \
+	"escalations, "                                                                            \
+	"occurrences, value, peak, threshold, unit, first_seen, last_seen, cleared_at, "           \
+	"closed_at, "                                                                              \
+	"deadline, recurrence_of, title, info"
+
+static const char *const ledger_sql_text[SQL_COUNT] = {
+    [SQL_SEQ_HAZARDS] = "SELECT seq FROM sqlite_sequence WHERE name='hazards'",
+    [SQL_SEQ_EVENTS] = "SELECT seq FROM sqlite_sequence WHERE name='events'",
+    [SQL_HAZARD_OPEN_FOR] = "SELECT " HAZARD_COLS " FROM hazards WHERE device=?1 AND point=?2 "
+                            "AND kind=?3 AND status<>'closed' ORDER BY num DESC LIMIT 1",
+    [SQL_HAZARD_LAST_CLOSED] = "SELECT " HAZARD_COLS " FROM hazards WHERE device=?1 AND point=?2 "
+                               "AND kind=?3 AND status='closed' ORDER BY closed_at DESC LIMIT 1",
+    [SQL_HAZARD_GET] = "SELECT " HAZARD_COLS " FROM hazards WHERE id=?1",
+    [SQL_HAZARD_INSERT] = "INSERT INTO hazards(num, id, device, point, kind, grade, status, "
+                          "active, overdue, test, suspect, escalations, occurrences, value, peak, "
+                          "threshold, unit, first_seen, last_seen, cleared_at, closed_at, "
+                          "deadline, recurrence_of, title, info) VALUES(?25, ?1, ?2, ?3, ?4, ?5, "
+                          "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+                          "?21, ?22, ?23, ?24)",
+    [SQL_HAZARD_UPDATE] = "UPDATE hazards SET device=?2, point=?3, kind=?4, grade=?5, "
+                          "status=?6, active=?7, overdue=?8, test=?9, suspect=?10, "
+                          "escalations=?11, occurrences=?12, value=?13, peak=?14, threshold=?15, "
+                          "unit=?16, first_seen=?17, last_seen=?18, cleared_at=?19, closed_at=?20, "
+                          "deadline=?21, recurrence_of=?22, title=?23, info=?24 WHERE id=?1",
+    [SQL_EVENT_INSERT] = "INSERT INTO events(seq, event_id, hazard_id, type, at, body) "
+                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [SQL_OUTBOX_INSERT] = "INSERT INTO outbox(lane, seq, hazard_id, created, prio) "
+                          "VALUES(0, ?1, ?2, ?3, ?4)",
+    [SQL_TELEMETRY_INSERT] = "INSERT INTO outbox(lane, created, payload) VALUES(1, ?1, ?2)",
+    [SQL_OUTBOX_DEPTH_ALARM] = "SELECT count(*) FROM outbox WHERE lane=0",
+    [SQL_OUTBOX_DEPTH_TELEMETRY] = "SELECT count(*) FROM outbox WHERE lane=1",
+    [SQL_OUTBOX_BATCH] = "SELECT o.seq, e.event_id, e.hazard_id, e.body FROM "
+                         "outbox o JOIN events e ON e.seq = o.seq WHERE o.lane=0 "
+                         "ORDER BY o.prio, o.seq LIMIT ?1",
+    [SQL_OUTBOX_DELETE] = "DELETE FROM outbox WHERE lane=0 AND seq=?1",
+    [SQL_OUTBOX_OLDEST] = "SELECT min(created) FROM outbox WHERE lane=0",
+    [SQL_DEADLETTER_INSERT] =
+        "INSERT OR REPLACE INTO deadletter(seq, event_id, hazard_id, reason, at, body) "
+        "SELECT seq, event_id, hazard_id, ?2, ?3, body FROM events WHERE seq=?1",
+    [SQL_DEADLETTER_COUNT] = "SELECT count(*) FROM deadletter",
+    [SQL_EVENT_COUNT] = "SELECT count(*) FROM events",
+    [SQL_OPEN_BY_GRADE] =
+        "SELECT grade, count(*) FROM hazards WHERE status<>'closed' AND test=0 GROUP BY grade",
+    [SQL_COMMAND_SEEN] = "SELECT 1 FROM commands WHERE id=?1",
+    [SQL_COMMAND_RECORD] = "INSERT INTO commands(id, type, hazard_id, ok, reason, "
+                           "at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [SQL_COMMAND_RESULTS] =
+        "SELECT id, ok, reason FROM commands WHERE reported=0 ORDER BY at LIMIT 100",
+    [SQL_COMMAND_REPORTED] = "UPDATE commands SET reported=1 WHERE id=?1",
+    [SQL_COMMAND_AGAIN] = "UPDATE commands SET reported=0 WHERE id=?1",
+    /* CROSS JOIN keeps SQLite from scanning the outbox: with a backlog of 100,000 events the
+     * other order cost 0.1 s per open hazard, in the main loop. */
+    [SQL_RESYNC_PENDING] = "SELECT 1 FROM events e CROSS JOIN outbox o "
+                           "ON o.lane=0 AND o.seq=e.seq "
+                           "WHERE e.hazard_id=?1 AND e.type='resync' LIMIT 1",
 };
 
 /* Schema migrations: index i brings user_version i to i + 1. */
@@ -100,6 +197,7 @@ static int ledger_fail(struct ledger *l, const char *what)
 		return -ENOSPC;
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
+		l->damaged = true; /* the next start checks the whole file */
 		return -EBADMSG;
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
@@ -108,6 +206,9 @@ static int ledger_fail(struct ledger *l, const char *what)
 	case SQLITE_PERM:
 	case SQLITE_CANTOPEN:
 		return -EACCES;
+	case SQLITE_IOERR:
+		l->damaged = true;
+		return -EIO;
 	default:
 		return -EIO;
 	}
@@ -148,6 +249,36 @@ static int64_t ledger_scalar(struct ledger *l, const char *sql, int64_t dflt)
 	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
+	return v;
+}
+
+/* The kept statement `id`, compiled on its first use; NULL (logged) if it cannot be. */
+static sqlite3_stmt *ledger_stmt(struct ledger *l, enum ledger_sql id)
+{
+	if (!l->stmt[id])
+		l->stmt[id] = ledger_prepare(l, ledger_sql_text[id]);
+	return l->stmt[id];
+}
+
+/* A kept statement after use: reset for the next, bindings (pointers into the caller's
+ * memory) cleared. The last step's error stays readable through sqlite3_errmsg. */
+static void ledger_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* ledger_scalar with a kept statement. */
+static int64_t ledger_scalar_kept(struct ledger *l, enum ledger_sql id, int64_t dflt)
+{
+	sqlite3_stmt *st = ledger_stmt(l, id);
+	int64_t v = dflt;
+
+	if (!st)
+		return dflt;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	ledger_done(st);
 	return v;
 }
 
@@ -230,11 +361,10 @@ static int ledger_move_aside(const char *path, char *moved, size_t len)
 	return 0;
 }
 
-static int ledger_migrate(struct ledger *l)
+/* A schema newer than this firegw is refused before anything writes. */
+static int ledger_schema_known(struct ledger *l)
 {
 	int64_t v = ledger_scalar(l, "PRAGMA user_version", 0);
-	char sql[64];
-	int rc;
 
 	if (v > (int64_t)N_MIGRATIONS) {
 		log_err("ledger %s has schema version %lld, newer than this firegw knows (%zu); "
@@ -242,6 +372,15 @@ static int ledger_migrate(struct ledger *l)
 		        l->path, (long long)v, N_MIGRATIONS);
 		return -EPROTO;
 	}
+	return 0;
+}
+
+static int ledger_migrate(struct ledger *l)
+{
+	int64_t v = ledger_scalar(l, "PRAGMA user_version", 0);
+	char sql[64];
+	int rc;
+
 	for (; v < (int64_t)N_MIGRATIONS; v++) {
 		if ((rc = ledger_exec(l, "BEGIN IMMEDIATE")) < 0)
 			return rc;
@@ -268,9 +407,73 @@ static int ledger_set_floor(struct ledger *l, int64_t floor)
 	return ledger_exec(l, sql);
 }
 
-static int ledger_connect(struct ledger *l, char *reason, size_t rlen)
+/* The row a clean stop leaves in meta (ledger_close). Open removes it before anything else
+ * writes, so a crash, a power cut or a kill -9 leaves none, and the next open checks the whole
+ * file. */
+#define LEDGER_CLEAN_KEY "clean_stop"
+
+/* 1: the last stop was clean; 0: it was not, or there is no meta table yet (a new or empty
+ * file); -1: damaged (not a database, truncated, a broken schema: reading the mark reads the
+ * schema and the first pages); -2: cannot tell. -1 and -2 fill `reason`. */
+static int ledger_clean_mark(sqlite3 *db, char *reason, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='" LEDGER_CLEAN_KEY "'", -1,
+	                       &st, NULL) != SQLITE_OK) {
+		int code = sqlite3_extended_errcode(db);
+
+		snprintf(reason, len, "%s", sqlite3_errmsg(db));
+		if (ledger_is_damage(code))
+			return -1;
+		return (code & 0xff) == SQLITE_ERROR ? 0 : -2; /* no meta table: no mark */
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		rc = rc == SQLITE_ROW ? 1 : 0;
+	} else {
+		snprintf(reason, len, "%s", sqlite3_errmsg(db));
+		rc = ledger_is_damage(sqlite3_extended_errcode(db)) ? -1 : -2;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Checks the file before anything writes: 0 sound, 1 damaged, -1 cannot tell (see
+ * ledger_quick_check). After a clean stop only the schema and meta are read (a file that is
+ * not a database, or is cut short, fails there); after any other stop the whole file goes
+ * through PRAGMA quick_check, which reads every page (2 s for 1,000,000 events). */
+static int ledger_check(struct ledger *l, bool existed, bool *clean, bool *full, char *reason,
+                        size_t rlen)
+{
+	int mark = ledger_clean_mark(l->db, reason, rlen);
+
+	*clean = mark == 1;
+	*full = false;
+	if (mark == -1)
+		return 1;
+	if (mark == -2)
+		return -1;
+	if (mark == 1) {
+		log_debug("ledger %s: stopped cleanly last time: schema read, the whole-file check "
+		          "skipped",
+		          l->path);
+		return 0;
+	}
+	if (existed)
+		log_notice("ledger %s was not closed cleanly (a crash, a power cut or a kill): "
+		           "checking the whole file",
+		           l->path);
+	*full = existed;
+	return ledger_quick_check(l->db, reason, rlen);
+}
+
+static int ledger_connect(struct ledger *l, struct ledger_open_info *info, char *reason,
+                          size_t rlen)
 {
 	int rc = sqlite3_open_v2(l->path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	bool clean = false, full = false;
 
 	if (rc != SQLITE_OK) {
 		snprintf(reason, rlen, "%s", l->db ? sqlite3_errmsg(l->db) : sqlite3_errstr(rc));
@@ -278,8 +481,50 @@ static int ledger_connect(struct ledger *l, char *reason, size_t rlen)
 	}
 	sqlite3_extended_result_codes(l->db, 1);
 	sqlite3_busy_timeout(l->db, 5000);
-	/* quick_check before anything writes: a file that is not a database fails here. */
-	return ledger_quick_check(l->db, reason, rlen);
+	rc = ledger_check(l, !info->created, &clean, &full, reason, rlen);
+	if (full)
+		info->full_check = true;
+	l->mark_pending = clean;
+	return rc;
+}
+
+/* Takes the clean-stop mark away before this run writes anything: in autocommit here, or,
+ * if that fails (a full disk), in the first transaction (ledger_begin). */
+static int ledger_unmark(struct ledger *l)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(l->db, "DELETE FROM meta WHERE key='" LEDGER_CLEAN_KEY "'", NULL,
+	                      NULL, &msg);
+
+	sqlite3_free(msg);
+	if (rc == SQLITE_OK && !l->in_tx)
+		l->mark_pending = false;
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* At a clean stop: the mark that lets the next open skip the whole-file check. Not after an
+ * I/O or corruption error in this run: the next start checks everything. */
+static void ledger_mark_clean(struct ledger *l)
+{
+	char sql[160], at[32];
+	char *msg = NULL;
+
+	if (l->damaged) {
+		log_notice(
+		    "ledger %s: this run met I/O or corruption errors; the next start checks "
+		    "the whole file",
+		    l->path);
+		return;
+	}
+	clock_format_iso(clock_wall_ms(), at, sizeof(at));
+	snprintf(sql, sizeof(sql),
+	         "INSERT OR REPLACE INTO meta(key, value) VALUES('" LEDGER_CLEAN_KEY "', '%s')",
+	         at);
+	if (sqlite3_exec(l->db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		log_warn("ledger %s: cannot record the clean stop (%s); the next start checks the "
+		         "whole file",
+		         l->path, msg ? msg : sqlite3_errmsg(l->db));
+	sqlite3_free(msg);
 }
 
 int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
@@ -297,7 +542,7 @@ int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
 	snprintf(l->gateway, sizeof(l->gateway), "%s", gateway_id);
 	info->created = access(l->path, F_OK) != 0;
 
-	rc = ledger_connect(l, reason, sizeof(reason));
+	rc = ledger_connect(l, info, reason, sizeof(reason));
 	if (rc < 0) {
 		log_err("ledger %s cannot be opened: %s; check the data_dir's owner and "
 		        "permissions and the disk",
@@ -333,7 +578,7 @@ int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
 		int64_t now_ms = clock_wall_ms();
 		if (floor < now_ms)
 			floor = now_ms;
-		if (ledger_connect(l, reason, sizeof(reason)) != 0) {
+		if (ledger_connect(l, info, reason, sizeof(reason)) != 0) {
 			log_err("ledger %s: cannot create: %s", l->path, reason);
 			sqlite3_close(l->db);
 			free(l);
@@ -342,11 +587,19 @@ int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
 	}
 	if ((rc = ledger_exec(l, "PRAGMA journal_mode=WAL")) < 0 ||
 	    (rc = ledger_exec(l, "PRAGMA synchronous=FULL")) < 0 ||
-	    (rc = ledger_exec(l, "PRAGMA foreign_keys=OFF")) < 0 || (rc = ledger_migrate(l)) < 0 ||
-	    (floor > 0 && (rc = ledger_set_floor(l, floor)) < 0)) {
+	    (rc = ledger_exec(l, "PRAGMA foreign_keys=OFF")) < 0 ||
+	    (rc = ledger_schema_known(l)) < 0) {
 		ledger_close(l);
 		return rc;
 	}
+	if (l->mark_pending && ledger_unmark(l) < 0)
+		log_notice("ledger %s: cannot write (%s); trying again at the first write", l->path,
+		           sqlite3_errmsg(l->db));
+	if ((rc = ledger_migrate(l)) < 0 || (floor > 0 && (rc = ledger_set_floor(l, floor)) < 0)) {
+		ledger_close(l);
+		return rc;
+	}
+	l->opened = true;
 	*out = l;
 	return 0;
 }
@@ -357,6 +610,10 @@ void ledger_close(struct ledger *l)
 		return;
 	if (l->in_tx)
 		ledger_rollback(l);
+	for (size_t i = 0; i < SQL_COUNT; i++)
+		sqlite3_finalize(l->stmt[i]);
+	if (l->db && l->opened)
+		ledger_mark_clean(l);
 	if (l->db && sqlite3_close(l->db) != SQLITE_OK)
 		log_err("ledger %s: close: %s", l->path, sqlite3_errmsg(l->db));
 	free(l);
@@ -378,6 +635,12 @@ int ledger_begin(struct ledger *l)
 
 	if (rc == 0)
 		l->in_tx = true;
+	/* The clean-stop mark could not be taken away at open: it goes with this run's first
+	 * write, or the write does not happen. */
+	if (rc == 0 && l->mark_pending && ledger_unmark(l) < 0) {
+		rc = ledger_fail(l, "remove the clean-stop mark");
+		ledger_rollback(l);
+	}
 	return rc;
 }
 
@@ -391,6 +654,7 @@ int ledger_commit(struct ledger *l)
 	}
 	l->in_tx = false;
 	l->commits++;
+	l->mark_pending = false;
 	if (l->fail_code) {
 		log_notice("ledger %s: writing again (the error repeated %lu more time(s))",
 		           l->path, l->fail_repeats);
@@ -418,13 +682,6 @@ uint64_t ledger_commits(const struct ledger *l)
 }
 
 /* ---- hazards ---- */
-
-#define HAZARD_COLS                                                                                \
-	"num, id, device, point, kind, grade, status, active, overdue, test, suspect, "            \
-	"escalations, "                                                                            \
-	"occurrences, value, peak, threshold, unit, first_seen, last_seen, cleared_at, "           \
-	"closed_at, "                                                                              \
-	"deadline, recurrence_of, title, info"
 
 static void copy_text(char *dst, size_t len, sqlite3_stmt *st, int col)
 {
@@ -477,10 +734,10 @@ static void hazard_from_row(sqlite3_stmt *st, struct hazard *h)
 		h->info = json_object();
 }
 
-static int ledger_hazard_query(struct ledger *l, const char *sql, const char *a, const char *b,
+static int ledger_hazard_query(struct ledger *l, enum ledger_sql id, const char *a, const char *b,
                                const char *c, struct hazard *h)
 {
-	sqlite3_stmt *st = ledger_prepare(l, sql);
+	sqlite3_stmt *st = ledger_stmt(l, id);
 	int rc;
 
 	if (!st)
@@ -499,34 +756,25 @@ static int ledger_hazard_query(struct ledger *l, const char *sql, const char *a,
 	} else {
 		rc = ledger_fail(l, "hazard query");
 	}
-	sqlite3_finalize(st);
+	ledger_done(st);
 	return rc;
 }
 
 int ledger_hazard_open_for(struct ledger *l, const char *device, const char *point, enum kind kind,
                            struct hazard *h)
 {
-	return ledger_hazard_query(l,
-	                           "SELECT " HAZARD_COLS
-	                           " FROM hazards WHERE device=?1 AND point=?2 "
-	                           "AND kind=?3 AND status<>'closed' ORDER BY num DESC LIMIT 1",
-	                           device, point, kind_name(kind), h);
+	return ledger_hazard_query(l, SQL_HAZARD_OPEN_FOR, device, point, kind_name(kind), h);
 }
 
 int ledger_hazard_last_closed(struct ledger *l, const char *device, const char *point,
                               enum kind kind, struct hazard *h)
 {
-	return ledger_hazard_query(
-	    l,
-	    "SELECT " HAZARD_COLS " FROM hazards WHERE device=?1 AND point=?2 "
-	    "AND kind=?3 AND status='closed' ORDER BY closed_at DESC LIMIT 1",
-	    device, point, kind_name(kind), h);
+	return ledger_hazard_query(l, SQL_HAZARD_LAST_CLOSED, device, point, kind_name(kind), h);
 }
 
 int ledger_hazard_get(struct ledger *l, const char *id, struct hazard *h)
 {
-	return ledger_hazard_query(l, "SELECT " HAZARD_COLS " FROM hazards WHERE id=?1", id, NULL,
-	                           NULL, h);
+	return ledger_hazard_query(l, SQL_HAZARD_GET, id, NULL, NULL, h);
 }
 
 static void ledger_bind_hazard(sqlite3_stmt *st, const struct hazard *h, char **info)
@@ -558,9 +806,9 @@ static void ledger_bind_hazard(sqlite3_stmt *st, const struct hazard *h, char **
 }
 
 /* The next number of an AUTOINCREMENT table; the caller holds the write transaction. */
-static int64_t ledger_next(struct ledger *l, const char *table_sql)
+static int64_t ledger_next(struct ledger *l, enum ledger_sql id)
 {
-	return ledger_scalar(l, table_sql, 0) + 1;
+	return ledger_scalar_kept(l, id, 0) + 1;
 }
 
 int ledger_hazard_insert(struct ledger *l, struct hazard *h)
@@ -569,22 +817,16 @@ int ledger_hazard_insert(struct ledger *l, struct hazard *h)
 	char *info = NULL;
 	int rc;
 
-	h->num = ledger_next(l, "SELECT seq FROM sqlite_sequence WHERE name='hazards'");
+	h->num = ledger_next(l, SQL_SEQ_HAZARDS);
 	snprintf(h->id, sizeof(h->id), "%s-%06lld", l->gateway, (long long)h->num);
-	st = ledger_prepare(
-	    l, "INSERT INTO hazards(num, id, device, point, kind, grade, status, "
-	       "active, overdue, test, suspect, escalations, occurrences, value, peak, "
-	       "threshold, unit, first_seen, last_seen, cleared_at, closed_at, "
-	       "deadline, recurrence_of, title, info) VALUES(?25, ?1, ?2, ?3, ?4, ?5, "
-	       "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-	       "?21, ?22, ?23, ?24)");
+	st = ledger_stmt(l, SQL_HAZARD_INSERT);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_text(st, 1, h->id, -1, SQLITE_STATIC);
 	ledger_bind_hazard(st, h, &info);
 	sqlite3_bind_int64(st, 25, h->num);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ledger_done(st);
 	free(info);
 	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "insert hazard");
 }
@@ -595,18 +837,13 @@ int ledger_hazard_update(struct ledger *l, const struct hazard *h)
 	char *info = NULL;
 	int rc;
 
-	st = ledger_prepare(
-	    l, "UPDATE hazards SET device=?2, point=?3, kind=?4, grade=?5, "
-	       "status=?6, active=?7, overdue=?8, test=?9, suspect=?10, "
-	       "escalations=?11, occurrences=?12, value=?13, peak=?14, threshold=?15, "
-	       "unit=?16, first_seen=?17, last_seen=?18, cleared_at=?19, closed_at=?20, "
-	       "deadline=?21, recurrence_of=?22, title=?23, info=?24 WHERE id=?1");
+	st = ledger_stmt(l, SQL_HAZARD_UPDATE);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_text(st, 1, h->id, -1, SQLITE_STATIC);
 	ledger_bind_hazard(st, h, &info);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ledger_done(st);
 	free(info);
 	if (rc != SQLITE_DONE)
 		return ledger_fail(l, "update hazard");
@@ -672,15 +909,14 @@ int ledger_event_append(struct ledger *l, const struct hazard *h, const char *ty
 
 	ledger_uuid(event_id);
 	clock_format_iso(wall_ms, at, sizeof(at));
-	seq = ledger_next(l, "SELECT seq FROM sqlite_sequence WHERE name='events'");
+	seq = ledger_next(l, SQL_SEQ_EVENTS);
 	body = json_pack("{s:s, s:I, s:s, s:s, s:o}", "event_id", event_id, "seq", (json_int_t)seq,
 	                 "type", type, "at", at, "hazard", hazard_to_json(h));
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (!text)
 		return -ENOMEM;
-	st = ledger_prepare(l, "INSERT INTO events(seq, event_id, hazard_id, type, at, body) "
-	                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+	st = ledger_stmt(l, SQL_EVENT_INSERT);
 	if (!st) {
 		free(text);
 		return -EIO;
@@ -692,13 +928,12 @@ int ledger_event_append(struct ledger *l, const struct hazard *h, const char *ty
 	sqlite3_bind_int64(st, 5, wall_ms);
 	sqlite3_bind_text(st, 6, text, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ledger_done(st);
 	free(text);
 	if (rc != SQLITE_DONE)
 		return ledger_fail(l, "append event");
 
-	st = ledger_prepare(l, "INSERT INTO outbox(lane, seq, hazard_id, created, prio) "
-	                       "VALUES(0, ?1, ?2, ?3, ?4)");
+	st = ledger_stmt(l, SQL_OUTBOX_INSERT);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, seq);
@@ -709,7 +944,7 @@ int ledger_event_append(struct ledger *l, const struct hazard *h, const char *ty
 	                 : h->grade == GRADE_IMMEDIATE ? 0
 	                                               : 1);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ledger_done(st);
 	if (rc != SQLITE_DONE)
 		return ledger_fail(l, "queue event");
 	if (seq_out)
@@ -728,7 +963,7 @@ int ledger_telemetry_append(struct ledger *l, json_t *payload, int64_t wall_ms)
 
 	if (!text)
 		return -ENOMEM;
-	st = ledger_prepare(l, "INSERT INTO outbox(lane, created, payload) VALUES(1, ?1, ?2)");
+	st = ledger_stmt(l, SQL_TELEMETRY_INSERT);
 	if (!st) {
 		free(text);
 		return -EIO;
@@ -736,17 +971,15 @@ int ledger_telemetry_append(struct ledger *l, json_t *payload, int64_t wall_ms)
 	sqlite3_bind_int64(st, 1, wall_ms);
 	sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ledger_done(st);
 	free(text);
 	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "queue telemetry");
 }
 
 int64_t ledger_outbox_depth(struct ledger *l, enum lane lane)
 {
-	return ledger_scalar(l,
-	                     lane == LANE_ALARM ? "SELECT count(*) FROM outbox WHERE lane=0"
-	                                        : "SELECT count(*) FROM outbox WHERE lane=1",
-	                     -1);
+	return ledger_scalar_kept(
+	    l, lane == LANE_ALARM ? SQL_OUTBOX_DEPTH_ALARM : SQL_OUTBOX_DEPTH_TELEMETRY, -1);
 }
 
 uint64_t ledger_events_appended(const struct ledger *l)
@@ -756,19 +989,17 @@ uint64_t ledger_events_appended(const struct ledger *l)
 
 int64_t ledger_event_count(struct ledger *l)
 {
-	return ledger_scalar(l, "SELECT count(*) FROM events", -1);
+	return ledger_scalar_kept(l, SQL_EVENT_COUNT, -1);
 }
 
 int64_t ledger_last_seq(struct ledger *l)
 {
-	return ledger_scalar(l, "SELECT seq FROM sqlite_sequence WHERE name='events'", 0);
+	return ledger_scalar_kept(l, SQL_SEQ_EVENTS, 0);
 }
 
 int ledger_open_by_grade(struct ledger *l, int64_t counts[GRADE_COUNT])
 {
-	sqlite3_stmt *st = ledger_prepare(
-	    l,
-	    "SELECT grade, count(*) FROM hazards WHERE status<>'closed' AND test=0 GROUP BY grade");
+	sqlite3_stmt *st = ledger_stmt(l, SQL_OPEN_BY_GRADE);
 	int rc;
 
 	memset(counts, 0, sizeof(int64_t) * GRADE_COUNT);
@@ -780,7 +1011,7 @@ int ledger_open_by_grade(struct ledger *l, int64_t counts[GRADE_COUNT])
 		if (g >= 0)
 			counts[g] = sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	ledger_done(st);
 	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "count hazards");
 }
 
@@ -788,14 +1019,14 @@ int ledger_open_by_grade(struct ledger *l, int64_t counts[GRADE_COUNT])
 
 int ledger_command_seen(struct ledger *l, const char *id)
 {
-	sqlite3_stmt *st = ledger_prepare(l, "SELECT 1 FROM commands WHERE id=?1");
+	sqlite3_stmt *st = ledger_stmt(l, SQL_COMMAND_SEEN);
 	int rc;
 
 	if (!st)
 		return -EIO;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ledger_done(st);
 	if (rc == SQLITE_ROW)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "look up command");
@@ -804,9 +1035,7 @@ int ledger_command_seen(struct ledger *l, const char *id)
 int ledger_command_record(struct ledger *l, const char *id, const char *type, const char *hazard_id,
                           bool ok, const char *reason, int64_t wall_ms)
 {
-	sqlite3_stmt *st =
-	    ledger_prepare(l, "INSERT INTO commands(id, type, hazard_id, ok, reason, "
-	                      "at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+	sqlite3_stmt *st = ledger_stmt(l, SQL_COMMAND_RECORD);
 	int rc;
 
 	if (!st)
@@ -818,15 +1047,13 @@ int ledger_command_record(struct ledger *l, const char *id, const char *type, co
 	sqlite3_bind_text(st, 5, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, wall_ms);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ledger_done(st);
 	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "record command");
 }
 
 int ledger_deadletter(struct ledger *l, int64_t seq, const char *reason, int64_t wall_ms)
 {
-	sqlite3_stmt *st = ledger_prepare(
-	    l, "INSERT OR REPLACE INTO deadletter(seq, event_id, hazard_id, reason, at, body) "
-	       "SELECT seq, event_id, hazard_id, ?2, ?3, body FROM events WHERE seq=?1");
+	sqlite3_stmt *st = ledger_stmt(l, SQL_DEADLETTER_INSERT);
 	int rc;
 
 	if (!st)
@@ -835,33 +1062,30 @@ int ledger_deadletter(struct ledger *l, int64_t seq, const char *reason, int64_t
 	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, wall_ms);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ledger_done(st);
 	if (rc != SQLITE_DONE)
 		return ledger_fail(l, "dead-letter event");
 	if (sqlite3_changes(l->db) != 1)
 		return -ENOENT;
-	st = ledger_prepare(l, "DELETE FROM outbox WHERE lane=0 AND seq=?1");
+	st = ledger_stmt(l, SQL_OUTBOX_DELETE);
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, seq);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ledger_done(st);
 	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "dead-letter event");
 }
 
 int64_t ledger_deadletter_count(struct ledger *l)
 {
-	return ledger_scalar(l, "SELECT count(*) FROM deadletter", -1);
+	return ledger_scalar_kept(l, SQL_DEADLETTER_COUNT, -1);
 }
 
 /* ---- forwarding ---- */
 
 int ledger_outbox_batch(struct ledger *l, size_t max, struct outbox_item **items, size_t *n)
 {
-	sqlite3_stmt *st =
-	    ledger_prepare(l, "SELECT o.seq, e.event_id, e.hazard_id, e.body FROM "
-	                      "outbox o JOIN events e ON e.seq = o.seq WHERE o.lane=0 "
-	                      "ORDER BY o.prio, o.seq LIMIT ?1");
+	sqlite3_stmt *st = ledger_stmt(l, SQL_OUTBOX_BATCH);
 	struct outbox_item *it;
 	int rc;
 
@@ -870,10 +1094,8 @@ int ledger_outbox_batch(struct ledger *l, size_t max, struct outbox_item **items
 	if (!st)
 		return -EIO;
 	it = calloc(max ? max : 1, sizeof(*it));
-	if (!it) {
-		sqlite3_finalize(st);
+	if (!it)
 		return -ENOMEM;
-	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
 		struct outbox_item *x = &it[*n];
@@ -887,7 +1109,7 @@ int ledger_outbox_batch(struct ledger *l, size_t max, struct outbox_item **items
 			break;
 		(*n)++;
 	}
-	sqlite3_finalize(st);
+	ledger_done(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		ledger_outbox_free(it, *n);
 		*n = 0;
@@ -906,26 +1128,25 @@ void ledger_outbox_free(struct outbox_item *items, size_t n)
 
 int ledger_outbox_accept(struct ledger *l, int64_t seq)
 {
-	sqlite3_stmt *st = ledger_prepare(l, "DELETE FROM outbox WHERE lane=0 AND seq=?1");
+	sqlite3_stmt *st = ledger_stmt(l, SQL_OUTBOX_DELETE);
 	int rc;
 
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, seq);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ledger_done(st);
 	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "accept event");
 }
 
 int64_t ledger_outbox_oldest(struct ledger *l)
 {
-	return ledger_scalar(l, "SELECT min(created) FROM outbox WHERE lane=0", 0);
+	return ledger_scalar_kept(l, SQL_OUTBOX_OLDEST, 0);
 }
 
 json_t *ledger_command_results(struct ledger *l)
 {
-	sqlite3_stmt *st = ledger_prepare(
-	    l, "SELECT id, ok, reason FROM commands WHERE reported=0 ORDER BY at LIMIT 100");
+	sqlite3_stmt *st = ledger_stmt(l, SQL_COMMAND_RESULTS);
 	json_t *a = json_array();
 
 	if (!st)
@@ -940,51 +1161,46 @@ json_t *ledger_command_results(struct ledger *l)
 		if (o)
 			json_array_append_new(a, o);
 	}
-	sqlite3_finalize(st);
+	ledger_done(st);
 	return a;
 }
 
 int ledger_command_reported(struct ledger *l, const char *id)
 {
-	sqlite3_stmt *st = ledger_prepare(l, "UPDATE commands SET reported=1 WHERE id=?1");
+	sqlite3_stmt *st = ledger_stmt(l, SQL_COMMAND_REPORTED);
 	int rc;
 
 	if (!st)
 		return -EIO;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ledger_done(st);
 	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "mark command reported");
 }
 
 int ledger_command_again(struct ledger *l, const char *id)
 {
-	sqlite3_stmt *st = ledger_prepare(l, "UPDATE commands SET reported=0 WHERE id=?1");
+	sqlite3_stmt *st = ledger_stmt(l, SQL_COMMAND_AGAIN);
 	int rc;
 
 	if (!st)
 		return -EIO;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ledger_done(st);
 	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "report command again");
 }
 
 int ledger_resync_pending(struct ledger *l, const char *hazard_id)
 {
-	sqlite3_stmt *st =
-	    /* CROSS JOIN keeps SQLite from scanning the outbox: with a backlog of 100,000
-	     * events the other order cost 0.1 s per open hazard, in the main loop. */
-	    ledger_prepare(l, "SELECT 1 FROM events e CROSS JOIN outbox o "
-	                      "ON o.lane=0 AND o.seq=e.seq "
-	                      "WHERE e.hazard_id=?1 AND e.type='resync' LIMIT 1");
+	sqlite3_stmt *st = ledger_stmt(l, SQL_RESYNC_PENDING);
 	int rc;
 
 	if (!st)
 		return -EIO;
 	sqlite3_bind_text(st, 1, hazard_id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ledger_done(st);
 	if (rc == SQLITE_ROW)
 		return 1;
 	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "look up resync");

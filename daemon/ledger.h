@@ -20,18 +20,23 @@ enum lane {
 
 struct ledger_open_info {
 	bool created;       /* a new database was started */
-	bool corrupt;       /* the old one failed quick_check and was moved aside */
+	bool corrupt;       /* the old one failed its check and was moved aside */
+	bool full_check;    /* the last stop was not clean: the whole file was checked */
 	char moved_to[512]; /* where it went */
 	char reason[256];
 };
 
 struct ledger;
 
-/* Opens (creating if needed) <dir>/ledger.db. A database that fails PRAGMA quick_check is
- * renamed to ledger.db.corrupt-<timestamp> (never deleted) and a new one is started whose
- * hazard and event numbers continue above the old ones. Returns 0 or a negative errno. */
+/* Opens (creating if needed) <dir>/ledger.db. After a clean stop (ledger_close leaves a mark in
+ * meta) the check at open reads the schema and meta only; after a crash, a power cut or a kill
+ * the whole file goes through PRAGMA quick_check. A database that fails its check is renamed
+ * to ledger.db.corrupt-<timestamp> (never deleted) and a new one is started whose hazard and
+ * event numbers continue above the old ones. Returns 0 or a negative errno. */
 int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
                 struct ledger_open_info *info);
+/* A clean stop: marks the ledger so that the next open skips the whole-file check, unless
+ * this run met an I/O or corruption error. */
 void ledger_close(struct ledger *l);
 const char *ledger_path(const struct ledger *l);
 const char *ledger_gateway(const struct ledger *l);

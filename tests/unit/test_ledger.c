@@ -1,6 +1,7 @@
 /* test_ledger: the durable record. Schema and pragmas, one transaction per change, numbers
- * that never repeat across restarts, a damaged file moved aside and reported, dead letters,
- * applied commands and the two outbox lanes. */
+ * that never repeat across restarts, a damaged file moved aside and reported, the whole-file
+ * check after a kill (and not after a clean stop), dead letters, applied commands and the two
+ * outbox lanes. */
 #include <errno.h>
 #include <math.h>
 #include <regex.h>
@@ -12,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -283,6 +286,115 @@ static void test_truncated_file_moved_aside(void **state)
 	assert_true(record(f->l, "box", NULL) > 200);
 }
 
+/* A child process opens the ledger, commits one event if `write`, and is killed (SIGKILL)
+ * without closing it. Returns what its open said: bit 0 full_check, bit 1 corrupt. */
+static int open_and_kill(struct fixture *f, bool write_one)
+{
+	int fd[2], status;
+	unsigned char said = 0xff;
+	pid_t pid;
+
+	assert_int_equal(pipe(fd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct ledger_open_info info;
+		struct ledger *l = NULL;
+		struct hazard h;
+		unsigned char b;
+
+		close(fd[0]);
+		if (ledger_open(&l, f->dir, "GW-T", &info) != 0)
+			_exit(1);
+		b = (unsigned char)(info.full_check | info.corrupt << 1);
+		new_hazard(&h, "killed");
+		if (write_one &&
+		    (ledger_begin(l) != 0 || ledger_hazard_insert(l, &h) != 0 ||
+		     ledger_event_append(l, &h, "raised", T0, NULL) != 0 || ledger_commit(l) != 0))
+			_exit(1);
+		if (write(fd[1], &b, 1) != 1)
+			_exit(1);
+		kill(getpid(), SIGKILL);
+		_exit(1);
+	}
+	close(fd[1]);
+	assert_int_equal(read(fd[0], &said, 1), 1);
+	close(fd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	return said;
+}
+
+static void test_full_check_after_kill_only(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_open_info info;
+
+	for (int i = 0; i < 3; i++)
+		record(f->l, "box", NULL);
+	/* A clean stop: the next open reads the schema only. */
+	ledger_close(f->l);
+	testutil_log_reset();
+	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	assert_false(info.full_check);
+	assert_false(info.corrupt);
+	assert_true(testutil_log_has("stopped cleanly last time"));
+	assert_false(testutil_log_has("not closed cleanly"));
+	ledger_close(f->l);
+	f->l = NULL;
+
+	/* Killed while open (the mark was taken away at its open): the whole file is checked. */
+	assert_int_equal(open_and_kill(f, true), 0); /* its own open: clean, cheap */
+	testutil_log_reset();
+	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	assert_true(info.full_check);
+	assert_false(info.corrupt);
+	assert_true(testutil_log_has("not closed cleanly"));
+	assert_false(testutil_log_has("stopped cleanly last time"));
+	assert_int_equal(ledger_event_count(f->l), 4); /* the killed run's commit is kept */
+
+	/* Stopped cleanly again: cheap again. */
+	ledger_close(f->l);
+	testutil_log_reset();
+	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	assert_false(info.full_check);
+	assert_false(testutil_log_has("not closed cleanly"));
+}
+
+static void test_damage_inside_found_after_kill(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_open_info info;
+	unsigned char junk[4096];
+	struct stat stb;
+	FILE *fp;
+
+	for (int i = 0; i < 300; i++)
+		record(f->l, "box", NULL);
+	ledger_close(f->l);
+	f->l = NULL;
+	/* Fold the WAL in, then ruin a page in the middle of the file (a worn card): the schema
+	 * and meta stay readable. */
+	exec_sql(f->path, "PRAGMA wal_checkpoint(TRUNCATE)");
+	assert_int_equal(stat(f->path, &stb), 0);
+	assert_true(stb.st_size >= 16 * 4096);
+	memset(junk, 0xa5, sizeof(junk));
+	fp = fopen(f->path, "r+b");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, (stb.st_size / 2 / 4096) * 4096, SEEK_SET), 0);
+	assert_int_equal(fwrite(junk, 1, sizeof(junk), fp), sizeof(junk));
+	fclose(fp);
+
+	/* After the clean stop the open does not read that page; the run is killed. */
+	assert_int_equal(open_and_kill(f, false), 0);
+	/* The next open checks the whole file, finds the damage and moves the file aside. */
+	testutil_log_reset();
+	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	assert_true(info.full_check);
+	check_moved_aside(f, &info, NULL, 0);
+	assert_true(record(f->l, "box", NULL) > 300);
+}
+
 static void test_newer_schema_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -370,6 +482,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_corrupt_file_moved_aside_and_reported, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_truncated_file_moved_aside, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_check_after_kill_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damage_inside_found_after_kill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deadletter_and_lanes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commands_remembered, setup, teardown),
