@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <curl/curl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -162,11 +163,33 @@ static void uplink_fail(struct uplink *u, int code, const char *what, int64_t re
 	          retry_after_ms >= 0 ? " (Retry-After)" : "");
 }
 
+/* What to check when the exchange failed below HTTP, or "". */
+static const char *uplink_hint(int curl_code)
+{
+	switch (curl_code) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return " (check the host name in platform url and the gateway's DNS: "
+		       "/etc/resolv.conf, the 4G modem)";
+	case CURLE_COULDNT_CONNECT:
+		return " (is the platform up, and the port in platform url right? a firewall on "
+		       "the way?)";
+	case CURLE_OPERATION_TIMEDOUT:
+		return " (the link or the platform is slow; platform timeout sets the limit)";
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+		return " (check platform ca_file and pin, and the gateway's clock: a certificate "
+		       "is "
+		       "valid only between two dates)";
+	default:
+		return "";
+	}
+}
+
 /* Why an exchange failed, for the log; its log_state code. */
 static int uplink_http_failure(const struct http_reply *r, const char *url, char *what, size_t len)
 {
 	if (r->status == 0) {
-		snprintf(what, len, "%s: %s", url, r->error);
+		snprintf(what, len, "%s: %s%s", url, r->error, uplink_hint((int)r->curl_code));
 		return FAIL_NETWORK + r->curl_code;
 	}
 	snprintf(what, len, "HTTP %ld from %s%s", r->status, url,
