@@ -115,6 +115,7 @@ static cfg_opt_t platform_opts[] = {
     CFG_STR("topic_prefix", "firegw", CFGF_NONE),
     CFG_STR("username", NULL, CFGF_NONE),
     CFG_STR("password_file", NULL, CFGF_NONE),
+    CFG_STR("keepalive", "60s", CFGF_NONE),
     CFG_END(),
 };
 
@@ -667,10 +668,15 @@ static void conf_read_platform_mqtt(struct conf_parse *p, cfg_t *s, struct platf
 	if ((x->cert_file == NULL) != (x->key_file == NULL))
 		conf_parse_error(p, s, x->cert_file ? "cert_file" : "key_file",
 		                 "platform: cert_file and key_file go together");
-	if (x->password_file && !x->username)
-		conf_parse_error(p, s, "password_file",
-		                 "platform: password_file needs a username; add username = "
-		                 "\"...\" (the broker's login for this gateway)");
+	if ((x->password_file || x->token_file) && !x->username)
+		conf_parse_error(p, s, x->password_file ? "password_file" : "token_file",
+		                 "platform: %s needs a username with transport = \"mqtt\" (MQTT "
+		                 "sends no password without one); add username = \"...\" (the "
+		                 "broker's login for this gateway)",
+		                 x->password_file ? "password_file" : "token_file");
+	x->keepalive_ms = conf_parse_duration_opt(p, s, "keepalive", 60000);
+	if (x->keepalive_ms < 5000 || x->keepalive_ms > 65535000)
+		conf_parse_error(p, s, "keepalive", "platform: keepalive must be 5s to 65535s");
 	plen = strlen(x->topic_prefix);
 	while (plen > 0 && x->topic_prefix[plen - 1] == '/')
 		x->topic_prefix[--plen] = '\0';
@@ -725,6 +731,9 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 		conf_parse_error(p, s, "backoff_max", "platform: backoff_max must be at least 1s");
 	if (x->transport && strcmp(x->transport, "mqtt") == 0)
 		conf_read_platform_mqtt(p, s, x);
+	else if (conf_parse_isset(p, s, "keepalive"))
+		conf_parse_error(p, s, "keepalive",
+		                 "platform: keepalive is for transport = \"mqtt\"; remove it");
 	else if (x->username || x->password_file)
 		conf_parse_error(p, s, x->username ? "username" : "password_file",
 		                 "platform: %s is for transport = \"mqtt\" (HTTPS sends the token "

@@ -70,6 +70,7 @@ struct platform_conf {
 	char *mqtt_host;
 	int mqtt_port;
 	bool mqtt_tls;
+	int64_t keepalive_ms; /* MQTT keepalive: a dead broker is noticed within 1.5 times it */
 };
 
 struct mqtt_conf {

@@ -13,8 +13,7 @@
 #include "log.h"
 #include "mqtt_client.h"
 
-#define UM_KEEPALIVE_S 60
-#define UM_CMDS_MAX    10000 /* commands queued between two flushes, at most */
+#define UM_CMDS_MAX 10000 /* commands queued between two flushes, at most */
 
 /* log_state codes */
 enum {
@@ -488,7 +487,7 @@ struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c, struc
 	    .ca_file = pc->ca_file,
 	    .cert_file = pc->cert_file,
 	    .key_file = pc->key_file,
-	    .keepalive_s = UM_KEEPALIVE_S,
+	    .keepalive_s = (int)(pc->keepalive_ms / 1000),
 	    .subscribe = subs,
 	    .nsubscribe = 1,
 	    .backoff_max_ms = pc->backoff_max_ms,

@@ -216,20 +216,22 @@ def mqtt_platform():
         p.close()
 
 
-@pytest.mark.parametrize("freeze", [12] + ([130] if long_mode() else []))
+@pytest.mark.parametrize("freeze,keepalive", [(12, 60), (12, 5)] +
+                         ([(130, 60)] if long_mode() else []))
 def test_broker_frozen_mqtt_uplink(tmp_path, broker, mqtt_platform, sims, daemon_factory,
-                                   freeze):
+                                   freeze, keepalive):
     """Platform transport mqtt: the broker is frozen for 12 s while a fire alarm comes and
-    goes; its events are published and wait for their PUBACK. firegw's uplink keepalive is
-    60 s (fixed), so the connection outlives the freeze: after SIGCONT the PUBACKs come,
-    the outbox empties, and the platform has every event once, none repeated.
-    FIREGW_LONG: also frozen 130 s, past the keepalive: the uplink drops the connection,
-    reconnects, publishes what had no PUBACK again; the platform has every event, a repeat
-    only as the same event_id and body."""
+    goes; its events are published and wait for their PUBACK. With the uplink's keepalive
+    at 60 s (the default) the connection outlives the freeze: after SIGCONT the PUBACKs come,
+    the outbox empties, and the platform has every event once, none repeated. With keepalive
+    5 s (and, FIREGW_LONG, frozen 130 s against 60 s), the freeze outlasts it: the uplink
+    drops the connection, reconnects, publishes what had no PUBACK again; the platform has
+    every event, a repeat only as the same event_id and body."""
     pf = mqtt_platform(broker)
     sim = sims("20")
     g = um.Gw(tmp_path)
-    g.write(broker.port, dead=2, smoke_port=sim.port)
+    g.write(broker.port, dead=2, smoke_port=sim.port,
+            extra_platform=f'  keepalive = "{keepalive}s"\n')
     d = start(daemon_factory, g.conf)
     d.wait_log(rf"<5>platform uplink: connected to 127\.0\.0\.1:{broker.port}", timeout=LONG)
     um.wait_until("two device_offline items", lambda: len(g.hazard_ids()) == 2, daemon=d)
@@ -256,9 +258,11 @@ def test_broker_frozen_mqtt_uplink(tmp_path, broker, mqtt_platform, sims, daemon
     lost = [x for x in d.log_since(mark) if "connection lost" in x]
     print(f"uplink: broker frozen {freeze} s, {len(g.events())} events, {repeats} repeated; "
           f"connection lost lines: {lost}")
-    if freeze < 60:
+    if freeze < keepalive:
         assert repeats == 0, "events published again although the connection held"
         assert not lost, lost
+    else:
+        assert lost, "the freeze outlasted the keepalive, but no connection loss was seen"
 
 
 # ---- 2. firegw frozen ----

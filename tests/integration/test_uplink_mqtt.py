@@ -473,7 +473,16 @@ def test_check_platform_mqtt_errors(gw, tmp_path):
            "url" in err, err
     assert f"{c}:{line_of(c, 'password_file = ')}: platform: password_file needs a " \
            "username" in err, err
-    gw.write(1883, url="mqtts://broker.example.cn")
+    # A token as the password without a username (MQTT sends none then); keepalive bounds.
+    gw.write(1883, extra_platform=f'  token_file = "{tmp_path}/t"\n  keepalive = "2s"\n')
+    r = run_firegw("check", "-c", gw.conf)
+    assert r.returncode == 1
+    err = r.stderr
+    assert f"{c}:{line_of(c, 'token_file = ')}: platform: token_file needs a username with " \
+           "transport = \"mqtt\"" in err, err
+    assert f"{c}:{line_of(c, 'keepalive = ')}: platform: keepalive must be 5s to 65535s" \
+        in err, err
+    gw.write(1883, url="mqtts://broker.example.cn", extra_platform='  keepalive = "20s"\n')
     r = run_firegw("check", "-c", gw.conf)
     assert r.returncode == 0, r.stderr
 
