@@ -529,12 +529,23 @@ static void uplink_on_heartbeat_reply(const struct http_reply *r, void *userdata
 	uplink_poke(u);
 }
 
+uint64_t uplink_heartbeat_delay(int64_t interval_ms)
+{
+	uint32_t r = 0;
+
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint32_t)rand();
+	return (uint64_t)interval_ms * (900 + r % 201) / 1000;
+}
+
 static void uplink_on_heartbeat(uv_timer_t *t)
 {
 	struct uplink *u = t->data;
 	json_t *body;
 	char *text, stamp[32];
 
+	uv_timer_start(&u->heartbeat_timer, uplink_on_heartbeat,
+	               uplink_heartbeat_delay(u->conf->platform.heartbeat_ms), 0);
 	if (u->hb_in_flight || !u->hooks.heartbeat)
 		return;
 	body = u->hooks.heartbeat(u->hooks.userdata);
@@ -611,7 +622,7 @@ struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c, struct ledger *
 	u->heartbeat_timer.data = u;
 	/* The first heartbeat goes at once: it is the first contact when nothing waits in the
 	 * outbox, and that contact (a reconnect too) queues the resync. */
-	uv_timer_start(&u->heartbeat_timer, uplink_on_heartbeat, 0, (uint64_t)pc->heartbeat_ms);
+	uv_timer_start(&u->heartbeat_timer, uplink_on_heartbeat, 0, 0); /* then re-armed */
 	u->need_resync = true;
 	u->seen_appended = (uint64_t)-1;
 	uplink_schedule(u, 0);

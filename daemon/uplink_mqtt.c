@@ -111,7 +111,11 @@ static void um_heartbeat(struct uplink_mqtt *u)
 
 static void um_on_heartbeat(uv_timer_t *t)
 {
-	um_heartbeat(t->data);
+	struct uplink_mqtt *u = t->data;
+
+	uv_timer_start(&u->heartbeat_timer, um_on_heartbeat,
+	               uplink_heartbeat_delay(u->conf->platform.heartbeat_ms), 0);
+	um_heartbeat(u);
 }
 
 static bool um_in_flight(const struct uplink_mqtt *u, int64_t seq)
@@ -508,8 +512,8 @@ struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c, struc
 		        "outbox until the platform section is fixed and reloaded");
 		goto fail;
 	}
-	uv_timer_start(&u->heartbeat_timer, um_on_heartbeat, (uint64_t)pc->heartbeat_ms,
-	               (uint64_t)pc->heartbeat_ms);
+	uv_timer_start(&u->heartbeat_timer, um_on_heartbeat,
+	               uplink_heartbeat_delay(pc->heartbeat_ms), 0);
 	if (password) {
 		explicit_bzero(password, strlen(password));
 		free(password);
