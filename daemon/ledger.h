@@ -11,7 +11,7 @@
 
 #include "hazard.h"
 
-#define LEDGER_SCHEMA_VERSION 2
+#define LEDGER_SCHEMA_VERSION 3
 
 enum lane {
 	LANE_ALARM = 0,

@@ -412,6 +412,119 @@ static void test_newer_schema_refused(void **state)
 	assert_int_equal(q_int(f->path, "PRAGMA user_version"), 99);
 }
 
+/* A closed item of the fixture's key (dev/leak/residual_current), closed at `closed_at`. */
+static void closed_hazard(struct ledger *l, const char *device, int64_t closed_at)
+{
+	struct hazard h;
+
+	new_hazard(&h, device);
+	h.status = HSTATUS_CLOSED;
+	h.active = false;
+	h.closed_at = closed_at;
+	assert_int_equal(ledger_hazard_insert(l, &h), 0);
+	hazard_finish(&h);
+}
+
+/* Rows the kept statement whose text contains `what` has stepped through since the last
+ * call (SQLITE_STMTSTATUS_VM_STEP, reset on read): what one lookup cost. */
+static int vm_steps(struct ledger *l, const char *what)
+{
+	for (sqlite3_stmt *st = sqlite3_next_stmt(ledger_db(l), NULL); st;
+	     st = sqlite3_next_stmt(ledger_db(l), st))
+		if (strstr(sqlite3_sql(st), what))
+			return sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 1);
+	fail_msg("no kept statement with \"%s\"", what);
+	return -1;
+}
+
+/* Issue 8: a detector that raised and closed many items. Looking up its open item and its
+ * last closed one costs the same with 500 closed items as with 5: neither reads the closed
+ * items one by one. */
+static void test_lookups_skip_closed_items(void **state)
+{
+	struct fixture *f = *state;
+	struct hazard h;
+	int small[2], big[2];
+	char open_id[HAZARD_ID_LEN];
+
+	/* Compiles both kept statements. */
+	assert_int_equal(ledger_hazard_open_for(f->l, "det", "leak", KIND_RESIDUAL_CURRENT, &h), 0);
+	assert_int_equal(ledger_hazard_last_closed(f->l, "det", "leak", KIND_RESIDUAL_CURRENT, &h),
+	                 0);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(ledger_begin(f->l), 0);
+		for (int i = 0; i < (round == 0 ? 5 : 495); i++)
+			closed_hazard(f->l, "det", T0 + round * 1000 + i);
+		assert_int_equal(ledger_commit(f->l), 0);
+		if (round == 0)
+			record(f->l, "det", open_id);
+		vm_steps(f->l, "status<>'closed' ORDER BY num DESC"); /* reset */
+		vm_steps(f->l, "status='closed' ORDER BY closed_at DESC");
+		assert_int_equal(
+		    ledger_hazard_open_for(f->l, "det", "leak", KIND_RESIDUAL_CURRENT, &h), 1);
+		assert_string_equal(h.id, open_id);
+		hazard_finish(&h);
+		assert_int_equal(
+		    ledger_hazard_last_closed(f->l, "det", "leak", KIND_RESIDUAL_CURRENT, &h), 1);
+		assert_int_equal(h.closed_at, T0 + round * 1000 + (round == 0 ? 4 : 494));
+		hazard_finish(&h);
+		int *v = round == 0 ? small : big;
+		v[0] = vm_steps(f->l, "status<>'closed' ORDER BY num DESC");
+		v[1] = vm_steps(f->l, "status='closed' ORDER BY closed_at DESC");
+	}
+	assert_int_equal(big[0], small[0]);
+	assert_int_equal(big[1], small[1]);
+}
+
+/* A ledger of schema 2 (before the partial indexes of migration 3) is migrated at open: its
+ * items, events, outbox and commands unchanged, user_version 3, the indexes there. */
+static void test_migrates_schema_2(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_open_info info;
+	struct hazard h;
+	char before[4096], after[4096], open_id[HAZARD_ID_LEN];
+	const char *snapshot =
+	    "SELECT (SELECT group_concat(num || id || status || closed_at || info, ';') FROM "
+	    "hazards) || '|' || (SELECT group_concat(seq || event_id || type || body, ';') FROM "
+	    "events) || '|' || (SELECT group_concat(lane || seq || prio, ';') FROM outbox) || '|' "
+	    "|| (SELECT group_concat(id || reported, ';') FROM commands)";
+
+	record(f->l, "det", open_id);
+	assert_int_equal(ledger_begin(f->l), 0);
+	closed_hazard(f->l, "det", T0 + 7);
+	assert_int_equal(
+	    ledger_command_record(f->l, "cmd-1", "hazard.close", open_id, true, NULL, T0), 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	ledger_close(f->l);
+	f->l = NULL;
+	/* What firegw with schema 2 left: the same tables, without migration 3's indexes. */
+	exec_sql(f->path, "DROP INDEX hazards_open; DROP INDEX hazards_closed; "
+	                  "DROP INDEX commands_unreported; PRAGMA user_version=2");
+	q_text(f->path, snapshot, before, sizeof(before));
+	assert_true(strlen(before) > 100);
+
+	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	assert_false(info.created);
+	assert_false(info.corrupt);
+	assert_true(testutil_log_has("schema migrated to version 3"));
+	assert_int_equal(q_int(f->path, "PRAGMA user_version"), 3);
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM sqlite_master WHERE type='index' "
+	                                "AND name IN ('hazards_open', 'hazards_closed', "
+	                                "'commands_unreported')"),
+	                 3);
+	q_text(f->path, snapshot, after, sizeof(after));
+	assert_string_equal(after, before);
+	/* And the lookups answer from it. */
+	assert_int_equal(ledger_hazard_open_for(f->l, "det", "leak", KIND_RESIDUAL_CURRENT, &h), 1);
+	assert_string_equal(h.id, open_id);
+	hazard_finish(&h);
+	assert_int_equal(ledger_hazard_last_closed(f->l, "det", "leak", KIND_RESIDUAL_CURRENT, &h),
+	                 1);
+	assert_int_equal(h.closed_at, T0 + 7);
+	hazard_finish(&h);
+}
+
 static void test_deadletter_and_lanes(void **state)
 {
 	struct fixture *f = *state;
@@ -485,6 +598,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full_check_after_kill_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damage_inside_found_after_kill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lookups_skip_closed_items, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrates_schema_2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deadletter_and_lanes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commands_remembered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_by_grade, setup, teardown),
