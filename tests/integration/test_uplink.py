@@ -241,6 +241,15 @@ def wait_delivered(gw, rx, d, timeout=LONG):
                timeout=timeout, daemon=d)
 
 
+def wait_resync_delivered(gw, rx, d):
+    """The first success after failures queues a resync of the open items: wait until it is
+    recorded and delivered too, so that the ledger stands still when compared with the
+    platform (else it may be recorded just after the comparison)."""
+    wait_until("the resync recorded", lambda: "resync" in {t for _, _, t in gw.events().values()},
+               daemon=d)
+    wait_delivered(gw, rx, d)
+
+
 def assert_exactly_once(gw, rx):
     """Every event of the ledger is stored by the platform, none other, each once, with the
     same body every delivery, in seq order per hazard."""
@@ -515,12 +524,8 @@ def test_platform_failure_is_retried_same_ids_stored_once(gw, platform, daemon_f
     d = start_gw(daemon_factory, gw)
     d.wait_log(rf"<4>platform uplink: .*{says}", timeout=LONG)
     wait_until("four device_offline items", lambda: len(gw.hazard_ids()) == 4, daemon=d)
-    # The first success after the failures queues a resync of the open items: wait for it
-    # to be recorded and delivered too, then the ledger stands still.
     d.wait_log(r"<5>platform uplink: recovered after \d+ repeated failure", timeout=LONG)
-    wait_until("the resync recorded", lambda: "resync" in {t for _, _, t in gw.events().values()},
-               daemon=d)
-    wait_delivered(gw, rx, d)
+    wait_resync_delivered(gw, rx, d)
     # A slow reply is logged when the platform is done with it, after firegw gave up on it.
     failed = wait_until("both failures in the platform's request log",
                         lambda: [r for r in requests(rx) if r["fail"] == mode][:2]
@@ -550,7 +555,7 @@ def test_retry_after_is_honoured(gw, platform, daemon_factory, pki, form):
     gw.write(rx.url, pki.ca(), dead=2)
     d = start_gw(daemon_factory, gw)
     wait_until("two device_offline items", lambda: len(gw.hazard_ids()) == 2, daemon=d)
-    wait_delivered(gw, rx, d)
+    wait_resync_delivered(gw, rx, d)
     assert_exactly_once(gw, rx)
     log = requests(rx)
     i = next(i for i, r in enumerate(log) if r["status"] == "503")
