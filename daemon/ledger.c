@@ -604,6 +604,7 @@ int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
 	if ((rc = ledger_exec(l, "PRAGMA journal_mode=WAL")) < 0 ||
 	    (rc = ledger_exec(l, "PRAGMA synchronous=FULL")) < 0 ||
 	    (rc = ledger_exec(l, "PRAGMA foreign_keys=OFF")) < 0 ||
+	    (rc = ledger_exec(l, "PRAGMA cache_size=-512")) < 0 || /* 512 KB: docs/performance.md */
 	    (rc = ledger_schema_known(l)) < 0) {
 		ledger_close(l);
 		return rc;
