@@ -275,6 +275,24 @@ static size_t http_on_header(char *buf, size_t size, size_t nitems, void *userda
 	return n;
 }
 
+/* Whom the platform's certificate must chain to. With a ca_file, that file alone: libcurl
+ * would otherwise keep its default CA directory (/etc/ssl/certs) as well and accept any
+ * public CA, unlike the MQTT client (protocols/mqtt_client.c). Without one, the system's CAs
+ * through that hashed directory, looked up one certificate at a time, rather than the whole
+ * bundle file parsed into memory (~1 MB of heap for Debian's 144 CAs); the bundle only when
+ * this libcurl has no CA directory. */
+static void http_set_trust(CURL *e, const char *ca_file)
+{
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+	if (ca_file) {
+		curl_easy_setopt(e, CURLOPT_CAINFO, ca_file);
+		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	} else if (v->age >= CURLVERSION_SEVENTH && v->capath) {
+		curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+	}
+}
+
 int http_post_json(struct http *h, const char *url, const char *bearer, const char *body,
                    size_t len, const struct http_tls *tls, int64_t connect_timeout_ms,
                    int64_t timeout_ms, http_done_fn done, void *userdata)
@@ -325,9 +343,8 @@ int http_post_json(struct http *h, const char *url, const char *bearer, const ch
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	http_set_trust(e, tls ? tls->ca_file : NULL);
 	if (tls) {
-		if (tls->ca_file)
-			curl_easy_setopt(e, CURLOPT_CAINFO, tls->ca_file);
 		if (tls->cert_file)
 			curl_easy_setopt(e, CURLOPT_SSLCERT, tls->cert_file);
 		if (tls->key_file)

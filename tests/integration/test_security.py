@@ -397,3 +397,49 @@ def test_no_plaintext_platform(gw, pki, extra, needle, message):
     with open(gw.conf, "a", encoding="utf-8") as f:
         f.write("platform {\n" + extra + "}\n")
     _check_refuses(gw.conf, needle, message)
+
+
+# ---- whom the platform's certificate must chain to ----
+
+
+@pytest.fixture
+def system_cas(tmp_path, monkeypatch, pki):
+    """firegw in a private mount namespace whose system CA directory (/etc/ssl/certs, where
+    libcurl looks when no ca_file is given) holds one CA: the test PKI's "other-ca", hashed
+    as `openssl rehash` does. Nothing on the machine changes."""
+    certs = tmp_path / "system-certs"
+    certs.mkdir()
+    shutil.copy(pki.ca("other-ca"), certs / "other-ca.pem")
+    r = subprocess.run(["openssl", "rehash", str(certs)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    wrapper = tmp_path / "firegw-system-cas"
+    inner = 'mount --bind "$0" /etc/ssl/certs && exec "$@"'
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"exec unshare --mount --propagation private -- /bin/sh -c {shlex.quote(inner)} "
+        f"{shlex.quote(str(certs))} {shlex.quote(str(conftest.FIREGW))} \"$@\"\n",
+        encoding="utf-8")
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(conftest, "FIREGW", wrapper)
+
+
+@needs_root
+def test_ca_file_is_the_only_trust(gw, platform, daemon_factory, pki, system_cas):
+    """With ca_file, the platform's certificate must chain to that CA: a certificate from a CA
+    of the system's store is refused (libcurl would otherwise keep its default CA directory
+    beside ca_file, and any public CA would do). Without ca_file, the system's store is the
+    trust, and the same certificate is accepted."""
+    rx = platform(cert="other-server")  # signed by other-ca, which only the system store has
+    gw.write(rx.url, pki.ca(), dead=1)
+    d = daemon_factory(gw.conf, name="firegw-ca-file").start(timeout=LONG)
+    d.wait_log(r"<4>platform uplink: https://\S+/v1/events: SSL certificate problem",
+               timeout=LONG)
+    assert rx.state()["events"] == 0
+    assert d.stop() == 0
+
+    text = gw.conf.read_text(encoding="utf-8")
+    gw.conf.write_text(re.sub(r'(?m)^  ca_file = ".*"\n', "", text), encoding="utf-8")
+    assert "ca_file =" not in gw.conf.read_text(encoding="utf-8")
+    d = daemon_factory(gw.conf, name="firegw-system-store").start(timeout=LONG)
+    wait_delivered(gw, rx, d)
+    assert d.stop() == 0
