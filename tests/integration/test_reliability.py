@@ -401,118 +401,112 @@ def test_disk_full(gw, small_disk, platform, sims, broker, pki, daemon_factory, 
 # ---- MQTT: a QoS 1 alarm acknowledged to the broker before the ledger has it ----
 
 
+class KillAtFirstWrite:
+    """firegw on `conf`, killed by strace at its first ledger write (pwrite64) after it sat
+    idle and connected (the log line `connected`): a first run makes the ledger and the
+    broker session, a traced run counts the writes of a start, and a second traced run gets
+    SIGKILL at the write after those. start() returns once that run is connected; the test
+    then sends what should be committed, and landed() says whether the kill fell on a write
+    to the ledger (else the test is skipped)."""
+
+    def __init__(self, tmp_path, monkeypatch, daemon_factory, conf, connected):
+        self.tmp, self.mp, self.factory = tmp_path, monkeypatch, daemon_factory
+        self.conf, self.connected = conf, connected
+
+    def _traced(self, inject, name):
+        import conftest
+        w = self.tmp / "firegw-strace"
+        w.write_text("#!/bin/sh\n"
+                     'export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"\n'
+                     f'exec {STRACE} -f -qq -y -o "{self.tmp}/strace.out" -e trace=pwrite64 '
+                     f'{inject} "{conftest.FIREGW}" "$@"\n', encoding="utf-8")
+        w.chmod(0o755)
+        self.mp.setattr(conftest, "FIREGW", w)
+        d = self.factory(self.conf, name=name).start(timeout=LONG)
+        self.mp.undo()
+        d.wait_log(self.connected, timeout=LONG)
+        return d
+
+    def start(self):
+        d = self.factory(self.conf, name="firegw-setup").start(timeout=LONG)
+        d.wait_log(self.connected, timeout=LONG)
+        assert d.stop() == 0
+        # How many ledger writes a start makes before it sits idle, connected.
+        d = self._traced("", "firegw-count")
+        time.sleep(1.5)
+        idle = (self.tmp / "strace.out").read_text().count("pwrite64(")
+        os.kill(child_pid(d.pid), signal.SIGTERM)
+        d.wait_exit(timeout=LONG)
+        self.d = self._traced(f"-e inject=pwrite64:signal=KILL:when={idle + 1}",
+                              "firegw-killed")
+        time.sleep(1.5)
+        return self.d
+
+    def landed(self):
+        assert self.d.wait_exit(timeout=LONG) == -signal.SIGKILL, self.d.log_text()
+        writes = [x for x in (self.tmp / "strace.out").read_text().splitlines()
+                  if "pwrite64(" in x]
+        return bool(writes and "ledger.db-wal>" in writes[-1] and writes[-1].endswith("= ?"))
+
+
+def _site(tmp_path, gateway, body):
+    import conftest
+    conf = tmp_path / "firegw.conf"
+    conf.write_text(f'gateway {{\n  id = "{gateway}"\n  data_dir = "{tmp_path / "data"}"\n'
+                    f'  profile_dir = "{conftest.PROFILES}"\n'
+                    f'  control_socket = "{tempfile.mkdtemp(prefix="fgw-")}/ctl"\n}}\n' + body,
+                    encoding="utf-8")
+    return conf
+
+
 @pytest.mark.skipif(STRACE is None, reason="strace is not installed (scripts/install-deps)")
 def test_mqtt_alarm_survives_kill_before_commit(tmp_path, broker, daemon_factory, monkeypatch):
     """A smoke alarm arrives at QoS 1; firegw is killed at the first ledger write after it
     (strace: SIGKILL at that pwrite64), i.e. after firegw took the message and before the
-    ledger has it. After a restart the alarm must be in the ledger: either the broker
-    redelivers it (not acknowledged yet) or firegw had it."""
-    import conftest
-    data = tmp_path / "data"
-    conf = tmp_path / "firegw.conf"
-    conf.write_text(f'gateway {{\n  id = "MQ-0001"\n  data_dir = "{data}"\n'
-                    f'  profile_dir = "{conftest.PROFILES}"\n'
-                    f'  control_socket = "{tempfile.mkdtemp(prefix="fgw-")}/ctl"\n}}\n'
-                    f'mqtt {{\n  host = "127.0.0.1"\n  port = {broker.port}\n'
-                    '  keepalive = "10s"\n}\n'
-                    'device "mq-K1" {\n  key = "K1"\n  profile = "smoke-codes"\n'
-                    '  location = "room 1"\n  heartbeat_timeout = "30m"\n}\n',
-                    encoding="utf-8")
+    ledger has it. After a restart the alarm must be in the ledger: the broker redelivers it,
+    because firegw holds the PUBACK until the commit."""
+    conf = _site(tmp_path, "MQ-0001",
+                 f'mqtt {{\n  host = "127.0.0.1"\n  port = {broker.port}\n'
+                 '  keepalive = "10s"\n}\n'
+                 'device "mq-K1" {\n  key = "K1"\n  profile = "smoke-codes"\n'
+                 '  location = "room 1"\n  heartbeat_timeout = "30m"\n}\n')
     connected = r"<5>mqtt: connected to 127\.0\.0\.1"
-    # A first run makes the ledger and the broker session.
-    d = daemon_factory(conf, name="firegw-setup").start(timeout=LONG)
-    d.wait_log(connected, timeout=LONG)
-    assert d.stop() == 0
-
-    def traced(inject, name):
-        w = tmp_path / "firegw-strace"
-        w.write_text("#!/bin/sh\n"
-                     'export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"\n'
-                     f'exec {STRACE} -f -qq -y -o "{tmp_path}/strace.out" -e trace=pwrite64 '
-                     f'{inject} "{conftest.FIREGW}" "$@"\n', encoding="utf-8")
-        w.chmod(0o755)
-        monkeypatch.setattr(conftest, "FIREGW", w)
-        dd = daemon_factory(conf, name=name).start(timeout=LONG)
-        monkeypatch.undo()
-        dd.wait_log(connected, timeout=LONG)
-        return dd
-
-    # How many ledger writes a start makes before it sits idle, connected.
-    d = traced("", "firegw-count")
-    time.sleep(1.5)
-    idle = (tmp_path / "strace.out").read_text().count("pwrite64(")
-    os.kill(child_pid(d.pid), signal.SIGTERM)
-    d.wait_exit(timeout=LONG)
-    # The same start, killed at the first ledger write after it: the alarm's commit.
-    d = traced(f"-e inject=pwrite64:signal=KILL:when={idle + 1}", "firegw-killed")
-    time.sleep(1.5)
+    k = KillAtFirstWrite(tmp_path, monkeypatch, daemon_factory, conf, connected)
+    d = k.start()
     broker.publish("smoke/K1/event", json.dumps({"code": 1, "ts": int(time.time())}))
-    assert d.wait_exit(timeout=LONG) == -signal.SIGKILL, d.log_text()
-    trace = (tmp_path / "strace.out").read_text()
-    writes = [x for x in trace.splitlines() if "pwrite64(" in x]
-    if not (writes and "ledger.db-wal>" in writes[-1] and writes[-1].endswith("= ?")
-            and any("raised: fire_alarm" in x for x in d.lines)):
+    if not (k.landed() and any("raised: fire_alarm" in x for x in d.lines)):
         pytest.skip("the kill did not land on the alarm's ledger write")
     # Restarted, with the broker up all along: the alarm is there.
     d = daemon_factory(conf, name="firegw-after").start(timeout=LONG)
     d.wait_log(connected, timeout=LONG)
     wait_until("the fire alarm in the ledger", lambda: ledger_query(
-        data / "ledger.db", "SELECT count(*) FROM hazards WHERE device = 'mq-K1' AND "
-        "kind = 'fire_alarm'")[0][0] == 1, timeout=10, daemon=d)
+        tmp_path / "data" / "ledger.db", "SELECT count(*) FROM hazards WHERE device = 'mq-K1' "
+        "AND kind = 'fire_alarm'")[0][0] == 1, timeout=10, daemon=d)
     assert d.stop() == 0
 
 
+@pytest.mark.skipif(STRACE is None, reason="strace is not installed (scripts/install-deps)")
 def test_mqtt_command_survives_kill_before_commit(tmp_path, broker, daemon_factory,
                                                   monkeypatch):
     """Platform transport mqtt: a command arrives at QoS 1 and firegw is killed at the first
     ledger write after it (the transaction that applies it). After a restart the command is
     applied, once: the broker sends it again because firegw had not acknowledged it."""
-    import conftest
-    data = tmp_path / "data"
-    conf = tmp_path / "firegw.conf"
-    conf.write_text(f'gateway {{\n  id = "MQ-0002"\n  data_dir = "{data}"\n'
-                    f'  profile_dir = "{conftest.PROFILES}"\n'
-                    f'  control_socket = "{tempfile.mkdtemp(prefix="fgw-")}/ctl"\n}}\n'
-                    'platform {\n  transport = "mqtt"\n'
-                    f'  url = "mqtt://127.0.0.1:{broker.port}"\n'
-                    '  topic_prefix = "county/zw/"\n  heartbeat = "1h"\n}\n',
-                    encoding="utf-8")
+    conf = _site(tmp_path, "MQ-0002",
+                 'platform {\n  transport = "mqtt"\n'
+                 f'  url = "mqtt://127.0.0.1:{broker.port}"\n'
+                 '  topic_prefix = "county/zw/"\n  heartbeat = "1h"\n}\n')
     connected = r"<5>platform uplink: connected to 127\.0\.0\.1"
-    d = daemon_factory(conf, name="firegw-setup").start(timeout=LONG)
-    d.wait_log(connected, timeout=LONG)
-    assert d.stop() == 0
-
-    def traced(inject, name):
-        w = tmp_path / "firegw-strace"
-        w.write_text("#!/bin/sh\n"
-                     'export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"\n'
-                     f'exec {STRACE} -f -qq -y -o "{tmp_path}/strace.out" -e trace=pwrite64 '
-                     f'{inject} "{conftest.FIREGW}" "$@"\n', encoding="utf-8")
-        w.chmod(0o755)
-        monkeypatch.setattr(conftest, "FIREGW", w)
-        dd = daemon_factory(conf, name=name).start(timeout=LONG)
-        monkeypatch.undo()
-        dd.wait_log(connected, timeout=LONG)
-        return dd
-
-    d = traced("", "firegw-count")
-    time.sleep(1.5)
-    idle = (tmp_path / "strace.out").read_text().count("pwrite64(")
-    os.kill(child_pid(d.pid), signal.SIGTERM)
-    d.wait_exit(timeout=LONG)
-    d = traced(f"-e inject=pwrite64:signal=KILL:when={idle + 1}", "firegw-killed")
-    time.sleep(1.5)
+    k = KillAtFirstWrite(tmp_path, monkeypatch, daemon_factory, conf, connected)
+    k.start()
     cmd = {"id": "cmd-k", "type": "hazard.acknowledge", "hazard_id": "no-such-item"}
     broker.publish("county/zw/MQ-0002/commands", json.dumps(cmd))
-    assert d.wait_exit(timeout=LONG) == -signal.SIGKILL, d.log_text()
-    trace = (tmp_path / "strace.out").read_text()
-    writes = [x for x in trace.splitlines() if "pwrite64(" in x]
-    if not (writes and "ledger.db-wal>" in writes[-1] and writes[-1].endswith("= ?")):
+    if not k.landed():
         pytest.skip("the kill did not land on the command's ledger write")
-    assert ledger_query(data / "ledger.db", "SELECT count(*) FROM commands")[0][0] == 0
+    ledger = tmp_path / "data" / "ledger.db"
+    assert ledger_query(ledger, "SELECT count(*) FROM commands")[0][0] == 0
     d = daemon_factory(conf, name="firegw-after").start(timeout=LONG)
     d.wait_log(connected, timeout=LONG)
     wait_until("the command applied", lambda: ledger_query(
-        data / "ledger.db", "SELECT id, ok, reason FROM commands") ==
-        [("cmd-k", 0, "unknown hazard")], timeout=10, daemon=d)
+        ledger, "SELECT id, ok, reason FROM commands") == [("cmd-k", 0, "unknown hazard")],
+        timeout=10, daemon=d)
     assert d.stop() == 0
