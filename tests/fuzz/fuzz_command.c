@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fuzz_ledger.h"
 #include "hazard.h"
 #include "ledger.h"
 #include "log.h"
@@ -24,55 +25,15 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define T0 1795000000000LL
+#define T0 FUZZ_T0
 
 static struct ledger *ledger;
 static struct policy pol;
 static unsigned long runs;
 
-static void observe(const char *device, const char *point, enum kind kind, enum level level)
-{
-	struct hazard_obs o = {.device = device,
-	                       .point = point,
-	                       .kind = kind,
-	                       .level = level,
-	                       .value = 350,
-	                       .threshold = 300,
-	                       .unit = "mA",
-	                       .wall_ms = T0};
-	struct hazard h;
-	enum hazard_outcome out;
-
-	if (hazard_observe(ledger, &pol, &o, &h, &out) != 0)
-		abort();
-	hazard_finish(&h);
-}
-
 static void fuzz_setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	char dir[4096];
-	struct ledger_open_info info;
-	json_t *close;
-	enum hazard_outcome out;
-
-	snprintf(dir, sizeof(dir), "%s/fuzz-cmd-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir))
-		abort();
-	clock_set_fake(1000, T0);
-	policy_defaults(&pol);
-	if (ledger_open(&ledger, dir, "GW-F", &info) != 0 || ledger_begin(ledger) != 0)
-		abort();
-	observe("box", "leak", KIND_RESIDUAL_CURRENT, LEVEL_ALARM);
-	observe("smoke-1", "smoke", KIND_FIRE_ALARM, LEVEL_ALARM);
-	observe("box", "t1", KIND_OVERTEMPERATURE, LEVEL_ALARM);
-	if (hazard_clear(ledger, "smoke-1", "smoke", KIND_FIRE_ALARM, T0 + 1000, false, &out) < 0)
-		abort();
-	close = json_pack("{s:s, s:s, s:s}", "id", "setup-close", "type", "hazard.close",
-	                  "hazard_id", "GW-F-000003");
-	if (hazard_apply_command(ledger, &pol, close, T0 + 2000) != 0 || ledger_commit(ledger) != 0)
-		abort();
-	json_decref(close);
+	ledger = fuzz_ledger_open("cmd", &pol);
 }
 
 static void check_integrity(void)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fuzz_ledger.h"
 #include "ctl_request.h"
 #include "hazard.h"
 #include "ledger.h"
@@ -23,54 +24,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define T0 1795000000000LL
+#define T0 FUZZ_T0
 
 static struct ledger *ledger;
 static struct policy pol;
 
-static void observe(const char *device, const char *point, enum kind kind)
-{
-	struct hazard_obs o = {.device = device,
-	                       .point = point,
-	                       .kind = kind,
-	                       .level = LEVEL_ALARM,
-	                       .value = 350,
-	                       .threshold = 300,
-	                       .unit = "mA",
-	                       .wall_ms = T0};
-	struct hazard h;
-	enum hazard_outcome out;
-
-	if (hazard_observe(ledger, &pol, &o, &h, &out) != 0)
-		abort();
-	hazard_finish(&h);
-}
-
 static void fuzz_setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
-	char dir[4096];
-	struct ledger_open_info info;
-	enum hazard_outcome out;
-	json_t *close;
-
-	snprintf(dir, sizeof(dir), "%s/fuzz-ctl-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir))
-		abort();
-	clock_set_fake(1000, T0);
-	policy_defaults(&pol);
-	if (ledger_open(&ledger, dir, "GW-F", &info) != 0 || ledger_begin(ledger) != 0)
-		abort();
-	observe("box", "leak", KIND_RESIDUAL_CURRENT);
-	observe("smoke-1", "smoke", KIND_FIRE_ALARM);
-	observe("box", "t1", KIND_OVERTEMPERATURE);
-	if (hazard_clear(ledger, "smoke-1", "smoke", KIND_FIRE_ALARM, T0 + 1000, false, &out) < 0)
-		abort();
-	close = json_pack("{s:s, s:s, s:s}", "id", "setup-close", "type", "hazard.close",
-	                  "hazard_id", "GW-F-000003");
-	if (hazard_apply_command(ledger, &pol, close, T0 + 2000) != 0 || ledger_commit(ledger) != 0)
-		abort();
-	json_decref(close);
+	ledger = fuzz_ledger_open("ctl", &pol);
 }
 
 static void run(const struct ctl_request *q)
