@@ -75,6 +75,14 @@ def _clean_exit():
     _STARTED.clear()
 
 
+def wait_subscribed(broker, d):
+    """Until the broker has firegw's SUBSCRIBE: "connected" is logged at the CONNACK, and an
+    alarm published before the subscription exists is not kept for a new session (MQTT).
+    The broker handles one packet at a time, so what is published after this line is."""
+    wait_until("firegw's SUBSCRIBE at the broker", lambda: any(
+        "Received SUBSCRIBE from firegw-" in x for x in broker.log_lines()), daemon=d)
+
+
 def start(daemon_factory, conf, name=None):
     d = daemon_factory(conf, name=name).start(timeout=LONG)
     _STARTED.append(d)
@@ -165,6 +173,7 @@ def test_broker_frozen_mqtt_input(gw, platform, broker, daemon_factory, pki):
     sock = write_mqtt_site(gw, rx, pki, broker)
     d = start(daemon_factory, gw.conf)
     d.wait_log(r"<5>mqtt: connected to 127\.0\.0\.1", timeout=LONG)
+    wait_subscribed(broker, d)
     for k in KEYS[:4]:
         alarm(broker, k)  # the broker has them; firegw may not yet
     mark = d.mark()
@@ -278,6 +287,7 @@ def test_firegw_frozen_past_keepalive_and_timeout(gw, platform, broker, daemon_f
     sock = write_mqtt_site(gw, rx, pki, broker, dead=2, timeout="2s")
     d = start(daemon_factory, gw.conf)
     d.wait_log(r"<5>mqtt: connected to 127\.0\.0\.1", timeout=LONG)
+    wait_subscribed(broker, d)
     for k in KEYS[:3]:
         alarm(broker, k)
     wait_until("3 fire alarms", lambda: len(fire_alarms(gw)) == 3, daemon=d)
