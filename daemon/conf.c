@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf_parse.h"
@@ -230,6 +231,22 @@ static char *conf_path_opt(struct conf_parse *p, cfg_t *sec, const char *opt)
 	if (asprintf(&out, "%.*s/%s", (int)(slash - w.file), w.file, v) < 0)
 		return NULL;
 	return out;
+}
+
+/* A private key that others can read or write is a config error (as a token file is at
+ * start-up), so that `firegw check` and a reload name it. A file that is missing or cannot
+ * be read is left to the connection, which says so. */
+static void conf_private_key(struct conf_parse *p, cfg_t *sec, const char *section,
+                             const char *path)
+{
+	struct stat st;
+
+	if (path && stat(path, &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)))
+		conf_parse_error(p, sec, "key_file",
+		                 "%s: key_file %s is %s by others (mode %04o); a private key must "
+		                 "stay secret: chmod 600 %s and give it to the user firegw runs as",
+		                 section, path, st.st_mode & S_IROTH ? "readable" : "writable",
+		                 (unsigned)(st.st_mode & 07777), path);
 }
 
 static bool valid_id(const char *s)
@@ -700,6 +717,7 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 	x->ca_file = conf_path_opt(p, s, "ca_file");
 	x->cert_file = conf_path_opt(p, s, "cert_file");
 	x->key_file = conf_path_opt(p, s, "key_file");
+	conf_private_key(p, s, "platform", x->key_file);
 	x->pin = dupstr(cfg_getstr(s, "pin"));
 	x->topic_prefix = strdup(cfg_getstr(s, "topic_prefix"));
 	x->username = dupstr(cfg_getstr(s, "username"));
@@ -756,6 +774,7 @@ static void conf_read_mqtt(struct conf_parse *p, struct conf *c)
 	x->ca_file = conf_path_opt(p, s, "ca_file");
 	x->cert_file = conf_path_opt(p, s, "cert_file");
 	x->key_file = conf_path_opt(p, s, "key_file");
+	conf_private_key(p, s, "mqtt", x->key_file);
 	x->keepalive_ms = conf_parse_duration_opt(p, s, "keepalive", 60000);
 	if (x->port < 1 || x->port > 65535)
 		conf_parse_error(p, s, "port", "mqtt: port %ld is not 1-65535",

@@ -22,6 +22,7 @@
 struct control_client {
 	uv_pipe_t pipe;
 	struct control *ctl;
+	struct control_peer peer;
 	char *buf;
 	size_t len;
 	bool closing;
@@ -35,6 +36,9 @@ struct control {
 	void *userdata;
 	struct control_client *clients;
 	size_t nclients;
+	gid_t group;       /* the socket's group: firegw, or firegw's own when there is none */
+	uid_t refused_uid; /* the last uid refused, logged once until another one comes */
+	bool refused;
 	bool stopping;
 	bool server_closed;
 };
@@ -147,7 +151,7 @@ static void control_line(struct control_client *cl, const char *line, size_t len
 		len--;
 	if (len == 0)
 		return;
-	reply = cl->ctl->fn(line, len, cl->ctl->userdata);
+	reply = cl->ctl->fn(line, len, &cl->peer, cl->ctl->userdata);
 	control_reply(cl, reply ? reply : control_error("internal error"), false);
 }
 
@@ -194,6 +198,36 @@ static void control_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 }
 
+/* Whether the peer of fd is root, firegw's user, or in the socket's group (as its primary
+ * group or a supplementary one); fills peer. The kernel already checked the socket's mode;
+ * this holds when someone widened it. */
+static bool control_admit(struct control *c, int fd, struct control_peer *peer)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t groups[64], *g = groups;
+	bool in = false;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred))
+		return false;
+	peer->pid = cred.pid;
+	peer->uid = cred.uid;
+	peer->gid = cred.gid;
+	if (cred.uid == 0 || cred.uid == geteuid() || cred.gid == c->group)
+		return true;
+	len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) != 0) {
+		if (errno != ERANGE || !(g = malloc(len)) ||
+		    getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) != 0)
+			len = 0;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t) && !in; i++)
+		in = g[i] == c->group;
+	if (g != groups)
+		free(g);
+	return in;
+}
+
 static void control_on_connection(uv_stream_t *server, int status)
 {
 	struct control *c = server->data;
@@ -212,6 +246,22 @@ static void control_on_connection(uv_stream_t *server, int status)
 	c->nclients++;
 	if (uv_accept(server, (uv_stream_t *)&cl->pipe) != 0) {
 		control_client_close(cl);
+		return;
+	}
+	uv_os_fd_t fd;
+	if (uv_fileno((uv_handle_t *)&cl->pipe, &fd) != 0 || !control_admit(c, fd, &cl->peer)) {
+		if (!c->refused || c->refused_uid != cl->peer.uid)
+			log_warn(
+			    "control socket %s: refused a connection from uid %ld (pid %ld): "
+			    "not root, not firegw's user and not in the socket's group; is the "
+			    "socket's mode still 0660?",
+			    c->path, (long)cl->peer.uid, (long)cl->peer.pid);
+		c->refused = true;
+		c->refused_uid = cl->peer.uid;
+		control_reply(cl,
+		              control_error("permission denied; run as root or as a member of "
+		                            "group firegw"),
+		              true);
 		return;
 	}
 	if (c->nclients > CONTROL_MAX_CLIENTS) {
@@ -289,9 +339,14 @@ struct control *control_start(uv_loop_t *loop, const char *path, control_handler
 		return NULL;
 	}
 	chmod(path, 0660);
-	if ((g = getgrnam("firegw")) && chown(path, (uid_t)-1, g->gr_gid) != 0)
-		log_warn("control socket %s: cannot give it to group firegw: %s", path,
-		         strerror(errno));
+	c->group = getegid();
+	if ((g = getgrnam("firegw"))) {
+		if (chown(path, (uid_t)-1, g->gr_gid) == 0)
+			c->group = g->gr_gid;
+		else
+			log_warn("control socket %s: cannot give it to group firegw: %s", path,
+			         strerror(errno));
+	}
 	log_info("control socket %s", path);
 	return c;
 }

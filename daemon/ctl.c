@@ -378,7 +378,7 @@ static json_t *ctl_run(struct daemon *d, const struct ctl_request *q)
 	return control_error("internal error");
 }
 
-json_t *ctl_handle(const char *line, size_t len, void *userdata)
+json_t *ctl_handle(const char *line, size_t len, const struct control_peer *peer, void *userdata)
 {
 	struct daemon *d = userdata;
 	struct ctl_request q;
@@ -387,6 +387,11 @@ json_t *ctl_handle(const char *line, size_t len, void *userdata)
 
 	if (ctl_request_parse(&q, line, len, clock_wall_ms(), err, sizeof(err)) < 0)
 		return control_error("%s", err);
+	/* What changes something is logged with who asked: the audit trail of the socket. */
+	if (q.cmd == CTL_TEST || q.cmd == CTL_RELOAD)
+		log_notice("control: %s%s%s asked by uid %ld (pid %ld)", ctl_request_name(q.cmd),
+		           q.cmd == CTL_TEST ? " of " : "", q.cmd == CTL_TEST ? q.id : "",
+		           (long)peer->uid, (long)peer->pid);
 	reply = ctl_run(d, &q);
 	ctl_request_free(&q);
 	return reply;

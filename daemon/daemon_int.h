@@ -18,6 +18,7 @@ struct mqtt_in;
 struct uplink;
 struct uplink_mqtt;
 struct control;
+struct control_peer;
 
 struct daemon {
 	uv_loop_t loop;
@@ -43,6 +44,6 @@ struct daemon {
  * (file:line: message) is appended to `errors` when it is not NULL. Returns 0 or -1. */
 int daemon_reload(struct daemon *d, json_t *errors);
 /* Control socket requests (ctl.c). */
-json_t *ctl_handle(const char *line, size_t len, void *userdata);
+json_t *ctl_handle(const char *line, size_t len, const struct control_peer *peer, void *userdata);
 /* The gateway's status as the heartbeat and `firegwctl status` show it (new reference). */
 json_t *ctl_status(struct daemon *d, bool full);

@@ -124,12 +124,11 @@ static json_t *ctl_call(struct ctl *c, json_t *req, int *exit_code)
 		return NULL;
 	size_t tl = strlen(text);
 	text[tl] = '\0';
-	if (ctl_send_all(c->fd, text, tl) != 0 || ctl_send_all(c->fd, "\n", 1) != 0) {
-		fprintf(stderr, "firegwctl: cannot send to firegw on %s: %s\n", c->socket,
-		        strerror(errno));
-		free(text);
-		return NULL;
-	}
+	/* firegw may have answered and closed before the request went (it refuses a peer at
+	 * accept): a send that fails is reported only when no reply is waiting. */
+	int send_errno = 0;
+	if (ctl_send_all(c->fd, text, tl) != 0 || ctl_send_all(c->fd, "\n", 1) != 0)
+		send_errno = errno;
 	free(text);
 	while (!nl) {
 		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
@@ -158,9 +157,15 @@ static json_t *ctl_call(struct ctl *c, json_t *req, int *exit_code)
 			}
 			buf = b;
 		}
-		ssize_t n = recv(c->fd, buf + len, cap - len, 0);
+		ssize_t n = recv(c->fd, buf + len, cap - len, send_errno ? MSG_DONTWAIT : 0);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n <= 0 && send_errno) {
+			fprintf(stderr, "firegwctl: cannot send to firegw on %s: %s\n", c->socket,
+			        strerror(send_errno));
+			free(buf);
+			return NULL;
+		}
 		if (n <= 0) {
 			fprintf(stderr,
 			        "firegwctl: firegw closed the connection without a reply\n");

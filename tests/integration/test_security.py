@@ -104,10 +104,11 @@ def _gid_used(gid):
 def test_control_socket_refuses_other_users(gw, open_sockdir, firegw_group, daemon_factory,
                                             ctl_bin):
     """Another user is refused at connect (EACCES, firegwctl says what to do, exit 3); a
-    member of group firegw (supplementary or primary) gets the status. firegw does not look
-    at the peer's credentials (SO_PEERCRED): the socket's mode 0660 and group do the work."""
+    member of group firegw (supplementary or primary) gets the status. When the socket's
+    mode has been widened by hand, firegw itself still refuses that user (SO_PEERCRED,
+    SO_PEERGROUPS), says so once in its log, and serves nothing."""
     sock = write(gw, open_sockdir, dead=0)
-    start_gw(daemon_factory, gw)
+    d = start_gw(daemon_factory, gw)
     st = sock.stat()
     assert stat.S_IMODE(st.st_mode) == 0o660, oct(st.st_mode)
     assert st.st_gid == firegw_group, f"socket group {st.st_gid}, firegw is {firegw_group}"
@@ -139,6 +140,23 @@ def test_control_socket_refuses_other_users(gw, open_sockdir, firegw_group, daem
         assert '"ok":true' in r.stdout.replace(" ", ""), r.stdout
     # And root, the owner.
     assert ctl_json(sock, "status")["ok"] is True
+
+    # The socket's mode widened by hand: the kernel lets the other user connect, firegw
+    # does not serve it; a member of the group is still served.
+    m = d.mark()
+    sock.chmod(0o666)
+    for _ in range(3):
+        r = as_user([FIREGWCTL, "-s", sock, "--json", "status"])
+        assert r.returncode == 1, f"exit {r.returncode}\n{r.stdout}{r.stderr}"
+        assert "permission denied; run as root or as a member of group firegw" in \
+            r.stdout + r.stderr, r.stdout + r.stderr
+        assert "devices" not in r.stdout, r.stdout
+    d.wait_log(rf"<4>control socket {re.escape(str(sock))}: refused a connection from uid "
+               rf"{NOBODY} \(pid \d+\)", since=m)
+    refused = [x for x in d.lines[m[0]:] if "refused a connection" in x]
+    assert len(refused) == 1, refused  # once, not once per attempt
+    r = as_user([FIREGWCTL, "-s", sock, "--json", "status"], groups=[firegw_group])
+    assert r.returncode == 0 and '"ok":true' in r.stdout.replace(" ", ""), r.stdout + r.stderr
 
 
 def listening_sockets(pid):
@@ -381,6 +399,32 @@ def test_no_switch_turns_tls_verification_off(gw, pki, section, key):
             f.write(f"{section} {{\n  tls = true\n" if section == "mqtt" else f"{section} {{\n")
             f.write(f"  {key} = {value}\n}}\n")
         _check_refuses(gw.conf, f"  {key} = ", rf"no such option '{key}'")
+
+
+@pytest.mark.parametrize("section", ["platform", "mqtt"])
+@pytest.mark.parametrize("mode", [0o644, 0o602])
+def test_private_key_open_to_others_is_refused(gw, pki, tmp_path, section, mode):
+    """A client certificate's key_file that others can read or write is a config error
+    that names the line and the chmod; at 0600 (or 0640, for a group) it passes."""
+    cert, key = pki.cert("client")
+    mine = tmp_path / "client.key"
+    shutil.copyfile(key, mine)
+    tls = f'  cert_file = "{cert}"\n  key_file = "{mine}"\n'
+    if section == "platform":
+        gw.write("https://127.0.0.1:1/api", pki.ca(), extra_platform=tls)
+    else:
+        gw.write("https://127.0.0.1:1/api", pki.ca())
+        with open(gw.conf, "a", encoding="utf-8") as f:
+            f.write(f'mqtt {{\n  host = "127.0.0.1"\n  tls = true\n{tls}}}\n')
+    how = "readable" if mode & 0o004 else "writable"
+    mine.chmod(mode)
+    _check_refuses(gw.conf, "key_file", rf"{section}: key_file {re.escape(str(mine))} is "
+                   rf"{how} by others \(mode 0{mode:o}\); a private key must stay secret: "
+                   rf"chmod 600 {re.escape(str(mine))}")
+    for ok in (0o600, 0o640):
+        mine.chmod(ok)
+        r = run_firegw("check", "-c", gw.conf)
+        assert r.returncode == 0, f"mode {ok:o}: exit {r.returncode}\n{r.stdout}{r.stderr}"
 
 
 @pytest.mark.parametrize("extra, needle, message", [
