@@ -8,8 +8,9 @@ set, or by hand:
 in which case the source root is found from this file and the build root is `<source>/build`.
 Only Debian's /usr/bin/python3 with its stdlib and python3-pytest is used.
 
-FIREGW_VALGRIND=1 runs every firegw the tests start (Daemon and run_firegw) under valgrind's
-memcheck (`scripts/test --valgrind`): a definite leak or an invalid access fails the test
+FIREGW_VALGRIND=1 runs every firegw the tests start (Daemon and run_firegw) and every
+firegwctl (run_tool) under valgrind's memcheck (`scripts/test --valgrind`): a definite leak
+or an invalid access fails the test
 (exit code 99, or the errors in the process's valgrind log, kept in FIREGW_VALGRIND_LOGS).
 Every wait is scaled by FIREGW_SLOW (default 5 under valgrind). A firegw that a test starts
 under a wrapper of its own (strace) runs as it is, and so do the daemons of a test marked
@@ -103,6 +104,11 @@ def firegw_argv(name="firegw"):
     exe = str(FIREGW)
     if not (_wrap and Path(exe) == _REAL_FIREGW):
         return [exe], None
+    return valgrind_argv(exe, name)
+
+
+def valgrind_argv(exe, name):
+    """[valgrind ..., exe] and the pattern of its report's file (name.PID.log)."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     pattern = str(_valgrind_log_dir() / f"{safe}.%p.log")
     argv = ["valgrind", "--error-exitcode=99", "--leak-check=full",
@@ -125,17 +131,16 @@ def valgrind_problems(pattern, pid, returncode):
     errors = int(m.group(1).replace(",", "")) if m else 0
     if errors == 0 and returncode != VALGRIND_EXIT:
         return None
-    return f"valgrind found {errors} error(s) in firegw (pid {pid}, exit {returncode}); " \
+    return f"valgrind found {errors} error(s) (pid {pid}, exit {returncode}); " \
            f"{log}:\n{text}"
 
 
-def run_firegw(*args, timeout=30):
-    """Runs firegw to completion (for --version, check, ...); returns CompletedProcess (text).
-    Under valgrind, an error it reports fails the test here."""
-    argv, pattern = firegw_argv("run")
+def _run_to_end(label, argv, pattern, args, timeout, env=None):
+    """Runs argv + args to completion; an error valgrind reports (pattern: its log) fails the
+    test here. Returns CompletedProcess (text)."""
     p = subprocess.Popen([*argv, *map(str, args)], stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         errors="replace", env=daemon_env())
+                         errors="replace", env=env)
     try:
         out, err = p.communicate(timeout=timeout * SLOW)
     except subprocess.TimeoutExpired:
@@ -144,8 +149,23 @@ def run_firegw(*args, timeout=30):
         raise
     problems = valgrind_problems(pattern, p.pid, p.returncode)
     if problems:
-        raise AssertionError(f"firegw {' '.join(map(str, args))}: {problems}")
+        raise AssertionError(f"{label} {' '.join(map(str, args))}: {problems}")
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+
+def run_firegw(*args, timeout=30):
+    """Runs firegw to completion (for --version, check, ...); returns CompletedProcess (text).
+    Under valgrind, an error it reports fails the test here."""
+    argv, pattern = firegw_argv("run")
+    return _run_to_end("firegw", argv, pattern, args, timeout, env=daemon_env())
+
+
+def run_tool(exe, args, timeout):
+    """Runs one of firegw's tools (firegwctl) to completion, under valgrind when asked (an
+    error valgrind reports fails the test here); returns CompletedProcess (text)."""
+    name = Path(exe).name
+    argv, pattern = valgrind_argv(str(exe), name) if _wrap else ([str(exe)], None)
+    return _run_to_end(name, argv, pattern, args, timeout)
 
 
 def line_of(path, needle, nth=1):

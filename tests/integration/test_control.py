@@ -9,13 +9,13 @@ reply; malformed requests go straight to the socket, as a broken client would se
 import json
 import os
 import socket
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+import conftest
 from conftest import BUILD_ROOT, project_version
 from test_uplink import (GATEWAY, LONG, Gw, gw, pki, platform, sims,  # noqa: F401 (fixtures)
                          start_gw, wait_delivered, wait_until, _clean_exit)
@@ -48,8 +48,7 @@ def write(gw, sockdir, rx=None, pki=None, smoke_port=None, dead=1, extra=""):
 
 def ctl(sock, *args, check=None):
     """Runs firegwctl; returns CompletedProcess (text). check: the exit code expected."""
-    r = subprocess.run([str(FIREGWCTL), "-s", str(sock), *map(str, args)], capture_output=True,
-                       text=True, timeout=LONG, stdin=subprocess.DEVNULL)
+    r = conftest.run_tool(FIREGWCTL, ["-s", sock, *args], timeout=LONG)
     if check is not None:
         assert r.returncode == check, (f"firegwctl {' '.join(map(str, args))}: exit "
                                        f"{r.returncode}, expected {check}\n{r.stdout}{r.stderr}")
@@ -290,9 +289,9 @@ def test_firegwctl_usage_and_daemon_not_running(tmp_path, ctl_bin):
     ctl(tmp_path / "absent", "frobnicate", check=2)
     ctl(tmp_path / "absent", "hazard", check=2)
     ctl(tmp_path / "absent", "status", "--grade", "major", check=2)
-    r = subprocess.run([str(FIREGWCTL), "--version"], capture_output=True, text=True)
+    r = conftest.run_tool(FIREGWCTL, ["--version"], timeout=LONG)
     assert r.returncode == 0 and project_version() in r.stdout
-    r = subprocess.run([str(FIREGWCTL), "--help"], capture_output=True, text=True)
+    r = conftest.run_tool(FIREGWCTL, ["--help"], timeout=LONG)
     assert r.returncode == 0 and "report --month" in r.stdout
 
 
