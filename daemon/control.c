@@ -36,9 +36,9 @@ struct control {
 	void *userdata;
 	struct control_client *clients;
 	size_t nclients;
-	gid_t group;       /* the socket's group: firegw, or firegw's own when there is none */
-	uid_t refused_uid; /* the last uid refused, logged once until another one comes */
-	bool refused;
+	gid_t group; /* the socket's group: firegw, or firegw's own when there is none */
+	uint64_t refused_logged_ms; /* refusals: one warning a minute, the rest counted */
+	unsigned long refused_quiet;
 	bool stopping;
 	bool server_closed;
 };
@@ -198,18 +198,20 @@ static void control_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 }
 
-/* Whether the peer of fd is root, firegw's user, or in the socket's group (as its primary
- * group or a supplementary one); fills peer. The kernel already checked the socket's mode;
- * this holds when someone widened it. */
-static bool control_admit(struct control *c, int fd, struct control_peer *peer)
+/* 1 if the peer of fd is root, firegw's user, or in the socket's group (as its primary
+ * group or a supplementary one), 0 if not, -errno if the kernel would not say; fills peer.
+ * The kernel already checked the socket's mode; this holds when someone widened it. */
+static int control_admit(struct control *c, int fd, struct control_peer *peer)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	gid_t groups[64], *g = groups;
 	bool in = false;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred))
-		return false;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return -errno;
+	if (len != sizeof(cred))
+		return -EPROTO;
 	peer->pid = cred.pid;
 	peer->uid = cred.uid;
 	peer->gid = cred.gid;
@@ -226,6 +228,29 @@ static bool control_admit(struct control *c, int fd, struct control_peer *peer)
 	if (g != groups)
 		free(g);
 	return in;
+}
+
+/* A refused peer is logged at most once a minute, saying when more went unlogged. */
+static void control_refused(struct control *c, const struct control_peer *peer, int rc)
+{
+	uint64_t now = uv_now(c->server.loop);
+
+	if (c->refused_logged_ms && now - c->refused_logged_ms < 60000) {
+		c->refused_quiet++;
+		return;
+	}
+	if (rc < 0)
+		log_warn("control socket %s: refused a connection whose credentials the kernel "
+		         "would not give (%s)",
+		         c->path, strerror(-rc));
+	else
+		log_warn("control socket %s: refused a connection from uid %ld (pid %ld): not "
+		         "root, not firegw's user and not in the socket's group; is the socket's "
+		         "mode still 0660?%s",
+		         c->path, (long)peer->uid, (long)peer->pid,
+		         c->refused_quiet ? " (and others since the last warning)" : "");
+	c->refused_logged_ms = now ? now : 1;
+	c->refused_quiet = 0;
 }
 
 static void control_on_connection(uv_stream_t *server, int status)
@@ -249,15 +274,10 @@ static void control_on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	uv_os_fd_t fd;
-	if (uv_fileno((uv_handle_t *)&cl->pipe, &fd) != 0 || !control_admit(c, fd, &cl->peer)) {
-		if (!c->refused || c->refused_uid != cl->peer.uid)
-			log_warn(
-			    "control socket %s: refused a connection from uid %ld (pid %ld): "
-			    "not root, not firegw's user and not in the socket's group; is the "
-			    "socket's mode still 0660?",
-			    c->path, (long)cl->peer.uid, (long)cl->peer.pid);
-		c->refused = true;
-		c->refused_uid = cl->peer.uid;
+	int in = uv_fileno((uv_handle_t *)&cl->pipe, &fd) == 0 ? control_admit(c, fd, &cl->peer)
+	                                                       : -EBADF;
+	if (in != 1) {
+		control_refused(c, &cl->peer, in);
 		control_reply(cl,
 		              control_error("permission denied; run as root or as a member of "
 		                            "group firegw"),
@@ -339,14 +359,12 @@ struct control *control_start(uv_loop_t *loop, const char *path, control_handler
 		return NULL;
 	}
 	chmod(path, 0660);
-	c->group = getegid();
-	if ((g = getgrnam("firegw"))) {
-		if (chown(path, (uid_t)-1, g->gr_gid) == 0)
-			c->group = g->gr_gid;
-		else
-			log_warn("control socket %s: cannot give it to group firegw: %s", path,
-			         strerror(errno));
-	}
+	if ((g = getgrnam("firegw")) && chown(path, (uid_t)-1, g->gr_gid) != 0)
+		log_warn("control socket %s: cannot give it to group firegw: %s", path,
+		         strerror(errno));
+	/* The group the socket really has (a setgid directory gives its own). */
+	struct stat st;
+	c->group = stat(path, &st) == 0 ? st.st_gid : getegid();
 	log_info("control socket %s", path);
 	return c;
 }

@@ -286,7 +286,7 @@ static json_t *ctl_result(json_t *result, const char *key, const char *const *er
 
 /* A commissioning test: a test fire alarm on the device's "test" channel, raised and cleared
  * at once; a test item closes itself when cleared. It travels like any other alarm. */
-static json_t *ctl_test(struct daemon *d, const char *id)
+static json_t *ctl_test(struct daemon *d, const char *id, const struct control_peer *peer)
 {
 	const struct device_conf *dc;
 	struct reading rd = {.type = READING_STATE, .kind = KIND_FIRE_ALARM, .test = true};
@@ -296,6 +296,8 @@ static json_t *ctl_test(struct daemon *d, const char *id)
 	if (!(dc = conf_device(d->conf, id)))
 		return control_error("no device '%s' in %s; 'firegwctl devices' lists them", id,
 		                     d->opts->conf_path);
+	log_notice("control: uid %ld (pid %ld) asks for a test alarm on %s", (long)peer->uid,
+	           (long)peer->pid, dc->id);
 	snprintf(rd.device, sizeof(rd.device), "%s", dc->id);
 	snprintf(rd.point, sizeof(rd.point), "test");
 	for (int step = 0; step < 2; step++) {
@@ -342,7 +344,8 @@ static json_t *ctl_reload(struct daemon *d)
 }
 
 /* What a request asks for, parsed and checked by ctl_request. */
-static json_t *ctl_run(struct daemon *d, const struct ctl_request *q)
+static json_t *ctl_run(struct daemon *d, const struct ctl_request *q,
+                       const struct control_peer *peer)
 {
 	const char *err = NULL;
 	json_t *o;
@@ -368,8 +371,11 @@ static json_t *ctl_run(struct daemon *d, const struct ctl_request *q)
 		o = query_deadletter(d->ledger, q->limit, &err);
 		return ctl_result(o, "deadletter", &err);
 	case CTL_TEST:
-		return ctl_test(d, q->id);
+		return ctl_test(d, q->id, peer);
 	case CTL_RELOAD:
+		/* What changes something is logged with who asked: the socket's audit trail. */
+		log_notice("control: uid %ld (pid %ld) asks for a reload", (long)peer->uid,
+		           (long)peer->pid);
 		return ctl_reload(d);
 	case CTL_REPORT:
 		o = query_report(d->ledger, q->month, &err);
@@ -387,12 +393,7 @@ json_t *ctl_handle(const char *line, size_t len, const struct control_peer *peer
 
 	if (ctl_request_parse(&q, line, len, clock_wall_ms(), err, sizeof(err)) < 0)
 		return control_error("%s", err);
-	/* What changes something is logged with who asked: the audit trail of the socket. */
-	if (q.cmd == CTL_TEST || q.cmd == CTL_RELOAD)
-		log_notice("control: %s%s%s asked by uid %ld (pid %ld)", ctl_request_name(q.cmd),
-		           q.cmd == CTL_TEST ? " of " : "", q.cmd == CTL_TEST ? q.id : "",
-		           (long)peer->uid, (long)peer->pid);
-	reply = ctl_run(d, &q);
+	reply = ctl_run(d, &q, peer);
 	ctl_request_free(&q);
 	return reply;
 }

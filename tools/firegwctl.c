@@ -132,10 +132,17 @@ static json_t *ctl_call(struct ctl *c, json_t *req, int *exit_code)
 	free(text);
 	while (!nl) {
 		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-		int pr = poll(&pfd, 1, REPLY_TIMEOUT_S * 1000);
+		/* After a failed send, only a reply already waiting counts. */
+		int pr = poll(&pfd, 1, send_errno ? 0 : REPLY_TIMEOUT_S * 1000);
 
 		if (pr < 0 && errno == EINTR)
 			continue;
+		if (pr == 0 && send_errno) {
+			fprintf(stderr, "firegwctl: cannot send to firegw on %s: %s\n", c->socket,
+			        strerror(send_errno));
+			free(buf);
+			return NULL;
+		}
 		if (pr == 0) {
 			fprintf(stderr, "firegwctl: firegw did not answer within %d s\n",
 			        REPLY_TIMEOUT_S);

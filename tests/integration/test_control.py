@@ -214,7 +214,8 @@ def test_test_alarm_end_to_end(gw, sockdir, platform, sims, daemon_factory, pki,
     d = start_gw(daemon_factory, gw)
     r = ctl(sock, "test", "smoke-1", "--wait", LONG, check=0)
     assert "accepted by the platform after" in r.stdout
-    d.wait_log(rf"<5>control: test of smoke-1 asked by uid {os.getuid()} \(pid \d+\)")
+    d.wait_log(rf"<5>control: uid {os.getuid()} \(pid \d+\) asks for a test alarm on "
+               r"smoke-1$")
     hid = r.stdout.split()[2]
     stored = [e for e in rx.events() if e["hazard_id"] == hid]
     assert [e["type"] for e in stored if e["type"] != "resync"] == ["raised", "cleared",
@@ -240,7 +241,7 @@ def test_reload_through_the_socket(gw, sockdir, daemon_factory, ctl_bin):
     r = ctl(sock, "reload", check=0)
     assert "configuration reloaded" in r.stdout and "1 devices" in r.stdout
     # Who asked is in the log (the kernel's word: SO_PEERCRED).
-    d.wait_log(rf"<5>control: reload asked by uid {os.getuid()} \(pid \d+\)", since=m)
+    d.wait_log(rf"<5>control: uid {os.getuid()} \(pid \d+\) asks for a reload$", since=m)
     good = gw.conf.read_text(encoding="utf-8")
     gw.conf.write_text(good + 'device "x" {\n  bus = "nowhere"\n  unit = 3\n'
                        '  profile = "rcd-4t"\n}\n', encoding="utf-8")
