@@ -509,11 +509,14 @@ static int hazard_resync_one(struct hazard *h, void *userdata)
 int hazard_resync_all(struct ledger *l, int64_t wall_ms)
 {
 	struct hazard_resync_ctx x = {l, wall_ms, 0};
-	int rc = ledger_begin(l);
+	bool own = !ledger_in_transaction(l);
+	int rc = own ? ledger_begin(l) : 0;
 
 	if (rc < 0)
 		return rc;
 	rc = ledger_hazard_foreach_open(l, false, hazard_resync_one, &x);
+	if (!own)
+		return rc < 0 ? rc : x.count;
 	if (rc < 0) {
 		ledger_rollback(l);
 		return rc;

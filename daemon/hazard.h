@@ -100,8 +100,9 @@ int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, in
 int hazard_mark_overdue(struct ledger *l, int64_t wall_ms);
 
 /* After a reconnect: a `resync` event with the current state of every open item, queued after
- * what already waits (an item whose resync still waits gets no second one), in its own
- * transaction. Returns how many were queued, or a negative errno. */
+ * what already waits (an item whose resync still waits gets no second one). In the caller's
+ * transaction when one is open (the caller commits, or rolls back on an error, and logs),
+ * else in its own. Returns how many were queued, or a negative errno. */
 int hazard_resync_all(struct ledger *l, int64_t wall_ms);
 
 /* Applies one platform command ({"id", "type", "hazard_id", ...}) inside the caller's

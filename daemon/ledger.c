@@ -61,6 +61,7 @@ struct ledger {
 	unsigned long fail_repeats; /* repeats of it not logged */
 	bool opened;                /* ledger_open succeeded: a close is a clean stop */
 	bool mark_pending;          /* the clean-stop mark is still in meta (ledger_unmark) */
+	bool relaxed;               /* the transaction is ledger_begin_relaxed's */
 	bool damaged;               /* an I/O or corruption error was seen: no clean mark */
 };
 
@@ -646,7 +647,19 @@ const char *ledger_gateway(const struct ledger *l)
 	return l->gateway;
 }
 
-int ledger_begin(struct ledger *l)
+/* synchronous=NORMAL for a relaxed transaction, FULL for every other. */
+static int ledger_sync_mode(struct ledger *l, bool relaxed)
+{
+	if (l->relaxed == relaxed)
+		return 0;
+	if (sqlite3_exec(l->db, relaxed ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
+	                 NULL, NULL, NULL) != SQLITE_OK)
+		return -EIO;
+	l->relaxed = relaxed;
+	return 0;
+}
+
+static int ledger_begin_tx(struct ledger *l)
 {
 	int rc = ledger_exec(l, "BEGIN IMMEDIATE");
 
@@ -661,6 +674,23 @@ int ledger_begin(struct ledger *l)
 	return rc;
 }
 
+int ledger_begin(struct ledger *l)
+{
+	/* Every ordinary transaction waits for the disk; one that cannot is not begun. */
+	if (ledger_sync_mode(l, false) < 0)
+		return ledger_fail(l, "set synchronous=FULL");
+	return ledger_begin_tx(l);
+}
+
+int ledger_begin_relaxed(struct ledger *l)
+{
+	/* Not while the clean-stop mark waits to go: its removal must reach the disk. A mode
+	 * that cannot be set leaves the transaction durable. */
+	if (!l->mark_pending)
+		(void)ledger_sync_mode(l, true);
+	return ledger_begin_tx(l);
+}
+
 int ledger_commit(struct ledger *l)
 {
 	int rc = ledger_exec(l, "COMMIT");
@@ -669,6 +699,7 @@ int ledger_commit(struct ledger *l)
 		ledger_rollback(l);
 		return rc;
 	}
+	(void)ledger_sync_mode(l, false); /* or at the next ledger_begin */
 	l->in_tx = false;
 	l->commits++;
 	l->mark_pending = false;
@@ -685,6 +716,7 @@ void ledger_rollback(struct ledger *l)
 {
 	if (sqlite3_get_autocommit(l->db) == 0)
 		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	(void)ledger_sync_mode(l, false);
 	l->in_tx = false;
 }
 

@@ -42,6 +42,12 @@ const char *ledger_path(const struct ledger *l);
 const char *ledger_gateway(const struct ledger *l);
 
 int ledger_begin(struct ledger *l);
+/* A transaction whose loss at a power cut costs only a repeat, never a record: the
+ * platform's acceptance of a full batch during a drain (it holds events by event_id, so one
+ * sent again is stored once). Its commit does not wait for the disk (synchronous=NORMAL:
+ * it survives a crash or a kill, not a power cut); the next ordinary commit makes it
+ * durable with everything before it, as the WAL is synced in order. */
+int ledger_begin_relaxed(struct ledger *l);
 int ledger_commit(struct ledger *l);
 void ledger_rollback(struct ledger *l);
 bool ledger_in_transaction(const struct ledger *l);

@@ -311,8 +311,15 @@ static void uplink_on_events(const struct http_reply *r, void *userdata)
 
 	/* One transaction: what was accepted leaves, what was rejected is dead-lettered, the
 	 * commands are applied and the results we carried are marked reported. Every index is
-	 * one of the batch, each at most once (uplink_reply). */
-	rc = ledger_begin(u->ledger);
+	 * one of the batch, each at most once (uplink_reply). A full batch that only accepts
+	 * is a drain going on: its commit does not wait for the disk (a power cut would send
+	 * those events again, which the platform stores once), the last batch's does, and
+	 * makes every one before it durable too (docs/architecture.md, section 5). */
+	bool relaxed = u->nbatch == (size_t)u->conf->platform.batch && rep.nrejected == 0 &&
+	               json_array_size(rep.commands) == 0 &&
+	               json_array_size(u->results_sent) == 0 && !u->need_resync;
+	int resynced = 0;
+	rc = relaxed ? ledger_begin_relaxed(u->ledger) : ledger_begin(u->ledger);
 	for (size_t i = 0; rc == 0 && i < rep.naccepted; i++)
 		rc = ledger_outbox_accept(u->ledger, u->batch[rep.accepted[i]].seq);
 	for (size_t i = 0; rc == 0 && i < rep.nrejected; i++) {
@@ -330,6 +337,11 @@ static void uplink_on_events(const struct http_reply *r, void *userdata)
 		ncmd = uplink_commands(u, rep.commands, &rc);
 	if (rc == 0)
 		uplink_results_reported(u, u->results_sent, &rc);
+	/* The first success after a failure is a reconnect: the resync of every open item goes
+	 * in the same transaction, so the outbox never looks drained before it is queued. */
+	if (rc == 0 && u->need_resync &&
+	    (resynced = hazard_resync_all(u->ledger, clock_wall_ms())) < 0)
+		rc = resynced;
 	if (rc == 0)
 		rc = ledger_commit(u->ledger);
 	else
@@ -339,6 +351,11 @@ static void uplink_on_events(const struct http_reply *r, void *userdata)
 		snprintf(what, sizeof(what),
 		         "cannot record the platform's reply in the ledger (%s)", strerror(-rc));
 		goto fail;
+	}
+	if (u->need_resync) {
+		u->need_resync = false;
+		if (resynced > 0)
+			log_info("platform uplink: resync of %d open item(s) queued", resynced);
 	}
 	u->stats.accepted += rep.naccepted;
 	u->stats.rejected += rep.nrejected;

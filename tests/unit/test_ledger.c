@@ -548,6 +548,45 @@ static void test_deadletter_and_lanes(void **state)
 	assert_int_equal(ledger_event_count(f->l), 2);
 }
 
+/* The connection's own synchronous setting (1 NORMAL, 2 FULL). */
+static int sync_mode(struct ledger *l)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(ledger_db(l), "PRAGMA synchronous", -1, &st, NULL),
+	                 SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* A relaxed transaction (a drain's acceptances) commits like any other but without waiting
+ * for the disk; every transaction after it waits again, also after a rollback. */
+static void test_relaxed_transaction_then_durable_again(void **state)
+{
+	struct fixture *f = *state;
+	int64_t seq = record(f->l, "box", NULL);
+
+	record(f->l, "box2", NULL);
+	assert_int_equal(sync_mode(f->l), 2);
+	assert_int_equal(ledger_begin_relaxed(f->l), 0);
+	assert_int_equal(sync_mode(f->l), 1);
+	assert_int_equal(ledger_outbox_accept(f->l, seq), 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	assert_int_equal(sync_mode(f->l), 2);
+	/* Committed: another connection sees it. */
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM outbox WHERE lane=0"), 1);
+
+	assert_int_equal(ledger_begin_relaxed(f->l), 0);
+	ledger_rollback(f->l);
+	assert_int_equal(sync_mode(f->l), 2);
+	record(f->l, "box3", NULL);
+	assert_int_equal(sync_mode(f->l), 2);
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM outbox WHERE lane=0"), 2);
+}
+
 static void test_commands_remembered(void **state)
 {
 	struct fixture *f = *state;
@@ -601,6 +640,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lookups_skip_closed_items, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrates_schema_2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deadletter_and_lanes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_relaxed_transaction_then_durable_again, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_commands_remembered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_by_grade, setup, teardown),
 	};
