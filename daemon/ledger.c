@@ -1067,19 +1067,26 @@ int ledger_open_by_grade(struct ledger *l, int64_t counts[GRADE_COUNT])
 
 /* ---- platform commands and dead letters ---- */
 
-int ledger_command_seen(struct ledger *l, const char *id)
+/* Runs a kept statement with one text parameter: 1 if it gave a row, 0 if none, or the
+ * failure (`what` for the log). */
+static int ledger_step_text(struct ledger *l, enum ledger_sql id, const char *arg, const char *what)
 {
-	sqlite3_stmt *st = ledger_stmt(l, SQL_COMMAND_SEEN);
+	sqlite3_stmt *st = ledger_stmt(l, id);
 	int rc;
 
 	if (!st)
 		return -EIO;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	ledger_done(st);
 	if (rc == SQLITE_ROW)
 		return 1;
-	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "look up command");
+	return rc == SQLITE_DONE ? 0 : ledger_fail(l, what);
+}
+
+int ledger_command_seen(struct ledger *l, const char *id)
+{
+	return ledger_step_text(l, SQL_COMMAND_SEEN, id, "look up command");
 }
 
 int ledger_command_record(struct ledger *l, const char *id, const char *type, const char *hazard_id,
@@ -1217,41 +1224,19 @@ json_t *ledger_command_results(struct ledger *l)
 
 int ledger_command_reported(struct ledger *l, const char *id)
 {
-	sqlite3_stmt *st = ledger_stmt(l, SQL_COMMAND_REPORTED);
-	int rc;
+	int rc = ledger_step_text(l, SQL_COMMAND_REPORTED, id, "mark command reported");
 
-	if (!st)
-		return -EIO;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	ledger_done(st);
-	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "mark command reported");
+	return rc < 0 ? rc : 0;
 }
 
 int ledger_command_again(struct ledger *l, const char *id)
 {
-	sqlite3_stmt *st = ledger_stmt(l, SQL_COMMAND_AGAIN);
-	int rc;
+	int rc = ledger_step_text(l, SQL_COMMAND_AGAIN, id, "report command again");
 
-	if (!st)
-		return -EIO;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	ledger_done(st);
-	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "report command again");
+	return rc < 0 ? rc : 0;
 }
 
 int ledger_resync_pending(struct ledger *l, const char *hazard_id)
 {
-	sqlite3_stmt *st = ledger_stmt(l, SQL_RESYNC_PENDING);
-	int rc;
-
-	if (!st)
-		return -EIO;
-	sqlite3_bind_text(st, 1, hazard_id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	ledger_done(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "look up resync");
+	return ledger_step_text(l, SQL_RESYNC_PENDING, hazard_id, "look up resync");
 }
