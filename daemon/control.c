@@ -216,7 +216,7 @@ static int control_admit(struct control *c, int fd, struct control_peer *peer)
 	peer->uid = cred.uid;
 	peer->gid = cred.gid;
 	if (cred.uid == 0 || cred.uid == geteuid() || cred.gid == c->group)
-		return true;
+		return 1;
 	len = sizeof(groups);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) != 0) {
 		if (errno != ERANGE || !(g = malloc(len)) ||

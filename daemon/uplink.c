@@ -251,8 +251,9 @@ static void uplink_results_reported(struct uplink *u, json_t *sent, int *rc)
 	}
 }
 
-/* A successful exchange after a failure (or the first since start) is a reconnect: the
- * current state of every open item goes out, so the platform cannot drift from the ledger. */
+/* A heartbeat that gets through after a failure (or the first since start) is a reconnect:
+ * the current state of every open item goes out, so the platform cannot drift from the
+ * ledger. An events reply does the same inside its own transaction (uplink_on_events). */
 static void uplink_connected(struct uplink *u)
 {
 	if (!u->need_resync)
@@ -367,8 +368,7 @@ static void uplink_on_events(const struct http_reply *r, void *userdata)
 	uplink_batch_free(u);
 	if (ncmd > 0 && u->hooks.changed)
 		u->hooks.changed(u->hooks.userdata);
-	uplink_connected(u);
-	uplink_send(u);
+	uplink_send(u); /* the resync, if one was due, went in with the reply above */
 	return;
 fail:
 	uplink_batch_free(u);

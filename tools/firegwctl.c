@@ -137,12 +137,8 @@ static json_t *ctl_call(struct ctl *c, json_t *req, int *exit_code)
 
 		if (pr < 0 && errno == EINTR)
 			continue;
-		if (pr == 0 && send_errno) {
-			fprintf(stderr, "firegwctl: cannot send to firegw on %s: %s\n", c->socket,
-			        strerror(send_errno));
-			free(buf);
-			return NULL;
-		}
+		if (pr == 0 && send_errno)
+			break; /* no reply waits: the send's failure is the news */
 		if (pr == 0) {
 			fprintf(stderr, "firegwctl: firegw did not answer within %d s\n",
 			        REPLY_TIMEOUT_S);
@@ -167,12 +163,8 @@ static json_t *ctl_call(struct ctl *c, json_t *req, int *exit_code)
 		ssize_t n = recv(c->fd, buf + len, cap - len, send_errno ? MSG_DONTWAIT : 0);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0 && send_errno) {
-			fprintf(stderr, "firegwctl: cannot send to firegw on %s: %s\n", c->socket,
-			        strerror(send_errno));
-			free(buf);
-			return NULL;
-		}
+		if (n <= 0 && send_errno)
+			break;
 		if (n <= 0) {
 			fprintf(stderr,
 			        "firegwctl: firegw closed the connection without a reply\n");
@@ -181,6 +173,12 @@ static json_t *ctl_call(struct ctl *c, json_t *req, int *exit_code)
 		}
 		nl = memchr(buf + len, '\n', (size_t)n);
 		len += (size_t)n;
+	}
+	if (!nl) {
+		fprintf(stderr, "firegwctl: cannot send to firegw on %s: %s\n", c->socket,
+		        strerror(send_errno));
+		free(buf);
+		return NULL;
 	}
 	reply = json_loadb(buf, (size_t)(nl - buf), 0, &err);
 	free(buf);
