@@ -81,15 +81,29 @@ static int uplink_reply_commands(struct uplink_reply *r)
 	return 0;
 }
 
-/* The index of an event_id among those sent, or -1. */
-static long uplink_reply_find(const char *id, const char *const *sent, size_t nsent)
+/* The event_ids sent, sorted, each with its index: a reply's ids are looked up in
+ * O(log n), so a hostile reply of many ids costs n log n, not n times the batch. */
+struct uplink_reply_id {
+	const char *id;
+	size_t index;
+};
+
+static int uplink_reply_id_cmp(const void *a, const void *b)
 {
+	const struct uplink_reply_id *x = a, *y = b;
+
+	return strcmp(x->id, y->id);
+}
+
+/* The index of an event_id among those sent, or -1. */
+static long uplink_reply_find(const char *id, const struct uplink_reply_id *sorted, size_t n)
+{
+	struct uplink_reply_id key = {id, 0}, *hit;
+
 	if (!id)
 		return -1;
-	for (size_t i = 0; i < nsent; i++)
-		if (sent[i] && strcmp(sent[i], id) == 0)
-			return (long)i;
-	return -1;
+	hit = bsearch(&key, sorted, n, sizeof(*sorted), uplink_reply_id_cmp);
+	return hit ? (long)hit->index : -1;
 }
 
 enum uplink_reply_kind uplink_reply_events(struct uplink_reply *r, long status, const char *body,
@@ -97,8 +111,9 @@ enum uplink_reply_kind uplink_reply_events(struct uplink_reply *r, long status, 
                                            const char *const *sent, size_t nsent)
 {
 	json_t *acc, *rej, *v;
+	struct uplink_reply_id *sorted = NULL;
 	unsigned char *seen;
-	size_t i;
+	size_t i, nsorted = 0;
 
 	uplink_reply_init(r, retry_after_ms);
 	if (uplink_reply_load(r, status, body, len) < 0)
@@ -109,19 +124,28 @@ enum uplink_reply_kind uplink_reply_events(struct uplink_reply *r, long status, 
 		return uplink_reply_fail(r, UPLINK_REPLY_BAD, "reply has no \"accepted\" array");
 	if (rej && !json_is_array(rej))
 		return uplink_reply_fail(r, UPLINK_REPLY_BAD, "\"rejected\" is not an array");
+	sorted = calloc(nsent ? nsent : 1, sizeof(*sorted));
+	for (i = 0; sorted && i < nsent; i++) {
+		if (sent[i])
+			sorted[nsorted++] = (struct uplink_reply_id){sent[i], i};
+	}
+	if (sorted)
+		qsort(sorted, nsorted, sizeof(*sorted), uplink_reply_id_cmp);
 	seen = calloc(nsent ? nsent : 1, 1);
 	r->accepted = malloc((json_array_size(acc) ? json_array_size(acc) : 1) * sizeof(size_t));
 	r->rejected = malloc((json_array_size(rej) ? json_array_size(rej) : 1) *
 	                     sizeof(struct uplink_reply_reject));
-	if (!seen || !r->accepted || !r->rejected) {
+	if (!sorted || !seen || !r->accepted || !r->rejected) {
+		free(sorted);
 		free(seen);
 		return uplink_reply_fail(r, UPLINK_REPLY_BAD, "out of memory");
 	}
 	json_array_foreach(acc, i, v)
 	{
-		long k = uplink_reply_find(json_string_value(v), sent, nsent);
+		long k = uplink_reply_find(json_string_value(v), sorted, nsorted);
 
 		if (k < 0) {
+			free(sorted);
 			free(seen);
 			return uplink_reply_fail(r, UPLINK_REPLY_BAD,
 			                         "reply accepts an event_id that was not sent");
@@ -133,15 +157,17 @@ enum uplink_reply_kind uplink_reply_events(struct uplink_reply *r, long status, 
 	}
 	json_array_foreach(rej, i, v)
 	{
-		long k = uplink_reply_find(json_string_value(json_object_get(v, "event_id")), sent,
-		                           nsent);
+		long k = uplink_reply_find(json_string_value(json_object_get(v, "event_id")),
+		                           sorted, nsorted);
 
 		if (k < 0) {
+			free(sorted);
 			free(seen);
 			return uplink_reply_fail(r, UPLINK_REPLY_BAD,
 			                         "reply rejects an event_id that was not sent");
 		}
 		if (seen[k] == SEEN_ACCEPTED) {
+			free(sorted);
 			free(seen);
 			return uplink_reply_fail(r, UPLINK_REPLY_BAD,
 			                         "reply both accepts and rejects an event_id");
@@ -152,6 +178,7 @@ enum uplink_reply_kind uplink_reply_events(struct uplink_reply *r, long status, 
 		r->rejected[r->nrejected++] = (struct uplink_reply_reject){
 		    (size_t)k, json_string_value(json_object_get(v, "reason"))};
 	}
+	free(sorted);
 	free(seen);
 	/* Sending the same batch again at once would spin: the caller backs off. */
 	if (nsent > 0 && r->naccepted == 0 && r->nrejected == 0)
