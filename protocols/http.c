@@ -11,7 +11,6 @@
 
 #include "firegw-config.h"
 
-#define HTTP_MAX_REPLY (4 * 1024 * 1024)
 
 struct http_req {
 	struct http *h;
@@ -293,33 +292,43 @@ static void http_set_trust(CURL *e, const char *ca_file)
 	}
 }
 
-int http_post_json(struct http *h, const char *url, const char *bearer, const char *body,
+int http_post_json(struct http *h, const char *url, const char *bearer, char *body,
                    size_t len, const struct http_tls *tls, int64_t connect_timeout_ms,
                    int64_t timeout_ms, http_done_fn done, void *userdata)
 {
-	struct http_req *r = calloc(1, sizeof(*r));
-	char auth[1024];
+	struct http_req *r;
+	char *auth = NULL;
 
-	if (!r)
+	if (bearer && strlen(bearer) > HTTP_MAX_BEARER) {
+		free(body);
+		return -E2BIG;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		free(body);
 		return -ENOMEM;
+	}
 	r->h = h;
 	r->done = done;
 	r->userdata = userdata;
 	r->retry_after_ms = -1;
 	r->easy = curl_easy_init();
-	r->body = malloc(len + 1);
-	if (!r->easy || !r->body) {
+	r->body = body;
+	if (!r->easy) {
 		http_req_free(r);
 		return -ENOMEM;
 	}
-	memcpy(r->body, body, len);
-	r->body[len] = '\0';
 	r->headers = curl_slist_append(r->headers, "Content-Type: application/json; charset=utf-8");
 	r->headers = curl_slist_append(r->headers, "Accept: application/json");
 	r->headers = curl_slist_append(r->headers, "Expect:");
 	if (bearer && *bearer) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+		if (asprintf(&auth, "Authorization: Bearer %s", bearer) < 0) {
+			http_req_free(r);
+			return -ENOMEM;
+		}
 		r->headers = curl_slist_append(r->headers, auth);
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
 	}
 	CURL *e = r->easy;
 	curl_easy_setopt(e, CURLOPT_URL, url);
@@ -342,6 +351,7 @@ int http_post_json(struct http *h, const char *url, const char *bearer, const ch
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	http_set_trust(e, tls ? tls->ca_file : NULL);
 	if (tls) {
@@ -378,7 +388,7 @@ static void http_check_done(struct http *h)
 		rep.curl_code = msg->data.result;
 		if (rep.curl_code == CURLE_OK)
 			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &rep.status);
-		rep.error = r->too_big     ? "reply larger than 4 MiB"
+		rep.error = r->too_big     ? "reply larger than 1 MiB"
 		            : r->errbuf[0] ? r->errbuf
 		                           : curl_easy_strerror(msg->data.result);
 		rep.body = r->reply ? r->reply : "";

@@ -10,6 +10,11 @@
 #include <time.h>
 #include <uv.h>
 
+/* A reply body, at most (bytes): a larger one aborts the transfer. */
+#define HTTP_MAX_REPLY (1024 * 1024)
+/* A bearer token, at most (bytes): a JWT fits. */
+#define HTTP_MAX_BEARER 8192
+
 struct http;
 
 struct http_tls {
@@ -33,8 +38,10 @@ typedef void (*http_done_fn)(const struct http_reply *r, void *userdata);
 struct http *http_new(uv_loop_t *loop);
 /* Cancels what is in flight (its callbacks are not called) and frees everything. */
 void http_free(struct http *h);
-/* POSTs a JSON body (copied). Returns 0, or a negative errno if it could not be started. */
-int http_post_json(struct http *h, const char *url, const char *bearer, const char *body,
+/* POSTs a JSON body of `len` bytes, taken over (freed when the request is done, or at once
+ * if it cannot be started: never copied). Returns 0, or a negative errno if it could not be
+ * started. A bearer token may be up to HTTP_MAX_BEARER bytes; TLS 1.2 at least. */
+int http_post_json(struct http *h, const char *url, const char *bearer, char *body,
                    size_t len, const struct http_tls *tls, int64_t connect_timeout_ms,
                    int64_t timeout_ms, http_done_fn done, void *userdata);
 /* The value of a Retry-After header (delay-seconds or an HTTP date, surrounding blanks
