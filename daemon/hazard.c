@@ -419,7 +419,67 @@ static const char *hazard_command_check(const char *type, const struct hazard *h
 	return "unknown command type";
 }
 
-int hazard_apply_command(struct ledger *l, const struct policy *p, json_t *cmd, int64_t wall_ms)
+/* The platform's free-form fields of a command, each stored in the item's info.platform and
+ * so copied into every later event of the item: each is bounded (HAZARD_CMD_FIELD_MAX). */
+static const char *const hazard_cmd_fields[] = {"assignee", "measures", "funds", "plan",
+                                                "acceptor", "note",     "deadline"};
+
+/* Why the command's strings or fields break a limit, or NULL. */
+static const char *hazard_command_limits(json_t *cmd, const char *type, const char *hid, char *why,
+                                         size_t whylen)
+{
+	if (type && strlen(type) > HAZARD_CMD_TYPE_MAX)
+		return "type is longer than 64 bytes";
+	if (hid && strlen(hid) >= HAZARD_ID_LEN)
+		return "hazard_id is longer than 79 bytes";
+	for (size_t i = 0; i < sizeof(hazard_cmd_fields) / sizeof(hazard_cmd_fields[0]); i++) {
+		json_t *v = json_object_get(cmd, hazard_cmd_fields[i]);
+		size_t n = v ? json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY) : 0;
+
+		if (n > HAZARD_CMD_FIELD_MAX) {
+			snprintf(why, whylen, "%s is longer than %d bytes (%zu)", hazard_cmd_fields[i],
+			         HAZARD_CMD_FIELD_MAX, n);
+			return why;
+		}
+	}
+	return NULL;
+}
+
+/* The transition a valid command makes, with its event. */
+static int hazard_command_transition(struct ledger *l, const struct policy *p, json_t *cmd,
+                                     const char *id, struct hazard *h, enum hstatus to,
+                                     const char *event, int64_t wall_ms)
+{
+	json_t *pf = json_object_get(h->info, "platform");
+
+	if (!json_is_object(pf)) {
+		pf = json_object();
+		json_object_set_new(h->info, "platform", pf);
+	}
+	for (size_t i = 0; i < sizeof(hazard_cmd_fields) / sizeof(hazard_cmd_fields[0]); i++) {
+		json_t *v = json_object_get(cmd, hazard_cmd_fields[i]);
+
+		if (v && strcmp(hazard_cmd_fields[i], "deadline") != 0)
+			json_object_set(pf, hazard_cmd_fields[i], v);
+	}
+	const char *dl = json_string_value(json_object_get(cmd, "deadline"));
+	int64_t d = hazard_parse_iso(dl);
+	if (dl && d > 0)
+		h->deadline = d;
+	h->status = to;
+	if (to == HSTATUS_CLOSED) {
+		h->closed_at = wall_ms;
+	} else if (strcmp(event, "reopened") == 0) {
+		h->closed_at = 0;
+		h->overdue = false;
+		h->deadline = hazard_deadline(p, h->grade, wall_ms);
+	}
+	json_object_set_new(h->info, "last_command", json_string(id));
+	return hazard_record(l, h, event, wall_ms, false);
+}
+
+int hazard_apply_command(struct ledger *l, const struct policy *p, json_t *cmd, int64_t wall_ms,
+                         char *why, size_t whylen)
 {
 	const char *id = json_string_value(json_object_get(cmd, "id"));
 	const char *type = json_string_value(json_object_get(cmd, "type"));
@@ -429,9 +489,9 @@ int hazard_apply_command(struct ledger *l, const struct policy *p, json_t *cmd, 
 	struct hazard h;
 	int rc;
 
-	if (!id || !*id || strlen(id) > 128) {
-		log_warn("platform command without a usable id ignored (it could not be answered)");
-		return 0;
+	if (!id || !*id || strlen(id) > HAZARD_CMD_ID_MAX) {
+		snprintf(why, whylen, "no usable id (a string of 1 to %d bytes)", HAZARD_CMD_ID_MAX);
+		return 2;
 	}
 	rc = ledger_command_seen(l, id);
 	if (rc < 0)
@@ -440,51 +500,69 @@ int hazard_apply_command(struct ledger *l, const struct policy *p, json_t *cmd, 
 		return ledger_command_again(l, id); /* applied once; its result goes out again */
 	if (!type || !hid) {
 		reason = "command needs type and hazard_id";
+	} else if ((reason = hazard_command_limits(cmd, type, hid, why, whylen))) {
+		/* nothing of it is stored but the refusal, its strings cut below */
 	} else if ((rc = ledger_hazard_get(l, hid, &h)) < 0) {
 		return rc;
 	} else if (rc == 0) {
 		reason = "unknown hazard";
 	} else {
 		reason = hazard_command_check(type, &h, &to, &event);
-		if (!reason) {
-			json_t *pf = json_object_get(h.info, "platform");
-			const char *keys[] = {"assignee", "measures", "funds",
-			                      "plan",     "acceptor", "note"};
-
-			if (!json_is_object(pf)) {
-				pf = json_object();
-				json_object_set_new(h.info, "platform", pf);
-			}
-			for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-				json_t *v = json_object_get(cmd, keys[i]);
-
-				if (v)
-					json_object_set(pf, keys[i], v);
-			}
-			const char *dl = json_string_value(json_object_get(cmd, "deadline"));
-			int64_t d = hazard_parse_iso(dl);
-			if (dl && d > 0)
-				h.deadline = d;
-			h.status = to;
-			if (to == HSTATUS_CLOSED) {
-				h.closed_at = wall_ms;
-			} else if (strcmp(event, "reopened") == 0) {
-				h.closed_at = 0;
-				h.overdue = false;
-				h.deadline = hazard_deadline(p, h.grade, wall_ms);
-			}
-			json_object_set_new(h.info, "last_command", json_string(id));
-			rc = hazard_record(l, &h, event, wall_ms, false);
-		}
+		if (!reason)
+			rc = hazard_command_transition(l, p, cmd, id, &h, to, event, wall_ms);
 		hazard_finish(&h);
 		if (rc < 0)
 			return rc;
 	}
-	if (reason)
-		log_warn("platform command %s (%s %s) refused: %s", id, type ? type : "?",
-		         hid ? hid : "?", reason);
-	return ledger_command_record(l, id, type ? type : "", hid ? hid : "", reason == NULL,
-	                             reason, wall_ms);
+	if (reason && reason != why)
+		snprintf(why, whylen, "%s", reason);
+	/* Only strings within the limits reach the table: a refused type or hazard_id is
+	 * remembered cut to its limit. */
+	char t[HAZARD_CMD_TYPE_MAX + 1], hi[HAZARD_ID_LEN];
+	snprintf(t, sizeof(t), "%s", type ? type : "");
+	snprintf(hi, sizeof(hi), "%s", hid ? hid : "");
+	rc = ledger_command_record(l, id, t, hi, reason == NULL, reason ? why : NULL, wall_ms);
+	return rc < 0 ? rc : reason != NULL;
+}
+
+int hazard_apply_commands(struct ledger *l, const struct policy *p, json_t *cmds, size_t max,
+                          int64_t wall_ms)
+{
+	size_t i, done = 0, refused = 0, unusable = 0, over = 0;
+	char why[192];
+	json_t *c;
+	int rc = 0;
+
+	json_array_foreach(cmds, i, c)
+	{
+		if (done >= max) {
+			over = json_array_size(cmds) - i;
+			break;
+		}
+		rc = hazard_apply_command(l, p, c, wall_ms, why, sizeof(why));
+		if (rc < 0)
+			return rc;
+		done++;
+		if (rc == 2 && unusable++ == 0)
+			log_warn("platform command ignored: %s; it could not be answered", why);
+		if (rc == 1 && refused++ == 0) {
+			const char *type = json_string_value(json_object_get(c, "type"));
+			const char *hid = json_string_value(json_object_get(c, "hazard_id"));
+
+			log_warn("platform command %.128s (%.64s %.79s) refused: %s",
+			         json_string_value(json_object_get(c, "id")), type ? type : "?",
+			         hid ? hid : "?", why);
+		}
+	}
+	if (refused > 1 || unusable > 1 || over > 0)
+		log_warn("platform: of one reply's commands, %zu more refused and %zu more without "
+		         "a usable id (not logged one by one), %zu over the limit of %zu ignored "
+		         "(the platform sends them again until their results come back)",
+		         refused > 1 ? refused - 1 : 0, unusable > 1 ? unusable - 1 : 0, over, max);
+	if (done > 0 &&
+	    (rc = ledger_command_prune(l, wall_ms - HAZARD_CMDS_KEEP_MS, HAZARD_CMDS_KEEP)) < 0)
+		return rc;
+	return (int)done;
 }
 
 struct hazard_resync_ctx {

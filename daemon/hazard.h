@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "policy.h"
@@ -105,8 +106,30 @@ int hazard_mark_overdue(struct ledger *l, int64_t wall_ms);
  * else in its own. Returns how many were queued, or a negative errno. */
 int hazard_resync_all(struct ledger *l, int64_t wall_ms);
 
+/* What the platform may put in a command (docs/security.md, "Limits"). Over a limit, the
+ * command is refused with a reason and nothing of it is stored but that refusal. */
+#define HAZARD_CMD_ID_MAX    128  /* bytes of "id"; longer: ignored (it cannot be answered) */
+#define HAZARD_CMD_TYPE_MAX  64   /* bytes of "type" */
+#define HAZARD_CMD_FIELD_MAX 2048 /* bytes of each free-form field, as JSON */
+/* Commands applied from one reply (or one MQTT message); the rest are ignored and counted. */
+#define HAZARD_CMDS_PER_REPLY 100
+/* Applied commands are remembered (so each applies once) this long, and at most this many. */
+#define HAZARD_CMDS_KEEP_MS (30LL * 24 * 3600 * 1000)
+#define HAZARD_CMDS_KEEP    10000
+
 /* Applies one platform command ({"id", "type", "hazard_id", ...}) inside the caller's
  * transaction: the transition, its event and the remembered result. A command id seen before
- * is not applied again (its result is reported again). An impossible command changes nothing
- * and is answered ok = false with a reason. Returns 0 or a negative errno (ledger failure). */
-int hazard_apply_command(struct ledger *l, const struct policy *p, json_t *cmd, int64_t wall_ms);
+ * is not applied again (its result is reported again). An impossible command, or one over a
+ * limit above, changes nothing and is answered ok = false with a reason (*reason, static or
+ * in `why`, which has room for 160 bytes). Returns 0 applied or seen before, 1 refused, 2
+ * ignored (no usable id), or a negative errno (ledger failure). Logs nothing: see
+ * hazard_apply_commands. */
+int hazard_apply_command(struct ledger *l, const struct policy *p, json_t *cmd, int64_t wall_ms,
+                         char *why, size_t whylen);
+/* The command objects of `cmds` (an array, or NULL), at most `max` of them, each through
+ * hazard_apply_command in the caller's transaction; then the applied-command table is pruned
+ * (HAZARD_CMDS_KEEP_MS, HAZARD_CMDS_KEEP). Logs one line for the first refusal and one
+ * with the count of the others and of those over `max`, whatever a reply holds. Returns how
+ * many were applied or refused, or a negative errno. */
+int hazard_apply_commands(struct ledger *l, const struct policy *p, json_t *cmds, size_t max,
+                          int64_t wall_ms);

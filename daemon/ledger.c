@@ -45,6 +45,7 @@ enum ledger_sql {
 	SQL_COMMAND_RESULTS,
 	SQL_COMMAND_REPORTED,
 	SQL_COMMAND_AGAIN,
+	SQL_COMMAND_PRUNE,
 	SQL_RESYNC_PENDING,
 	SQL_COUNT
 };
@@ -119,6 +120,9 @@ static const char *const ledger_sql_text[SQL_COUNT] = {
         "SELECT id, ok, reason FROM commands WHERE reported=0 ORDER BY at LIMIT 100",
     [SQL_COMMAND_REPORTED] = "UPDATE commands SET reported=1 WHERE id=?1",
     [SQL_COMMAND_AGAIN] = "UPDATE commands SET reported=0 WHERE id=?1",
+    /* Reported results only: one that waits to go out stays. */
+    [SQL_COMMAND_PRUNE] = "DELETE FROM commands WHERE reported=1 AND (at < ?1 OR rowid <= "
+                          "(SELECT max(rowid) FROM commands) - ?2)",
     /* CROSS JOIN keeps SQLite from scanning the outbox: with a backlog of 100,000 events the
      * other order cost 0.1 s per open hazard, in the main loop. */
     [SQL_RESYNC_PENDING] = "SELECT 1 FROM events e CROSS JOIN outbox o "
@@ -963,6 +967,29 @@ int ledger_event_append(struct ledger *l, const struct hazard *h, const char *ty
 	body = json_pack("{s:s, s:I, s:s, s:s, s:o}", "event_id", event_id, "seq", (json_int_t)seq,
 	                 "type", type, "at", at, "hazard", hazard_to_json(h));
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	if (text && strlen(text) > LEDGER_EVENT_MAX) {
+		/* Whatever made it this big, the event itself must go: first without the
+		 * platform's fields, then without any of the item's free-form info. */
+		json_t *hz = json_object_get(body, "hazard");
+
+		free(text);
+		json_object_del(hz, "platform");
+		json_object_set_new(hz, "truncated", json_true());
+		text = json_dumps(body, JSON_COMPACT);
+		if (text && strlen(text) > LEDGER_EVENT_MAX) {
+			struct hazard bare = *h;
+
+			free(text);
+			bare.info = NULL;
+			json_object_set_new(body, "hazard", hazard_to_json(&bare));
+			json_object_set_new(json_object_get(body, "hazard"), "truncated",
+			                    json_true());
+			text = json_dumps(body, JSON_COMPACT);
+		}
+		log_warn("event %s of %s: its JSON was over %d bytes; sent without the item's "
+		         "free-form fields (\"truncated\": true)",
+		         event_id, h->id, LEDGER_EVENT_MAX);
+	}
 	json_decref(body);
 	if (!text)
 		return -ENOMEM;
@@ -1140,10 +1167,39 @@ int64_t ledger_deadletter_count(struct ledger *l)
 
 /* ---- forwarding ---- */
 
-int ledger_outbox_batch(struct ledger *l, size_t max, struct outbox_item **items, size_t *n)
+/* Events that can never go: each is over the request limit. Moved to the dead-letter table
+ * in the caller's transaction, or in one of their own. */
+static int ledger_outbox_oversize(struct ledger *l, const int64_t *seqs, size_t n, size_t limit)
+{
+	bool own = !ledger_in_transaction(l);
+	char reason[128];
+	int rc = own ? ledger_begin(l) : 0;
+
+	snprintf(reason, sizeof(reason), "event larger than the request limit of %zu bytes",
+	         limit);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = ledger_deadletter(l, seqs[i], reason, clock_wall_ms());
+		if (rc == 0)
+			log_err("ledger event seq %lld is larger than the request limit (%zu bytes) and "
+			        "could never be sent; kept in the dead-letter table",
+			        (long long)seqs[i], limit);
+	}
+	if (!own)
+		return rc;
+	if (rc < 0) {
+		ledger_rollback(l);
+		return rc;
+	}
+	return ledger_commit(l);
+}
+
+int ledger_outbox_batch(struct ledger *l, size_t max, size_t max_bytes, struct outbox_item **items,
+                        size_t *n)
 {
 	sqlite3_stmt *st = ledger_stmt(l, SQL_OUTBOX_BATCH);
 	struct outbox_item *it;
+	int64_t over[16];
+	size_t nover = 0, bytes = 0;
 	int rc;
 
 	*items = NULL;
@@ -1156,14 +1212,25 @@ int ledger_outbox_batch(struct ledger *l, size_t max, struct outbox_item **items
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
 		struct outbox_item *x = &it[*n];
-		const char *body = (const char *)sqlite3_column_text(st, 3);
+		/* The size from the record header: the body is not read for one left out. */
+		size_t len = (size_t)sqlite3_column_bytes(st, 3);
+		const char *body;
 
+		if (len > max_bytes) {
+			if (nover < sizeof(over) / sizeof(over[0]))
+				over[nover++] = sqlite3_column_int64(st, 0);
+			continue;
+		}
+		if (bytes + len > max_bytes)
+			break; /* the batch stops growing; the rest go in the next request */
+		body = (const char *)sqlite3_column_text(st, 3);
 		x->seq = sqlite3_column_int64(st, 0);
 		copy_text(x->event_id, sizeof(x->event_id), st, 1);
 		copy_text(x->hazard_id, sizeof(x->hazard_id), st, 2);
 		x->body = strdup(body ? body : "{}");
 		if (!x->body)
 			break;
+		bytes += len;
 		(*n)++;
 	}
 	ledger_done(st);
@@ -1171,6 +1238,11 @@ int ledger_outbox_batch(struct ledger *l, size_t max, struct outbox_item **items
 		ledger_outbox_free(it, *n);
 		*n = 0;
 		return ledger_fail(l, "read outbox");
+	}
+	if (nover > 0 && (rc = ledger_outbox_oversize(l, over, nover, max_bytes)) < 0) {
+		ledger_outbox_free(it, *n);
+		*n = 0;
+		return rc;
 	}
 	*items = it;
 	return 0;
@@ -1234,6 +1306,20 @@ int ledger_command_again(struct ledger *l, const char *id)
 	int rc = ledger_step_text(l, SQL_COMMAND_AGAIN, id, "report command again");
 
 	return rc < 0 ? rc : 0;
+}
+
+int ledger_command_prune(struct ledger *l, int64_t before_ms, int64_t keep)
+{
+	sqlite3_stmt *st = ledger_stmt(l, SQL_COMMAND_PRUNE);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, before_ms);
+	sqlite3_bind_int64(st, 2, keep);
+	rc = sqlite3_step(st);
+	ledger_done(st);
+	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "prune applied commands");
 }
 
 int ledger_resync_pending(struct ledger *l, const char *hazard_id)

@@ -12,6 +12,9 @@
 #include "hazard.h"
 
 #define LEDGER_SCHEMA_VERSION 3
+/* An event's JSON, at most (bytes): one that would be larger is written without the item's
+ * free-form fields and marked "truncated" (ledger_event_append). */
+#define LEDGER_EVENT_MAX (64 * 1024)
 
 enum lane {
 	LANE_ALARM = 0,
@@ -103,10 +106,13 @@ struct outbox_item {
 	char *body; /* the event JSON */
 };
 
-/* Up to `max` events of the alarm lane: new hazards first (raised, immediate grade before
- * the others), then the oldest, each group in seq order; the events of one hazard stay in seq
- * order. Free with ledger_outbox_free. */
-int ledger_outbox_batch(struct ledger *l, size_t max, struct outbox_item **items, size_t *n);
+/* Up to `max` events of the alarm lane, of `max_bytes` of JSON in all: new hazards first
+ * (raised, immediate grade before the others), then the oldest, each group in seq order; the
+ * events of one hazard stay in seq order. An event larger than `max_bytes` alone could never
+ * be sent: it goes to the dead-letter table with that reason (and a log line) instead of
+ * blocking the outbox. Free with ledger_outbox_free. */
+int ledger_outbox_batch(struct ledger *l, size_t max, size_t max_bytes, struct outbox_item **items,
+                        size_t *n);
 void ledger_outbox_free(struct outbox_item *items, size_t n);
 /* The platform accepted it: it leaves the outbox. */
 int ledger_outbox_accept(struct ledger *l, int64_t seq);
@@ -117,5 +123,8 @@ json_t *ledger_command_results(struct ledger *l);
 int ledger_command_reported(struct ledger *l, const char *id);
 /* A command seen again: report its stored result once more. */
 int ledger_command_again(struct ledger *l, const char *id);
+/* Forgets applied commands whose results were reported, recorded before `before_ms` or
+ * beyond the newest `keep`. */
+int ledger_command_prune(struct ledger *l, int64_t before_ms, int64_t keep);
 /* True if a resync event of this hazard still waits in the outbox. */
 int ledger_resync_pending(struct ledger *l, const char *hazard_id);

@@ -324,6 +324,9 @@ static void mqtt_in_client_start(struct mqtt_in *m)
 	    .keepalive_s = (int)(mc->keepalive_ms / 1000),
 	    .subscribe = subs,
 	    .nsubscribe = nsubs,
+	    /* Over this, dropped unparsed; between MQTT_MAP_MAX_PAYLOAD and this, counted as a
+	     * malformed payload of its device. */
+	    .max_message = 64 * MQTT_MAP_MAX_PAYLOAD,
 	};
 	struct mqtt_client_cbs cbs = {mqtt_in_on_message, NULL, m};
 	log_info("mqtt: %zu device(s), %zu subscription(s), broker %s:%d%s as '%s'", m->ndevs,

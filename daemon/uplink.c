@@ -223,16 +223,12 @@ static const char **uplink_batch_ids(struct uplink *u)
  * there were. Inside a transaction. */
 static int uplink_commands(struct uplink *u, json_t *cmds, int *rc)
 {
-	size_t i;
-	json_t *c;
-	int n = 0;
+	int n = hazard_apply_commands(u->ledger, &u->conf->policy, cmds, HAZARD_CMDS_PER_REPLY,
+	                              clock_wall_ms());
 
-	json_array_foreach(cmds, i, c)
-	{
-		*rc = hazard_apply_command(u->ledger, &u->conf->policy, c, clock_wall_ms());
-		if (*rc < 0)
-			return n;
-		n++;
+	if (n < 0) {
+		*rc = n;
+		return 0;
 	}
 	u->stats.commands += (uint64_t)n;
 	return n;
@@ -436,8 +432,12 @@ static char *uplink_request_text(struct uplink *u, json_t *head)
 		}
 		memcpy(text + off, "]}", 3);
 	}
-	for (size_t i = 0; i < u->nbatch; i++)
+	/* The request is the one copy from here on: the batch keeps seqs and event_ids. */
+	for (size_t i = 0; i < u->nbatch; i++) {
 		free(stubs[i]);
+		free(u->batch[i].body);
+		u->batch[i].body = NULL;
+	}
 	free(stubs);
 	free(h);
 	return text;
@@ -452,7 +452,8 @@ static void uplink_send(struct uplink *u)
 	if (u->in_flight || u->backing_off)
 		return;
 	u->seen_appended = ledger_events_appended(u->ledger);
-	rc = ledger_outbox_batch(u->ledger, (size_t)u->conf->platform.batch, &u->batch, &u->nbatch);
+	rc = ledger_outbox_batch(u->ledger, (size_t)u->conf->platform.batch, UPLINK_REQUEST_MAX,
+	                         &u->batch, &u->nbatch);
 	if (rc < 0) {
 		uplink_fail(u, FAIL_LEDGER, "cannot read the outbox", -1);
 		return;
@@ -480,7 +481,6 @@ static void uplink_send(struct uplink *u)
 	rc = http_post_json(u->http, u->events_url, u->token, text, strlen(text), &u->tls,
 	                    u->conf->platform.connect_timeout_ms, u->conf->platform.timeout_ms,
 	                    uplink_on_events, u);
-	free(text);
 	if (rc < 0) {
 		uplink_batch_free(u);
 		uplink_fail(u, FAIL_INTERNAL, "cannot start a request", -1);
@@ -578,7 +578,6 @@ static void uplink_on_heartbeat(uv_timer_t *t)
 	                   u->conf->platform.connect_timeout_ms, u->conf->platform.timeout_ms,
 	                   uplink_on_heartbeat_reply, u) == 0)
 		u->hb_in_flight = true;
-	free(text);
 }
 
 struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c, struct ledger *l,

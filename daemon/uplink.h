@@ -14,7 +14,14 @@
 #include <uv.h>
 
 #include "conf.h"
+#include "http.h"
 #include "ledger.h"
+
+/* What one request to the platform carries, at most: the events' JSON of a batch (a batch
+ * stops growing at it; an event larger alone is dead-lettered, see ledger_outbox_batch). */
+#define UPLINK_REQUEST_MAX (1024 * 1024)
+/* A platform reply (HTTPS body or MQTT command message), at most: larger is dropped unread. */
+#define UPLINK_REPLY_MAX HTTP_MAX_REPLY
 
 struct uplink_hooks {
 	/* The heartbeat body (new reference). */

@@ -13,7 +13,7 @@
 #include "log.h"
 #include "mqtt_client.h"
 
-#define UM_CMDS_MAX 10000 /* commands queued between two flushes, at most */
+#define UM_CMDS_MAX 1000 /* commands queued between two flushes, at most */
 
 /* log_state codes */
 enum {
@@ -167,7 +167,8 @@ static void um_send(struct uplink_mqtt *u)
 	um_send_results(u);
 	if (u->nfl >= u->window)
 		return;
-	rc = ledger_outbox_batch(u->ledger, u->window, &items, &n);
+	rc = ledger_outbox_batch(u->ledger, u->window, (size_t)UPLINK_REQUEST_MAX * u->window,
+	                         &items, &n);
 	if (rc < 0) {
 		log_state_report(
 		    &u->ledger_log, 2, "platform uplink",
@@ -219,11 +220,12 @@ static void um_flush(struct uplink_mqtt *u)
 				    u->ledger, json_string_value(json_object_get(c, "id")));
 		}
 	}
-	json_array_foreach(u->cmds, i, c)
-	{
-		if (rc == 0)
-			rc = hazard_apply_command(u->ledger, &u->conf->policy, c, clock_wall_ms());
-		ncmd++;
+	ncmd = json_array_size(u->cmds);
+	if (rc == 0 && ncmd > 0) {
+		/* Each message was cut to HAZARD_CMDS_PER_REPLY (um_on_message). */
+		int n = hazard_apply_commands(u->ledger, &u->conf->policy, u->cmds, UM_CMDS_MAX,
+		                              clock_wall_ms());
+		rc = n < 0 ? n : 0;
 	}
 	if (rc == 0)
 		rc = ledger_commit(u->ledger);
@@ -367,7 +369,7 @@ static void um_on_message(const struct mqtt_client_msg *m, void *userdata)
 
 	if (u->freeing || strcmp(m->topic, u->t_commands) != 0)
 		return;
-	root = json_loadb(m->payload, m->len, 0, &jerr);
+	root = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		snprintf(why, sizeof(why), "not JSON (%s at byte %d)", jerr.text, jerr.position);
 		um_bad_command(u, UM_BAD_JSON, m->topic, why);
@@ -378,6 +380,14 @@ static void um_on_message(const struct mqtt_client_msg *m, void *userdata)
 	} else if (json_is_array(root)) {
 		json_array_foreach(root, i, c)
 		{
+			if (i >= HAZARD_CMDS_PER_REPLY) {
+				snprintf(why, sizeof(why),
+				         "%zu commands in one message, over the limit of %d: the "
+				         "rest are ignored until sent again",
+				         json_array_size(root), HAZARD_CMDS_PER_REPLY);
+				um_bad_command(u, UM_FULL, m->topic, why);
+				break;
+			}
 			if (json_is_object(c))
 				um_queue_command(u, c, m->topic);
 			else
@@ -497,6 +507,7 @@ struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c, struc
 	    .backoff_max_ms = pc->backoff_max_ms,
 	    .log_name = "platform uplink",
 	    .section = "platform",
+	    .max_message = UPLINK_REPLY_MAX, /* the same bound as an HTTPS reply */
 	};
 	struct mqtt_client_cbs cbs = {
 	    .on_message = um_on_message,

@@ -25,6 +25,7 @@ struct mqtt_client {
 	struct mqtt_client_cbs cbs;
 	char *host, *client_id, *username, *password_file;
 	char *name, *section; /* log prefix, config section in advice */
+	size_t max_message;   /* 0: none */
 	int port, keepalive_s;
 	bool tls;
 	char **subs;
@@ -402,6 +403,16 @@ static void mc_on_message(struct mosquitto *m, void *ud, const struct mosquitto_
 
 	(void)m;
 	c->stats.messages++;
+	if (c->max_message && cm.len > c->max_message) {
+		/* Dropped before anything parses or copies it; its PUBACK still goes, so the
+		 * broker does not send it again. */
+		if (c->stats.oversize++ % 1000 == 0)
+			log_warn("%s: a message of %zu bytes on %.120s dropped: over the limit of %zu "
+			         "(%llu such message(s) so far; set the broker's max_packet_size)",
+			         c->name, cm.len, cm.topic, c->max_message,
+			         (unsigned long long)c->stats.oversize);
+		return;
+	}
 	if (c->cbs.on_message)
 		c->cbs.on_message(&cm, c->cbs.userdata);
 }
@@ -451,7 +462,7 @@ static int mc_setup(struct mqtt_client *c, const struct mqtt_client_conf *conf)
 		                       conf->ca_file ? NULL : MC_SYSTEM_CA_DIR, conf->cert_file,
 		                       conf->key_file, NULL);
 		if (rc == MOSQ_ERR_SUCCESS)
-			rc = mosquitto_tls_opts_set(c->mosq, 1, NULL, NULL);
+			rc = mosquitto_tls_opts_set(c->mosq, 1, "tlsv1.2", NULL); /* 1.2 or later */
 		if (rc == MOSQ_ERR_SUCCESS && !conf->ca_file)
 			rc = mosquitto_int_option(c->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
 		if (rc != MOSQ_ERR_SUCCESS) {
@@ -495,6 +506,7 @@ struct mqtt_client *mqtt_client_new(uv_loop_t *loop, const struct mqtt_client_co
 	c->client_id = strdup(conf->client_id);
 	c->username = conf->username ? strdup(conf->username) : NULL;
 	c->password_file = conf->password_file ? strdup(conf->password_file) : NULL;
+	c->max_message = conf->max_message;
 	c->name = strdup(conf->log_name ? conf->log_name : "mqtt");
 	c->section = strdup(conf->section ? conf->section : "mqtt");
 	c->subs = calloc(conf->nsubscribe + 1, sizeof(*c->subs));

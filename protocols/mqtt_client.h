@@ -28,6 +28,11 @@ struct mqtt_client_conf {
 	int64_t backoff_min_ms, backoff_max_ms; /* 0: 1 s and 60 s */
 	const char *log_name;                   /* what log lines start with; NULL: "mqtt" */
 	const char *section; /* the config section the advice names; NULL: "mqtt" */
+	/* A message larger than this (bytes) is dropped before on_message, counted in
+	 * stats.oversize and logged once per run of them; 0: no limit. libmosquitto has read it
+	 * whole by then: the broker's max_packet_size is what keeps it off the wire
+	 * (docs/security.md). */
+	size_t max_message;
 };
 
 struct mqtt_client_msg {
@@ -55,6 +60,7 @@ struct mqtt_client_stats {
 	uint64_t refused;      /* refused by the broker (CONNACK) */
 	uint64_t lost;         /* connections lost after being accepted */
 	uint64_t messages;     /* PUBLISH received */
+	uint64_t oversize;     /* of those, dropped for being over max_message */
 	int64_t next_retry_ms; /* delay before the next attempt, when disconnected */
 	char last_error[200];
 };

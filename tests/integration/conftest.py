@@ -74,6 +74,16 @@ def project_version():
     return m.group(1)
 
 
+def sanitized_build():
+    """True when the build under test has ASan/UBSan (its meson options say so)."""
+    import json
+    try:
+        opts = json.loads((BUILD_ROOT / "meson-info" / "intro-buildoptions.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return any(o["name"] == "b_sanitize" and o["value"] != "none" for o in opts)
+
+
 def daemon_env(extra=None):
     """The environment for a firegw child: ours, minus anything systemd would hand it."""
     env = dict(os.environ)

@@ -12,17 +12,12 @@ import subprocess
 
 import pytest
 
+import conftest
 from conftest import BUILD_ROOT, SOURCE_ROOT
 
 
 def _instrumented():
-    if os.environ.get("FIREGW_VALGRIND"):
-        return True
-    try:
-        opts = json.loads((BUILD_ROOT / "meson-info" / "intro-buildoptions.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return any(o["name"] == "b_sanitize" and o["value"] != "none" for o in opts)
+    return bool(os.environ.get("FIREGW_VALGRIND")) or conftest.sanitized_build()
 
 
 @pytest.mark.skipif(_instrumented(), reason="an ASan or valgrind build: the bench measures")

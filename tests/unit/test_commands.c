@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "clock.h"
 #include "hazard.h"
@@ -68,9 +69,10 @@ static int teardown(void **state)
 /* Applies a command given as JSON text, in its own transaction. */
 static void apply(struct fixture *f, const char *fmt, ...)
 {
-	char text[1024];
+	char text[8192], why[192];
 	va_list ap;
 	json_t *cmd;
+	int rc;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
@@ -78,7 +80,8 @@ static void apply(struct fixture *f, const char *fmt, ...)
 	cmd = json_loads(text, 0, NULL);
 	assert_non_null(cmd);
 	assert_int_equal(ledger_begin(f->l), 0);
-	assert_int_equal(hazard_apply_command(f->l, &f->pol, cmd, T0 + 1000), 0);
+	rc = hazard_apply_command(f->l, &f->pol, cmd, T0 + 1000, why, sizeof(why));
+	assert_true(rc >= 0 && rc <= 2); /* applied, refused or ignored: never a ledger failure */
 	assert_int_equal(ledger_commit(f->l), 0);
 	json_decref(cmd);
 }
@@ -151,7 +154,7 @@ static void test_lifecycle(void **state)
 	assert_int_equal(ledger_event_count(f->l), 6);
 	struct outbox_item *it;
 	size_t n;
-	assert_int_equal(ledger_outbox_batch(f->l, 10, &it, &n), 0);
+	assert_int_equal(ledger_outbox_batch(f->l, 10, 1 << 20, &it, &n), 0);
 	assert_int_equal(n, 6);
 	const char *types[] = {"raised",   "acknowledged", "assigned",
 	                       "accepted", "closed",       "reopened"};
@@ -204,12 +207,140 @@ static void test_applied_once(void **state)
 	assert_string_equal(result(f, "c1"), "ok");    /* its result goes out again */
 }
 
+/* A JSON string of n bytes of 'x' (with its quotes: n + 2). */
+static char *long_string(size_t n)
+{
+	char *s = malloc(n + 3);
+
+	s[0] = '"';
+	memset(s + 1, 'x', n);
+	memcpy(s + 1 + n, "\"", 2);
+	return s;
+}
+
+/* Issue 13: a field over HAZARD_CMD_FIELD_MAX, a type or hazard_id over its limit: refused
+ * with a reason, nothing of the command stored in the item, no event. */
+static void test_limits_refuse_and_store_nothing(void **state)
+{
+	struct fixture *f = *state;
+	char *big = long_string(HAZARD_CMD_FIELD_MAX), *ok = long_string(HAZARD_CMD_FIELD_MAX - 2);
+	char longtype[HAZARD_CMD_TYPE_MAX + 2], longid[HAZARD_ID_LEN + 1];
+	struct hazard h;
+
+	apply(f, "{\"id\":\"L1\",\"type\":\"hazard.assign\",\"hazard_id\":\"%s\",\"note\":%s}",
+	      f->id, big);
+	assert_string_equal(result(f, "L1"), "note is longer than 2048 bytes (2050)");
+	apply(f, "{\"id\":\"L2\",\"type\":\"hazard.assign\",\"hazard_id\":\"%s\","
+	      "\"measures\":{\"a\":%s}}", f->id, big);
+	assert_string_equal(result(f, "L2"), "measures is longer than 2048 bytes (2056)");
+	memset(longtype, 't', sizeof(longtype) - 1);
+	longtype[sizeof(longtype) - 1] = '\0';
+	apply(f, "{\"id\":\"L3\",\"type\":\"%s\",\"hazard_id\":\"%s\"}", longtype, f->id);
+	assert_string_equal(result(f, "L3"), "type is longer than 64 bytes");
+	memset(longid, 'h', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	apply(f, "{\"id\":\"L4\",\"type\":\"hazard.close\",\"hazard_id\":\"%s\"}", longid);
+	assert_string_equal(result(f, "L4"), "hazard_id is longer than 79 bytes");
+	item(f, &h);
+	assert_int_equal(h.status, HSTATUS_OPEN);
+	assert_null(json_object_get(h.info, "platform"));
+	hazard_finish(&h);
+	assert_int_equal(ledger_event_count(f->l), 1); /* raised only */
+	/* At the limit: applied and stored. */
+	apply(f, "{\"id\":\"L5\",\"type\":\"hazard.assign\",\"hazard_id\":\"%s\",\"note\":%s}",
+	      f->id, ok);
+	assert_string_equal(result(f, "L5"), "ok");
+	item(f, &h);
+	assert_int_equal(strlen(json_string_value(
+	                     json_object_get(json_object_get(h.info, "platform"), "note"))),
+	                 HAZARD_CMD_FIELD_MAX - 2);
+	hazard_finish(&h);
+	free(big);
+	free(ok);
+}
+
+/* At most `max` commands of a reply are applied; the rest are neither applied nor stored. */
+static void test_commands_per_reply_capped(void **state)
+{
+	struct fixture *f = *state;
+	json_t *cmds = json_array();
+	sqlite3_stmt *st;
+	char id[32];
+
+	for (int i = 0; i < HAZARD_CMDS_PER_REPLY + 50; i++) {
+		snprintf(id, sizeof(id), "n%d", i);
+		json_array_append_new(cmds, json_pack("{s:s, s:s, s:s}", "id", id, "type",
+		                                      "hazard.reopen", "hazard_id", f->id));
+	}
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(hazard_apply_commands(f->l, &f->pol, cmds, HAZARD_CMDS_PER_REPLY, T0),
+	                 HAZARD_CMDS_PER_REPLY);
+	assert_int_equal(ledger_commit(f->l), 0);
+	json_decref(cmds);
+	assert_int_equal(sqlite3_prepare_v2(ledger_db(f->l), "SELECT count(*) FROM commands", -1,
+	                                    &st, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), HAZARD_CMDS_PER_REPLY);
+	sqlite3_finalize(st);
+	/* One line for the first refusal, one for the count of the rest: not 150. */
+	assert_int_equal(testutil_log_count("refused"), 2);
+}
+
+/* Applied commands are forgotten once reported and old, or beyond the newest `keep`. */
+static void test_applied_commands_pruned(void **state)
+{
+	struct fixture *f = *state;
+
+	apply(f, "{\"id\":\"old\",\"type\":\"hazard.acknowledge\",\"hazard_id\":\"%s\"}", f->id);
+	apply(f, "{\"id\":\"waiting\",\"type\":\"hazard.reopen\",\"hazard_id\":\"%s\"}", f->id);
+	assert_int_equal(ledger_command_reported(f->l, "old"), 0);
+	assert_int_equal(ledger_command_prune(f->l, T0 + 2000, HAZARD_CMDS_KEEP), 0);
+	assert_int_equal(ledger_command_seen(f->l, "old"), 0);     /* reported and old: gone */
+	assert_int_equal(ledger_command_seen(f->l, "waiting"), 1); /* its result still waits */
+}
+
+/* An event whose JSON would be over LEDGER_EVENT_MAX goes without the free-form fields; one
+ * already stored over the request limit is dead-lettered, never blocking the outbox. */
+static void test_event_and_batch_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct outbox_item *it;
+	struct hazard h;
+	size_t n;
+	char *big = long_string(LEDGER_EVENT_MAX);
+
+	item(f, &h);
+	json_object_set_new(h.info, "platform", json_pack("{s:s}", "note", big));
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(ledger_event_append(f->l, &h, "assigned", T0 + 10, NULL), 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	hazard_finish(&h);
+	assert_int_equal(ledger_outbox_batch(f->l, 10, 1 << 20, &it, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(strlen(it[1].body) <= LEDGER_EVENT_MAX);
+	assert_non_null(strstr(it[1].body, "\"truncated\":true"));
+	assert_null(strstr(it[1].body, "xxxx"));
+	ledger_outbox_free(it, n);
+	/* A request limit below the raised event's size: it goes to dead letter, the other
+	 * comes out. */
+	assert_int_equal(ledger_outbox_batch(f->l, 10, 200, &it, &n), 0);
+	ledger_outbox_free(it, n);
+	assert_true(ledger_deadletter_count(f->l) >= 1);
+	assert_int_equal(testutil_log_count("dead-letter table"), (int)ledger_deadletter_count(f->l));
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_impossible_changes_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_applied_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_limits_refuse_and_store_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_commands_per_reply_capped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_applied_commands_pruned, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_event_and_batch_bounded, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("commands", tests, NULL, NULL);

@@ -118,6 +118,15 @@ bool testutil_log_has(const char *needle)
 	return strstr(log_buf, needle) != NULL;
 }
 
+int testutil_log_count(const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = log_buf; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
 void testutil_log_reset(void)
 {
 	log_len = 0;

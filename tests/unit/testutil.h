@@ -23,3 +23,5 @@ void testutil_conf_errors(const char *dir, const char *text, struct conf_errors 
 void testutil_log_capture(void);
 bool testutil_log_has(const char *needle);
 void testutil_log_reset(void);
+/* How many times `needle` occurs in the captured lines. */
+int testutil_log_count(const char *needle);
