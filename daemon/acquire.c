@@ -125,7 +125,14 @@ struct acquire *acquire_start(uv_loop_t *loop, const struct conf *c, struct inge
 		s->dc = &c->devices[i];
 		s->why = MB_WHY_PENDING;
 		s->values = calloc(n ? n : 1, sizeof(double));
-		for (size_t k = 0; s->values && k < n; k++)
+		if (!s->values) {
+			log_err("device '%s': out of memory for its values; Modbus polling not "
+			        "started",
+			        s->dc->id);
+			acquire_stop(a);
+			return NULL;
+		}
+		for (size_t k = 0; k < n; k++)
 			s->values[k] = NAN;
 	}
 	const struct device_conf **devs = calloc(a->ndevs ? a->ndevs : 1, sizeof(*devs));
@@ -167,10 +174,10 @@ void acquire_stop(struct acquire *a)
 
 size_t acquire_devices(const struct acquire *a)
 {
-	return a->ndevs;
+	return a ? a->ndevs : 0;
 }
 
 const struct dev_status *acquire_device(const struct acquire *a, size_t i)
 {
-	return i < a->ndevs ? &a->devs[i] : NULL;
+	return a && i < a->ndevs ? &a->devs[i] : NULL;
 }

@@ -18,14 +18,30 @@
 #define CONTROL_MAX_LINE    (64 * 1024)
 #define CONTROL_MAX_CLIENTS 32
 #define CONTROL_MAX_QUEUED  (8 * 1024 * 1024)
+/* A connection that has not completed a request for this long is closed, so that idle
+ * connections cannot hold all CONTROL_MAX_CLIENTS places and lock firegwctl out (issue 13).
+ * firegwctl sends its request as soon as it connects and reads the reply at once; 10 s is
+ * far more than it needs, even on a loaded gateway. */
+#define CONTROL_IDLE_MS 10000
+/* Refusals (not admitted, or every place taken) are logged at most this often. */
+#define CONTROL_REFUSAL_LOG_MS 60000
+
+/* One warning per CONTROL_REFUSAL_LOG_MS for a kind of refusal; the rest are counted and the
+ * count goes into the next warning. */
+struct control_ratelimit {
+	uint64_t logged_ms; /* 0: never logged */
+	unsigned long quiet;
+};
 
 struct control_client {
 	uv_pipe_t pipe;
 	struct control *ctl;
+	uv_timer_t idle; /* closes the connection after CONTROL_IDLE_MS without a request */
 	struct control_peer peer;
 	char *buf;
 	size_t len;
 	bool closing;
+	int open_handles; /* pipe and idle timer: the struct goes when both are closed */
 	struct control_client *next;
 };
 
@@ -37,8 +53,8 @@ struct control {
 	struct control_client *clients;
 	size_t nclients;
 	gid_t group; /* the socket's group: firegw, or firegw's own when there is none */
-	uint64_t refused_logged_ms; /* refusals: one warning a minute, the rest counted */
-	unsigned long refused_quiet;
+	struct control_ratelimit refused; /* peers not admitted */
+	struct control_ratelimit full;    /* peers turned away: CONTROL_MAX_CLIENTS open */
 	bool stopping;
 	bool server_closed;
 };
@@ -69,6 +85,8 @@ static void control_client_closed(uv_handle_t *h)
 	struct control_client *cl = h->data;
 	struct control *c = cl->ctl;
 
+	if (--cl->open_handles > 0)
+		return;
 	for (struct control_client **p = &c->clients; *p; p = &(*p)->next)
 		if (*p == cl) {
 			*p = cl->next;
@@ -85,7 +103,18 @@ static void control_client_close(struct control_client *cl)
 	if (cl->closing)
 		return;
 	cl->closing = true;
+	uv_close((uv_handle_t *)&cl->idle, control_client_closed);
 	uv_close((uv_handle_t *)&cl->pipe, control_client_closed);
+}
+
+static void control_idle_timeout(uv_timer_t *t)
+{
+	struct control_client *cl = t->data;
+
+	log_debug("control socket: closed a connection (pid %ld) idle for %d s without a "
+	          "complete request",
+	          (long)cl->peer.pid, CONTROL_IDLE_MS / 1000);
+	control_client_close(cl);
 }
 
 struct control_write {
@@ -151,6 +180,8 @@ static void control_line(struct control_client *cl, const char *line, size_t len
 		len--;
 	if (len == 0)
 		return;
+	/* A complete request: the client has another CONTROL_IDLE_MS for its next one. */
+	uv_timer_again(&cl->idle);
 	reply = cl->ctl->fn(line, len, &cl->peer, cl->ctl->userdata);
 	control_reply(cl, reply ? reply : control_error("internal error"), false);
 }
@@ -230,27 +261,52 @@ static int control_admit(struct control *c, int fd, struct control_peer *peer)
 	return in;
 }
 
-/* A refused peer is logged at most once a minute, saying when more went unlogged. */
-static void control_refused(struct control *c, const struct control_peer *peer, int rc)
+/* True if a refusal may be logged now; else it is counted. *quiet: the refusals not logged
+ * since the last warning (which the warning should mention). */
+static bool control_ratelimit(struct control *c, struct control_ratelimit *rl, unsigned long *quiet)
 {
 	uint64_t now = uv_now(c->server.loop);
 
-	if (c->refused_logged_ms && now - c->refused_logged_ms < 60000) {
-		c->refused_quiet++;
-		return;
+	if (rl->logged_ms && now - rl->logged_ms < CONTROL_REFUSAL_LOG_MS) {
+		rl->quiet++;
+		return false;
 	}
+	*quiet = rl->quiet;
+	rl->logged_ms = now ? now : 1;
+	rl->quiet = 0;
+	return true;
+}
+
+/* A refused peer is logged at most once a minute, with how many went unlogged. */
+static void control_refused(struct control *c, const struct control_peer *peer, int rc)
+{
+	unsigned long quiet;
+
+	if (!control_ratelimit(c, &c->refused, &quiet))
+		return;
 	if (rc < 0)
 		log_warn("control socket %s: refused a connection whose credentials the kernel "
-		         "would not give (%s)",
-		         c->path, strerror(-rc));
+		         "would not give (%s); %lu more refused since the last warning",
+		         c->path, strerror(-rc), quiet);
 	else
 		log_warn("control socket %s: refused a connection from uid %ld (pid %ld): not "
 		         "root, not firegw's user and not in the socket's group; is the socket's "
-		         "mode still 0660?%s",
-		         c->path, (long)peer->uid, (long)peer->pid,
-		         c->refused_quiet ? " (and others since the last warning)" : "");
-	c->refused_logged_ms = now ? now : 1;
-	c->refused_quiet = 0;
+		         "mode still 0660? %lu more refused since the last warning",
+		         c->path, (long)peer->uid, (long)peer->pid, quiet);
+}
+
+/* Every place taken: logged at most once a minute, with how many went unlogged. */
+static void control_full(struct control *c, const struct control_peer *peer)
+{
+	unsigned long quiet;
+
+	if (!control_ratelimit(c, &c->full, &quiet))
+		return;
+	log_warn("control socket %s: turned away a connection from uid %ld (pid %ld): all %d "
+	         "places are taken (idle ones close after %d s); %lu more turned away since the "
+	         "last warning. If this repeats, look for a process that holds connections open",
+	         c->path, (long)peer->uid, (long)peer->pid, CONTROL_MAX_CLIENTS,
+	         CONTROL_IDLE_MS / 1000, quiet);
 }
 
 static void control_on_connection(uv_stream_t *server, int status)
@@ -266,6 +322,9 @@ static void control_on_connection(uv_stream_t *server, int status)
 	cl->ctl = c;
 	uv_pipe_init(server->loop, &cl->pipe, 0);
 	cl->pipe.data = cl;
+	uv_timer_init(server->loop, &cl->idle);
+	cl->idle.data = cl;
+	cl->open_handles = 2;
 	cl->next = c->clients;
 	c->clients = cl;
 	c->nclients++;
@@ -285,10 +344,17 @@ static void control_on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	if (c->nclients > CONTROL_MAX_CLIENTS) {
-		control_reply(cl, control_error("too many control connections"), true);
+		control_full(c, &cl->peer);
+		control_reply(cl,
+		              control_error("too many control connections (%d); try again in %d s, "
+		                            "when idle ones have been closed",
+		                            CONTROL_MAX_CLIENTS, CONTROL_IDLE_MS / 1000),
+		              true);
 		return;
 	}
-	uv_read_start((uv_stream_t *)&cl->pipe, control_alloc, control_read);
+	uv_timer_start(&cl->idle, control_idle_timeout, CONTROL_IDLE_MS, CONTROL_IDLE_MS);
+	if (uv_read_start((uv_stream_t *)&cl->pipe, control_alloc, control_read) != 0)
+		control_client_close(cl);
 }
 
 static void control_server_closed(uv_handle_t *h)
@@ -331,6 +397,13 @@ struct control *control_start(uv_loop_t *loop, const char *path, control_handler
 		return NULL;
 	}
 	c->path = strdup(path);
+	if (!c->path) {
+		log_err("control socket %s: out of memory; firegw runs on without its control "
+		        "socket (restart it to get one)",
+		        path);
+		free(c);
+		return NULL;
+	}
 	c->fn = fn;
 	c->userdata = userdata;
 	if (control_in_use(path)) {
@@ -358,7 +431,11 @@ struct control *control_start(uv_loop_t *loop, const char *path, control_handler
 		uv_close((uv_handle_t *)&c->server, control_server_closed);
 		return NULL;
 	}
-	chmod(path, 0660);
+	/* The umask above made it 0660 already; this says so when it did not. */
+	if (chmod(path, 0660) != 0)
+		log_warn("control socket %s: cannot set its mode to 0660: %s; firegwctl may be "
+		         "refused to group firegw (check the mode with ls -l)",
+		         path, strerror(errno));
 	if ((g = getgrnam("firegw")) && chown(path, (uid_t)-1, g->gr_gid) != 0)
 		log_warn("control socket %s: cannot give it to group firegw: %s", path,
 		         strerror(errno));

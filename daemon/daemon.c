@@ -113,6 +113,16 @@ static int daemon_uplink_start(struct daemon *d)
 	return d->uplink || !fatal ? 0 : -EINVAL;
 }
 
+/* The Modbus polling and the MQTT input after a reload that could not start them (out of
+ * memory): retried here while the rest of the gateway runs on. */
+static void daemon_retry_inputs(struct daemon *d)
+{
+	if (!d->acquire && (d->acquire = acquire_start(&d->loop, d->conf, d->ingest)))
+		log_notice("Modbus polling started (the last reload could not start it)");
+	if (!d->mqtt && (d->mqtt = mqtt_in_start(&d->loop, d->conf, d->ingest)))
+		log_notice("MQTT input started (the last reload could not start it)");
+}
+
 static void daemon_on_tick(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
@@ -125,6 +135,8 @@ static void daemon_on_tick(uv_timer_t *t)
 	uplink_mqtt_kick(d->uplink_mqtt);
 	/* Every ten ticks, and at once when the ledger starts or stops failing. */
 	bool ok = ingest_health(d->ingest)->ok;
+	if (n % 10 == 0)
+		daemon_retry_inputs(d);
 	if (n++ % 10 == 0 || ok != d->status_ledger_ok) {
 		d->status_ledger_ok = ok;
 		daemon_status(d);
@@ -206,8 +218,19 @@ int daemon_reload(struct daemon *d, json_t *errors)
 	conf_free(d->conf);
 	d->rules = rules;
 	d->conf = next;
+	/* At start-up these failures are fatal (nothing runs yet, and a service manager
+	 * restarts firegw). Here the ledger, the rules' deadlines, the uplink and the control
+	 * socket are running and protect: they run on, and the tick retries what failed. */
 	d->acquire = acquire_start(&d->loop, d->conf, d->ingest);
+	if (!d->acquire)
+		log_err("reload: Modbus polling could not be started (out of memory): no Modbus "
+		        "device is read until it is; firegw retries every 10 s, restart it if this "
+		        "stays");
 	d->mqtt = mqtt_in_start(&d->loop, d->conf, d->ingest);
+	if (!d->mqtt)
+		log_err("reload: the MQTT input could not be started (out of memory): no MQTT "
+		        "device is heard until it is; firegw retries every 10 s, restart it if "
+		        "this stays");
 	uplink_free(d->uplink);
 	d->uplink = NULL;
 	uplink_mqtt_free(d->uplink_mqtt);

@@ -1,12 +1,15 @@
 /* log: priority-prefixed lines on stderr, an optional sink, and once-per-change reporting.
  * Every line is escaped here, in one place: a control character in a string from outside
  * (a platform id or reason, an MQTT topic, a device's reply, a control request) is written
- * as \xNN, so no peer can start a line of its own ("\n<0>...") or drive a terminal. */
+ * as \xNN (textesc), so no peer can start a line of its own ("\n<0>...") or drive a
+ * terminal. */
 #include "log.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+
+#include "textesc.h"
 
 static int log_max = LOG_LVL_INFO;
 static bool log_prefix = true;
@@ -37,35 +40,6 @@ void log_set_sink(log_sink_fn sink, void *userdata)
 	log_sink_data = userdata;
 }
 
-size_t log_escape(char *out, size_t outlen, const char *in)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	if (outlen == 0)
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f || *p == '\\') {
-			if (o + 4 >= outlen)
-				break;
-			out[o++] = '\\';
-			if (*p == '\\') {
-				out[o++] = '\\';
-				continue;
-			}
-			out[o++] = 'x';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		} else {
-			if (o + 1 >= outlen)
-				break;
-			out[o++] = (char)*p;
-		}
-	}
-	out[o] = '\0';
-	return o;
-}
-
 void log_vmsg(int level, const char *fmt, va_list ap)
 {
 	char raw[1024], line[sizeof(raw) * 4];
@@ -73,7 +47,7 @@ void log_vmsg(int level, const char *fmt, va_list ap)
 	if (level > log_max)
 		return;
 	vsnprintf(raw, sizeof(raw), fmt, ap);
-	log_escape(line, sizeof(line), raw);
+	textesc(line, sizeof(line), raw);
 	if (log_sink) {
 		log_sink(level, line, log_sink_data);
 		return;

@@ -6,7 +6,6 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
-#include <stddef.h>
 
 enum log_level {
 	LOG_LVL_ERR = 3,
@@ -24,10 +23,6 @@ void log_set_level(int max_level);
 void log_use_syslog(const char *ident);
 /* Send lines somewhere else (tests); NULL restores stderr. */
 void log_set_sink(log_sink_fn sink, void *userdata);
-/* Copies `in` to `out` (NUL-terminated, cut to fit) with each control character (below 0x20,
- * 0x7f) written as \xNN and each backslash doubled; other bytes, UTF-8 included, as they are.
- * Every log line goes through it. Returns the length written. */
-size_t log_escape(char *out, size_t outlen, const char *in);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(int level, const char *fmt, va_list ap);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -65,6 +66,11 @@ int main(int argc, char **argv)
 	const char *cmd = NULL;
 	int c;
 
+	/* Before anything creates a file: the ledger holds names and phone numbers, and run
+	 * outside systemd (whose unit sets UMask=0077) the umask is the shell's, often 022,
+	 * which made it 0644. 027 at least: nothing for others, no writing for the group; a
+	 * stricter umask (systemd's) is kept as it is. */
+	umask(umask(0) | 027);
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
 		log_init(LOG_LVL_WARN, false);

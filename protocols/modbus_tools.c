@@ -1,4 +1,5 @@
-/* modbus_tools: scan and probe. */
+/* modbus_tools: `firegw scan` and `firegw probe`: their options, the scan of a line and
+ * the one-off read of a configured device. */
 #include "modbus_tools.h"
 
 #include <dirent.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -76,11 +78,52 @@ static size_t tools_profiles(const char *dir, struct profile ***out)
 	return n;
 }
 
+/* s as a whole decimal number within lo..hi (no sign games, no trailing text); false if
+ * it is not one. *end, when given, may point past the number (for "N-M"). */
+static bool parse_long(const char *s, long lo, long hi, long *out, const char **end)
+{
+	char *e;
+	long v;
+
+	if (!(*s >= '0' && *s <= '9'))
+		return false;
+	errno = 0;
+	v = strtol(s, &e, 10);
+	if (errno || e == s || (!end && *e) || v < lo || v > hi)
+		return false;
+	if (end)
+		*end = e;
+	*out = v;
+	return true;
+}
+
 static int parse_range(const char *s, int *from, int *to)
 {
-	if (sscanf(s, "%d-%d", from, to) == 2 || (sscanf(s, "%d", from) == 1 && (*to = *from)))
-		return *from >= 1 && *to <= 247 && *from <= *to ? 0 : -1;
-	return -1;
+	const char *e;
+	long a, b;
+
+	if (!parse_long(s, 1, 247, &a, &e))
+		return -1;
+	b = a;
+	if (*e == '-' && !parse_long(e + 1, 1, 247, &b, NULL))
+		return -1;
+	if ((*e && *e != '-') || a > b)
+		return -1;
+	*from = (int)a;
+	*to = (int)b;
+	return 0;
+}
+
+/* The serial rates firegw's config takes for a bus. */
+static bool baud_standard(long b)
+{
+	static const long rates[] = {1200,  2400,  4800,   9600,   14400,  19200,
+	                             38400, 57600, 115200, 230400, 460800, 921600};
+
+	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
+		if (b == rates[i])
+			return true;
+	return false;
 }
 
 static void scan_usage(FILE *f)
@@ -138,37 +181,77 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 			bc.type = BUS_RTU;
 			bc.port = optarg;
 			break;
-		case 'B':
-			bc.baud = atoi(optarg);
+		case 'B': {
+			long v;
+
+			if (!parse_long(optarg, 1, 921600, &v, NULL) || !baud_standard(v)) {
+				fprintf(stderr,
+				        "firegw scan: --baud must be a standard rate (1200, 2400, "
+				        "4800, 9600, 14400, 19200, 38400, 57600, 115200, 230400, "
+				        "460800 or 921600), not '%s'\n",
+				        optarg);
+				return 2;
+			}
+			bc.baud = (int)v;
 			break;
+		}
 		case 'P':
-			bc.parity = (char)(optarg[0] == 'e' || optarg[0] == 'E'   ? 'E'
-			                   : optarg[0] == 'o' || optarg[0] == 'O' ? 'O'
-			                                                          : 'N');
+			if (!strcasecmp(optarg, "none") || !strcasecmp(optarg, "n"))
+				bc.parity = 'N';
+			else if (!strcasecmp(optarg, "even") || !strcasecmp(optarg, "e"))
+				bc.parity = 'E';
+			else if (!strcasecmp(optarg, "odd") || !strcasecmp(optarg, "o"))
+				bc.parity = 'O';
+			else {
+				fprintf(
+				    stderr,
+				    "firegw scan: --parity must be none, even or odd, not '%s'\n",
+				    optarg);
+				return 2;
+			}
 			break;
 		case 't': {
 			char *colon = strrchr(optarg, ':');
+			long port;
 
 			if (!colon || snprintf(hostbuf, sizeof(hostbuf), "%.*s",
 			                       (int)(colon - optarg), optarg) <= 0) {
-				fprintf(stderr, "firegw scan: --tcp wants HOST:PORT\n");
+				fprintf(stderr, "firegw scan: --tcp wants HOST:PORT, not '%s'\n",
+				        optarg);
+				return 2;
+			}
+			if (!parse_long(colon + 1, 1, 65535, &port, NULL)) {
+				fprintf(stderr,
+				        "firegw scan: --tcp: the port must be 1..65535, not '%s'\n",
+				        colon + 1);
 				return 2;
 			}
 			bc.type = BUS_TCP;
 			bc.host = hostbuf;
-			bc.tcp_port = atoi(colon + 1);
+			bc.tcp_port = (int)port;
 			break;
 		}
 		case 'u':
 			if (parse_range(optarg, &from, &to) != 0) {
 				fprintf(stderr,
-				        "firegw scan: --units wants N or N-M within 1-247\n");
+				        "firegw scan: --units wants N or N-M within 1-247, not "
+				        "'%s'\n",
+				        optarg);
 				return 2;
 			}
 			break;
-		case 'T':
-			timeout_ms = atoi(optarg);
+		case 'T': {
+			long v;
+
+			if (!parse_long(optarg, 1, 60000, &v, NULL)) {
+				fprintf(stderr,
+				        "firegw scan: --timeout must be 1..60000 ms, not '%s'\n",
+				        optarg);
+				return 2;
+			}
+			timeout_ms = (int)v;
 			break;
+		}
 		case 'h':
 			scan_usage(stdout);
 			return 0;
@@ -230,7 +313,9 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 			fprintf(stderr, "scanning units %d-%d...\n", unit,
 			        unit + 49 < to ? unit + 49 : to);
 		modbus_set_slave(ctx, unit);
-		modbus_set_response_timeout(ctx, 0, (uint32_t)timeout_ms * 1000);
+		/* libmodbus wants the microseconds below one second. */
+		modbus_set_response_timeout(ctx, (uint32_t)(timeout_ms / 1000),
+		                            (uint32_t)(timeout_ms % 1000) * 1000);
 		rc = modbus_read_registers(ctx, 0, 1, &reg);
 		if (rc < 0 && (errno < EMBXILFUN || errno > EMBXGTAR)) {
 			/* Silence, garbage or CRC: nobody sane there. Keep a late answer from

@@ -18,6 +18,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "textesc.h"
 #include "firegw-config.h"
 
 #define DEFAULT_SOCKET  "/run/firegw/control"
@@ -60,6 +61,35 @@ static void usage(FILE *f)
 	        "  -V, --version       show the version\n"
 	        "\n"
 	        "Exit status: 0 ok, 1 error or not found, 2 usage, 3 firegw not reachable.\n");
+}
+
+/* ---------------------------------------------------------------- escaping */
+
+/* Every text from the daemon goes through esc() before it is printed for a human: hazard
+ * titles, locations, platform notes and reasons come from outside, and an ESC or a newline in
+ * them must not drive the operator's terminal or forge output lines (issue 13). --json
+ * prints the reply as JSON, which escapes them itself. */
+#define ESC_RING 64
+
+static char *esc_ring[ESC_RING];
+static unsigned esc_next;
+
+/* s escaped by textesc; valid until ESC_RING more calls (one printf needs far fewer). */
+static const char *esc(const char *s)
+{
+	char **slot = &esc_ring[esc_next++ % ESC_RING];
+
+	free(*slot);
+	*slot = textesc_dup(s);
+	return *slot ? *slot : "(out of memory)";
+}
+
+static void esc_release(void)
+{
+	for (size_t i = 0; i < ESC_RING; i++) {
+		free(esc_ring[i]);
+		esc_ring[i] = NULL;
+	}
 }
 
 /* ---------------------------------------------------------------- talking to the daemon */
@@ -183,7 +213,8 @@ static json_t *ctl_call(struct ctl *c, json_t *req, int *exit_code)
 	reply = json_loadb(buf, (size_t)(nl - buf), 0, &err);
 	free(buf);
 	if (!json_is_object(reply)) {
-		fprintf(stderr, "firegwctl: firegw's reply is not a JSON object: %s\n", err.text);
+		fprintf(stderr, "firegwctl: firegw's reply is not a JSON object: %s\n",
+		        esc(err.text));
 		json_decref(reply);
 		return NULL;
 	}
@@ -193,11 +224,18 @@ static json_t *ctl_call(struct ctl *c, json_t *req, int *exit_code)
 
 /* ---------------------------------------------------------------- printing */
 
-static const char *str(json_t *o, const char *key)
+/* A string member as the daemon sent it: for comparing and for sending back, not printing. */
+static const char *raw(json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 
 	return s ? s : "";
+}
+
+/* A string member escaped for printing. */
+static const char *str(json_t *o, const char *key)
+{
+	return esc(raw(o, key));
 }
 
 static long long num(json_t *o, const char *key)
@@ -217,7 +255,7 @@ static const char *when(json_t *o, const char *key, char *buf, size_t len)
 	if (!s || strlen(s) < 19)
 		return "-";
 	snprintf(buf, len, "%.10s %.8s", s, s + 11);
-	return buf;
+	return esc(buf);
 }
 
 static void duration(long long s, char *buf, size_t len)
@@ -266,7 +304,7 @@ static void values_line(json_t *values, char *buf, size_t len)
 		char one[64];
 
 		value_text(v, one, sizeof(one));
-		int n = snprintf(buf + used, len - used, "%s%s %s", used ? ", " : "", k, one);
+		int n = snprintf(buf + used, len - used, "%s%s %s", used ? ", " : "", esc(k), one);
 		if (n < 0 || (size_t)n >= len - used)
 			break;
 		used += (size_t)n;
@@ -285,7 +323,7 @@ static void print_devices(json_t *devs)
 	{
 		char where[64], state[64];
 
-		if (!strcmp(str(d, "type"), "modbus"))
+		if (!strcmp(raw(d, "type"), "modbus"))
 			snprintf(where, sizeof(where), "%s/%lld", str(d, "bus"), num(d, "unit"));
 		else
 			snprintf(where, sizeof(where), "key %s", str(d, "key"));
@@ -411,7 +449,7 @@ static void print_hazard(json_t *r)
 		if (!v || json_is_null(v))
 			continue;
 		if (json_is_string(v))
-			printf("%-22s %s\n", fields[i], json_string_value(v));
+			printf("%-22s %s\n", fields[i], esc(json_string_value(v)));
 		else if (json_is_integer(v))
 			printf("%-22s %lld\n", fields[i], (long long)json_integer_value(v));
 		else if (json_is_real(v))
@@ -440,7 +478,7 @@ static void print_outbox(json_t *r)
 	json_object_foreach(lanes, name, lane)
 	{
 		duration(num(lane, "oldest_age_s"), age, sizeof(age));
-		printf("%-10s %lld waiting%s%s\n", name, num(lane, "depth"),
+		printf("%-10s %lld waiting%s%s\n", esc(name), num(lane, "depth"),
 		       num(lane, "depth") ? ", oldest " : "", num(lane, "depth") ? age : "");
 	}
 	if (json_array_size(ev) == 0)
@@ -486,11 +524,11 @@ static void print_report(json_t *r)
 	printf("monthly report %s (%s to %s)\n\n", str(r, "month"), str(r, "from"), str(r, "to"));
 	printf("%-20s %8s %9s %8s %7s %6s %7s\n", "GRADE", "RAISED", "ESCALATED", "RECURRED",
 	       "CLEARED", "CLOSED", "OVERDUE");
-	json_object_foreach(json_object_get(r, "by_grade"), k, v) print_counts_row(k, v);
+	json_object_foreach(json_object_get(r, "by_grade"), k, v) print_counts_row(esc(k), v);
 	print_counts_row("total", json_object_get(r, "totals"));
 	printf("\n%-20s %8s %9s %8s %7s %6s %7s\n", "KIND", "RAISED", "ESCALATED", "RECURRED",
 	       "CLEARED", "CLOSED", "OVERDUE");
-	json_object_foreach(json_object_get(r, "by_kind"), k, v) print_counts_row(k, v);
+	json_object_foreach(json_object_get(r, "by_kind"), k, v) print_counts_row(esc(k), v);
 	printf("\n");
 	print_counts_row("tests (not counted)", json_object_get(r, "tests"));
 }
@@ -502,7 +540,7 @@ static void print_error(json_t *r)
 
 	fprintf(stderr, "firegwctl: %s\n", str(r, "error"));
 	json_array_foreach(json_object_get(r, "errors"), i, e)
-	    fprintf(stderr, "  %s\n", json_string_value(e));
+	    fprintf(stderr, "  %s\n", esc(json_string_value(e)));
 }
 
 static void print_json(json_t *r)
@@ -543,9 +581,9 @@ static int ctl_test_wait(struct ctl *c, const char *hazard_id, double wait_s)
 		}
 		json_array_foreach(json_object_get(r, "events"), i, e)
 		{
-			if (!strcmp(str(e, "delivery"), "queued"))
+			if (!strcmp(raw(e, "delivery"), "queued"))
 				queued++;
-			else if (!strcmp(str(e, "delivery"), "rejected")) {
+			else if (!strcmp(raw(e, "delivery"), "rejected")) {
 				rejected++;
 				if (!c->json)
 					printf("rejected by the platform: %s %s: %s\n",
@@ -599,10 +637,11 @@ static int ctl_run(struct ctl *c, const char *cmd, json_t *req, double wait_s)
 		return code;
 	}
 	if (!strcmp(cmd, "test")) {
-		const char *id = str(r, "hazard_id");
+		const char *id = raw(r, "hazard_id");
 
 		if (!c->json)
-			printf("test alarm %s raised and cleared on %s\n", id, str(r, "device"));
+			printf("test alarm %s raised and cleared on %s\n", esc(id),
+			       str(r, "device"));
 		if (!json_is_true(json_object_get(r, "platform"))) {
 			if (c->json)
 				print_json(r);
@@ -832,5 +871,6 @@ int main(int argc, char **argv)
 	if (c.fd >= 0)
 		close(c.fd);
 	free(from_conf);
+	esc_release();
 	return code;
 }

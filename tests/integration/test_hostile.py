@@ -16,6 +16,7 @@ the first refusal of a reply and one for the count of the rest, an event's JSON 
 """
 
 import re
+import sqlite3
 import time
 
 import pytest
@@ -126,6 +127,10 @@ def test_hostile_platform_fields_commands_and_strings_are_bounded(gw, platform, 
 
     # Memory, and the next fire alarm, unhindered.
     latency = fire_alarm_latency(gw, rx, sim, d)
+    print(f"hostile platform: {replies} requests, ledger +{grown} bytes, "
+          f"{len(events) - events0} events, longest {longest} bytes, "
+          f"{len(refusal_lines)} refusal lines, peak RSS {peak_rss_kb(d)} kB, "
+          f"fire alarm to platform {latency:.3f} s")
     if not instrumented():
         assert peak_rss_kb(d) < 64 * 1024, f"peak RSS {peak_rss_kb(d)} kB"
         assert latency <= 1.0, f"the fire alarm took {latency:.2f} s to reach the platform"
@@ -148,7 +153,7 @@ def test_hostile_oversized_event_in_ledger_is_dead_lettered(gw, platform, sims, 
     d.stop()
 
     # What an older firegw stored: one event of 1.5 MB waiting in the outbox.
-    con = conftest.ledger_connect(gw.ledger)
+    con = sqlite3.connect(gw.ledger)  # firegw is stopped: the test plays the older firegw
     with con:
         seq, body = con.execute("SELECT seq, body FROM events ORDER BY seq DESC LIMIT 1"
                                 ).fetchone()
