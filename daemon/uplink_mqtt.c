@@ -12,6 +12,7 @@
 #include "hazard.h"
 #include "log.h"
 #include "mqtt_client.h"
+#include "secret.h"
 
 #define UM_CMDS_MAX 10000 /* commands queued between two flushes, at most */
 
@@ -401,7 +402,7 @@ static char *um_password(const struct platform_conf *pc, bool *fatal, bool *fail
 	if (!path)
 		return NULL;
 	errno = 0;
-	secret = uplink_read_secret(path, err, sizeof(err));
+	secret = secret_read(path, "password", err, sizeof(err));
 	if (!secret) {
 		*failed = true;
 		*fatal = errno != ENOENT;
