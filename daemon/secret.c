@@ -32,6 +32,19 @@ static bool secret_owner_ok(uid_t owner, uid_t euid, uid_t service_uid)
 	return owner == 0 || owner == service_uid || owner == euid;
 }
 
+/* Who may own the file, for a message: "root" or "root or to firegw (the user firegw runs
+ * as)". */
+static void secret_allowed(uid_t service_uid, char *out, size_t outlen)
+{
+	char svc[64];
+
+	secret_user(service_uid, svc, sizeof(svc));
+	if (service_uid == 0)
+		snprintf(out, outlen, "root");
+	else
+		snprintf(out, outlen, "root or to %s (the user firegw runs as)", svc);
+}
+
 /* "uid 65534 (nobody)" or "uid 1234". */
 static void secret_owner_words(uid_t uid, char *out, size_t outlen)
 {
@@ -47,7 +60,7 @@ int secret_judge_private(const struct stat *st, const char *path, const char *wh
                          uid_t euid, uid_t service_uid, char *err, size_t errlen)
 {
 	mode_t m = st->st_mode;
-	char owner[96], svc[64];
+	char owner[96], svc[64], allowed[128];
 
 	if (!S_ISREG(m)) {
 		snprintf(err, errlen, "%s is not a regular file; put the %s itself there", path,
@@ -69,10 +82,11 @@ int secret_judge_private(const struct stat *st, const char *path, const char *wh
 	if (!secret_owner_ok(st->st_uid, euid, service_uid)) {
 		secret_owner_words(st->st_uid, owner, sizeof(owner));
 		secret_user(service_uid, svc, sizeof(svc));
+		secret_allowed(service_uid, allowed, sizeof(allowed));
 		snprintf(err, errlen,
-		         "%s belongs to %s, not to root or to %s (the user firegw runs as); its "
-		         "owner can read and replace the %s: chown %s %s",
-		         path, owner, svc, what, svc, path);
+		         "%s belongs to %s, not to %s; its owner can read and replace the %s: "
+		         "chown %s %s",
+		         path, owner, allowed, what, svc, path);
 		return -1;
 	}
 	return 0;
@@ -82,7 +96,7 @@ int secret_judge_trusted(const struct stat *st, const char *path, uid_t euid,
                          uid_t service_uid, char *err, size_t errlen)
 {
 	mode_t m = st->st_mode;
-	char owner[96], svc[64];
+	char owner[96], allowed[128];
 
 	if (!S_ISREG(m)) {
 		snprintf(err, errlen, "%s is not a regular file", path);
@@ -97,11 +111,11 @@ int secret_judge_trusted(const struct stat *st, const char *path, uid_t euid,
 	}
 	if (!secret_owner_ok(st->st_uid, euid, service_uid)) {
 		secret_owner_words(st->st_uid, owner, sizeof(owner));
-		secret_user(service_uid, svc, sizeof(svc));
+		secret_allowed(service_uid, allowed, sizeof(allowed));
 		snprintf(err, errlen,
-		         "%s belongs to %s, not to root or to %s (the user firegw runs as); its "
-		         "owner can send the platform token elsewhere: chown root %s",
-		         path, owner, svc, path);
+		         "%s belongs to %s, not to %s; its owner can send the platform token "
+		         "elsewhere: chown root %s",
+		         path, owner, allowed, path);
 		return -1;
 	}
 	return 0;

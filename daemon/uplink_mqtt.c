@@ -451,6 +451,10 @@ struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c, struc
 	password = um_password(pc, fatal, &failed);
 	if (failed)
 		return NULL;
+	if (password && !pc->mqtt_tls)
+		log_warn("platform: url %s is plain MQTT (insecure_plaintext = true): the broker "
+		         "password crosses the network readable by anyone on the way; use mqtts://",
+		         pc->url);
 	u = calloc(1, sizeof(*u));
 	if (!u) {
 		free(password);
