@@ -56,8 +56,8 @@ static void secret_owner_words(uid_t uid, char *out, size_t outlen)
 		snprintf(out, outlen, "uid %u", (unsigned)uid);
 }
 
-int secret_judge_private(const struct stat *st, const char *path, const char *what,
-                         uid_t euid, uid_t service_uid, char *err, size_t errlen)
+int secret_judge_private(const struct stat *st, const char *path, const char *what, uid_t euid,
+                         uid_t service_uid, char *err, size_t errlen)
 {
 	mode_t m = st->st_mode;
 	char owner[96], svc[64], allowed[128];
@@ -92,8 +92,8 @@ int secret_judge_private(const struct stat *st, const char *path, const char *wh
 	return 0;
 }
 
-int secret_judge_trusted(const struct stat *st, const char *path, uid_t euid,
-                         uid_t service_uid, char *err, size_t errlen)
+int secret_judge_trusted(const struct stat *st, const char *path, uid_t euid, uid_t service_uid,
+                         char *err, size_t errlen)
 {
 	mode_t m = st->st_mode;
 	char owner[96], allowed[128];
@@ -121,8 +121,8 @@ int secret_judge_trusted(const struct stat *st, const char *path, uid_t euid,
 	return 0;
 }
 
-int secret_judge_readable(const struct stat *st, const char *path, uid_t service_uid,
-                          char *err, size_t errlen)
+int secret_judge_readable(const struct stat *st, const char *path, uid_t service_uid, char *err,
+                          size_t errlen)
 {
 	char owner[96], svc[64];
 
@@ -142,8 +142,7 @@ int secret_judge_readable(const struct stat *st, const char *path, uid_t service
 	return -1;
 }
 
-int secret_check_private(const char *path, const char *what, bool follow, char *err,
-                         size_t errlen)
+int secret_check_private(const char *path, const char *what, bool follow, char *err, size_t errlen)
 {
 	uid_t svc = secret_service_uid();
 	struct stat st;
@@ -248,8 +247,8 @@ char *secret_read(const char *path, const char *what, char *err, size_t errlen)
 		errno = e;
 		return NULL;
 	}
-	if (secret_judge_private(&st, path, what, geteuid(), secret_service_uid(), err,
-	                         errlen) != 0) {
+	if (secret_judge_private(&st, path, what, geteuid(), secret_service_uid(), err, errlen) !=
+	    0) {
 		close(fd);
 		errno = EPERM;
 		return NULL;

@@ -25,23 +25,22 @@ uid_t secret_service_uid(void);
  * the fix in err. `what` names the secret ("token", "password", "private key"). A secret is
  * a regular file owned by root, service_uid or euid, with no group or other permission bit
  * (0600 or 0400). */
-int secret_judge_private(const struct stat *st, const char *path, const char *what,
-                         uid_t euid, uid_t service_uid, char *err, size_t errlen);
+int secret_judge_private(const struct stat *st, const char *path, const char *what, uid_t euid,
+                         uid_t service_uid, char *err, size_t errlen);
 /* A file that decides where the secrets go: a regular file owned by root, service_uid or
  * euid, writable by neither its group nor others. */
-int secret_judge_trusted(const struct stat *st, const char *path, uid_t euid,
-                         uid_t service_uid, char *err, size_t errlen);
+int secret_judge_trusted(const struct stat *st, const char *path, uid_t euid, uid_t service_uid,
+                         char *err, size_t errlen);
 /* The user service_uid must be able to read the secret (the owner read bit, or root). */
-int secret_judge_readable(const struct stat *st, const char *path, uid_t service_uid,
-                          char *err, size_t errlen);
+int secret_judge_readable(const struct stat *st, const char *path, uid_t service_uid, char *err,
+                          size_t errlen);
 
 /* What the config check makes of a secret file: its owner and mode, that the service's user
  * can read it, and, when this process can read it, what secret_read checks of its content.
  * `follow`: a symbolic link is followed (a key file, read by the TLS library); else it is
  * refused, as secret_read does. Returns 0 (fine), 1 (no such file: nothing checked) or -1
  * with the reason in err. */
-int secret_check_private(const char *path, const char *what, bool follow, char *err,
-                         size_t errlen);
+int secret_check_private(const char *path, const char *what, bool follow, char *err, size_t errlen);
 /* The same for a file that decides where the secrets go. 1 if it does not exist. */
 int secret_check_trusted(const char *path, char *err, size_t errlen);
 

@@ -189,8 +189,10 @@ static void test_read(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_private_modes),     cmocka_unit_test(test_private_owner),
-	    cmocka_unit_test(test_readable_by_service), cmocka_unit_test(test_trusted),
+	    cmocka_unit_test(test_private_modes),
+	    cmocka_unit_test(test_private_owner),
+	    cmocka_unit_test(test_readable_by_service),
+	    cmocka_unit_test(test_trusted),
 	    cmocka_unit_test(test_read),
 	};
 
