@@ -808,9 +808,10 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 		                 "platform: connect_timeout must be longer than 0");
 	if (x->backoff_max_ms < 1000 && conf_parse_isset(p, s, "backoff_max"))
 		conf_parse_error(p, s, "backoff_max", "platform: backoff_max must be at least 1s");
-	if (x->transport && strcmp(x->transport, "mqtt") == 0 && !userinfo)
-		conf_read_platform_mqtt(p, s, x);
-	else if (conf_parse_isset(p, s, "keepalive"))
+	if (x->transport && strcmp(x->transport, "mqtt") == 0) {
+		if (!userinfo) /* the url is refused already */
+			conf_read_platform_mqtt(p, s, x);
+	} else if (conf_parse_isset(p, s, "keepalive"))
 		conf_parse_error(p, s, "keepalive",
 		                 "platform: keepalive is for transport = \"mqtt\"; remove it");
 	else if (x->username || x->password_file)
