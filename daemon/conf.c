@@ -13,6 +13,7 @@
 
 #include "conf_parse.h"
 #include "firegw-config.h"
+#include "secret.h"
 
 static cfg_opt_t gateway_opts[] = {
     CFG_STR("id", NULL, CFGF_NONE),
@@ -117,6 +118,7 @@ static cfg_opt_t platform_opts[] = {
     CFG_STR("username", NULL, CFGF_NONE),
     CFG_STR("password_file", NULL, CFGF_NONE),
     CFG_STR("keepalive", "60s", CFGF_NONE),
+    CFG_BOOL("insecure_plaintext", cfg_false, CFGF_NONE),
     CFG_END(),
 };
 
@@ -233,20 +235,39 @@ static char *conf_path_opt(struct conf_parse *p, cfg_t *sec, const char *opt)
 	return out;
 }
 
-/* A private key that others can read or write is a config error (as a token file is at
- * start-up), so that `firegw check` and a reload name it. A file that is missing or cannot
- * be read is left to the connection, which says so. */
-static void conf_private_key(struct conf_parse *p, cfg_t *sec, const char *section,
-                             const char *path)
+/* A secret file (token, password, private key) that breaks secret.h's rules is a config
+ * error, so that `firegw check`, the start and a reload name it with its line and the fix,
+ * as the daemon would refuse it. A file that does not exist is left to its reader: a missing
+ * token keeps the uplink off, a missing key fails the connection, each saying so. */
+static void conf_secret_file(struct conf_parse *p, cfg_t *sec, const char *section,
+                             const char *opt, const char *path, const char *what)
 {
-	struct stat st;
+	char err[1024];
 
-	if (path && stat(path, &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)))
-		conf_parse_error(p, sec, "key_file",
-		                 "%s: key_file %s is %s by others (mode %04o); a private key must "
-		                 "stay secret: chmod 600 %s and give it to the user firegw runs as",
-		                 section, path, st.st_mode & S_IROTH ? "readable" : "writable",
-		                 (unsigned)(st.st_mode & 07777), path);
+	if (path && secret_check_private(path, what, strcmp(what, "private key") == 0, err,
+	                                 sizeof(err)) < 0)
+		conf_parse_error(p, sec, opt, "%s: %s %s", section, opt, err);
+}
+
+/* A file that decides where the secrets go (a ca_file) must be writable by no one else. */
+static void conf_trusted_file(struct conf_parse *p, cfg_t *sec, const char *section,
+                              const char *opt, const char *path)
+{
+	char err[1024];
+
+	if (path && secret_check_trusted(path, err, sizeof(err)) < 0)
+		conf_parse_error(p, sec, opt, "%s: %s %s", section, opt, err);
+}
+
+/* A url with user:password@ would put a secret in the config and in `firegwctl status`. */
+static bool conf_url_has_userinfo(const char *url)
+{
+	const char *host = url ? strstr(url, "://") : NULL;
+
+	if (!host)
+		return false;
+	host += 3;
+	return strcspn(host, "@") < strcspn(host, "/?#");
 }
 
 static bool valid_id(const char *s)
@@ -705,10 +726,35 @@ static void conf_read_platform_mqtt(struct conf_parse *p, cfg_t *s, struct platf
 		                 cfg_getstr(s, "topic_prefix"));
 }
 
+/* A password over plain mqtt:// crosses the network readable: only with an explicit
+ * insecure_plaintext = true, which is refused where it changes nothing. */
+static void conf_read_platform_plaintext(struct conf_parse *p, cfg_t *s,
+                                         const struct platform_conf *x, bool userinfo)
+{
+	bool plain = x->url && strcmp(x->transport, "mqtt") == 0 &&
+	             strncmp(x->url, "mqtt://", 7) == 0;
+	bool secret = x->password_file || x->token_file;
+
+	if (userinfo)
+		return;
+	if (plain && secret && !x->insecure_plaintext)
+		conf_parse_error(p, s, "url",
+		                 "platform: url '%s' is plain MQTT: the password of %s would cross "
+		                 "the network readable by anyone on the way; use mqtts:// (TLS), or, "
+		                 "only on a network you trust, add insecure_plaintext = true to the "
+		                 "platform section",
+		                 x->url, x->password_file ? "password_file" : "token_file");
+	else if (x->insecure_plaintext && !(plain && secret))
+		conf_parse_error(p, s, "insecure_plaintext",
+		                 "platform: insecure_plaintext is only for an mqtt:// url with a "
+		                 "password (password_file or token_file); remove it");
+}
+
 static void conf_read_platform(struct conf_parse *p, struct conf *c)
 {
 	cfg_t *s = cfg_getsec(p->cfg, "platform");
 	struct platform_conf *x = &c->platform;
+	bool userinfo = false;
 
 	x->enabled = conf_parse_isset(p, s, "url");
 	x->transport = strdup(cfg_getstr(s, "transport"));
@@ -717,11 +763,25 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 	x->ca_file = conf_path_opt(p, s, "ca_file");
 	x->cert_file = conf_path_opt(p, s, "cert_file");
 	x->key_file = conf_path_opt(p, s, "key_file");
-	conf_private_key(p, s, "platform", x->key_file);
 	x->pin = dupstr(cfg_getstr(s, "pin"));
 	x->topic_prefix = strdup(cfg_getstr(s, "topic_prefix"));
 	x->username = dupstr(cfg_getstr(s, "username"));
 	x->password_file = conf_path_opt(p, s, "password_file");
+	x->insecure_plaintext = cfg_getbool(s, "insecure_plaintext");
+	conf_secret_file(p, s, "platform", "token_file", x->token_file, "token");
+	conf_secret_file(p, s, "platform", "password_file", x->password_file, "password");
+	conf_secret_file(p, s, "platform", "key_file", x->key_file, "private key");
+	conf_trusted_file(p, s, "platform", "ca_file", x->ca_file);
+	if (conf_url_has_userinfo(x->url)) {
+		/* Not shown: it holds the password. */
+		conf_parse_error(p, s, "url",
+		                 "platform: url must not hold a user name or password "
+		                 "(user:password@host); remove it from the url and put the token "
+		                 "in token_file (chmod 600)");
+		free(x->url);
+		x->url = strdup("(url with a password, refused)");
+		userinfo = true;
+	}
 	x->batch = conf_int(s, "batch");
 	x->heartbeat_ms = conf_parse_duration_opt(p, s, "heartbeat", 60000);
 	x->timeout_ms = conf_parse_duration_opt(p, s, "timeout", 10000);
@@ -731,7 +791,8 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 		conf_parse_error(p, s, "transport", "platform: transport '%s' is not https or mqtt",
 		                 x->transport);
 	/* No plaintext: the uplink speaks HTTPS only, so an http:// url could never work. */
-	if (x->url && strcmp(x->transport, "https") == 0 && strncmp(x->url, "https://", 8))
+	if (x->url && !userinfo && strcmp(x->transport, "https") == 0 &&
+	    strncmp(x->url, "https://", 8))
 		conf_parse_error(p, s, "url",
 		                 "platform: url '%s' must start with https:// (TLS is always on)",
 		                 x->url);
@@ -747,9 +808,10 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 		                 "platform: connect_timeout must be longer than 0");
 	if (x->backoff_max_ms < 1000 && conf_parse_isset(p, s, "backoff_max"))
 		conf_parse_error(p, s, "backoff_max", "platform: backoff_max must be at least 1s");
-	if (x->transport && strcmp(x->transport, "mqtt") == 0)
-		conf_read_platform_mqtt(p, s, x);
-	else if (conf_parse_isset(p, s, "keepalive"))
+	if (x->transport && strcmp(x->transport, "mqtt") == 0) {
+		if (!userinfo) /* the url is refused already */
+			conf_read_platform_mqtt(p, s, x);
+	} else if (conf_parse_isset(p, s, "keepalive"))
 		conf_parse_error(p, s, "keepalive",
 		                 "platform: keepalive is for transport = \"mqtt\"; remove it");
 	else if (x->username || x->password_file)
@@ -757,6 +819,7 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 		                 "platform: %s is for transport = \"mqtt\" (HTTPS sends the token "
 		                 "of token_file); remove it",
 		                 x->username ? "username" : "password_file");
+	conf_read_platform_plaintext(p, s, x, userinfo);
 }
 
 static void conf_read_mqtt(struct conf_parse *p, struct conf *c)
@@ -774,7 +837,9 @@ static void conf_read_mqtt(struct conf_parse *p, struct conf *c)
 	x->ca_file = conf_path_opt(p, s, "ca_file");
 	x->cert_file = conf_path_opt(p, s, "cert_file");
 	x->key_file = conf_path_opt(p, s, "key_file");
-	conf_private_key(p, s, "mqtt", x->key_file);
+	conf_secret_file(p, s, "mqtt", "password_file", x->password_file, "password");
+	conf_secret_file(p, s, "mqtt", "key_file", x->key_file, "private key");
+	conf_trusted_file(p, s, "mqtt", "ca_file", x->ca_file);
 	x->keepalive_ms = conf_parse_duration_opt(p, s, "keepalive", 60000);
 	if (x->port < 1 || x->port > 65535)
 		conf_parse_error(p, s, "port", "mqtt: port %ld is not 1-65535",

@@ -71,6 +71,8 @@ struct platform_conf {
 	int mqtt_port;
 	bool mqtt_tls;
 	int64_t keepalive_ms; /* MQTT keepalive: a dead broker is noticed within 1.5 times it */
+	/* mqtt:// with a password: accepted only when set (warned at every start). */
+	bool insecure_plaintext;
 };
 
 struct mqtt_conf {

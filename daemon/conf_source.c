@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf_errors.h"
+#include "secret.h"
 
 #define CONF_MAX_DEPTH 8
 #define CONF_MAX_SIZE  (4 * 1024 * 1024)
@@ -157,7 +160,8 @@ static int conf_source_line(struct conf_source *s, const char *file, int line)
 	return 0;
 }
 
-static char *conf_read_file(const char *path, size_t *len, int *err)
+/* The file's text, and in *st what it was when read (for the rules on who may write it). */
+static char *conf_read_file(const char *path, size_t *len, int *err, struct stat *st)
 {
 	FILE *f = fopen(path, "r");
 	char *buf = NULL;
@@ -166,6 +170,10 @@ static char *conf_read_file(const char *path, size_t *len, int *err)
 	if (!f) {
 		*err = errno;
 		return NULL;
+	}
+	if (fstat(fileno(f), st) != 0) {
+		*err = errno;
+		goto fail;
 	}
 	for (;;) {
 		if (n + 4096 + 1 > cap) {
@@ -309,7 +317,8 @@ static int conf_source_file(struct conf_source *s, const char *path, int depth,
 {
 	size_t n = 0;
 	int err = 0, rc = 0;
-	char *buf, *name, **files;
+	char *buf, *name, **files, why[1024];
+	struct stat st;
 
 	if (depth > CONF_MAX_DEPTH) {
 		conf_errors_add(errs, from_file, from_line,
@@ -317,13 +326,24 @@ static int conf_source_file(struct conf_source *s, const char *path, int depth,
 		                path, CONF_MAX_DEPTH);
 		return -1;
 	}
-	buf = conf_read_file(path, &n, &err);
+	buf = conf_read_file(path, &n, &err, &st);
 	if (!buf) {
 		if (from_file)
 			conf_errors_add(errs, from_file, from_line, "include(\"%s\"): %s", path,
 			                strerror(err));
 		else
 			conf_errors_add(errs, path, 0, "cannot read: %s", strerror(err));
+		return -1;
+	}
+	/* The config says where the token goes: a file someone else can write is not read. */
+	if (secret_judge_trusted(&st, path, geteuid(), secret_service_uid(), why, sizeof(why)) !=
+	    0) {
+		if (from_file)
+			conf_errors_add(errs, from_file, from_line, "include(\"%s\"): %s", path,
+			                why);
+		else
+			conf_errors_add(errs, path, 0, "refused: %s", why);
+		free(buf);
 		return -1;
 	}
 	if (memchr(buf, '\0', n)) {

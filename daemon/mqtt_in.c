@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
-#include "uplink.h"
+#include "secret.h"
 
 #define MQTT_IN_UNKNOWN_MAX 256 /* unknown keys remembered (each logged once) */
 #define MQTT_IN_CHECK_MS    200 /* how often a paused input looks at the queue again */
@@ -263,7 +263,7 @@ static void mqtt_in_on_check(uv_timer_t *t)
  * others, one line. */
 static char *mqtt_in_password(const char *path)
 {
-	char err[512], *secret = uplink_read_secret(path, err, sizeof(err));
+	char err[512], *secret = secret_read(path, "password", err, sizeof(err));
 
 	if (!secret)
 		log_err("mqtt: password_file %s; MQTT input is off until it is fixed and firegw "
@@ -338,7 +338,7 @@ static void mqtt_in_client_start(struct mqtt_in *m)
 out:
 	if (password) {
 		explicit_bzero(password, strlen(password));
-		free(password);
+		secret_free(password);
 	}
 	free(client_id);
 	free(subs);

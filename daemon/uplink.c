@@ -15,6 +15,7 @@
 #include "hazard.h"
 #include "http.h"
 #include "log.h"
+#include "secret.h"
 #include "uplink_reply.h"
 
 #define BACKOFF_BASE_MS 1000
@@ -55,52 +56,6 @@ struct uplink {
 	struct log_state log, hb_log;
 	struct uplink_stats stats;
 };
-
-char *uplink_read_secret(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	char buf[4096];
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		int e = errno;
-
-		snprintf(err, errlen, "%s: %s", path, strerror(e));
-		errno = e;
-		return NULL;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		close(fd);
-		return NULL;
-	}
-	if (st.st_mode & (S_IROTH | S_IWOTH)) {
-		snprintf(err, errlen,
-		         "%s is readable by others (mode %04o); a token must stay secret: chmod "
-		         "600 %s (or 640 with group firegw)",
-		         path, (unsigned)(st.st_mode & 07777), path);
-		close(fd);
-		return NULL;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	if (n == 0 || strpbrk(buf, "\r\n")) {
-		snprintf(err, errlen, "%s: %s", path,
-		         n == 0 ? "is empty"
-		                : "holds more than one line; put the token alone in it");
-		return NULL;
-	}
-	return strdup(buf);
-}
 
 static void uplink_send(struct uplink *u);
 
@@ -601,7 +556,7 @@ struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c, struct ledger *
 		u->hooks = *hooks;
 	if (pc->token_file) {
 		errno = 0;
-		u->token = uplink_read_secret(pc->token_file, err, sizeof(err));
+		u->token = secret_read(pc->token_file, "token", err, sizeof(err));
 		if (!u->token) {
 			*fatal = errno != ENOENT;
 			log_err("platform token_file %s%s", err,
@@ -619,7 +574,7 @@ struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c, struct ledger *
 	if (asprintf(&u->events_url, "%.*s/v1/events", (int)ulen, pc->url) < 0 ||
 	    asprintf(&u->heartbeat_url, "%.*s/v1/heartbeat", (int)ulen, pc->url) < 0) {
 		free(u->events_url);
-		free(u->token);
+		secret_free(u->token);
 		free(u);
 		return NULL;
 	}
@@ -628,7 +583,7 @@ struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c, struct ledger *
 	if (!u->http) {
 		free(u->events_url);
 		free(u->heartbeat_url);
-		free(u->token);
+		secret_free(u->token);
 		free(u);
 		return NULL;
 	}
@@ -664,7 +619,7 @@ void uplink_free(struct uplink *u)
 	uplink_batch_free(u);
 	free(u->events_url);
 	free(u->heartbeat_url);
-	free(u->token);
+	secret_free(u->token);
 	u->open_handles = 2;
 	uv_close((uv_handle_t *)&u->send_timer, uplink_closed);
 	uv_close((uv_handle_t *)&u->heartbeat_timer, uplink_closed);

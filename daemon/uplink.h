@@ -50,9 +50,6 @@ void uplink_free(struct uplink *u);
 /* New events may be in the outbox: send soon, unless backing off. */
 void uplink_kick(struct uplink *u);
 const struct uplink_stats *uplink_stats(const struct uplink *u);
-/* Reads a secret file that must not be readable by others. Returns a malloc'd string with
- * the trailing newline removed, or NULL with the reason in err. */
-char *uplink_read_secret(const char *path, char *err, size_t errlen);
 /* The delay to the next heartbeat: `interval_ms` give or take 10 % at random, so that gateways
  * started together (a power cut) drift apart and do not all come back to a platform that
  * recovers in the same second (a heartbeat that gets through ends the backoff). */

@@ -12,6 +12,7 @@
 #include "hazard.h"
 #include "log.h"
 #include "mqtt_client.h"
+#include "secret.h"
 
 #define UM_CMDS_MAX 1000 /* commands queued between two flushes, at most */
 
@@ -411,7 +412,7 @@ static char *um_password(const struct platform_conf *pc, bool *fatal, bool *fail
 	if (!path)
 		return NULL;
 	errno = 0;
-	secret = uplink_read_secret(path, err, sizeof(err));
+	secret = secret_read(path, "password", err, sizeof(err));
 	if (!secret) {
 		*failed = true;
 		*fatal = errno != ENOENT;
@@ -460,9 +461,13 @@ struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c, struc
 	password = um_password(pc, fatal, &failed);
 	if (failed)
 		return NULL;
+	if (password && !pc->mqtt_tls)
+		log_warn("platform: url %s is plain MQTT (insecure_plaintext = true): the broker "
+		         "password crosses the network readable by anyone on the way; use mqtts://",
+		         pc->url);
 	u = calloc(1, sizeof(*u));
 	if (!u) {
-		free(password);
+		secret_free(password);
 		return NULL;
 	}
 	u->loop = loop;
@@ -527,14 +532,14 @@ struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c, struc
 	               uplink_heartbeat_delay(pc->heartbeat_ms), 0);
 	if (password) {
 		explicit_bzero(password, strlen(password));
-		free(password);
+		secret_free(password);
 	}
 	free(client_id);
 	return u;
 fail:
 	if (password) {
 		explicit_bzero(password, strlen(password));
-		free(password);
+		secret_free(password);
 	}
 	free(client_id);
 	u->freeing = true;

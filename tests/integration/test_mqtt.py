@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import PROFILES, TIMEOUT, ledger_query
+from conftest import PROFILES, TIMEOUT, ledger_query, run_firegw
 from mqtt_peers import Broker, TestCA
 
 NOW = int(time.time())
@@ -389,27 +389,30 @@ def test_wrong_password_clear_log_and_backoff(gw, brokers, daemon_factory, tmp_p
     wait_hazard(gw, d, device="sa-p", kind="fire_alarm")
 
 
-def test_password_file_readable_by_others_keeps_mqtt_off(gw, brokers, daemon_factory, tmp_path):
-    """A broker password in a file others can read is refused like the platform token: one
-    error that says how to fix it, MQTT input stays off (the broker sees no login), and
-    firegw itself runs on."""
+def test_password_file_readable_by_others_refuses_start(gw, brokers, daemon_factory, tmp_path):
+    """A broker password in a file others can read is refused like the platform token: a
+    config error at its line that says how to fix it, so firegw does not start (and
+    `firegw check` says the same); at 0600 it starts and logs in."""
     b = brokers(passwords={"gw": "right-one"})
     pw = tmp_path / "mqtt-password"
     pw.write_text("right-one\n", encoding="utf-8")
     pw.chmod(0o644)
     gw.write(b, device("sa-q", "PW2"),
              mqtt_extra=f'  username = "gw"\n  password_file = "{pw}"\n')
-    d = daemon_factory(gw.conf).start()
-    d.wait_log(r"<3>mqtt: password_file " + re.escape(str(pw)) +
-               r" is readable by others \(mode 0644\).*chmod 600.*MQTT input is off")
-    time.sleep(1.0)  # the window in which a login would have been tried
+    want = (r"mqtt: password_file " + re.escape(str(pw)) + r" is readable by others "
+            r"\(mode 0644\); a password must stay secret: chmod 600 " + re.escape(str(pw)))
+    r = run_firegw("check", "-c", gw.conf)
+    assert r.returncode == 1 and re.search(want, r.stderr), r.stderr
+    d = daemon_factory(gw.conf)
+    d.start(wait_ready=False)
+    assert d.wait_exit(timeout=TIMEOUT) != 0
+    assert re.search(want, d.log_text()), d.log_text()
     # The fixture's own readiness probe connects too, without a client id: count logins.
     assert count(b.log_lines(), r"as firegw-") == 0, b.describe()
-    assert d.alive()
 
     pw.chmod(0o600)
-    mark = d.reload()
-    d.wait_log(r"<5>mqtt: connected to", since=mark, timeout=3 * TIMEOUT)
+    d = daemon_factory(gw.conf).start()
+    d.wait_log(r"<5>mqtt: connected to", timeout=3 * TIMEOUT)
     assert count(b.log_lines(), r"as firegw-") >= 1, b.describe()  # the pattern holds
 
 

@@ -406,10 +406,10 @@ def test_no_switch_turns_tls_verification_off(gw, pki, section, key):
 
 
 @pytest.mark.parametrize("section", ["platform", "mqtt"])
-@pytest.mark.parametrize("mode", [0o644, 0o602])
+@pytest.mark.parametrize("mode", [0o644, 0o602, 0o640])
 def test_private_key_open_to_others_is_refused(gw, pki, tmp_path, section, mode):
-    """A client certificate's key_file that others can read or write is a config error
-    that names the line and the chmod; at 0600 (or 0640, for a group) it passes."""
+    """A client certificate's key_file that others or its group can read or write is a
+    config error that names the line and the chmod; at 0600 or 0400 it passes."""
     cert, key = pki.cert("client")
     mine = tmp_path / "client.key"
     shutil.copyfile(key, mine)
@@ -420,12 +420,13 @@ def test_private_key_open_to_others_is_refused(gw, pki, tmp_path, section, mode)
         gw.write("https://127.0.0.1:1/api", pki.ca())
         with open(gw.conf, "a", encoding="utf-8") as f:
             f.write(f'mqtt {{\n  host = "127.0.0.1"\n  tls = true\n{tls}}}\n')
-    how = "readable" if mode & 0o004 else "writable"
+    who = "others" if mode & 0o007 else "its group"
+    how = "readable" if mode & 0o044 else "writable"
     mine.chmod(mode)
     _check_refuses(gw.conf, "key_file", rf"{section}: key_file {re.escape(str(mine))} is "
-                   rf"{how} by others \(mode 0{mode:o}\); a private key must stay secret: "
+                   rf"{how} by {who} \(mode 0{mode:o}\); a private key must stay secret: "
                    rf"chmod 600 {re.escape(str(mine))}")
-    for ok in (0o600, 0o640):
+    for ok in (0o600, 0o400):
         mine.chmod(ok)
         r = run_firegw("check", "-c", gw.conf)
         assert r.returncode == 0, f"mode {ok:o}: exit {r.returncode}\n{r.stdout}{r.stderr}"
@@ -491,3 +492,161 @@ def test_ca_file_is_the_only_trust(gw, platform, daemon_factory, pki, system_cas
     d = daemon_factory(gw.conf, name="firegw-system-store").start(timeout=LONG)
     wait_delivered(gw, rx, d)
     assert d.stop() == 0
+
+
+# ---- the files firegw reads (docs/security.md, "Files firegw trusts") ----
+#
+# Each rule once through `firegw check` (the message names the file, its line and the command
+# that fixes it) and once through a start, which is refused with the same message.
+
+
+def _refused_by_check_and_start(conf, daemon_factory, line, message):
+    """`firegw check` fails with `conf[:line]: message`; `firegw -f` exits with it logged."""
+    where = f"{re.escape(str(conf))}:{line}: " if line else f"{re.escape(str(conf))}: "
+    r = run_firegw("check", "-c", conf)
+    assert r.returncode == 1, f"exit {r.returncode}\n{r.stdout}{r.stderr}"
+    assert re.search(rf"^{where}{message}", r.stderr, re.M), \
+        f"expected {where}{message}\n{r.stderr}"
+    d = daemon_factory(conf)
+    d.start(wait_ready=False)
+    assert d.wait_exit(timeout=LONG) != 0
+    assert re.search(rf"{where}{message}", d.log_text(), re.M), d.log_text()
+    assert not any("READY=1" in n for n in d.notes)
+
+
+def _check_ok(conf):
+    r = run_firegw("check", "-c", conf)
+    assert r.returncode == 0, f"exit {r.returncode}\n{r.stdout}{r.stderr}"
+
+
+def test_token_readable_by_group_is_refused(gw, pki, daemon_factory):
+    """0640 (group firegw, the operators) is no longer a token mode: check and start refuse
+    it with the chmod; 0600 and 0400 pass."""
+    gw.write("https://127.0.0.1:1/api", pki.ca(), token_mode=0o640)
+    t = re.escape(str(gw.token))
+    _refused_by_check_and_start(
+        gw.conf, daemon_factory, line_of(gw.conf, "  token_file = "),
+        rf"platform: token_file {t} is readable by its group \(mode 0640\); a token must stay "
+        rf"secret: chmod 600 {t}")
+    for ok in (0o600, 0o400):
+        gw.token.chmod(ok)
+        _check_ok(gw.conf)
+
+
+@needs_root
+def test_token_owned_by_another_user_is_refused(gw, pki, daemon_factory):
+    """A token that belongs to a user other than root, firegw or the process (here nobody)
+    can be read and replaced by that user: refused, with the chown."""
+    gw.write("https://127.0.0.1:1/api", pki.ca())
+    os.chown(gw.token, NOBODY, NOBODY)
+    t = re.escape(str(gw.token))
+    _refused_by_check_and_start(
+        gw.conf, daemon_factory, line_of(gw.conf, "  token_file = "),
+        rf"platform: token_file {t} belongs to uid {NOBODY}\b.*: chown \S+ {t}$")
+    os.chown(gw.token, 0, 0)
+    _check_ok(gw.conf)
+
+
+def test_token_longer_than_8192_bytes_is_refused(gw, pki, daemon_factory):
+    gw.write("https://127.0.0.1:1/api", pki.ca(), token="t" * 8193)
+    t = re.escape(str(gw.token))
+    _refused_by_check_and_start(gw.conf, daemon_factory, line_of(gw.conf, "  token_file = "),
+                                rf"platform: token_file {t}: token longer than 8192 bytes")
+    gw.write("https://127.0.0.1:1/api", pki.ca(), token="t" * 8192)
+    _check_ok(gw.conf)
+
+
+def test_token_symlink_is_refused(gw, pki, daemon_factory):
+    """The daemon opens the token with O_NOFOLLOW; check says so before it does."""
+    gw.write("https://127.0.0.1:1/api", pki.ca())
+    real = gw.root / "real-token"
+    gw.token.rename(real)
+    gw.token.symlink_to(real)
+    t = re.escape(str(gw.token))
+    _refused_by_check_and_start(gw.conf, daemon_factory, line_of(gw.conf, "  token_file = "),
+                                rf"platform: token_file {t} is a symbolic link; .*"
+                                rf"cp --remove-destination")
+
+
+@pytest.mark.parametrize("mode, who", [(0o664, "its group"), (0o646, "others")])
+def test_config_writable_by_others_is_refused(gw, pki, daemon_factory, mode, who):
+    """The config says where the token goes: writable by group or others, it is not read."""
+    gw.write("https://127.0.0.1:1/api", pki.ca())
+    gw.conf.chmod(mode)
+    c = re.escape(str(gw.conf))
+    _refused_by_check_and_start(
+        gw.conf, daemon_factory, None,
+        rf"refused: {c} is writable by {who} \(mode 0{mode:o}\); whoever can write it can send "
+        rf"the platform token elsewhere: chmod go-w {c}")
+    gw.conf.chmod(0o640)
+    _check_ok(gw.conf)
+
+
+@needs_root
+def test_config_owned_by_another_user_is_refused(gw, pki, daemon_factory):
+    gw.write("https://127.0.0.1:1/api", pki.ca())
+    os.chown(gw.conf, NOBODY, NOBODY)
+    c = re.escape(str(gw.conf))
+    _refused_by_check_and_start(gw.conf, daemon_factory, None,
+                                rf"refused: {c} belongs to uid {NOBODY}\b.*: chown root {c}$")
+
+
+def test_included_file_writable_by_group_is_refused(gw, pki, daemon_factory):
+    gw.write("https://127.0.0.1:1/api", pki.ca())
+    inc = gw.root / "more.conf"
+    inc.write_text('site {\n  town = "城关镇"\n}\n', encoding="utf-8")
+    gw.conf.write_text(gw.conf.read_text(encoding="utf-8") + 'include("more.conf")\n',
+                       encoding="utf-8")
+    _check_ok(gw.conf)
+    inc.chmod(0o664)
+    i = re.escape(str(inc))
+    _refused_by_check_and_start(
+        gw.conf, daemon_factory, line_of(gw.conf, "include("),
+        rf'include\("{i}"\): {i} is writable by its group \(mode 0664\); .*chmod go-w {i}')
+
+
+def test_ca_file_writable_by_others_is_refused(gw, pki, tmp_path, daemon_factory):
+    ca = tmp_path / "ca.pem"
+    shutil.copyfile(pki.ca(), ca)
+    gw.write("https://127.0.0.1:1/api", ca)
+    ca.chmod(0o666)
+    a = re.escape(str(ca))
+    _refused_by_check_and_start(
+        gw.conf, daemon_factory, line_of(gw.conf, "  ca_file = "),
+        rf"platform: ca_file {a} is writable by others \(mode 0666\); whoever can write it "
+        rf"can send the platform token elsewhere: chmod go-w {a}")
+    ca.chmod(0o644)
+    _check_ok(gw.conf)
+
+
+def test_url_with_password_is_refused_and_not_shown(gw, pki, daemon_factory):
+    gw.write("https://gw:hunter2@127.0.0.1:1/api", pki.ca())
+    _refused_by_check_and_start(
+        gw.conf, daemon_factory, line_of(gw.conf, "url = "),
+        r"platform: url must not hold a user name or password \(user:password@host\); "
+        r"remove it from the url and put the token in token_file")
+    r = run_firegw("check", "-c", gw.conf)
+    assert "hunter2" not in r.stdout + r.stderr
+
+
+def test_plain_mqtt_with_a_password_needs_insecure_plaintext(tmp_path):
+    """mqtt:// with a password is refused unless insecure_plaintext = true; that key is
+    itself refused where it changes nothing (mqtts://)."""
+    site = um.Gw(tmp_path)
+    site.write(1883, user="gw", password="pw")
+    text = site.conf.read_text(encoding="utf-8")
+    assert "insecure_plaintext = true" in text  # the helper asks for it on loopback
+    _check_ok(site.conf)
+    site.conf.write_text(text.replace("  insecure_plaintext = true\n", ""), encoding="utf-8")
+    r = run_firegw("check", "-c", site.conf)
+    assert r.returncode == 1
+    assert re.search(rf"^{re.escape(str(site.conf))}:{line_of(site.conf, 'url = ')}: platform: "
+                     r"url 'mqtt://127\.0\.0\.1:1883' is plain MQTT: the password of "
+                     r"password_file would cross the network .* add insecure_plaintext = true",
+                     r.stderr, re.M), r.stderr
+    site.write(1883, user="gw", password="pw", url="mqtts://127.0.0.1:8883",
+               extra_platform="  insecure_plaintext = true\n")
+    r = run_firegw("check", "-c", site.conf)
+    assert r.returncode == 1
+    assert (f"{site.conf}:{line_of(site.conf, 'insecure_plaintext')}: platform: "
+            "insecure_plaintext is only for an mqtt:// url with a password") in r.stderr, r.stderr

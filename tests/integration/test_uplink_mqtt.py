@@ -188,6 +188,9 @@ class Gw:
             self.password.write_text(password + "\n", encoding="utf-8")
             self.password.chmod(mode)
             auth = f'  username = "{user}"\n  password_file = "{self.password}"\n'
+            if not (url or "").startswith("mqtts://"):
+                # The test brokers listen on loopback: plain MQTT has to be asked for.
+                auth += "  insecure_plaintext = true\n"
         text += (f'platform {{\n  transport = "mqtt"\n'
                  f'  url = "{url or f"mqtt://127.0.0.1:{port}"}"\n'
                  f'  topic_prefix = "{PREFIX}/"\n  batch = {batch}\n'
@@ -413,6 +416,9 @@ def test_wrong_password_clear_log_and_backoff(gw, broker, platform, daemon_facto
     pf = platform(b, user="platform", password="p")
     gw.write(b.port, dead=2, user="gw", password="wrong")
     d = start_gw(daemon_factory, gw)
+    # Plain MQTT with a password (insecure_plaintext = true): a warning at every start.
+    d.wait_log(rf"<4>platform: url mqtt://127\.0\.0\.1:{b.port} is plain MQTT "
+               r"\(insecure_plaintext = true\): the broker password crosses the network")
     d.wait_log(rf"<4>platform uplink: 127\.0\.0\.1:{b.port}: the broker refused the login "
                r"\(.*\); check platform username \(gw\) and the password in "
                rf"{re.escape(str(gw.password))} against the broker's password file",
@@ -444,8 +450,8 @@ def test_password_file_readable_by_others_refuses_start(gw, broker, daemon_facto
         d.start(timeout=10)
     d.wait_exit(timeout=10)
     assert d.returncode != 0
-    assert re.search(r"platform password_file .* is readable by others \(mode 0644\); .*chmod "
-                     r"600", d.log_text())
+    assert re.search(r"platform: password_file .* is readable by others \(mode 0644\); a "
+                     r"password must stay secret: chmod 600", d.log_text())
 
 
 def test_check_platform_mqtt_errors(gw, tmp_path):
