@@ -170,7 +170,8 @@ class Demo:
         say(f"detector simulator: Modbus TCP on 127.0.0.1:{self.sim.port}, units 1-6, 10, 20, 21")
         self.mqtt_port = free_port()
         (self.work / "mosquitto.conf").write_text(
-            f"listener {self.mqtt_port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+            f"listener {self.mqtt_port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            "max_packet_size 1048576\n")
         self.procs.start("mosquitto", ["mosquitto", "-c", self.work / "mosquitto.conf"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until("mosquitto", lambda: self._connects(self.mqtt_port))

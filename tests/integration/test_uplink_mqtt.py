@@ -574,3 +574,65 @@ def test_in_flight_events_sent_again_after_broker_dies(gw, broker, platform, sim
     assert_delivered_in_order(gw, pf)
     mine = [e["type"] for e in pf.first_deliveries() if e["hazard"]["id"] == hid]
     assert [t for t in mine if t != "resync"] == ["raised", "cleared"]
+
+
+def test_hostile_command_messages_bounded(gw, broker, platform, sims, daemon_factory):
+    """Issue 13 on the MQTT transport: a 2 MiB command message is dropped before it is
+    parsed (memory stays bounded), a message of 150 commands has 100 applied and the rest
+    ignored with one log line, forged lines and escapes in every string stay inside firegw's
+    own lines, and a fire alarm raised right after still reaches the platform at once."""
+    b = broker()
+    pf = platform(b)
+    sim = sims("20")
+    gw.write(b.port, dead=1, smoke_port=sim.port)
+    d = start_gw(daemon_factory, gw)
+    wait_until("a device_offline item", lambda: len(gw.hazard_ids()) == 1, daemon=d)
+    wait_delivered(gw, pf, d)
+    hid = gw.hazard_ids()[0]
+    rss0 = _peak_rss_kb(d)
+
+    b.publish(topic("commands"), json.dumps(
+        {"id": "huge", "type": "hazard.assign", "hazard_id": hid, "note": "x" * (2 << 20)}))
+    d.wait_log(r"<4>platform uplink: a message of \d+ bytes on .*/commands dropped: over the "
+               r"limit of 1048576", timeout=LONG)
+    forged = "\n<0>FORGED \x1b[2J"
+    b.publish(topic("commands"), json.dumps(
+        [{"id": f"h{i}{forged}", "type": f"hazard.close{forged}", "hazard_id": f"x{forged}"}
+         for i in range(150)]))
+    d.wait_log(r"<4>platform uplink: a message on .*/commands ignored: 150 commands in one "
+               r"message, over the limit of 100", timeout=LONG)
+
+    def results():
+        return [r for m in pf.on("command_results") for r in m["command_results"]]
+    wait_until("100 results", lambda: len(results()) >= 100, daemon=d)
+    assert len(results()) == 100
+    assert gw.q("SELECT count(*) FROM commands")[0][0] == 100
+    assert not any(r["id"] == "huge" for r in results())
+    for line in d.lines:
+        assert re.match(r"^<[3-7]>", line), f"a log line firegw did not write: {line!r}"
+        assert "\x1b" not in line
+    assert len([ln for ln in d.lines if "platform" in ln and "refused" in ln]) <= 2
+
+    mark = d.mark()
+    sim.set(20, "input", 0, 0b1)
+    m = d.wait_log(r"hazard (\S+) raised: fire_alarm", since=mark, timeout=LONG)
+    t0 = time.time()
+    wait_until("the fire alarm at the platform", lambda: any(
+        e["hazard"]["id"] == m.group(1) for e in pf.events()), daemon=d)
+    latency = time.time() - t0
+    if not (conftest.VALGRIND or conftest.sanitized_build()):
+        grown = _peak_rss_kb(d) - rss0
+        print(f"mqtt hostile: peak RSS {_peak_rss_kb(d)} kB (+{grown}), "
+              f"fire alarm {latency:.3f} s")
+        # libmosquitto reads the 2 MiB message whole before firegw can drop it: that, and
+        # no more (the broker's max_packet_size keeps it off the wire in the field).
+        assert grown < 8 * 1024, f"peak RSS grew by {grown} kB"
+        assert latency <= 1.0
+
+
+def _peak_rss_kb(d):
+    with open(f"/proc/{d.pid}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
