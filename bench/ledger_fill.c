@@ -76,7 +76,7 @@ static int ledger_fill_closed(struct ledger *l, const char *device, long n, int6
 
 		if (i % 1000 == 0 && ledger_begin(l) < 0)
 			return -1;
-		hazard_init(&h);
+		item_init(&h);
 		snprintf(h.device, sizeof(h.device), "%s", device);
 		snprintf(h.point, sizeof(h.point), "smoke");
 		snprintf(h.title, sizeof(h.title), "smoke alarm");
@@ -89,7 +89,7 @@ static int ledger_fill_closed(struct ledger *l, const char *device, long n, int6
 		h.closed_at = h.first_seen + 45000;
 		h.info = json_object();
 		rc = ledger_hazard_insert(l, &h);
-		hazard_finish(&h);
+		item_finish(&h);
 		if (rc < 0) {
 			fprintf(stderr, "ledger-fill: insert closed item failed: %s\n",
 			        ledger_errmsg(l));

@@ -20,11 +20,9 @@ struct acquire {
 	uint64_t dropped;
 };
 
-static struct dev_status *acquire_find(struct acquire *a, const struct device_conf *dc)
+static struct dev_status *acquire_find(struct acquire *a, const struct mb_device *dev)
 {
-	size_t i = (size_t)(dc - a->conf->devices);
-
-	return i < a->ndevs ? &a->devs[i] : NULL;
+	return dev->index < a->ndevs ? &a->devs[dev->index] : NULL;
 }
 
 static void acquire_push(struct acquire *a, const struct reading *rd)
@@ -43,11 +41,19 @@ static bool acquire_is_status(const struct profile *p, const struct point *pt)
 	return false;
 }
 
+/* What the bus worker needs of a configured device. */
+static struct mb_device acquire_mb_device(const struct device_conf *d, size_t index)
+{
+	return (struct mb_device){d->id,         d->unit,    d->interval_ms, d->timeout_ms,
+	                          d->retries,    d->prof,    index};
+}
+
 static void acquire_on_result(const struct mb_result *r, void *userdata)
 {
 	struct acquire *a = userdata;
 	struct dev_status *s = acquire_find(a, r->dev);
 	const struct profile *p = r->dev->prof;
+	const struct device_conf *dc = s ? s->dc : NULL;
 	struct reading rd = {.mono_ms = r->mono_ms, .wall_ms = r->wall_ms};
 	char what[160], detail[160];
 
@@ -92,8 +98,8 @@ static void acquire_on_result(const struct mb_result *r, void *userdata)
 	rd.point[0] = '\0';
 	acquire_push(a, &rd);
 
-	snprintf(what, sizeof(what), "device '%s' (unit %d on bus '%s')", r->dev->id, r->dev->unit,
-	         r->dev->bus);
+	snprintf(what, sizeof(what), "device '%s' (unit %d on bus '%s')", dc->id, dc->unit,
+	         dc->bus);
 	if (r->why == MB_WHY_EXCEPTION)
 		snprintf(detail, sizeof(detail), "Modbus exception %d", r->code);
 	else if (r->why == MB_WHY_LINK)
@@ -135,7 +141,7 @@ struct acquire *acquire_start(uv_loop_t *loop, const struct conf *c, struct inge
 		for (size_t k = 0; k < n; k++)
 			s->values[k] = NAN;
 	}
-	const struct device_conf **devs = calloc(a->ndevs ? a->ndevs : 1, sizeof(*devs));
+	struct mb_device *devs = calloc(a->ndevs ? a->ndevs : 1, sizeof(*devs));
 	if (!devs) {
 		acquire_stop(a);
 		return NULL;
@@ -145,7 +151,7 @@ struct acquire *acquire_start(uv_loop_t *loop, const struct conf *c, struct inge
 
 		for (size_t i = 0; i < c->ndevices; i++)
 			if (c->devices[i].busp == &c->buses[b])
-				devs[n++] = &c->devices[i];
+				devs[n++] = acquire_mb_device(&c->devices[i], i);
 		if (n == 0) {
 			log_notice("bus '%s' has no device; not polled", c->buses[b].name);
 			continue;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conf_parse.h"
+#include "profile_load.h"
 #include "firegw-config.h"
 #include "secret.h"
 
@@ -164,41 +165,6 @@ static void conf_schema_init(void)
 	escalation_opts[KIND_COUNT] = (cfg_opt_t)CFG_END();
 	conf_parse_schema(root_opts);
 	done = true;
-}
-
-int64_t conf_parse_duration(const char *s)
-{
-	char *end;
-	double v;
-
-	if (!s)
-		return -1;
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s == '-' || *s == '\0')
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v) || v < 0)
-		return -1;
-	while (isspace((unsigned char)*end))
-		end++;
-	double mult;
-	if (*end == '\0' || strcmp(end, "s") == 0)
-		mult = 1000;
-	else if (strcmp(end, "ms") == 0)
-		mult = 1;
-	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-		mult = 60000;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600000;
-	else if (strcmp(end, "d") == 0)
-		mult = 86400000;
-	else
-		return -1;
-	if (v * mult > (double)INT64_MAX / 2)
-		return -1;
-	return (int64_t)(v * mult + 0.5);
 }
 
 /* An integer option narrowed to int; a value outside int becomes INT_MIN so that every range

@@ -8,25 +8,8 @@
 
 #include "conf_errors.h"
 #include "policy.h"
+#include "modbus_bus.h"
 #include "profile.h"
-
-enum bus_type { BUS_RTU, BUS_TCP };
-
-struct bus_conf {
-	char *name;
-	enum bus_type type;
-	char *port; /* RTU: serial device */
-	int baud;
-	char parity; /* 'N', 'E' or 'O' */
-	int data_bits, stop_bits;
-	bool rs485;
-	int64_t frame_delay_ms;
-	char *host; /* TCP */
-	int tcp_port;
-	int64_t connect_timeout_ms;
-	int line;
-	char *file;
-};
 
 struct device_conf {
 	char *id;
@@ -112,5 +95,3 @@ struct conf {
 struct conf *conf_load(const char *path, struct conf_errors *errs);
 void conf_free(struct conf *c);
 const struct device_conf *conf_device(const struct conf *c, const char *id);
-/* Parses "500ms", "5s", "30m", "72h", "7d" or a bare number of seconds. -1 if invalid. */
-int64_t conf_parse_duration(const char *s);

@@ -2,13 +2,14 @@
 #include "conf_parse.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "conf.h"
 
 /* The parse in progress: libconfuse's callbacks carry no user data. Config is parsed on the
  * main thread only. */
@@ -233,6 +234,41 @@ void conf_parse_error(struct conf_parse *p, const cfg_t *sec, const char *opt, c
 	if (w.line == 0 && p->src.nfiles)
 		w.file = p->src.files[0];
 	conf_errors_add(p->errs, w.file, w.line, "%s", msg);
+}
+
+int64_t conf_parse_duration(const char *s)
+{
+	char *end;
+	double v;
+
+	if (!s)
+		return -1;
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '-' || *s == '\0')
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v) || v < 0)
+		return -1;
+	while (isspace((unsigned char)*end))
+		end++;
+	double mult;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		mult = 1000;
+	else if (strcmp(end, "ms") == 0)
+		mult = 1;
+	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+		mult = 60000;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600000;
+	else if (strcmp(end, "d") == 0)
+		mult = 86400000;
+	else
+		return -1;
+	if (v * mult > (double)INT64_MAX / 2)
+		return -1;
+	return (int64_t)(v * mult + 0.5);
 }
 
 int64_t conf_parse_duration_opt(struct conf_parse *p, cfg_t *sec, const char *opt, int64_t dflt_ms)

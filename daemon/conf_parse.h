@@ -40,5 +40,7 @@ struct conf_line conf_parse_where(const struct conf_parse *p, const cfg_t *sec, 
 bool conf_parse_isset(const struct conf_parse *p, const cfg_t *sec, const char *opt);
 void conf_parse_error(struct conf_parse *p, const cfg_t *sec, const char *opt, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Parses "500ms", "5s", "30m", "72h", "7d" or a bare number of seconds. -1 if invalid. */
+int64_t conf_parse_duration(const char *s);
 /* Reads a duration option ("5s", "30m"); reports a bad one and returns dflt_ms. */
 int64_t conf_parse_duration_opt(struct conf_parse *p, cfg_t *sec, const char *opt, int64_t dflt_ms);

@@ -22,6 +22,7 @@
 #include "uplink.h"
 #include "uplink_mqtt.h"
 #include "firegw-config.h"
+#include "jsonfmt.h"
 
 static const struct dev_status *ctl_dev_status(struct daemon *d, const struct device_conf *dc)
 {
@@ -73,7 +74,7 @@ static json_t *ctl_mqtt_device(struct daemon *d, const struct device_conf *dc, j
 	json_object_set_new(o, "online", json_boolean(online));
 	if (!s)
 		return o;
-	json_object_set_new(o, "last_ok", hazard_time_json(s->last_heard_wall));
+	json_object_set_new(o, "last_ok", jsonfmt_time(s->last_heard_wall));
 	json_t *errs = json_object();
 	uint64_t bad = 0;
 	for (int e = 1; e < MM_ERR_COUNT; e++) {
@@ -93,7 +94,7 @@ static json_t *ctl_mqtt_device(struct daemon *d, const struct device_conf *dc, j
 		for (size_t i = 0; i < dc->prof->npoints; i++)
 			json_object_set_new(
 			    v, dc->prof->points[i].name,
-			    json_pack("{s:o, s:s}", "value", hazard_number_json(s->values[i]),
+			    json_pack("{s:o, s:s}", "value", jsonfmt_number(s->values[i]),
 			              "unit",
 			              dc->prof->points[i].unit ? dc->prof->points[i].unit : ""));
 		json_object_set_new(o, "values", v);
@@ -138,7 +139,7 @@ static json_t *ctl_device(struct daemon *d, const struct device_conf *dc, bool v
 	json_object_set_new(o, "online", json_boolean(s && s->why == MB_WHY_OK));
 	if (!s)
 		return o;
-	json_object_set_new(o, "last_ok", hazard_time_json(s->last_ok_wall));
+	json_object_set_new(o, "last_ok", jsonfmt_time(s->last_ok_wall));
 	if (s->why != MB_WHY_OK && s->backoff_ms > 0) {
 		int64_t left = s->last_poll_mono + s->backoff_ms - clock_mono_ms();
 
@@ -158,7 +159,7 @@ static json_t *ctl_device(struct daemon *d, const struct device_conf *dc, bool v
 		for (size_t i = 0; i < p->npoints; i++)
 			json_object_set_new(v, p->points[i].name,
 			                    json_pack("{s:o, s:s}", "value",
-			                              hazard_number_json(s->values[i]), "unit",
+			                              jsonfmt_number(s->values[i]), "unit",
 			                              p->points[i].unit ? p->points[i].unit : ""));
 		json_object_set_new(o, "values", v);
 	}
@@ -208,12 +209,12 @@ json_t *ctl_status(struct daemon *d, bool full)
 	    (json_int_t)(statvfs(d->conf->data_dir, &vfs) == 0
 	                     ? (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize
 	                     : -1),
-	    "last_upload", hazard_time_json(us ? us->last_success_wall : 0));
+	    "last_upload", jsonfmt_time(us ? us->last_success_wall : 0));
 	/* Whether the ledger takes what comes in (a full or failing disk says so here). */
 	const struct ingest_health *ih = d->ingest ? ingest_health(d->ingest) : NULL;
 	json_t *lg = json_pack("{s:b, s:o, s:o, s:I}", "ok", !ih || ih->ok, "error",
 	                       ih && ih->error ? json_string(ih->error) : json_null(), "since",
-	                       hazard_time_json(ih ? ih->since_wall_ms : 0), "failed_commits",
+	                       jsonfmt_time(ih ? ih->since_wall_ms : 0), "failed_commits",
 	                       (json_int_t)(ih ? ih->failed_commits : 0));
 	json_object_set_new(o, "ledger", lg);
 	if (!full)
@@ -312,16 +313,16 @@ static json_t *ctl_test(struct daemon *d, const char *id, const struct control_p
 			    "(disk full?)",
 			    strerror(-rc));
 	}
-	hazard_init(&h);
+	item_init(&h);
 	rc = ledger_hazard_last_closed(d->ledger, dc->id, "test", KIND_FIRE_ALARM, &h);
 	if (rc != 1) {
-		hazard_finish(&h);
+		item_finish(&h);
 		return control_error(
 		    "the test alarm was recorded but not found again; see the log");
 	}
 	json_t *o = json_pack("{s:b, s:s, s:s, s:b}", "ok", 1, "hazard_id", h.id, "device", dc->id,
 	                      "platform", d->uplink || d->uplink_mqtt);
-	hazard_finish(&h);
+	item_finish(&h);
 	uplink_kick(d->uplink);
 	uplink_mqtt_kick(d->uplink_mqtt);
 	return o;

@@ -12,87 +12,6 @@
 #include "ledger.h"
 #include "log.h"
 
-static const char *const hstatus_names[] = {
-    [HSTATUS_OPEN] = "open",
-    [HSTATUS_ACKNOWLEDGED] = "acknowledged",
-    [HSTATUS_RECTIFYING] = "rectifying",
-    [HSTATUS_PENDING_ACCEPTANCE] = "pending_acceptance",
-    [HSTATUS_CLOSED] = "closed",
-};
-
-void hazard_init(struct hazard *h)
-{
-	memset(h, 0, sizeof(*h));
-}
-
-void hazard_finish(struct hazard *h)
-{
-	json_decref(h->info);
-	h->info = NULL;
-}
-
-const char *hstatus_name(enum hstatus s)
-{
-	return (unsigned)s <= HSTATUS_CLOSED ? hstatus_names[s] : "unknown";
-}
-
-int hstatus_from_name(const char *s)
-{
-	for (int i = 0; i <= HSTATUS_CLOSED; i++)
-		if (s && strcmp(s, hstatus_names[i]) == 0)
-			return i;
-	return -1;
-}
-
-json_t *hazard_time_json(int64_t wall_ms)
-{
-	char buf[32];
-
-	if (wall_ms <= 0)
-		return json_null();
-	clock_format_iso(wall_ms, buf, sizeof(buf));
-	return json_string(buf);
-}
-
-json_t *hazard_number_json(double v)
-{
-	return isfinite(v) ? json_real(v) : json_null();
-}
-
-json_t *hazard_to_json(const struct hazard *h)
-{
-	json_t *o = json_object();
-
-	/* Site, location, device details and people first; the ledger's own fields win. */
-	if (h->info)
-		json_object_update(o, h->info);
-	json_object_set_new(o, "id", json_string(h->id));
-	json_object_set_new(o, "kind", json_string(kind_name(h->kind)));
-	json_object_set_new(o, "grade", json_string(grade_name(h->grade)));
-	json_object_set_new(o, "status", json_string(hstatus_name(h->status)));
-	json_object_set_new(o, "title", json_string(h->title));
-	json_object_set_new(o, "device_id", json_string(h->device));
-	json_object_set_new(o, "point", json_string(h->point));
-	json_object_set_new(o, "active", json_boolean(h->active));
-	json_object_set_new(o, "value", hazard_number_json(h->value));
-	json_object_set_new(o, "peak", hazard_number_json(h->peak));
-	json_object_set_new(o, "threshold", hazard_number_json(h->threshold));
-	json_object_set_new(o, "unit", json_string(h->unit));
-	json_object_set_new(o, "occurrences", json_integer(h->occurrences));
-	json_object_set_new(o, "escalations", json_integer(h->escalations));
-	json_object_set_new(o, "first_seen", hazard_time_json(h->first_seen));
-	json_object_set_new(o, "last_seen", hazard_time_json(h->last_seen));
-	json_object_set_new(o, "cleared_at", hazard_time_json(h->cleared_at));
-	json_object_set_new(o, "closed_at", hazard_time_json(h->closed_at));
-	json_object_set_new(o, "deadline", hazard_time_json(h->deadline));
-	json_object_set_new(o, "overdue", json_boolean(h->overdue));
-	json_object_set_new(o, "recurrence_of",
-	                    h->recurrence_of[0] ? json_string(h->recurrence_of) : json_null());
-	json_object_set_new(o, "suspect_rectification", json_boolean(h->suspect_rectification));
-	json_object_set_new(o, "test", json_boolean(h->test));
-	return o;
-}
-
 /* When the condition last became present: escalation after a restart counts from here. */
 static void hazard_set_active_since(struct hazard *h, int64_t wall_ms)
 {
@@ -153,7 +72,7 @@ static int hazard_raise(struct ledger *l, const struct policy *p, const struct h
 {
 	enum grade g = policy_grade(p, o->kind, o->level);
 
-	hazard_init(h);
+	item_init(h);
 	snprintf(h->device, sizeof(h->device), "%s", o->device);
 	snprintf(h->point, sizeof(h->point), "%s", o->point);
 	snprintf(h->unit, sizeof(h->unit), "%s", o->unit ? o->unit : "");
@@ -227,7 +146,7 @@ int hazard_observe(struct ledger *l, const struct policy *p, const struct hazard
 		if (rc == 0 && out)
 			*out = h;
 		else
-			hazard_finish(&h);
+			item_finish(&h);
 		return rc;
 	}
 
@@ -239,16 +158,16 @@ int hazard_observe(struct ledger *l, const struct policy *p, const struct hazard
 		have_prev = rc == 1 && prev.closed_at > 0 &&
 		            o->wall_ms - prev.closed_at <= p->recurrence_s * 1000;
 		if (rc == 1 && !have_prev)
-			hazard_finish(&prev);
+			item_finish(&prev);
 	}
 	rc = hazard_raise(l, p, o, have_prev ? &prev : NULL, &h);
 	if (have_prev)
-		hazard_finish(&prev);
+		item_finish(&prev);
 	*outcome = HAZARD_RAISED;
 	if (rc == 0 && out)
 		*out = h;
 	else
-		hazard_finish(&h);
+		item_finish(&h);
 	return rc;
 }
 
@@ -263,7 +182,7 @@ int hazard_clear(struct ledger *l, const char *device, const char *point, enum k
 	if (rc <= 0)
 		return rc;
 	if (!h.active) {
-		hazard_finish(&h);
+		item_finish(&h);
 		return 0;
 	}
 	h.active = false;
@@ -278,7 +197,7 @@ int hazard_clear(struct ledger *l, const char *device, const char *point, enum k
 		rc = hazard_record(l, &h, "closed", wall_ms, false);
 		*outcome = HAZARD_CLOSED;
 	}
-	hazard_finish(&h);
+	item_finish(&h);
 	return rc;
 }
 
@@ -292,7 +211,7 @@ int hazard_silence(struct ledger *l, const char *device, const char *point, enum
 	if (rc <= 0)
 		return rc;
 	if (!h.active) {
-		hazard_finish(&h);
+		item_finish(&h);
 		return 0;
 	}
 	json_t *n = json_object_get(h.info, "silences");
@@ -301,7 +220,7 @@ int hazard_silence(struct ledger *l, const char *device, const char *point, enum
 	json_object_set_new(h.info, "silences",
 	                    json_integer(json_is_integer(n) ? json_integer_value(n) + 1 : 1));
 	rc = hazard_record(l, &h, "silenced", wall_ms, false);
-	hazard_finish(&h);
+	item_finish(&h);
 	return rc < 0 ? rc : 1;
 }
 
@@ -313,7 +232,7 @@ int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, in
 	if (rc <= 0)
 		return rc == 0 ? -ENOENT : rc;
 	if (h.status == HSTATUS_CLOSED || h.grade == GRADE_IMMEDIATE) {
-		hazard_finish(&h);
+		item_finish(&h);
 		return 0;
 	}
 	h.grade = grade_up(h.grade);
@@ -322,7 +241,7 @@ int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, in
 	if (d < h.deadline || h.deadline == 0)
 		h.deadline = d;
 	rc = hazard_record(l, &h, "escalated", wall_ms, false);
-	hazard_finish(&h);
+	item_finish(&h);
 	return rc;
 }
 
@@ -510,7 +429,7 @@ int hazard_apply_command(struct ledger *l, const struct policy *p, json_t *cmd, 
 		reason = hazard_command_check(type, &h, &to, &event);
 		if (!reason)
 			rc = hazard_command_transition(l, p, cmd, id, &h, to, event, wall_ms);
-		hazard_finish(&h);
+		item_finish(&h);
 		if (rc < 0)
 			return rc;
 	}

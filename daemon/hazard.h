@@ -9,40 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "item.h"
 #include "policy.h"
-
-enum hstatus {
-	HSTATUS_OPEN,
-	HSTATUS_ACKNOWLEDGED,
-	HSTATUS_RECTIFYING,
-	HSTATUS_PENDING_ACCEPTANCE,
-	HSTATUS_CLOSED,
-};
-
-#define HAZARD_ID_LEN   80
-#define HAZARD_NAME_LEN 64
-
-struct hazard {
-	int64_t num;            /* ledger row, the <seq> of the id */
-	char id[HAZARD_ID_LEN]; /* "<gateway>-<6-digit seq>" */
-	char device[HAZARD_NAME_LEN];
-	char point[HAZARD_NAME_LEN];
-	enum kind kind;
-	enum grade grade;
-	enum hstatus status;
-	bool active; /* the condition is present now */
-	bool overdue;
-	bool test;                  /* commissioning test, never a real alarm */
-	bool suspect_rectification; /* came back soon after a close: 虚假整改? */
-	int escalations;
-	int64_t occurrences;
-	double value, peak, threshold;
-	char unit[16];
-	int64_t first_seen, last_seen, cleared_at, closed_at, deadline; /* wall ms, 0 = none */
-	char recurrence_of[HAZARD_ID_LEN];
-	char title[160];
-	json_t *info; /* site, location, device details, responsible, acceptor, platform fields */
-};
 
 /* What a condition looks like when the rules report it. */
 struct hazard_obs {
@@ -61,15 +29,6 @@ struct hazard_obs {
 
 struct ledger;
 
-void hazard_init(struct hazard *h);
-void hazard_finish(struct hazard *h);
-const char *hstatus_name(enum hstatus s);
-int hstatus_from_name(const char *s);
-json_t *hazard_to_json(const struct hazard *h);
-/* A wall time as the ledger's JSON writes it (ISO 8601, UTC, ms), null when 0 (never). */
-json_t *hazard_time_json(int64_t wall_ms);
-/* A number, null when it is not finite (no reading yet). */
-json_t *hazard_number_json(double v);
 
 enum hazard_outcome {
 	HAZARD_NONE, /* nothing to record (still active, same item) */

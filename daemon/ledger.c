@@ -753,14 +753,14 @@ static void hazard_from_row(sqlite3_stmt *st, struct hazard *h)
 	const char *info;
 	int k, g, s;
 
-	hazard_init(h);
+	item_init(h);
 	h->num = sqlite3_column_int64(st, 0);
 	copy_text(h->id, sizeof(h->id), st, 1);
 	copy_text(h->device, sizeof(h->device), st, 2);
 	copy_text(h->point, sizeof(h->point), st, 3);
 	k = kind_from_name((const char *)sqlite3_column_text(st, 4));
 	g = grade_from_name((const char *)sqlite3_column_text(st, 5));
-	s = hstatus_from_name((const char *)sqlite3_column_text(st, 6));
+	s = item_status_from_name((const char *)sqlite3_column_text(st, 6));
 	h->kind = k < 0 ? KIND_DEVICE_FAULT : (enum kind)k;
 	h->grade = g < 0 ? GRADE_GENERAL : (enum grade)g;
 	h->status = s < 0 ? HSTATUS_OPEN : (enum hstatus)s;
@@ -837,7 +837,7 @@ static void ledger_bind_hazard(sqlite3_stmt *st, const struct hazard *h, char **
 	sqlite3_bind_text(st, 3, h->point, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, kind_name(h->kind), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, grade_name(h->grade), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, hstatus_name(h->status), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, item_status_name(h->status), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 7, h->active);
 	sqlite3_bind_int(st, 8, h->overdue);
 	sqlite3_bind_int(st, 9, h->test);
@@ -921,7 +921,7 @@ int ledger_hazard_foreach_open(struct ledger *l, bool active_only, ledger_hazard
 
 		hazard_from_row(st, &h);
 		rc = fn(&h, userdata);
-		hazard_finish(&h);
+		item_finish(&h);
 		if (rc != 0)
 			break;
 	}
@@ -965,7 +965,7 @@ int ledger_event_append(struct ledger *l, const struct hazard *h, const char *ty
 	clock_format_iso(wall_ms, at, sizeof(at));
 	seq = ledger_next(l, SQL_SEQ_EVENTS);
 	body = json_pack("{s:s, s:I, s:s, s:s, s:o}", "event_id", event_id, "seq", (json_int_t)seq,
-	                 "type", type, "at", at, "hazard", hazard_to_json(h));
+	                 "type", type, "at", at, "hazard", item_to_json(h));
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	if (text && strlen(text) > LEDGER_EVENT_MAX) {
 		/* Whatever made it this big, the event itself must go: first without the
@@ -981,7 +981,7 @@ int ledger_event_append(struct ledger *l, const struct hazard *h, const char *ty
 
 			free(text);
 			bare.info = NULL;
-			json_object_set_new(body, "hazard", hazard_to_json(&bare));
+			json_object_set_new(body, "hazard", item_to_json(&bare));
 			json_object_set_new(json_object_get(body, "hazard"), "truncated",
 			                    json_true());
 			text = json_dumps(body, JSON_COMPACT);
@@ -1028,7 +1028,7 @@ int ledger_event_append(struct ledger *l, const struct hazard *h, const char *ty
 		*seq_out = seq;
 	l->appended++;
 	log_info("hazard %s %s: %s %s grade=%s at %s/%s", h->id, type, kind_name(h->kind),
-	         hstatus_name(h->status), grade_name(h->grade), h->device, h->point);
+	         item_status_name(h->status), grade_name(h->grade), h->device, h->point);
 	return 0;
 }
 

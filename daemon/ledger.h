@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hazard.h"
+#include "item.h"
 
 #define LEDGER_SCHEMA_VERSION 3
 /* An event's JSON, at most (bytes): one that would be larger is written without the item's
@@ -60,7 +60,7 @@ const char *ledger_errmsg(const struct ledger *l);
 /* The connection, for read-only queries (query.c). */
 struct sqlite3 *ledger_db(struct ledger *l);
 
-/* 1 found, 0 none, negative errno on failure. `h` is filled and must be hazard_finish()ed. */
+/* 1 found, 0 none, negative errno on failure. `h` is filled and must be item_finish()ed. */
 int ledger_hazard_open_for(struct ledger *l, const char *device, const char *point, enum kind kind,
                            struct hazard *h);
 int ledger_hazard_last_closed(struct ledger *l, const char *device, const char *point,

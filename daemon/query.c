@@ -10,8 +10,10 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "conf_parse.h"
 #include "hazard.h"
 #include "policy.h"
+#include "jsonfmt.h"
 
 static const char *query_db_error = "the ledger could not be read; see the daemon's log";
 
@@ -64,10 +66,10 @@ json_t *query_hazards(struct ledger *l, const struct query_filter *f, const char
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct hazard h;
 
-		hazard_init(&h);
+		item_init(&h);
 		if (ledger_hazard_get(l, query_text(st, 0), &h) == 1)
-			json_array_append_new(list, hazard_to_json(&h));
-		hazard_finish(&h);
+			json_array_append_new(list, item_to_json(&h));
+		item_finish(&h);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -85,15 +87,15 @@ json_t *query_hazard(struct ledger *l, const char *id, const char **err)
 	json_t *events, *out;
 	int rc;
 
-	hazard_init(&h);
+	item_init(&h);
 	rc = ledger_hazard_get(l, id, &h);
 	if (rc != 1) {
-		hazard_finish(&h);
+		item_finish(&h);
 		*err = rc == 0 ? "no such hazard; 'firegwctl hazards' lists them" : query_db_error;
 		return NULL;
 	}
-	out = hazard_to_json(&h);
-	hazard_finish(&h);
+	out = item_to_json(&h);
+	item_finish(&h);
 	st = query_prepare(l, "SELECT e.seq, e.event_id, e.type, e.at, "
 	                      " EXISTS(SELECT 1 FROM outbox o WHERE o.lane = 0 AND o.seq = e.seq), "
 	                      " d.reason, d.at "
@@ -110,13 +112,13 @@ json_t *query_hazard(struct ledger *l, const char *id, const char **err)
 		json_t *e = json_pack("{s:I, s:s, s:s, s:o}", "seq",
 		                      (json_int_t)sqlite3_column_int64(st, 0), "event_id",
 		                      query_text(st, 1), "type", query_text(st, 2), "at",
-		                      hazard_time_json(sqlite3_column_int64(st, 3)));
+		                      jsonfmt_time(sqlite3_column_int64(st, 3)));
 
 		if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
 			json_object_set_new(e, "delivery", json_string("rejected"));
 			json_object_set_new(e, "reason", json_string(query_text(st, 5)));
 			json_object_set_new(e, "rejected_at",
-			                    hazard_time_json(sqlite3_column_int64(st, 6)));
+			                    jsonfmt_time(sqlite3_column_int64(st, 6)));
 		} else {
 			json_object_set_new(
 			    e, "delivery",
@@ -183,7 +185,7 @@ json_t *query_outbox(struct ledger *l, int limit, const char **err)
 		    items, json_pack("{s:I, s:s, s:s, s:o, s:I, s:s}", "seq",
 		                     (json_int_t)sqlite3_column_int64(st, 0), "hazard_id",
 		                     query_text(st, 1), "type", query_text(st, 2), "created",
-		                     hazard_time_json(sqlite3_column_int64(st, 3)), "attempts",
+		                     jsonfmt_time(sqlite3_column_int64(st, 3)), "attempts",
 		                     (json_int_t)sqlite3_column_int64(st, 4), "event_id",
 		                     query_text(st, 5)));
 	sqlite3_finalize(st);
@@ -218,7 +220,7 @@ json_t *query_deadletter(struct ledger *l, int limit, const char **err)
 		                                (json_int_t)sqlite3_column_int64(st, 0), "event_id",
 		                                query_text(st, 1), "hazard_id", query_text(st, 2),
 		                                "reason", query_text(st, 3), "rejected_at",
-		                                hazard_time_json(sqlite3_column_int64(st, 4)),
+		                                jsonfmt_time(sqlite3_column_int64(st, 4)),
 		                                "type", query_text(st, 5)));
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -333,7 +335,7 @@ json_t *query_report(struct ledger *l, const char *month, const char **err)
 		return NULL;
 	}
 	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "month", month, "from",
-	                 hazard_time_json(start), "to", hazard_time_json(end), "totals", totals,
+	                 jsonfmt_time(start), "to", jsonfmt_time(end), "totals", totals,
 	                 "by_grade", by_grade, "by_kind", by_kind, "tests", tests);
 }
 

@@ -204,7 +204,7 @@ static int rules_raise(struct rules *r, struct dstate *d, struct cond *c, enum l
 	c->cur = level;
 	c->peak = h.peak;
 	snprintf(c->hazard_id, sizeof(c->hazard_id), "%s", h.id);
-	hazard_finish(&h);
+	item_finish(&h);
 	if (out == HAZARD_RAISED)
 		r->stats.raised++;
 	else if (out == HAZARD_RECURRED)

@@ -18,7 +18,7 @@
 #define MB_LINK_BACKOFF_MAX_MS 30000
 
 struct mb_dev {
-	const struct device_conf *dc;
+	struct mb_device dc;
 	struct mb_plan plan;
 	int64_t due;  /* mono ms */
 	int failures; /* in a row */
@@ -154,7 +154,7 @@ int mb_bus_recover(modbus_t *ctx)
 	return 0;
 }
 
-static enum mb_why mb_poll_plan(modbus_t *ctx, const struct device_conf *d,
+static enum mb_why mb_poll_plan(modbus_t *ctx, const struct mb_device *d,
                                 const struct mb_plan *plan, double *values, int *code,
                                 int *attempts)
 {
@@ -208,7 +208,7 @@ static enum mb_why mb_poll_plan(modbus_t *ctx, const struct device_conf *d,
 	return MB_WHY_OK;
 }
 
-enum mb_why mb_bus_poll(modbus_t *ctx, const struct device_conf *d, double *values, int *code,
+enum mb_why mb_bus_poll(modbus_t *ctx, const struct mb_device *d, double *values, int *code,
                         int *attempts)
 {
 	struct mb_plan plan;
@@ -273,10 +273,10 @@ static void mb_bus_link(struct mb_bus *b, int64_t now)
 
 static void mb_bus_poll_dev(struct mb_bus *b, struct mb_dev *d)
 {
-	struct mb_result r = {.dev = d->dc};
+	struct mb_result r = {.dev = &d->dc};
 	int64_t now = clock_mono_ms();
 
-	r.nvalues = d->dc->prof ? d->dc->prof->npoints : 0;
+	r.nvalues = d->dc.prof ? d->dc.prof->npoints : 0;
 	r.values = calloc(r.nvalues ? r.nvalues : 1, sizeof(double));
 	if (!r.values)
 		return;
@@ -290,7 +290,7 @@ static void mb_bus_poll_dev(struct mb_bus *b, struct mb_dev *d)
 		for (size_t i = 0; i < r.nvalues; i++)
 			r.values[i] = NAN;
 	} else {
-		r.why = mb_poll_plan(b->ctx, d->dc, &d->plan, r.values, &r.code, &r.attempts);
+		r.why = mb_poll_plan(b->ctx, &d->dc, &d->plan, r.values, &r.code, &r.attempts);
 		if (r.why == MB_WHY_LINK) {
 			/* The link broke under us: reconnect before the next poll. */
 			b->connected = false;
@@ -301,7 +301,7 @@ static void mb_bus_poll_dev(struct mb_bus *b, struct mb_dev *d)
 	r.mono_ms = clock_mono_ms();
 	r.wall_ms = clock_wall_ms();
 	/* Keep the cadence; a device that fails backs off so it cannot eat the others' time. */
-	int64_t interval = d->dc->interval_ms;
+	int64_t interval = d->dc.interval_ms;
 	if (r.ok) {
 		d->failures = 0;
 	} else {
@@ -383,7 +383,7 @@ static void mb_bus_on_async(uv_async_t *h)
 }
 
 struct mb_bus *mb_bus_start(uv_loop_t *loop, const struct bus_conf *bc,
-                            const struct device_conf *const *devs, size_t ndevs, mb_result_fn fn,
+                            const struct mb_device *devs, size_t ndevs, mb_result_fn fn,
                             void *userdata)
 {
 	struct mb_bus *b = calloc(1, sizeof(*b));
@@ -404,11 +404,11 @@ struct mb_bus *mb_bus_start(uv_loop_t *loop, const struct bus_conf *bc,
 	for (size_t i = 0; i < ndevs; i++) {
 		b->devs[i].dc = devs[i];
 		/* Spread the first polls over the first interval, not all at once. */
-		b->devs[i].due = now + (int64_t)(i * 50 % (size_t)(devs[i]->interval_ms + 1));
-		if (!devs[i]->prof || mb_plan_build(devs[i]->prof, &b->devs[i].plan) != 0) {
+		b->devs[i].due = now + (int64_t)(i * 50 % (size_t)(devs[i].interval_ms + 1));
+		if (!devs[i].prof || mb_plan_build(devs[i].prof, &b->devs[i].plan) != 0) {
 			b->devs[i].bad_config = true;
 			log_err("device '%s': its profile cannot be read as Modbus requests",
-			        devs[i]->id);
+			        devs[i].id);
 		}
 	}
 	pthread_mutex_init(&b->lock, NULL);

@@ -9,7 +9,38 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "conf.h"
+#include "profile.h"
+
+enum bus_type { BUS_RTU, BUS_TCP };
+
+/* A bus as the worker needs it (the config fills it in; line and file say where, for
+ * messages). */
+struct bus_conf {
+	char *name;
+	enum bus_type type;
+	char *port; /* RTU: serial device */
+	int baud;
+	char parity; /* 'N', 'E' or 'O' */
+	int data_bits, stop_bits;
+	bool rs485;
+	int64_t frame_delay_ms;
+	char *host; /* TCP */
+	int tcp_port;
+	int64_t connect_timeout_ms;
+	int line;
+	char *file;
+};
+
+/* A device as the worker polls it: copied by mb_bus_start. `index` is the owner's, handed
+ * back with each result. */
+struct mb_device {
+	const char *id;
+	int unit;
+	int64_t interval_ms, timeout_ms;
+	int retries;
+	const struct profile *prof;
+	size_t index;
+};
 
 /* Why a device has no data, as status shows it. */
 enum mb_why {
@@ -26,7 +57,7 @@ enum mb_why {
 const char *mb_why_name(enum mb_why w);
 
 struct mb_result {
-	const struct device_conf *dev;
+	const struct mb_device *dev; /* the worker's copy, valid during the callback */
 	bool ok;
 	enum mb_why why;
 	int code;     /* exception code, or errno */
@@ -44,7 +75,7 @@ struct mb_bus;
 /* Starts the worker of bus `bc` for the devices that name it. Results arrive on the loop's
  * thread through `fn`. NULL on failure (logged). */
 struct mb_bus *mb_bus_start(uv_loop_t *loop, const struct bus_conf *bc,
-                            const struct device_conf *const *devs, size_t ndevs, mb_result_fn fn,
+                            const struct mb_device *devs, size_t ndevs, mb_result_fn fn,
                             void *userdata);
 /* Stops and joins the worker; results not yet delivered are dropped (they are re-read). */
 void mb_bus_stop(struct mb_bus *b);
@@ -58,5 +89,5 @@ struct _modbus *mb_bus_open(const struct bus_conf *bc, char *err, size_t errlen)
 int mb_bus_recover(struct _modbus *ctx);
 /* One poll of one device on an open context: fills values (profile order) and returns the
  * why code; `code` gets the exception code or errno. */
-enum mb_why mb_bus_poll(struct _modbus *ctx, const struct device_conf *d, double *values, int *code,
+enum mb_why mb_bus_poll(struct _modbus *ctx, const struct mb_device *d, double *values, int *code,
                         int *attempts);

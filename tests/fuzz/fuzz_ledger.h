@@ -30,7 +30,7 @@ static void fuzz_ledger_observe(struct ledger *l, const struct policy *pol, cons
 
 	if (hazard_observe(l, pol, &o, &h, &out) != 0)
 		abort();
-	hazard_finish(&h);
+	item_finish(&h);
 }
 
 /* Opens the scratch ledger with its three items, committed; aborts on any failure. */

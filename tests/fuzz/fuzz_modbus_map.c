@@ -14,6 +14,7 @@
 
 #include "conf_errors.h"
 #include "modbus_map.h"
+#include "profile_load.h"
 #include "profile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -11,6 +11,7 @@
 
 #include "conf_errors.h"
 #include "mqtt_map.h"
+#include "profile_load.h"
 #include "profile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -144,7 +144,7 @@ static void test_events_flagged_while_unsynced(void **state)
 	assert_int_equal(out, HAZARD_RAISED);
 	/* Not left on the item the caller keeps either (it may be written back later). */
 	assert_null(json_object_get(mem.info, "time_quality"));
-	hazard_finish(&mem);
+	item_finish(&mem);
 	clock_set_fake_sync(CLOCK_SYNCED);
 	assert_int_equal(
 	    hazard_clear(f->l, "box", "smoke", KIND_FIRE_ALARM, T0 + 1000, false, &out), 0);
@@ -171,10 +171,10 @@ static void test_events_flagged_while_unsynced(void **state)
 	struct hazard now;
 	assert_int_equal(ledger_hazard_open_for(f->l, "box", "smoke", KIND_FIRE_ALARM, &now), 1);
 	assert_null(json_object_get(now.info, "time_quality"));
-	json_t *snap = hazard_to_json(&now);
+	json_t *snap = item_to_json(&now);
 	assert_null(json_object_get(snap, "time_quality"));
 	json_decref(snap);
-	hazard_finish(&now);
+	item_finish(&now);
 }
 
 int main(void)

@@ -49,7 +49,7 @@ static int setup(void **state)
 	assert_int_equal(hazard_observe(f->l, &f->pol, &o, &h, &out), 0);
 	assert_int_equal(ledger_commit(f->l), 0);
 	strcpy(f->id, h.id);
-	hazard_finish(&h);
+	item_finish(&h);
 	*state = f;
 	return 0;
 }
@@ -122,7 +122,7 @@ static void test_lifecycle(void **state)
 	apply(f, "{\"id\":\"c1\",\"type\":\"hazard.acknowledge\",\"hazard_id\":\"%s\"}", f->id);
 	item(f, &h);
 	assert_int_equal(h.status, HSTATUS_ACKNOWLEDGED);
-	hazard_finish(&h);
+	item_finish(&h);
 	assert_string_equal(result(f, "c1"), "ok");
 
 	apply(
@@ -136,20 +136,20 @@ static void test_lifecycle(void **state)
 	    json_string_value(json_object_get(json_object_get(h.info, "platform"), "assignee")),
 	    "Li Electrician");
 	assert_int_equal(h.deadline, 1796083200000LL);
-	hazard_finish(&h);
+	item_finish(&h);
 
 	apply(f, "{\"id\":\"c3\",\"type\":\"hazard.accept\",\"hazard_id\":\"%s\"}", f->id);
 	apply(f, "{\"id\":\"c4\",\"type\":\"hazard.close\",\"hazard_id\":\"%s\"}", f->id);
 	item(f, &h);
 	assert_int_equal(h.status, HSTATUS_CLOSED);
 	assert_int_equal(h.closed_at, T0 + 1000);
-	hazard_finish(&h);
+	item_finish(&h);
 
 	apply(f, "{\"id\":\"c5\",\"type\":\"hazard.reopen\",\"hazard_id\":\"%s\"}", f->id);
 	item(f, &h);
 	assert_int_equal(h.status, HSTATUS_OPEN);
 	assert_int_equal(h.closed_at, 0);
-	hazard_finish(&h);
+	item_finish(&h);
 	/* Every step is an event of the item, in order. */
 	assert_int_equal(ledger_event_count(f->l), 6);
 	struct outbox_item *it;
@@ -189,7 +189,7 @@ static void test_impossible_changes_nothing(void **state)
 	apply(f, "{\"type\":\"hazard.reopen\",\"hazard_id\":\"%s\"}", f->id);
 	item(f, &h);
 	assert_int_equal(h.status, HSTATUS_CLOSED);
-	hazard_finish(&h);
+	item_finish(&h);
 	/* raised + closed: none of the refused ones made an event. */
 	assert_int_equal(ledger_event_count(f->l), 2);
 }
@@ -244,7 +244,7 @@ static void test_limits_refuse_and_store_nothing(void **state)
 	item(f, &h);
 	assert_int_equal(h.status, HSTATUS_OPEN);
 	assert_null(json_object_get(h.info, "platform"));
-	hazard_finish(&h);
+	item_finish(&h);
 	assert_int_equal(ledger_event_count(f->l), 1); /* raised only */
 	/* At the limit: applied and stored. */
 	apply(f, "{\"id\":\"L5\",\"type\":\"hazard.assign\",\"hazard_id\":\"%s\",\"note\":%s}",
@@ -254,7 +254,7 @@ static void test_limits_refuse_and_store_nothing(void **state)
 	assert_int_equal(strlen(json_string_value(
 	                     json_object_get(json_object_get(h.info, "platform"), "note"))),
 	                 HAZARD_CMD_FIELD_MAX - 2);
-	hazard_finish(&h);
+	item_finish(&h);
 	free(big);
 	free(ok);
 }
@@ -315,7 +315,7 @@ static void test_event_and_batch_bounded(void **state)
 	assert_int_equal(ledger_begin(f->l), 0);
 	assert_int_equal(ledger_event_append(f->l, &h, "assigned", T0 + 10, NULL), 0);
 	assert_int_equal(ledger_commit(f->l), 0);
-	hazard_finish(&h);
+	item_finish(&h);
 	assert_int_equal(ledger_outbox_batch(f->l, 10, 1 << 20, &it, &n), 0);
 	assert_int_equal(n, 2);
 	assert_true(strlen(it[1].body) <= LEDGER_EVENT_MAX);

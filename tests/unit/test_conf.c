@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "conf_parse.h"
 #include "policy.h"
 #include "profile.h"
 #include "testutil.h"

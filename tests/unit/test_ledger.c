@@ -102,7 +102,7 @@ static void exec_sql(const char *path, const char *sql)
 
 static void new_hazard(struct hazard *h, const char *device)
 {
-	hazard_init(h);
+	item_init(h);
 	snprintf(h->device, sizeof(h->device), "%s", device);
 	snprintf(h->point, sizeof(h->point), "leak");
 	h->kind = KIND_RESIDUAL_CURRENT;
@@ -128,7 +128,7 @@ static int64_t record(struct ledger *l, const char *device, char *id_out)
 	assert_int_equal(ledger_commit(l), 0);
 	if (id_out)
 		strcpy(id_out, h.id);
-	hazard_finish(&h);
+	item_finish(&h);
 	return seq;
 }
 
@@ -155,7 +155,7 @@ static void test_one_transaction_rolls_back_together(void **state)
 	assert_int_equal(ledger_hazard_insert(f->l, &h), 0);
 	assert_int_equal(ledger_event_append(f->l, &h, "raised", T0, NULL), 0);
 	ledger_rollback(f->l);
-	hazard_finish(&h);
+	item_finish(&h);
 	assert_int_equal(q_int(f->path, "SELECT count(*) FROM hazards"), 0);
 	assert_int_equal(q_int(f->path, "SELECT count(*) FROM events"), 0);
 	assert_int_equal(q_int(f->path, "SELECT count(*) FROM outbox"), 0);
@@ -422,7 +422,7 @@ static void closed_hazard(struct ledger *l, const char *device, int64_t closed_a
 	h.active = false;
 	h.closed_at = closed_at;
 	assert_int_equal(ledger_hazard_insert(l, &h), 0);
-	hazard_finish(&h);
+	item_finish(&h);
 }
 
 /* Rows the kept statement whose text contains `what` has stepped through since the last
@@ -463,11 +463,11 @@ static void test_lookups_skip_closed_items(void **state)
 		assert_int_equal(
 		    ledger_hazard_open_for(f->l, "det", "leak", KIND_RESIDUAL_CURRENT, &h), 1);
 		assert_string_equal(h.id, open_id);
-		hazard_finish(&h);
+		item_finish(&h);
 		assert_int_equal(
 		    ledger_hazard_last_closed(f->l, "det", "leak", KIND_RESIDUAL_CURRENT, &h), 1);
 		assert_int_equal(h.closed_at, T0 + round * 1000 + (round == 0 ? 4 : 494));
-		hazard_finish(&h);
+		item_finish(&h);
 		int *v = round == 0 ? small : big;
 		v[0] = vm_steps(f->l, "status<>'closed' ORDER BY num DESC");
 		v[1] = vm_steps(f->l, "status='closed' ORDER BY closed_at DESC");
@@ -518,11 +518,11 @@ static void test_migrates_schema_2(void **state)
 	/* And the lookups answer from it. */
 	assert_int_equal(ledger_hazard_open_for(f->l, "det", "leak", KIND_RESIDUAL_CURRENT, &h), 1);
 	assert_string_equal(h.id, open_id);
-	hazard_finish(&h);
+	item_finish(&h);
 	assert_int_equal(ledger_hazard_last_closed(f->l, "det", "leak", KIND_RESIDUAL_CURRENT, &h),
 	                 1);
 	assert_int_equal(h.closed_at, T0 + 7);
-	hazard_finish(&h);
+	item_finish(&h);
 }
 
 static void test_deadletter_and_lanes(void **state)
@@ -617,7 +617,7 @@ static void test_open_by_grade(void **state)
 	assert_int_equal(ledger_begin(f->l), 0);
 	assert_int_equal(ledger_hazard_insert(f->l, &h), 0);
 	assert_int_equal(ledger_commit(f->l), 0);
-	hazard_finish(&h);
+	item_finish(&h);
 	assert_int_equal(ledger_open_by_grade(f->l, counts), 0);
 	assert_int_equal(counts[GRADE_SIGNIFICANT], 2);
 	assert_int_equal(counts[GRADE_IMMEDIATE], 0);

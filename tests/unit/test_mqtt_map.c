@@ -13,6 +13,7 @@
 
 #include "conf_errors.h"
 #include "mqtt_map.h"
+#include "profile_load.h"
 #include "profile.h"
 #include "testutil.h"
 

@@ -197,7 +197,7 @@ static void test_alarm_grade_and_fields(void **state)
 	assert_string_equal(
 	    json_string_value(json_object_get(json_object_get(h.info, "responsible"), "name")),
 	    "Wang");
-	hazard_finish(&h);
+	item_finish(&h);
 	assert_string_equal(event_types(f, "GW-T-000001"), "raised");
 	/* The event is queued in the alarm lane with a full snapshot. */
 	assert_int_equal(q_int(f, "SELECT count(*) FROM outbox WHERE lane=0"), 1);
@@ -217,18 +217,18 @@ static void test_grade_defaults_per_kind(void **state)
 	open_item(f, "smoke", "smoke", KIND_FIRE_ALARM, &h);
 	assert_int_equal(h.grade, GRADE_IMMEDIATE);
 	assert_int_equal(h.deadline, wall(f) + 1 * DAY);
-	hazard_finish(&h);
+	item_finish(&h);
 	value_at(f, 1 * S, "smoke", "status", 0x1 | 0x2 | 0x4 | 0x8);
 	open_item(f, "smoke", "smoke", KIND_DEVICE_FAULT, &h);
 	assert_int_equal(h.grade, GRADE_GENERAL);
-	hazard_finish(&h);
+	item_finish(&h);
 	open_item(f, "smoke", "smoke", KIND_LOW_BATTERY, &h);
 	assert_int_equal(h.grade, GRADE_GENERAL);
 	assert_int_equal(h.deadline, wall(f) + 7 * DAY);
-	hazard_finish(&h);
+	item_finish(&h);
 	open_item(f, "smoke", "smoke", KIND_TAMPER, &h);
 	assert_int_equal(h.grade, GRADE_GENERAL);
-	hazard_finish(&h);
+	item_finish(&h);
 	/* Arc fault, reported as a discrete condition (an AFDD's status). */
 	f->now = 2 * S;
 	assert_int_equal(rules_state(f->rules, "relay", "arc", KIND_ARC_FAULT, LEVEL_ALARM, false,
@@ -236,26 +236,26 @@ static void test_grade_defaults_per_kind(void **state)
 	                 0);
 	open_item(f, "relay", "arc", KIND_ARC_FAULT, &h);
 	assert_int_equal(h.grade, GRADE_IMMEDIATE);
-	hazard_finish(&h);
+	item_finish(&h);
 	/* Temperature above the high setpoint (90 degC) endangers life now. */
 	value_at(f, 3 * S, "box", "t2", 95);
 	value_at(f, 8 * S, "box", "t2", 95);
 	open_item(f, "box", "t2", KIND_OVERTEMPERATURE, &h);
 	assert_int_equal(h.grade, GRADE_IMMEDIATE);
 	assert_true(h.threshold == 90);
-	hazard_finish(&h);
+	item_finish(&h);
 	/* Temperature over the alarm but under the high setpoint: significant. */
 	value_at(f, 10 * S, "box", "t3", 75);
 	value_at(f, 15 * S, "box", "t3", 75);
 	open_item(f, "box", "t3", KIND_OVERTEMPERATURE, &h);
 	assert_int_equal(h.grade, GRADE_SIGNIFICANT);
-	hazard_finish(&h);
+	item_finish(&h);
 	/* A pre-alarm is general. */
 	value_at(f, 20 * S, "box", "t4", 62);
 	value_at(f, 25 * S, "box", "t4", 62);
 	open_item(f, "box", "t4", KIND_OVERTEMPERATURE, &h);
 	assert_int_equal(h.grade, GRADE_GENERAL);
-	hazard_finish(&h);
+	item_finish(&h);
 }
 
 static void test_hold_time(void **state)
@@ -298,20 +298,20 @@ static void test_hysteresis_and_clear_hold(void **state)
 	value_at(f, 60 * S, "box", "leak", 190);
 	open_item(f, "box", "leak", KIND_RESIDUAL_CURRENT, &h);
 	assert_true(h.active);
-	hazard_finish(&h);
+	item_finish(&h);
 	/* Below clear: it clears only after clear_hold (10 s) below. */
 	value_at(f, 61 * S, "box", "leak", 100);
 	value_at(f, 70 * S, "box", "leak", 100);
 	open_item(f, "box", "leak", KIND_RESIDUAL_CURRENT, &h);
 	assert_true(h.active);
-	hazard_finish(&h);
+	item_finish(&h);
 	value_at(f, 71 * S, "box", "leak", 100);
 	open_item(f, "box", "leak", KIND_RESIDUAL_CURRENT, &h);
 	assert_false(h.active);
 	assert_int_equal(h.cleared_at, wall(f));
 	/* Cleared is not closed: only the platform closes. */
 	assert_int_equal(h.status, HSTATUS_OPEN);
-	hazard_finish(&h);
+	item_finish(&h);
 	assert_string_equal(event_types(f, "GW-T-000001"), "raised,cleared");
 }
 
@@ -332,7 +332,7 @@ static void test_dedup_recurred_and_peak(void **state)
 	assert_true(h.peak == 420);
 	assert_true(h.active);
 	assert_int_equal(h.cleared_at, 0);
-	hazard_finish(&h);
+	item_finish(&h);
 	assert_string_equal(event_types(f, "GW-T-000001"), "raised,cleared,recurred");
 	/* A steady alarm adds no events. */
 	value_at(f, 40 * S, "box", "leak", 360);
@@ -349,14 +349,14 @@ static void test_prealarm_then_alarm_same_item(void **state)
 	value_at(f, 5 * S, "box", "leak", 250);
 	open_item(f, "box", "leak", KIND_RESIDUAL_CURRENT, &h);
 	assert_int_equal(h.grade, GRADE_GENERAL);
-	hazard_finish(&h);
+	item_finish(&h);
 	value_at(f, 6 * S, "box", "leak", 320);
 	value_at(f, 11 * S, "box", "leak", 320);
 	assert_int_equal(count_items(f, "box", "leak"), 1);
 	open_item(f, "box", "leak", KIND_RESIDUAL_CURRENT, &h);
 	assert_int_equal(h.grade, GRADE_SIGNIFICANT);
 	assert_true(h.threshold == 300);
-	hazard_finish(&h);
+	item_finish(&h);
 	assert_string_equal(event_types(f, "GW-T-000001"), "raised,escalated");
 }
 
@@ -370,14 +370,14 @@ static void test_escalation_after_duration(void **state)
 	open_item(f, "box", "leak", KIND_RESIDUAL_CURRENT, &h);
 	assert_int_equal(h.grade, GRADE_SIGNIFICANT);
 	int64_t deadline = h.deadline;
-	hazard_finish(&h);
+	item_finish(&h);
 	tick_at(f, 5 * S + 30 * MINUTE);
 	open_item(f, "box", "leak", KIND_RESIDUAL_CURRENT, &h);
 	assert_int_equal(h.grade, GRADE_MAJOR);
 	assert_int_equal(h.escalations, 1);
 	/* Escalation never moves the deadline later (major's 60 days > significant's 30). */
 	assert_int_equal(h.deadline, deadline);
-	hazard_finish(&h);
+	item_finish(&h);
 	/* Once only. */
 	tick_at(f, 5 * S + 3 * H);
 	assert_string_equal(event_types(f, "GW-T-000001"), "raised,escalated");
@@ -406,7 +406,7 @@ static void close_item(struct fixture *f, const char *id)
 	assert_int_equal(ledger_hazard_update(f->ledger, &h), 0);
 	assert_int_equal(ledger_event_append(f->ledger, &h, "closed", wall(f), NULL), 0);
 	assert_int_equal(ledger_commit(f->ledger), 0);
-	hazard_finish(&h);
+	item_finish(&h);
 }
 
 static void test_recurrence_after_close(void **state)
@@ -427,7 +427,7 @@ static void test_recurrence_after_close(void **state)
 	assert_string_equal(h.recurrence_of, "GW-T-000001");
 	assert_true(h.suspect_rectification);
 	assert_int_equal(h.grade, GRADE_MAJOR);
-	hazard_finish(&h);
+	item_finish(&h);
 }
 
 static void test_no_recurrence_after_window(void **state)
@@ -446,7 +446,7 @@ static void test_no_recurrence_after_window(void **state)
 	assert_string_equal(h.recurrence_of, "");
 	assert_false(h.suspect_rectification);
 	assert_int_equal(h.grade, GRADE_SIGNIFICANT);
-	hazard_finish(&h);
+	item_finish(&h);
 }
 
 static void test_overdue_once(void **state)
@@ -458,13 +458,13 @@ static void test_overdue_once(void **state)
 	tick_at(f, 7 * DAY - S);
 	open_item(f, "smoke", "smoke", KIND_LOW_BATTERY, &h);
 	assert_false(h.overdue);
-	hazard_finish(&h);
+	item_finish(&h);
 	tick_at(f, 7 * DAY + S);
 	tick_at(f, 8 * DAY);
 	open_item(f, "smoke", "smoke", KIND_LOW_BATTERY, &h);
 	assert_true(h.overdue);
 	assert_string_equal(event_types(f, h.id), "raised,overdue");
-	hazard_finish(&h);
+	item_finish(&h);
 }
 
 static void test_sensor_fault_is_not_alarm(void **state)
@@ -481,7 +481,7 @@ static void test_sensor_fault_is_not_alarm(void **state)
 	value_at(f, 20 * S, "box", "t1", 3276.7);
 	open_item(f, "box", "t1", KIND_SENSOR_FAULT, &h);
 	assert_int_equal(h.grade, GRADE_GENERAL);
-	hazard_finish(&h);
+	item_finish(&h);
 	assert_int_equal(q_int(f, "SELECT count(*) FROM hazards WHERE kind='overtemperature'"), 0);
 	assert_int_equal(q_int(f, "SELECT count(*) FROM hazards WHERE kind='fire_alarm'"), 0);
 	/* Short on the same channel is the same fault item, not a second one. */
@@ -491,14 +491,14 @@ static void test_sensor_fault_is_not_alarm(void **state)
 	value_at(f, 12 * S, "box", "open", 0);
 	open_item(f, "box", "t1", KIND_SENSOR_FAULT, &h);
 	assert_true(h.active);
-	hazard_finish(&h);
+	item_finish(&h);
 	value_at(f, 13 * S, "box", "open", 0);
 	assert_string_equal(event_types(f, "GW-T-000001"), "raised");
 	/* Both bits clear: the fault clears. */
 	value_at(f, 14 * S, "box", "short", 0);
 	open_item(f, "box", "t1", KIND_SENSOR_FAULT, &h);
 	assert_false(h.active);
-	hazard_finish(&h);
+	item_finish(&h);
 }
 
 static void test_relay_status_bits_levels(void **state)
@@ -509,18 +509,18 @@ static void test_relay_status_bits_levels(void **state)
 	value_at(f, 0, "relay", "status", 0x1); /* pre-warning */
 	open_item(f, "relay", "leak", KIND_RESIDUAL_CURRENT, &h);
 	assert_int_equal(h.grade, GRADE_GENERAL);
-	hazard_finish(&h);
+	item_finish(&h);
 	value_at(f, S, "relay", "status", 0x3); /* pre-warning + alarm: the alarm wins */
 	open_item(f, "relay", "leak", KIND_RESIDUAL_CURRENT, &h);
 	assert_int_equal(h.grade, GRADE_SIGNIFICANT);
-	hazard_finish(&h);
+	item_finish(&h);
 	value_at(f, 2 * S, "relay", "status", 0x4); /* break line only */
 	open_item(f, "relay", "leak", KIND_RESIDUAL_CURRENT, &h);
 	assert_false(h.active);
-	hazard_finish(&h);
+	item_finish(&h);
 	open_item(f, "relay", "leak", KIND_SENSOR_FAULT, &h);
 	assert_true(h.active);
-	hazard_finish(&h);
+	item_finish(&h);
 }
 
 static void test_offline_after_missed_polls(void **state)
@@ -535,19 +535,19 @@ static void test_offline_after_missed_polls(void **state)
 	assert_int_equal(rules_poll(f->rules, "box", false, mono(f), wall(f)), 0);
 	open_item(f, "box", "online", KIND_DEVICE_OFFLINE, &h);
 	assert_int_equal(h.grade, GRADE_GENERAL);
-	hazard_finish(&h);
+	item_finish(&h);
 	/* Offline 72 h: an unmonitored building is itself a danger. */
 	tick_at(f, 72 * H + S);
 	open_item(f, "box", "online", KIND_DEVICE_OFFLINE, &h);
 	assert_int_equal(h.grade, GRADE_SIGNIFICANT);
-	hazard_finish(&h);
+	item_finish(&h);
 	f->now = 73 * H;
 	assert_int_equal(rules_poll(f->rules, "box", true, mono(f), wall(f)), 0);
 	open_item(f, "box", "online", KIND_DEVICE_OFFLINE, &h);
 	assert_false(h.active);
 	assert_int_equal(h.status, HSTATUS_OPEN); /* not closed by default */
 	assert_string_equal(event_types(f, h.id), "raised,escalated,cleared");
-	hazard_finish(&h);
+	item_finish(&h);
 }
 
 static void test_offline_autoclose(void **state)
@@ -579,12 +579,12 @@ static void test_heartbeat_timeout(void **state)
 	tick_at(f, 15 * MINUTE + S);
 	open_item(f, "wireless", "online", KIND_DEVICE_OFFLINE, &h);
 	assert_true(h.active);
-	hazard_finish(&h);
+	item_finish(&h);
 	f->now = 20 * MINUTE;
 	assert_int_equal(rules_heard(f->rules, "wireless", mono(f), wall(f)), 0);
 	open_item(f, "wireless", "online", KIND_DEVICE_OFFLINE, &h);
 	assert_false(h.active);
-	hazard_finish(&h);
+	item_finish(&h);
 }
 
 static void test_test_items_not_counted(void **state)

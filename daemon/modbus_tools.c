@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "profile_load.h"
 #include "firegw-config.h"
 #include "modbus_bus.h"
 #include "profile.h"
@@ -334,8 +335,8 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 		/* A profile fits when all its reads succeed. */
 		const char *sep = " (looks like: ";
 		for (size_t i = 0; i < nprofiles; i++) {
-			struct device_conf d = {
-			    .unit = unit, .timeout_ms = timeout_ms * 3, .prof = profiles[i]};
+			struct mb_device d = {
+			    .id = "scan", .unit = unit, .timeout_ms = timeout_ms * 3, .prof = profiles[i]};
 			double values[256];
 			int code = 0, attempts = 0;
 
@@ -407,8 +408,9 @@ int modbus_tools_probe(int argc, char **argv, const char *conf_path)
 	const struct profile *p = d->prof;
 	double *values = calloc(p->npoints ? p->npoints : 1, sizeof(double));
 	int code = 0, attempts = 0;
+	struct mb_device md = {d->id, d->unit, d->interval_ms, d->timeout_ms, d->retries, p, 0};
 	enum mb_why why =
-	    values ? mb_bus_poll(ctx, d, values, &code, &attempts) : MB_WHY_BAD_CONFIG;
+	    values ? mb_bus_poll(ctx, &md, values, &code, &attempts) : MB_WHY_BAD_CONFIG;
 	int rc = 0;
 
 	if (why != MB_WHY_OK) {

@@ -3,15 +3,15 @@
  * fault, open and short per channel) and the default rules of the model (setpoints, hold
  * times, clear levels). A profile with an `mqtt` section describes a model that reports over
  * MQTT: its subscriptions, where the device key is, its points read by JSON pointer and its
- * event-code table. Profiles are libconfuse files under config/profiles/, named by file. */
+ * event-code table. Profiles are libconfuse files under config/profiles/, named by file.
+ * This header is the types alone, below the protocol code that reads points
+ * (protocols/modbus_map, protocols/mqtt_map); daemon/profile_load reads the files. */
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include <confuse.h>
-
-#include "conf_errors.h"
 #include "policy.h"
 
 enum point_fn { FN_HOLDING, FN_INPUT, FN_COIL, FN_DISCRETE };
@@ -97,24 +97,9 @@ struct profile {
 	struct mqtt_profile mqtt;
 };
 
-/* Loads <dir>/<name>.conf; errors go to errs as file:line: message. NULL on error. */
-struct profile *profile_load(const char *dir, const char *name, struct conf_errors *errs);
 void profile_free(struct profile *p);
 const struct point *profile_point(const struct profile *p, const char *name);
 /* The event-code table entry for `code`, NULL if the table has none. */
 const struct mqtt_event *profile_event(const struct profile *p, const char *code);
-/* Checks one set of setpoints; `where` names it in messages. Returns the number of errors. */
-int setpoints_check(const struct setpoints *s, struct conf_errors *errs, const char *file, int line,
-                    const char *where);
-/* A point judged both by setpoints and by a status bit of the same kind is an error. */
-void profile_check_judges(const struct profile *p, const struct point *pt,
-                          const struct setpoints *rule, struct conf_errors *errs, const char *file,
-                          int line, const char *who);
 /* Number of registers (16-bit words) a point of this type takes. */
 int point_words(enum point_type t);
-
-struct conf_parse;
-/* Reads the setpoint options of `sec` (kind, prealarm, alarm, high, clear, below, hold,
- * clear_hold) over `base`, reporting bad values. Returns the number of errors. */
-int setpoints_read(struct conf_parse *p, cfg_t *sec, const struct setpoints *base,
-                   struct setpoints *out, const char *where);
