@@ -13,14 +13,14 @@
 struct acquire {
 	const struct conf *conf;
 	struct ingest *ingest;
-	struct mb_bus **buses;
+	struct modbus_bus **buses;
 	size_t nbuses;
 	struct dev_status *devs;
 	size_t ndevs;
 	uint64_t dropped;
 };
 
-static struct dev_status *acquire_find(struct acquire *a, const struct mb_device *dev)
+static struct dev_status *acquire_find(struct acquire *a, const struct modbus_bus_device *dev)
 {
 	return dev->index < a->ndevs ? &a->devs[dev->index] : NULL;
 }
@@ -42,13 +42,13 @@ static bool acquire_is_status(const struct profile *p, const struct point *pt)
 }
 
 /* What the bus worker needs of a configured device. */
-static struct mb_device acquire_mb_device(const struct device_conf *d, size_t index)
+static struct modbus_bus_device acquire_mb_device(const struct device_conf *d, size_t index)
 {
-	return (struct mb_device){d->id,         d->unit,    d->interval_ms, d->timeout_ms,
+	return (struct modbus_bus_device){d->id,         d->unit,    d->interval_ms, d->timeout_ms,
 	                          d->retries,    d->prof,    index};
 }
 
-static void acquire_on_result(const struct mb_result *r, void *userdata)
+static void acquire_on_result(const struct modbus_bus_result *r, void *userdata)
 {
 	struct acquire *a = userdata;
 	struct dev_status *s = acquire_find(a, r->dev);
@@ -105,7 +105,7 @@ static void acquire_on_result(const struct mb_result *r, void *userdata)
 	else if (r->why == MB_WHY_LINK)
 		snprintf(detail, sizeof(detail), "link down (%s)", strerror(r->code));
 	else
-		snprintf(detail, sizeof(detail), "%s", mb_why_name(r->why));
+		snprintf(detail, sizeof(detail), "%s", modbus_bus_why_name(r->why));
 	log_state_report(&s->log, r->ok ? 0 : (int)r->why * 1000 + r->code, what, detail);
 }
 
@@ -141,7 +141,7 @@ struct acquire *acquire_start(uv_loop_t *loop, const struct conf *c, struct inge
 		for (size_t k = 0; k < n; k++)
 			s->values[k] = NAN;
 	}
-	struct mb_device *devs = calloc(a->ndevs ? a->ndevs : 1, sizeof(*devs));
+	struct modbus_bus_device *devs = calloc(a->ndevs ? a->ndevs : 1, sizeof(*devs));
 	if (!devs) {
 		acquire_stop(a);
 		return NULL;
@@ -157,7 +157,7 @@ struct acquire *acquire_start(uv_loop_t *loop, const struct conf *c, struct inge
 			continue;
 		}
 		a->buses[a->nbuses] =
-		    mb_bus_start(loop, &c->buses[b], devs, n, acquire_on_result, a);
+		    modbus_bus_start(loop, &c->buses[b], devs, n, acquire_on_result, a);
 		if (a->buses[a->nbuses])
 			a->nbuses++;
 	}
@@ -170,7 +170,7 @@ void acquire_stop(struct acquire *a)
 	if (!a)
 		return;
 	for (size_t i = 0; i < a->nbuses; i++)
-		mb_bus_stop(a->buses[i]);
+		modbus_bus_stop(a->buses[i]);
 	free(a->buses);
 	for (size_t i = 0; a->devs && i < a->ndevs; i++)
 		free(a->devs[i].values);

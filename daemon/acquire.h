@@ -14,7 +14,7 @@
 
 struct dev_status {
 	const struct device_conf *dc;
-	enum mb_why why;
+	enum modbus_bus_why why;
 	int code;
 	int64_t last_ok_wall;   /* 0: never */
 	int64_t last_poll_mono; /* 0: never polled */

@@ -18,7 +18,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "mqtt_in.h"
-#include "notify.h"
+#include "sdnotify.h"
 #include "rules.h"
 #include "uplink.h"
 #include "uplink_mqtt.h"
@@ -56,7 +56,7 @@ static void daemon_status(struct daemon *d)
 		/* What `systemctl status` shows first: hazards are not being recorded. */
 		snprintf(status, sizeof(status), "NOT RECORDING: %s",
 		         h->error ? h->error : "the ledger fails");
-		notify_status(status);
+		sdnotify_status(status);
 		return;
 	}
 	if (ledger_open_by_grade(d->ledger, by_grade) < 0)
@@ -68,12 +68,12 @@ static void daemon_status(struct daemon *d)
 	         (long long)by_grade[GRADE_MAJOR], (long long)by_grade[GRADE_SIGNIFICANT],
 	         (long long)by_grade[GRADE_GENERAL],
 	         (long long)ledger_outbox_depth(d->ledger, LANE_ALARM));
-	notify_status(status);
+	sdnotify_status(status);
 }
 
 static json_t *daemon_heartbeat(void *userdata)
 {
-	json_t *o = ctl_status(userdata, false);
+	json_t *o = status_build(userdata, false);
 	const char *quality = clock_time_quality();
 
 	/* As in events: only while the wall clock is not known to be synchronised. */
@@ -146,13 +146,13 @@ static void daemon_on_tick(uv_timer_t *t)
 static void daemon_on_watchdog(uv_timer_t *t)
 {
 	(void)t;
-	notify_watchdog();
+	sdnotify_watchdog();
 }
 
 static void daemon_stop(struct daemon *d, const char *why)
 {
 	log_notice("%s: stopping", why);
-	notify_stopping();
+	sdnotify_stopping();
 	uv_stop(&d->loop);
 }
 
@@ -169,7 +169,7 @@ int daemon_reload(struct daemon *d, json_t *errors)
 	struct conf *next;
 	struct rules *rules;
 
-	notify_reloading();
+	sdnotify_reloading();
 	conf_errors_init(&errs);
 	next = conf_load(d->opts->conf_path, &errs);
 	if (!next) {
@@ -181,7 +181,7 @@ int daemon_reload(struct daemon *d, json_t *errors)
 		log_err("reload refused: %s has %zu error(s); the running configuration stays",
 		        d->opts->conf_path, errs.n);
 		conf_errors_finish(&errs);
-		notify_ready(NULL);
+		sdnotify_ready(NULL);
 		return -1;
 	}
 	conf_errors_finish(&errs);
@@ -194,7 +194,7 @@ int daemon_reload(struct daemon *d, json_t *errors)
 		if (errors)
 			json_array_append_new(errors, json_string(msg));
 		conf_free(next);
-		notify_ready(NULL);
+		sdnotify_ready(NULL);
 		return -1;
 	}
 	rules = rules_new(next, d->ledger);
@@ -203,7 +203,7 @@ int daemon_reload(struct daemon *d, json_t *errors)
 		if (errors)
 			json_array_append_new(errors, json_string("out of memory"));
 		conf_free(next);
-		notify_ready(NULL);
+		sdnotify_ready(NULL);
 		return -1;
 	}
 	/* The bus workers read the old config: stop them before it goes. */
@@ -243,7 +243,7 @@ int daemon_reload(struct daemon *d, json_t *errors)
 	if (strcmp(next->control_socket, d->control_path) != 0)
 		log_warn("control_socket changed to %s; it moves at the next restart (still %s)",
 		         next->control_socket, d->control_path);
-	notify_ready(NULL);
+	sdnotify_ready(NULL);
 	daemon_status(d);
 	return 0;
 }
@@ -319,7 +319,7 @@ static int daemon_start(struct daemon *d)
 	ingest_on_commit(d->ingest, daemon_committed, d);
 	snprintf(d->control_path, sizeof(d->control_path), "%s", d->conf->control_socket);
 	/* Without its socket the gateway still protects: it runs on, with the reason logged. */
-	d->control = control_start(&d->loop, d->control_path, ctl_handle, d);
+	d->control = control_start(&d->loop, d->control_path, control_run_handle, d);
 
 	uv_signal_init(&d->loop, &d->sigterm);
 	uv_signal_init(&d->loop, &d->sigint);
@@ -331,7 +331,7 @@ static int daemon_start(struct daemon *d)
 	uv_timer_init(&d->loop, &d->tick);
 	d->tick.data = d;
 	uv_timer_start(&d->tick, daemon_on_tick, TICK_MS, TICK_MS);
-	int64_t wd = notify_watchdog_ms();
+	int64_t wd = sdnotify_watchdog_ms();
 	if (wd > 0) {
 		uv_timer_init(&d->loop, &d->watchdog);
 		d->watchdog.data = d;
@@ -339,7 +339,7 @@ static int daemon_start(struct daemon *d)
 		               (uint64_t)wd / 2);
 	}
 	/* READY first: counting a large ledger's events reads most of its pages (tens of ms). */
-	notify_ready("running");
+	sdnotify_ready("running");
 	log_notice("firegw %s ready: gateway %s, %zu buses, %zu devices, ledger %s (%lld events)",
 	           FIREGW_VERSION, d->conf->gateway_id, d->conf->nbuses, d->conf->ndevices,
 	           ledger_path(d->ledger), (long long)ledger_event_count(d->ledger));

@@ -1,5 +1,6 @@
-/* daemon_int: the running daemon's state, shared by daemon.c (its lifecycle) and ctl.c (what
- * the control socket reads and does). Nothing else includes it. */
+/* daemon_int: the running daemon's state, shared by daemon.c (its lifecycle), status.c (the
+ * gateway at a glance) and control_run.c (what the control socket reads and does). Nothing
+ * else includes it. */
 #pragma once
 
 #include <jansson.h>
@@ -43,7 +44,9 @@ struct daemon {
 /* Loads the config again and swaps it in; on errors the running config stays. Each error
  * (file:line: message) is appended to `errors` when it is not NULL. Returns 0 or -1. */
 int daemon_reload(struct daemon *d, json_t *errors);
-/* Control socket requests (ctl.c). */
-json_t *ctl_handle(const char *line, size_t len, const struct control_peer *peer, void *userdata);
+/* Control socket requests (control_run.c). */
+json_t *control_run_handle(const char *line, size_t len, const struct control_peer *peer, void *userdata);
 /* The gateway's status as the heartbeat and `firegwctl status` show it (new reference). */
-json_t *ctl_status(struct daemon *d, bool full);
+json_t *status_build(struct daemon *d, bool full);
+/* One device's line of `firegwctl devices` (status.c); with its last values if `values`. */
+json_t *status_device(struct daemon *d, const struct device_conf *dc, bool values);

@@ -292,7 +292,7 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 		profile_dir = FIREGW_PROFILEDIR;
 
 	char err[256];
-	modbus_t *ctx = mb_bus_open(&bc, err, sizeof(err));
+	modbus_t *ctx = modbus_bus_open(&bc, err, sizeof(err));
 	if (!ctx) {
 		fprintf(stderr, "firegw scan: %s\n", err);
 		conf_free(conf);
@@ -321,7 +321,7 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 		if (rc < 0 && (errno < EMBXILFUN || errno > EMBXGTAR)) {
 			/* Silence, garbage or CRC: nobody sane there. Keep a late answer from
 			 * being taken for the next unit's. */
-			if (mb_bus_recover(ctx) != 0) {
+			if (modbus_bus_recover(ctx) != 0) {
 				fprintf(stderr, "firegw scan: the link went down at unit %d: %s\n",
 				        unit, modbus_strerror(errno));
 				break;
@@ -335,14 +335,14 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 		/* A profile fits when all its reads succeed. */
 		const char *sep = " (looks like: ";
 		for (size_t i = 0; i < nprofiles; i++) {
-			struct mb_device d = {
+			struct modbus_bus_device d = {
 			    .id = "scan", .unit = unit, .timeout_ms = timeout_ms * 3, .prof = profiles[i]};
 			double values[256];
 			int code = 0, attempts = 0;
 
 			if (profiles[i]->npoints > 256)
 				continue;
-			if (mb_bus_poll(ctx, &d, values, &code, &attempts) == MB_WHY_OK) {
+			if (modbus_bus_poll(ctx, &d, values, &code, &attempts) == MB_WHY_OK) {
 				printf("%s%s", sep, profiles[i]->name);
 				sep = ", ";
 			}
@@ -399,7 +399,7 @@ int modbus_tools_probe(int argc, char **argv, const char *conf_path)
 		return 1;
 	}
 	char err[256];
-	modbus_t *ctx = mb_bus_open(d->busp, err, sizeof(err));
+	modbus_t *ctx = modbus_bus_open(d->busp, err, sizeof(err));
 	if (!ctx) {
 		fprintf(stderr, "firegw probe: %s\n", err);
 		conf_free(conf);
@@ -408,9 +408,9 @@ int modbus_tools_probe(int argc, char **argv, const char *conf_path)
 	const struct profile *p = d->prof;
 	double *values = calloc(p->npoints ? p->npoints : 1, sizeof(double));
 	int code = 0, attempts = 0;
-	struct mb_device md = {d->id, d->unit, d->interval_ms, d->timeout_ms, d->retries, p, 0};
-	enum mb_why why =
-	    values ? mb_bus_poll(ctx, &md, values, &code, &attempts) : MB_WHY_BAD_CONFIG;
+	struct modbus_bus_device md = {d->id, d->unit, d->interval_ms, d->timeout_ms, d->retries, p, 0};
+	enum modbus_bus_why why =
+	    values ? modbus_bus_poll(ctx, &md, values, &code, &attempts) : MB_WHY_BAD_CONFIG;
 	int rc = 0;
 
 	if (why != MB_WHY_OK) {
@@ -420,7 +420,7 @@ int modbus_tools_probe(int argc, char **argv, const char *conf_path)
 			        d->unit, d->bus, code, modbus_strerror(code + MODBUS_ENOBASE));
 		else
 			fprintf(stderr, "%s: unit %d on bus '%s' does not answer: %s (%d tries)\n",
-			        id, d->unit, d->bus, mb_why_name(why), attempts);
+			        id, d->unit, d->bus, modbus_bus_why_name(why), attempts);
 		rc = 1;
 	} else {
 		printf("%s: %s, unit %d on bus '%s' (%s)\n", id, p->name, d->unit, d->bus,

@@ -23,7 +23,7 @@ enum {
 	UM_FULL = 3,      /* too many commands at once */
 };
 
-struct um_flight {
+struct uplink_mqtt_flight {
 	int mid;
 	int64_t seq;
 };
@@ -40,7 +40,7 @@ struct uplink_mqtt {
 	bool need_resync; /* set by every connect: a resync is queued at the next flush */
 	bool hb_due;      /* a heartbeat goes out at the next flush (just connected) */
 	/* Events published and not yet acknowledged, in the order sent. */
-	struct um_flight *fl;
+	struct uplink_mqtt_flight *fl;
 	size_t nfl, window;
 	/* Seqs acknowledged since the last flush: accepted in one transaction. */
 	int64_t *acked;
@@ -59,21 +59,21 @@ struct uplink_mqtt {
 	struct uplink_stats stats;
 };
 
-static void um_send(struct uplink_mqtt *u);
-static void um_on_flush(uv_timer_t *t);
+static void uplink_mqtt_send(struct uplink_mqtt *u);
+static void uplink_mqtt_on_flush(uv_timer_t *t);
 
-static void um_schedule_flush(struct uplink_mqtt *u)
+static void uplink_mqtt_schedule_flush(struct uplink_mqtt *u)
 {
 	if (!u->freeing && !uv_is_active((uv_handle_t *)&u->flush_timer))
-		uv_timer_start(&u->flush_timer, um_on_flush, 0, 0);
+		uv_timer_start(&u->flush_timer, uplink_mqtt_on_flush, 0, 0);
 }
 
-static bool um_flush_pending(struct uplink_mqtt *u)
+static bool uplink_mqtt_flush_pending(struct uplink_mqtt *u)
 {
 	return u->nacked > 0 || u->results_acked || json_array_size(u->cmds) > 0;
 }
 
-static int um_publish_json(struct uplink_mqtt *u, const char *topic, json_t *body, int qos,
+static int uplink_mqtt_publish_json(struct uplink_mqtt *u, const char *topic, json_t *body, int qos,
                            int *mid)
 {
 	char *text = json_dumps(body, JSON_COMPACT);
@@ -88,7 +88,7 @@ static int um_publish_json(struct uplink_mqtt *u, const char *topic, json_t *bod
 	return rc;
 }
 
-static void um_heartbeat(struct uplink_mqtt *u)
+static void uplink_mqtt_heartbeat(struct uplink_mqtt *u)
 {
 	json_t *body;
 	char stamp[32];
@@ -104,22 +104,22 @@ static void um_heartbeat(struct uplink_mqtt *u)
 		json_object_set_new(body, "sent_at", json_string(stamp));
 	}
 	/* QoS 0: a heartbeat is not retried; the next one comes at the next interval. */
-	int rc = um_publish_json(u, u->t_heartbeat, body, 0, &mid);
+	int rc = uplink_mqtt_publish_json(u, u->t_heartbeat, body, 0, &mid);
 	json_decref(body);
 	if (rc < 0 && rc != -ENOTCONN)
 		log_debug("platform uplink: heartbeat not published (%s)", strerror(-rc));
 }
 
-static void um_on_heartbeat(uv_timer_t *t)
+static void uplink_mqtt_on_heartbeat(uv_timer_t *t)
 {
 	struct uplink_mqtt *u = t->data;
 
-	uv_timer_start(&u->heartbeat_timer, um_on_heartbeat,
+	uv_timer_start(&u->heartbeat_timer, uplink_mqtt_on_heartbeat,
 	               uplink_heartbeat_delay(u->conf->platform.heartbeat_ms), 0);
-	um_heartbeat(u);
+	uplink_mqtt_heartbeat(u);
 }
 
-static bool um_in_flight(const struct uplink_mqtt *u, int64_t seq)
+static bool uplink_mqtt_in_flight(const struct uplink_mqtt *u, int64_t seq)
 {
 	for (size_t i = 0; i < u->nfl; i++)
 		if (u->fl[i].seq == seq)
@@ -128,7 +128,7 @@ static bool um_in_flight(const struct uplink_mqtt *u, int64_t seq)
 }
 
 /* Command results not yet reported, in one message, when none is waiting for its PUBACK. */
-static void um_send_results(struct uplink_mqtt *u)
+static void uplink_mqtt_send_results(struct uplink_mqtt *u)
 {
 	json_t *results, *body;
 	char stamp[32];
@@ -144,7 +144,7 @@ static void um_send_results(struct uplink_mqtt *u)
 	clock_format_iso(clock_wall_ms(), stamp, sizeof(stamp));
 	body = json_pack("{s:s, s:s, s:O}", "gateway", u->conf->gateway_id, "sent_at", stamp,
 	                 "command_results", results);
-	rc = body ? um_publish_json(u, u->t_results, body, 1, &mid) : -ENOMEM;
+	rc = body ? uplink_mqtt_publish_json(u, u->t_results, body, 1, &mid) : -ENOMEM;
 	json_decref(body);
 	if (rc < 0) {
 		json_decref(results);
@@ -155,17 +155,17 @@ static void um_send_results(struct uplink_mqtt *u)
 }
 
 /* Fills the window: the outbox's events in its order, skipping those already in flight. */
-static void um_send(struct uplink_mqtt *u)
+static void uplink_mqtt_send(struct uplink_mqtt *u)
 {
 	struct outbox_item *items = NULL;
 	size_t n = 0;
 	int rc;
 
 	/* Acknowledged but not yet accepted events are still in the outbox: the flush first. */
-	if (!u->connected || u->freeing || um_flush_pending(u))
+	if (!u->connected || u->freeing || uplink_mqtt_flush_pending(u))
 		return;
 	u->seen_appended = ledger_events_appended(u->ledger);
-	um_send_results(u);
+	uplink_mqtt_send_results(u);
 	if (u->nfl >= u->window)
 		return;
 	rc = ledger_outbox_batch(u->ledger, u->window, (size_t)UPLINK_REQUEST_MAX * u->window,
@@ -179,7 +179,7 @@ static void um_send(struct uplink_mqtt *u)
 	for (size_t i = 0; i < n && u->nfl < u->window && u->connected; i++) {
 		int mid;
 
-		if (um_in_flight(u, items[i].seq))
+		if (uplink_mqtt_in_flight(u, items[i].seq))
 			continue;
 		rc = mqtt_client_publish(u->client, u->t_events, items[i].body,
 		                         strlen(items[i].body), 1, &mid);
@@ -192,7 +192,7 @@ static void um_send(struct uplink_mqtt *u)
 				        items[i].event_id, (long long)items[i].seq, strerror(-rc));
 			break;
 		}
-		u->fl[u->nfl++] = (struct um_flight){mid, items[i].seq};
+		u->fl[u->nfl++] = (struct uplink_mqtt_flight){mid, items[i].seq};
 		u->stats.sent++;
 		u->stats.requests++;
 	}
@@ -201,14 +201,14 @@ static void um_send(struct uplink_mqtt *u)
 
 /* One transaction for everything the broker said since the last turn: acknowledged events
  * leave the outbox, acknowledged results are marked reported, commands are applied. */
-static void um_flush(struct uplink_mqtt *u)
+static void uplink_mqtt_flush(struct uplink_mqtt *u)
 {
 	size_t nacc = u->nacked, ncmd = 0, i;
 	bool results = u->results_acked;
 	json_t *c;
 	int rc;
 
-	if (!um_flush_pending(u))
+	if (!uplink_mqtt_flush_pending(u))
 		return;
 	rc = ledger_begin(u->ledger);
 	for (i = 0; i < nacc && rc == 0; i++)
@@ -223,7 +223,7 @@ static void um_flush(struct uplink_mqtt *u)
 	}
 	ncmd = json_array_size(u->cmds);
 	if (rc == 0 && ncmd > 0) {
-		/* Each message was cut to HAZARD_CMDS_PER_REPLY (um_on_message). */
+		/* Each message was cut to HAZARD_CMDS_PER_REPLY (uplink_mqtt_on_message). */
 		int n = hazard_apply_commands(u->ledger, &u->conf->policy, u->cmds, UM_CMDS_MAX,
 		                              clock_wall_ms());
 		rc = n < 0 ? n : 0;
@@ -262,11 +262,11 @@ static void um_flush(struct uplink_mqtt *u)
 		u->hooks.changed(u->hooks.userdata);
 }
 
-static void um_on_flush(uv_timer_t *t)
+static void uplink_mqtt_on_flush(uv_timer_t *t)
 {
 	struct uplink_mqtt *u = t->data;
 
-	um_flush(u);
+	uplink_mqtt_flush(u);
 	if (u->connected && u->need_resync) {
 		u->need_resync = false;
 		if (hazard_resync_all(u->ledger, clock_wall_ms()) < 0)
@@ -274,12 +274,12 @@ static void um_on_flush(uv_timer_t *t)
 	}
 	if (u->connected && u->hb_due) {
 		u->hb_due = false;
-		um_heartbeat(u);
+		uplink_mqtt_heartbeat(u);
 	}
-	um_send(u);
+	uplink_mqtt_send(u);
 }
 
-static void um_on_publish(int mid, void *userdata)
+static void uplink_mqtt_on_publish(int mid, void *userdata)
 {
 	struct uplink_mqtt *u = userdata;
 
@@ -292,19 +292,19 @@ static void um_on_publish(int mid, void *userdata)
 			u->acked[u->nacked++] = u->fl[i].seq;
 		memmove(&u->fl[i], &u->fl[i + 1], (u->nfl - i - 1) * sizeof(*u->fl));
 		u->nfl--;
-		um_schedule_flush(u);
+		uplink_mqtt_schedule_flush(u);
 		return;
 	}
 	if (u->results_sent && mid == u->results_mid) {
 		u->results_acked = true;
 		u->results_mid = -1;
-		um_schedule_flush(u);
+		uplink_mqtt_schedule_flush(u);
 	}
 	/* Else a heartbeat (QoS 0), or a message of a connection since lost, sent once more by
 	 * libmosquitto: its event is in the outbox still and was (or will be) sent again. */
 }
 
-static void um_on_state(bool connected, void *userdata)
+static void uplink_mqtt_on_state(bool connected, void *userdata)
 {
 	struct uplink_mqtt *u = userdata;
 
@@ -316,7 +316,7 @@ static void um_on_state(bool connected, void *userdata)
 		u->hb_due = true;
 		u->stats.failures = 0;
 		u->stats.last_error[0] = '\0';
-		um_schedule_flush(u);
+		uplink_mqtt_schedule_flush(u);
 		return;
 	}
 	/* What was in flight is forgotten: those events are still in the outbox and go again
@@ -336,7 +336,7 @@ static void um_on_state(bool connected, void *userdata)
 	u->lost_mono = clock_mono_ms();
 }
 
-static void um_bad_command(struct uplink_mqtt *u, int code, const char *topic, const char *why)
+static void uplink_mqtt_bad_command(struct uplink_mqtt *u, int code, const char *topic, const char *why)
 {
 	char detail[400];
 
@@ -347,20 +347,20 @@ static void um_bad_command(struct uplink_mqtt *u, int code, const char *topic, c
 	log_state_report(&u->cmd_log, code, "platform uplink", detail);
 }
 
-static void um_queue_command(struct uplink_mqtt *u, json_t *c, const char *topic)
+static void uplink_mqtt_queue_command(struct uplink_mqtt *u, json_t *c, const char *topic)
 {
 	if (json_array_size(u->cmds) >= UM_CMDS_MAX) {
-		um_bad_command(u, UM_FULL, topic,
+		uplink_mqtt_bad_command(u, UM_FULL, topic,
 		               "too many commands at once; the platform should send them again "
 		               "until their results come back");
 		return;
 	}
 	json_array_append(u->cmds, c);
-	/* Its PUBACK waits until the command is recorded (um_flush). */
+	/* Its PUBACK waits until the command is recorded (uplink_mqtt_flush). */
 	mqtt_client_hold(u->client, true);
 }
 
-static void um_on_message(const struct mqtt_client_msg *m, void *userdata)
+static void uplink_mqtt_on_message(const struct mqtt_client_msg *m, void *userdata)
 {
 	struct uplink_mqtt *u = userdata;
 	json_error_t jerr;
@@ -373,11 +373,11 @@ static void um_on_message(const struct mqtt_client_msg *m, void *userdata)
 	root = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		snprintf(why, sizeof(why), "not JSON (%s at byte %d)", jerr.text, jerr.position);
-		um_bad_command(u, UM_BAD_JSON, m->topic, why);
+		uplink_mqtt_bad_command(u, UM_BAD_JSON, m->topic, why);
 		return;
 	}
 	if (json_is_object(root)) {
-		um_queue_command(u, root, m->topic);
+		uplink_mqtt_queue_command(u, root, m->topic);
 	} else if (json_is_array(root)) {
 		json_array_foreach(root, i, c)
 		{
@@ -386,24 +386,24 @@ static void um_on_message(const struct mqtt_client_msg *m, void *userdata)
 				         "%zu commands in one message, over the limit of %d: the "
 				         "rest are ignored until sent again",
 				         json_array_size(root), HAZARD_CMDS_PER_REPLY);
-				um_bad_command(u, UM_FULL, m->topic, why);
+				uplink_mqtt_bad_command(u, UM_FULL, m->topic, why);
 				break;
 			}
 			if (json_is_object(c))
-				um_queue_command(u, c, m->topic);
+				uplink_mqtt_queue_command(u, c, m->topic);
 			else
-				um_bad_command(u, UM_BAD_SHAPE, m->topic,
+				uplink_mqtt_bad_command(u, UM_BAD_SHAPE, m->topic,
 				               "an element of the array is not a command object");
 		}
 	} else {
-		um_bad_command(u, UM_BAD_SHAPE, m->topic,
+		uplink_mqtt_bad_command(u, UM_BAD_SHAPE, m->topic,
 		               "not a command object or an array of them");
 	}
 	json_decref(root);
-	um_schedule_flush(u);
+	uplink_mqtt_schedule_flush(u);
 }
 
-static char *um_password(const struct platform_conf *pc, bool *fatal, bool *failed)
+static char *uplink_mqtt_password(const struct platform_conf *pc, bool *fatal, bool *failed)
 {
 	const char *path = pc->password_file ? pc->password_file : pc->token_file;
 	char err[512], *secret;
@@ -424,7 +424,7 @@ static char *um_password(const struct platform_conf *pc, bool *fatal, bool *fail
 	return secret;
 }
 
-static void um_closed(uv_handle_t *h)
+static void uplink_mqtt_closed(uv_handle_t *h)
 {
 	struct uplink_mqtt *u = h->data;
 
@@ -432,7 +432,7 @@ static void um_closed(uv_handle_t *h)
 		free(u);
 }
 
-static void um_release(struct uplink_mqtt *u)
+static void uplink_mqtt_release(struct uplink_mqtt *u)
 {
 	free(u->t_events);
 	free(u->t_commands);
@@ -442,8 +442,8 @@ static void um_release(struct uplink_mqtt *u)
 	free(u->acked);
 	json_decref(u->results_sent);
 	json_decref(u->cmds);
-	uv_close((uv_handle_t *)&u->flush_timer, um_closed);
-	uv_close((uv_handle_t *)&u->heartbeat_timer, um_closed);
+	uv_close((uv_handle_t *)&u->flush_timer, uplink_mqtt_closed);
+	uv_close((uv_handle_t *)&u->heartbeat_timer, uplink_mqtt_closed);
 }
 
 struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c, struct ledger *l,
@@ -458,7 +458,7 @@ struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c, struc
 	*fatal = false;
 	if (!pc->enabled || strcmp(pc->transport, "mqtt") != 0 || !pc->mqtt_host)
 		return NULL;
-	password = um_password(pc, fatal, &failed);
+	password = uplink_mqtt_password(pc, fatal, &failed);
 	if (failed)
 		return NULL;
 	if (password && !pc->mqtt_tls)
@@ -515,10 +515,10 @@ struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c, struc
 	    .max_message = UPLINK_REPLY_MAX, /* the same bound as an HTTPS reply */
 	};
 	struct mqtt_client_cbs cbs = {
-	    .on_message = um_on_message,
-	    .on_state = um_on_state,
+	    .on_message = uplink_mqtt_on_message,
+	    .on_state = uplink_mqtt_on_state,
 	    .userdata = u,
-	    .on_publish = um_on_publish,
+	    .on_publish = uplink_mqtt_on_publish,
 	};
 	log_info("platform uplink: %s (MQTT as '%s'), events to %s, up to %zu in flight", pc->url,
 	         client_id, u->t_events, u->window);
@@ -528,7 +528,7 @@ struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c, struc
 		        "outbox until the platform section is fixed and reloaded");
 		goto fail;
 	}
-	uv_timer_start(&u->heartbeat_timer, um_on_heartbeat,
+	uv_timer_start(&u->heartbeat_timer, uplink_mqtt_on_heartbeat,
 	               uplink_heartbeat_delay(pc->heartbeat_ms), 0);
 	if (password) {
 		explicit_bzero(password, strlen(password));
@@ -543,7 +543,7 @@ fail:
 	}
 	free(client_id);
 	u->freeing = true;
-	um_release(u);
+	uplink_mqtt_release(u);
 	return NULL;
 }
 
@@ -557,13 +557,13 @@ void uplink_mqtt_free(struct uplink_mqtt *u)
 	u->client = NULL;
 	uv_timer_stop(&u->flush_timer);
 	uv_timer_stop(&u->heartbeat_timer);
-	um_release(u);
+	uplink_mqtt_release(u);
 }
 
 void uplink_mqtt_kick(struct uplink_mqtt *u)
 {
 	if (u && u->connected && ledger_events_appended(u->ledger) != u->seen_appended)
-		um_send(u);
+		uplink_mqtt_send(u);
 }
 
 const struct uplink_stats *uplink_mqtt_stats(struct uplink_mqtt *u)

@@ -17,17 +17,17 @@
 #define MB_BACKOFF_MAX_MS      30000
 #define MB_LINK_BACKOFF_MAX_MS 30000
 
-struct mb_dev {
-	struct mb_device dc;
-	struct mb_plan plan;
+struct modbus_bus_dev {
+	struct modbus_bus_device dc;
+	struct modbus_map_plan plan;
 	int64_t due;  /* mono ms */
 	int failures; /* in a row */
 	bool bad_config;
 };
 
-struct mb_bus {
+struct modbus_bus {
 	const struct bus_conf *bc;
-	struct mb_dev *devs;
+	struct modbus_bus_dev *devs;
 	size_t ndevs;
 	modbus_t *ctx;
 	bool connected;
@@ -42,13 +42,13 @@ struct mb_bus {
 	bool stop;
 
 	uv_async_t async;
-	struct mb_result *q; /* results waiting for the main loop */
+	struct modbus_bus_result *q; /* results waiting for the main loop */
 	size_t qn, qcap;
-	mb_result_fn fn;
+	modbus_bus_result_fn fn;
 	void *userdata;
 };
 
-const char *mb_why_name(enum mb_why w)
+const char *modbus_bus_why_name(enum modbus_bus_why w)
 {
 	switch (w) {
 	case MB_WHY_PENDING:
@@ -71,7 +71,7 @@ const char *mb_why_name(enum mb_why w)
 	return "unknown";
 }
 
-modbus_t *mb_bus_open(const struct bus_conf *bc, char *err, size_t errlen)
+modbus_t *modbus_bus_open(const struct bus_conf *bc, char *err, size_t errlen)
 {
 	modbus_t *ctx;
 	char port[16];
@@ -112,7 +112,7 @@ modbus_t *mb_bus_open(const struct bus_conf *bc, char *err, size_t errlen)
 	return ctx;
 }
 
-static enum mb_why mb_why_of(int e)
+static enum modbus_bus_why modbus_bus_why_of(int e)
 {
 	if (e == ETIMEDOUT || e == EAGAIN)
 		return MB_WHY_TIMEOUT;
@@ -126,7 +126,7 @@ static enum mb_why mb_why_of(int e)
 	return MB_WHY_LINK;
 }
 
-static int mb_read_block(modbus_t *ctx, const struct mb_block *b, uint16_t *regs, uint8_t *bits)
+static int modbus_bus_read_block(modbus_t *ctx, const struct modbus_map_block *b, uint16_t *regs, uint8_t *bits)
 {
 	switch (b->fn) {
 	case FN_HOLDING:
@@ -141,7 +141,7 @@ static int mb_read_block(modbus_t *ctx, const struct mb_block *b, uint16_t *regs
 	return -1;
 }
 
-int mb_bus_recover(modbus_t *ctx)
+int modbus_bus_recover(modbus_t *ctx)
 {
 	/* libmodbus reads a late answer as the reply to the next request, which then fails with
 	 * a transaction id or unit mismatch and blames an innocent device. On TCP a new
@@ -154,8 +154,8 @@ int mb_bus_recover(modbus_t *ctx)
 	return 0;
 }
 
-static enum mb_why mb_poll_plan(modbus_t *ctx, const struct mb_device *d,
-                                const struct mb_plan *plan, double *values, int *code,
+static enum modbus_bus_why modbus_bus_poll_plan(modbus_t *ctx, const struct modbus_bus_device *d,
+                                const struct modbus_map_plan *plan, double *values, int *code,
                                 int *attempts)
 {
 	const struct profile *p = d->prof;
@@ -168,27 +168,27 @@ static enum mb_why mb_poll_plan(modbus_t *ctx, const struct mb_device *d,
 	for (size_t i = 0; i < p->npoints; i++)
 		values[i] = NAN;
 	for (size_t bi = 0; bi < plan->n; bi++) {
-		const struct mb_block *b = &plan->blocks[bi];
+		const struct modbus_map_block *b = &plan->blocks[bi];
 		int rc = -1, e = 0;
 
 		for (int t = 0; t <= d->retries && rc < 0; t++) {
 			(*attempts)++;
-			rc = mb_read_block(ctx, b, regs, bits);
+			rc = modbus_bus_read_block(ctx, b, regs, bits);
 			e = errno;
 			/* An exception is an answer: asking again will not change it. */
-			if (rc < 0 && mb_why_of(e) == MB_WHY_EXCEPTION)
+			if (rc < 0 && modbus_bus_why_of(e) == MB_WHY_EXCEPTION)
 				break;
 			if (rc < 0 &&
-			    (mb_why_of(e) == MB_WHY_TIMEOUT || mb_why_of(e) == MB_WHY_GARBAGE ||
-			     mb_why_of(e) == MB_WHY_CRC) &&
-			    mb_bus_recover(ctx) != 0) {
+			    (modbus_bus_why_of(e) == MB_WHY_TIMEOUT || modbus_bus_why_of(e) == MB_WHY_GARBAGE ||
+			     modbus_bus_why_of(e) == MB_WHY_CRC) &&
+			    modbus_bus_recover(ctx) != 0) {
 				e = errno;
 				*code = e;
 				return MB_WHY_LINK;
 			}
 		}
 		if (rc < 0) {
-			enum mb_why w = mb_why_of(e);
+			enum modbus_bus_why w = modbus_bus_why_of(e);
 
 			*code = w == MB_WHY_EXCEPTION ? e - MODBUS_ENOBASE : e;
 			return w;
@@ -200,37 +200,37 @@ static enum mb_why mb_poll_plan(modbus_t *ctx, const struct mb_device *d,
 			int off = plan->point_offset[i];
 
 			values[i] = pt->fn == FN_COIL || pt->fn == FN_DISCRETE
-			                ? mb_decode_bit(pt, bits[off])
-			                : mb_decode_regs(pt, &regs[off]);
+			                ? modbus_map_decode_bit(pt, bits[off])
+			                : modbus_map_decode_regs(pt, &regs[off]);
 		}
 	}
 	*code = 0;
 	return MB_WHY_OK;
 }
 
-enum mb_why mb_bus_poll(modbus_t *ctx, const struct mb_device *d, double *values, int *code,
+enum modbus_bus_why modbus_bus_poll(modbus_t *ctx, const struct modbus_bus_device *d, double *values, int *code,
                         int *attempts)
 {
-	struct mb_plan plan;
-	enum mb_why w;
+	struct modbus_map_plan plan;
+	enum modbus_bus_why w;
 
-	if (!d->prof || mb_plan_build(d->prof, &plan) != 0) {
+	if (!d->prof || modbus_map_plan_build(d->prof, &plan) != 0) {
 		*code = EINVAL;
 		return MB_WHY_BAD_CONFIG;
 	}
-	w = mb_poll_plan(ctx, d, &plan, values, code, attempts);
-	mb_plan_free(&plan);
+	w = modbus_bus_poll_plan(ctx, d, &plan, values, code, attempts);
+	modbus_map_plan_free(&plan);
 	return w;
 }
 
 /* ---- worker ---- */
 
-static void mb_bus_push(struct mb_bus *b, struct mb_result *r)
+static void modbus_bus_push(struct modbus_bus *b, struct modbus_bus_result *r)
 {
 	pthread_mutex_lock(&b->lock);
 	if (b->qn == b->qcap) {
 		size_t cap = b->qcap ? b->qcap * 2 : 64;
-		struct mb_result *q = realloc(b->q, cap * sizeof(*q));
+		struct modbus_bus_result *q = realloc(b->q, cap * sizeof(*q));
 
 		if (!q) {
 			pthread_mutex_unlock(&b->lock);
@@ -245,7 +245,7 @@ static void mb_bus_push(struct mb_bus *b, struct mb_result *r)
 	uv_async_send(&b->async);
 }
 
-static void mb_bus_link(struct mb_bus *b, int64_t now)
+static void modbus_bus_link(struct modbus_bus *b, int64_t now)
 {
 	char err[256];
 
@@ -256,7 +256,7 @@ static void mb_bus_link(struct mb_bus *b, int64_t now)
 		modbus_free(b->ctx);
 		b->ctx = NULL;
 	}
-	b->ctx = mb_bus_open(b->bc, err, sizeof(err));
+	b->ctx = modbus_bus_open(b->bc, err, sizeof(err));
 	if (b->ctx) {
 		b->connected = true;
 		b->link_backoff = 0;
@@ -271,16 +271,16 @@ static void mb_bus_link(struct mb_bus *b, int64_t now)
 	log_state_report(&b->link_log, 1, b->bc->name, err);
 }
 
-static void mb_bus_poll_dev(struct mb_bus *b, struct mb_dev *d)
+static void modbus_bus_poll_dev(struct modbus_bus *b, struct modbus_bus_dev *d)
 {
-	struct mb_result r = {.dev = &d->dc};
+	struct modbus_bus_result r = {.dev = &d->dc};
 	int64_t now = clock_mono_ms();
 
 	r.nvalues = d->dc.prof ? d->dc.prof->npoints : 0;
 	r.values = calloc(r.nvalues ? r.nvalues : 1, sizeof(double));
 	if (!r.values)
 		return;
-	mb_bus_link(b, now);
+	modbus_bus_link(b, now);
 	if (d->bad_config) {
 		r.why = MB_WHY_BAD_CONFIG;
 		r.code = EINVAL;
@@ -290,7 +290,7 @@ static void mb_bus_poll_dev(struct mb_bus *b, struct mb_dev *d)
 		for (size_t i = 0; i < r.nvalues; i++)
 			r.values[i] = NAN;
 	} else {
-		r.why = mb_poll_plan(b->ctx, &d->dc, &d->plan, r.values, &r.code, &r.attempts);
+		r.why = modbus_bus_poll_plan(b->ctx, &d->dc, &d->plan, r.values, &r.code, &r.attempts);
 		if (r.why == MB_WHY_LINK) {
 			/* The link broke under us: reconnect before the next poll. */
 			b->connected = false;
@@ -317,16 +317,16 @@ static void mb_bus_poll_dev(struct mb_bus *b, struct mb_dev *d)
 	d->due += interval;
 	if (d->due < r.mono_ms)
 		d->due = r.mono_ms + (r.ok ? 0 : interval);
-	mb_bus_push(b, &r);
+	modbus_bus_push(b, &r);
 }
 
-static void *mb_bus_main(void *arg)
+static void *modbus_bus_main(void *arg)
 {
-	struct mb_bus *b = arg;
+	struct modbus_bus *b = arg;
 
 	pthread_mutex_lock(&b->lock);
 	while (!b->stop) {
-		struct mb_dev *next = NULL;
+		struct modbus_bus_dev *next = NULL;
 
 		for (size_t i = 0; i < b->ndevs; i++)
 			if (!next || b->devs[i].due < next->due)
@@ -351,7 +351,7 @@ static void *mb_bus_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&b->lock);
-		mb_bus_poll_dev(b, next);
+		modbus_bus_poll_dev(b, next);
 		pthread_mutex_lock(&b->lock);
 	}
 	pthread_mutex_unlock(&b->lock);
@@ -363,10 +363,10 @@ static void *mb_bus_main(void *arg)
 	return NULL;
 }
 
-static void mb_bus_on_async(uv_async_t *h)
+static void modbus_bus_on_async(uv_async_t *h)
 {
-	struct mb_bus *b = h->data;
-	struct mb_result *q;
+	struct modbus_bus *b = h->data;
+	struct modbus_bus_result *q;
 	size_t n;
 
 	pthread_mutex_lock(&b->lock);
@@ -382,11 +382,11 @@ static void mb_bus_on_async(uv_async_t *h)
 	free(q);
 }
 
-struct mb_bus *mb_bus_start(uv_loop_t *loop, const struct bus_conf *bc,
-                            const struct mb_device *devs, size_t ndevs, mb_result_fn fn,
+struct modbus_bus *modbus_bus_start(uv_loop_t *loop, const struct bus_conf *bc,
+                            const struct modbus_bus_device *devs, size_t ndevs, modbus_bus_result_fn fn,
                             void *userdata)
 {
-	struct mb_bus *b = calloc(1, sizeof(*b));
+	struct modbus_bus *b = calloc(1, sizeof(*b));
 	pthread_condattr_t ca;
 	int64_t now = clock_mono_ms();
 
@@ -405,7 +405,7 @@ struct mb_bus *mb_bus_start(uv_loop_t *loop, const struct bus_conf *bc,
 		b->devs[i].dc = devs[i];
 		/* Spread the first polls over the first interval, not all at once. */
 		b->devs[i].due = now + (int64_t)(i * 50 % (size_t)(devs[i].interval_ms + 1));
-		if (!devs[i].prof || mb_plan_build(devs[i].prof, &b->devs[i].plan) != 0) {
+		if (!devs[i].prof || modbus_map_plan_build(devs[i].prof, &b->devs[i].plan) != 0) {
 			b->devs[i].bad_config = true;
 			log_err("device '%s': its profile cannot be read as Modbus requests",
 			        devs[i].id);
@@ -416,11 +416,11 @@ struct mb_bus *mb_bus_start(uv_loop_t *loop, const struct bus_conf *bc,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&b->wake, &ca);
 	pthread_condattr_destroy(&ca);
-	uv_async_init(loop, &b->async, mb_bus_on_async);
+	uv_async_init(loop, &b->async, modbus_bus_on_async);
 	b->async.data = b;
-	if (pthread_create(&b->thread, NULL, mb_bus_main, b) != 0) {
+	if (pthread_create(&b->thread, NULL, modbus_bus_main, b) != 0) {
 		log_err("bus '%s': cannot start its worker thread", bc->name);
-		mb_bus_stop(b);
+		modbus_bus_stop(b);
 		return NULL;
 	}
 	b->started = true;
@@ -429,22 +429,22 @@ struct mb_bus *mb_bus_start(uv_loop_t *loop, const struct bus_conf *bc,
 	return b;
 }
 
-static void mb_bus_closed(uv_handle_t *h)
+static void modbus_bus_closed(uv_handle_t *h)
 {
-	struct mb_bus *b = h->data;
+	struct modbus_bus *b = h->data;
 
 	for (size_t i = 0; i < b->qn; i++)
 		free(b->q[i].values);
 	free(b->q);
 	for (size_t i = 0; i < b->ndevs; i++)
-		mb_plan_free(&b->devs[i].plan);
+		modbus_map_plan_free(&b->devs[i].plan);
 	free(b->devs);
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->wake);
 	free(b);
 }
 
-void mb_bus_stop(struct mb_bus *b)
+void modbus_bus_stop(struct modbus_bus *b)
 {
 	if (!b)
 		return;
@@ -455,5 +455,5 @@ void mb_bus_stop(struct mb_bus *b)
 		pthread_mutex_unlock(&b->lock);
 		pthread_join(b->thread, NULL);
 	}
-	uv_close((uv_handle_t *)&b->async, mb_bus_closed);
+	uv_close((uv_handle_t *)&b->async, modbus_bus_closed);
 }

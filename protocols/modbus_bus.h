@@ -31,9 +31,9 @@ struct bus_conf {
 	char *file;
 };
 
-/* A device as the worker polls it: copied by mb_bus_start. `index` is the owner's, handed
+/* A device as the worker polls it: copied by modbus_bus_start. `index` is the owner's, handed
  * back with each result. */
-struct mb_device {
+struct modbus_bus_device {
 	const char *id;
 	int unit;
 	int64_t interval_ms, timeout_ms;
@@ -43,7 +43,7 @@ struct mb_device {
 };
 
 /* Why a device has no data, as status shows it. */
-enum mb_why {
+enum modbus_bus_why {
 	MB_WHY_PENDING, /* not polled yet */
 	MB_WHY_OK,
 	MB_WHY_TIMEOUT,   /* no answer in time */
@@ -54,12 +54,12 @@ enum mb_why {
 	MB_WHY_BAD_CONFIG,
 };
 
-const char *mb_why_name(enum mb_why w);
+const char *modbus_bus_why_name(enum modbus_bus_why w);
 
-struct mb_result {
-	const struct mb_device *dev; /* the worker's copy, valid during the callback */
+struct modbus_bus_result {
+	const struct modbus_bus_device *dev; /* the worker's copy, valid during the callback */
 	bool ok;
-	enum mb_why why;
+	enum modbus_bus_why why;
 	int code;     /* exception code, or errno */
 	int attempts; /* requests sent for this poll */
 	int64_t mono_ms, wall_ms;
@@ -68,26 +68,26 @@ struct mb_result {
 	size_t nvalues;
 };
 
-typedef void (*mb_result_fn)(const struct mb_result *r, void *userdata);
+typedef void (*modbus_bus_result_fn)(const struct modbus_bus_result *r, void *userdata);
 
-struct mb_bus;
+struct modbus_bus;
 
 /* Starts the worker of bus `bc` for the devices that name it. Results arrive on the loop's
  * thread through `fn`. NULL on failure (logged). */
-struct mb_bus *mb_bus_start(uv_loop_t *loop, const struct bus_conf *bc,
-                            const struct mb_device *devs, size_t ndevs, mb_result_fn fn,
+struct modbus_bus *modbus_bus_start(uv_loop_t *loop, const struct bus_conf *bc,
+                            const struct modbus_bus_device *devs, size_t ndevs, modbus_bus_result_fn fn,
                             void *userdata);
 /* Stops and joins the worker; results not yet delivered are dropped (they are re-read). */
-void mb_bus_stop(struct mb_bus *b);
+void modbus_bus_stop(struct modbus_bus *b);
 
 /* Opens a modbus_t for a bus (RTU or TCP) with RS-485 mode and delays applied; connects.
  * Used by the worker, scan and probe. Returns NULL with a message in err. */
 struct _modbus;
-struct _modbus *mb_bus_open(const struct bus_conf *bc, char *err, size_t errlen);
+struct _modbus *modbus_bus_open(const struct bus_conf *bc, char *err, size_t errlen);
 /* After a timeout or a garbled answer: make sure a late answer cannot be taken for the next
  * one (TCP: reconnect; RTU: flush). Returns 0, or -1 if the link is gone. */
-int mb_bus_recover(struct _modbus *ctx);
+int modbus_bus_recover(struct _modbus *ctx);
 /* One poll of one device on an open context: fills values (profile order) and returns the
  * why code; `code` gets the exception code or errno. */
-enum mb_why mb_bus_poll(struct _modbus *ctx, const struct mb_device *d, double *values, int *code,
+enum modbus_bus_why modbus_bus_poll(struct _modbus *ctx, const struct modbus_bus_device *d, double *values, int *code,
                         int *attempts);

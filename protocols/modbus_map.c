@@ -6,15 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct mb_span {
+struct modbus_map_span {
 	size_t point;
 	enum point_fn fn;
 	int start, words;
 };
 
-static int mb_span_cmp(const void *a, const void *b)
+static int modbus_map_span_cmp(const void *a, const void *b)
 {
-	const struct mb_span *x = a, *y = b;
+	const struct modbus_map_span *x = a, *y = b;
 
 	if (x->fn != y->fn)
 		return x->fn < y->fn ? -1 : 1;
@@ -23,9 +23,9 @@ static int mb_span_cmp(const void *a, const void *b)
 	return 0;
 }
 
-int mb_plan_build(const struct profile *p, struct mb_plan *out)
+int modbus_map_plan_build(const struct profile *p, struct modbus_map_plan *out)
 {
-	struct mb_span *spans;
+	struct modbus_map_span *spans;
 	size_t n = p->npoints;
 	int max = p->max_block > 0 ? p->max_block : 1;
 
@@ -37,7 +37,7 @@ int mb_plan_build(const struct profile *p, struct mb_plan *out)
 	out->npoints = n;
 	if (!spans || !out->blocks || !out->point_block || !out->point_offset) {
 		free(spans);
-		mb_plan_free(out);
+		modbus_map_plan_free(out);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -45,17 +45,17 @@ int mb_plan_build(const struct profile *p, struct mb_plan *out)
 		bool bits = pt->fn == FN_COIL || pt->fn == FN_DISCRETE;
 
 		spans[i] =
-		    (struct mb_span){i, pt->fn, pt->address, bits ? 1 : point_words(pt->type)};
+		    (struct modbus_map_span){i, pt->fn, pt->address, bits ? 1 : point_words(pt->type)};
 		if (spans[i].words > max) {
 			free(spans);
-			mb_plan_free(out);
+			modbus_map_plan_free(out);
 			return -EINVAL;
 		}
 	}
-	qsort(spans, n, sizeof(*spans), mb_span_cmp);
+	qsort(spans, n, sizeof(*spans), modbus_map_span_cmp);
 	for (size_t i = 0; i < n; i++) {
-		struct mb_span *s = &spans[i];
-		struct mb_block *b = out->n ? &out->blocks[out->n - 1] : NULL;
+		struct modbus_map_span *s = &spans[i];
+		struct modbus_map_block *b = out->n ? &out->blocks[out->n - 1] : NULL;
 		int end = s->start + s->words;
 
 		/* Join the current block when the whole span still fits in one request. */
@@ -74,7 +74,7 @@ int mb_plan_build(const struct profile *p, struct mb_plan *out)
 	return 0;
 }
 
-void mb_plan_free(struct mb_plan *plan)
+void modbus_map_plan_free(struct modbus_map_plan *plan)
 {
 	free(plan->blocks);
 	free(plan->point_block);
@@ -82,7 +82,7 @@ void mb_plan_free(struct mb_plan *plan)
 	memset(plan, 0, sizeof(*plan));
 }
 
-double mb_decode_regs(const struct point *pt, const uint16_t *regs)
+double modbus_map_decode_regs(const struct point *pt, const uint16_t *regs)
 {
 	uint16_t hi = regs[0], lo = 0;
 	double raw;
@@ -126,7 +126,7 @@ double mb_decode_regs(const struct point *pt, const uint16_t *regs)
 	return isfinite(raw) ? raw : NAN;
 }
 
-double mb_decode_bit(const struct point *pt, uint8_t bit)
+double modbus_map_decode_bit(const struct point *pt, uint8_t bit)
 {
 	return (bit ? 1.0 : 0.0) * pt->scale + pt->offset;
 }

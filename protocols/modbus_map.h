@@ -9,14 +9,14 @@
 
 #include "profile.h"
 
-struct mb_block {
+struct modbus_map_block {
 	enum point_fn fn;
 	int start;
 	int count; /* registers or bits */
 };
 
-struct mb_plan {
-	struct mb_block *blocks;
+struct modbus_map_plan {
+	struct modbus_map_block *blocks;
 	size_t n;
 	/* For each profile point: its block and offset in it. */
 	size_t *point_block;
@@ -25,10 +25,10 @@ struct mb_plan {
 };
 
 /* Returns 0, or -ENOMEM / -EINVAL (a point that does not fit a block). */
-int mb_plan_build(const struct profile *p, struct mb_plan *out);
-void mb_plan_free(struct mb_plan *plan);
+int modbus_map_plan_build(const struct profile *p, struct modbus_map_plan *out);
+void modbus_map_plan_free(struct modbus_map_plan *plan);
 
 /* The value of a register point whose first word is regs[0] (two words for 32-bit types). */
-double mb_decode_regs(const struct point *pt, const uint16_t *regs);
+double modbus_map_decode_regs(const struct point *pt, const uint16_t *regs);
 /* The value of a coil or discrete input. */
-double mb_decode_bit(const struct point *pt, uint8_t bit);
+double modbus_map_decode_bit(const struct point *pt, uint8_t bit);

@@ -17,7 +17,7 @@
 #define MC_READ_BATCH    1024  /* packets read in one go before the loop turns (and commits) */
 #define MC_CONNECT_MAX   15000 /* ms from the TCP connect to the broker's CONNACK, at most */
 
-enum mc_state { MC_IDLE, MC_CONNECTING, MC_CONNECTED };
+enum mqtt_client_state { MC_IDLE, MC_CONNECTING, MC_CONNECTED };
 
 struct mqtt_client {
 	uv_loop_t *loop;
@@ -31,7 +31,7 @@ struct mqtt_client {
 	char **subs;
 	size_t nsubs;
 	int64_t backoff_min, backoff_max;
-	enum mc_state state;
+	enum mqtt_client_state state;
 	bool started; /* mosquitto_connect_async was called once */
 	bool paused;
 	bool held; /* nothing goes to the broker: the owner has not committed what it took */
@@ -51,33 +51,33 @@ struct mqtt_client {
 	struct mqtt_client_stats stats;
 };
 
-static void mc_sync(struct mqtt_client *c, int rc, int err);
-static void mc_on_poll(uv_poll_t *h, int status, int events);
+static void mqtt_client_sync(struct mqtt_client *c, int rc, int err);
+static void mqtt_client_on_poll(uv_poll_t *h, int status, int events);
 
-static bool mc_want_write(struct mqtt_client *c)
+static bool mqtt_client_want_write(struct mqtt_client *c)
 {
 	return !c->held && mosquitto_want_write(c->mosq);
 }
 
 /* Follows the want of writing in the poll handle, without calling into libmosquitto's loop
  * (safe from inside a callback, where a loss found would re-enter the caller). */
-static void mc_poll_write(struct mqtt_client *c)
+static void mqtt_client_poll_write(struct mqtt_client *c)
 {
 	int want;
 
 	if (!c->poll || c->fd != mosquitto_socket(c->mosq))
 		return;
-	want = (c->poll_events & ~UV_WRITABLE) | (mc_want_write(c) ? UV_WRITABLE : 0);
+	want = (c->poll_events & ~UV_WRITABLE) | (mqtt_client_want_write(c) ? UV_WRITABLE : 0);
 	if (want == c->poll_events)
 		return;
 	if (want)
-		uv_poll_start(c->poll, want, mc_on_poll);
+		uv_poll_start(c->poll, want, mqtt_client_on_poll);
 	else
 		uv_poll_stop(c->poll);
 	c->poll_events = want;
 }
 
-static uint64_t mc_random(struct mqtt_client *c)
+static uint64_t mqtt_client_random(struct mqtt_client *c)
 {
 	/* xorshift64*: jitter needs no cryptography, only that gateways do not march in step. */
 	c->rnd ^= c->rnd >> 12;
@@ -87,7 +87,7 @@ static uint64_t mc_random(struct mqtt_client *c)
 }
 
 /* Logs the connection's state when it changes; repeats of one failure are only counted. */
-static void mc_report(struct mqtt_client *c, int code, const char *detail)
+static void mqtt_client_report(struct mqtt_client *c, int code, const char *detail)
 {
 	snprintf(c->stats.last_error, sizeof(c->stats.last_error), "%s", code ? detail : "");
 	if (code == c->log_code) {
@@ -104,23 +104,23 @@ static void mc_report(struct mqtt_client *c, int code, const char *detail)
 	c->log_repeats = 0;
 }
 
-static void mc_poll_closed(uv_handle_t *h)
+static void mqtt_client_poll_closed(uv_handle_t *h)
 {
 	free(h);
 }
 
-static void mc_poll_stop(struct mqtt_client *c)
+static void mqtt_client_poll_stop(struct mqtt_client *c)
 {
 	if (!c->poll)
 		return;
 	uv_poll_stop(c->poll);
-	uv_close((uv_handle_t *)c->poll, mc_poll_closed);
+	uv_close((uv_handle_t *)c->poll, mqtt_client_poll_closed);
 	c->poll = NULL;
 	c->fd = -1;
 	c->poll_events = 0;
 }
 
-static int64_t mc_backoff(struct mqtt_client *c)
+static int64_t mqtt_client_backoff(struct mqtt_client *c)
 {
 	unsigned shift = c->fails < 20 ? c->fails : 20;
 	int64_t cap = c->backoff_min << shift;
@@ -129,27 +129,27 @@ static int64_t mc_backoff(struct mqtt_client *c)
 	if (cap > c->backoff_max || cap <= 0)
 		cap = c->backoff_max;
 	/* Full jitter: anywhere up to the cap, never a tight loop. */
-	return floor + (int64_t)(mc_random(c) % (uint64_t)(cap - floor + 1));
+	return floor + (int64_t)(mqtt_client_random(c) % (uint64_t)(cap - floor + 1));
 }
 
-static void mc_on_retry(uv_timer_t *t);
+static void mqtt_client_on_retry(uv_timer_t *t);
 
-static void mc_schedule(struct mqtt_client *c)
+static void mqtt_client_schedule(struct mqtt_client *c)
 {
-	int64_t delay = mc_backoff(c);
+	int64_t delay = mqtt_client_backoff(c);
 
 	c->fails++;
 	c->stats.next_retry_ms = delay;
-	uv_timer_start(&c->retry, mc_on_retry, (uint64_t)delay, 0);
+	uv_timer_start(&c->retry, mqtt_client_on_retry, (uint64_t)delay, 0);
 }
 
 /* The socket is gone (or given up on): back to idle, next attempt after a backoff. */
-static void mc_lost(struct mqtt_client *c, int rc, int err)
+static void mqtt_client_lost(struct mqtt_client *c, int rc, int err)
 {
 	char detail[512];
 	int code;
 
-	mc_poll_stop(c);
+	mqtt_client_poll_stop(c);
 	/* What was held belonged to this connection: libmosquitto drops it at the reconnect
 	 * (packet__cleanup_all), and the broker sends every message not acknowledged again. The
 	 * next connection (its CONNECT first) must not wait for a commit. */
@@ -209,14 +209,14 @@ static void mc_lost(struct mqtt_client *c, int rc, int err)
 	c->state = MC_IDLE;
 	c->stats.connected = false;
 	c->refused_rc = 0;
-	mc_report(c, code, detail);
+	mqtt_client_report(c, code, detail);
 	if (c->cbs.on_state)
 		c->cbs.on_state(false, c->cbs.userdata);
 	if (!c->freeing)
-		mc_schedule(c);
+		mqtt_client_schedule(c);
 }
 
-static void mc_on_poll(uv_poll_t *h, int status, int events)
+static void mqtt_client_on_poll(uv_poll_t *h, int status, int events)
 {
 	struct mqtt_client *c = h->data;
 	int rc = MOSQ_ERR_SUCCESS, err = 0;
@@ -228,7 +228,7 @@ static void mc_on_poll(uv_poll_t *h, int status, int events)
 		rc = mosquitto_loop_write(c->mosq, 64);
 		err = errno;
 		if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(c->mosq) < 0) {
-			mc_sync(c, rc, err);
+			mqtt_client_sync(c, rc, err);
 			return;
 		}
 	}
@@ -247,11 +247,11 @@ static void mc_on_poll(uv_poll_t *h, int status, int events)
 				break;
 		}
 	}
-	mc_sync(c, rc, err);
+	mqtt_client_sync(c, rc, err);
 }
 
 /* After every call into libmosquitto: follow its socket with the poll handle. */
-static void mc_sync(struct mqtt_client *c, int rc, int err)
+static void mqtt_client_sync(struct mqtt_client *c, int rc, int err)
 {
 	int fd, want;
 
@@ -259,19 +259,19 @@ static void mc_sync(struct mqtt_client *c, int rc, int err)
 		return;
 	fd = mosquitto_socket(c->mosq);
 	if (fd < 0) {
-		mc_lost(c, rc, err);
+		mqtt_client_lost(c, rc, err);
 		return;
 	}
 	if (fd != c->fd)
-		mc_poll_stop(c);
-	want = (c->paused ? 0 : UV_READABLE) | (mc_want_write(c) ? UV_WRITABLE : 0);
+		mqtt_client_poll_stop(c);
+	want = (c->paused ? 0 : UV_READABLE) | (mqtt_client_want_write(c) ? UV_WRITABLE : 0);
 	if (!c->poll) {
 		c->poll = malloc(sizeof(*c->poll));
 		if (!c->poll || uv_poll_init(c->loop, c->poll, fd) != 0) {
 			free(c->poll);
 			c->poll = NULL;
 			log_err("%s: cannot poll the broker's socket; retrying", c->name);
-			mc_lost(c, MOSQ_ERR_NOMEM, 0);
+			mqtt_client_lost(c, MOSQ_ERR_NOMEM, 0);
 			return;
 		}
 		c->poll->data = c;
@@ -280,14 +280,14 @@ static void mc_sync(struct mqtt_client *c, int rc, int err)
 	}
 	if (want != c->poll_events) {
 		if (want)
-			uv_poll_start(c->poll, want, mc_on_poll);
+			uv_poll_start(c->poll, want, mqtt_client_on_poll);
 		else
 			uv_poll_stop(c->poll);
 		c->poll_events = want;
 	}
 }
 
-static void mc_attempt(struct mqtt_client *c)
+static void mqtt_client_attempt(struct mqtt_client *c)
 {
 	int rc, err;
 
@@ -305,22 +305,22 @@ static void mc_attempt(struct mqtt_client *c)
 	c->connecting_since = uv_now(c->loop);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		/* Nothing to poll: mosquitto closed what it opened. */
-		mc_poll_stop(c);
-		mc_lost(c, rc, err);
+		mqtt_client_poll_stop(c);
+		mqtt_client_lost(c, rc, err);
 		return;
 	}
-	mc_sync(c, rc, err);
+	mqtt_client_sync(c, rc, err);
 }
 
-static void mc_on_retry(uv_timer_t *t)
+static void mqtt_client_on_retry(uv_timer_t *t)
 {
 	struct mqtt_client *c = t->data;
 
 	if (c->state == MC_IDLE)
-		mc_attempt(c);
+		mqtt_client_attempt(c);
 }
 
-static void mc_on_misc(uv_timer_t *t)
+static void mqtt_client_on_misc(uv_timer_t *t)
 {
 	struct mqtt_client *c = t->data;
 	int rc, err;
@@ -329,8 +329,8 @@ static void mc_on_misc(uv_timer_t *t)
 		return;
 	if (c->state == MC_CONNECTING && uv_now(c->loop) - c->connecting_since > MC_CONNECT_MAX) {
 		/* No CONNACK in time: give up on this socket (the next attempt closes it). */
-		mc_poll_stop(c);
-		mc_lost(c, MOSQ_ERR_SUCCESS, 0);
+		mqtt_client_poll_stop(c);
+		mqtt_client_lost(c, MOSQ_ERR_SUCCESS, 0);
 		return;
 	}
 	errno = 0;
@@ -343,10 +343,10 @@ static void mc_on_misc(uv_timer_t *t)
 		rc = mosquitto_loop_read(c->mosq, 1);
 		err = errno;
 	}
-	mc_sync(c, rc, err);
+	mqtt_client_sync(c, rc, err);
 }
 
-static void mc_on_connect(struct mosquitto *m, void *ud, int rc, int flags)
+static void mqtt_client_on_connect(struct mosquitto *m, void *ud, int rc, int flags)
 {
 	struct mqtt_client *c = ud;
 
@@ -367,12 +367,12 @@ static void mc_on_connect(struct mosquitto *m, void *ud, int rc, int flags)
 		if (src != MOSQ_ERR_SUCCESS)
 			log_err("%s: cannot subscribe: %s", c->name, mosquitto_strerror(src));
 	}
-	mc_report(c, 0, NULL);
+	mqtt_client_report(c, 0, NULL);
 	if (c->cbs.on_state)
 		c->cbs.on_state(true, c->cbs.userdata);
 }
 
-static void mc_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *granted)
+static void mqtt_client_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *granted)
 {
 	struct mqtt_client *c = ud;
 
@@ -390,7 +390,7 @@ static void mc_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const
 	}
 }
 
-static void mc_on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+static void mqtt_client_on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
 {
 	struct mqtt_client *c = ud;
 	struct mqtt_client_msg cm = {
@@ -417,7 +417,7 @@ static void mc_on_message(struct mosquitto *m, void *ud, const struct mosquitto_
 		c->cbs.on_message(&cm, c->cbs.userdata);
 }
 
-static void mc_on_publish(struct mosquitto *m, void *ud, int mid)
+static void mqtt_client_on_publish(struct mosquitto *m, void *ud, int mid)
 {
 	struct mqtt_client *c = ud;
 
@@ -426,7 +426,7 @@ static void mc_on_publish(struct mosquitto *m, void *ud, int mid)
 		c->cbs.on_publish(mid, c->cbs.userdata);
 }
 
-static int mc_setup(struct mqtt_client *c, const struct mqtt_client_conf *conf)
+static int mqtt_client_setup(struct mqtt_client *c, const struct mqtt_client_conf *conf)
 {
 	int rc;
 
@@ -441,10 +441,10 @@ static int mc_setup(struct mqtt_client *c, const struct mqtt_client_conf *conf)
 	 * Without it the PUBACK is written before the message callback runs, and a message the
 	 * broker let go could die with firegw before the ledger has it (mqtt_client_hold). */
 	mosquitto_threaded_set(c->mosq, true);
-	mosquitto_connect_with_flags_callback_set(c->mosq, mc_on_connect);
-	mosquitto_subscribe_callback_set(c->mosq, mc_on_subscribe);
-	mosquitto_message_callback_set(c->mosq, mc_on_message);
-	mosquitto_publish_callback_set(c->mosq, mc_on_publish);
+	mosquitto_connect_with_flags_callback_set(c->mosq, mqtt_client_on_connect);
+	mosquitto_subscribe_callback_set(c->mosq, mqtt_client_on_subscribe);
+	mosquitto_message_callback_set(c->mosq, mqtt_client_on_message);
+	mosquitto_publish_callback_set(c->mosq, mqtt_client_on_publish);
 	/* The caller bounds its messages in flight: libmosquitto must not queue them again. */
 	mosquitto_max_inflight_messages_set(c->mosq, 0);
 	if (conf->username || conf->password) {
@@ -526,16 +526,16 @@ struct mqtt_client *mqtt_client_new(uv_loop_t *loop, const struct mqtt_client_co
 		}
 		c->nsubs++;
 	}
-	if (mc_setup(c, conf) < 0) {
+	if (mqtt_client_setup(c, conf) < 0) {
 		mqtt_client_free(c);
 		return NULL;
 	}
-	uv_timer_start(&c->misc, mc_on_misc, MC_MISC_MS, MC_MISC_MS);
-	mc_attempt(c);
+	uv_timer_start(&c->misc, mqtt_client_on_misc, MC_MISC_MS, MC_MISC_MS);
+	mqtt_client_attempt(c);
 	return c;
 }
 
-static void mc_free_now(struct mqtt_client *c)
+static void mqtt_client_free_now(struct mqtt_client *c)
 {
 	for (size_t i = 0; c->subs && i < c->nsubs; i++)
 		free(c->subs[i]);
@@ -549,12 +549,12 @@ static void mc_free_now(struct mqtt_client *c)
 	free(c);
 }
 
-static void mc_timer_closed(uv_handle_t *h)
+static void mqtt_client_timer_closed(uv_handle_t *h)
 {
 	struct mqtt_client *c = h->data;
 
 	if (--c->handles == 0)
-		mc_free_now(c);
+		mqtt_client_free_now(c);
 }
 
 void mqtt_client_free(struct mqtt_client *c)
@@ -570,13 +570,13 @@ void mqtt_client_free(struct mqtt_client *c)
 			mosquitto_disconnect(c->mosq);
 			mosquitto_loop_write(c->mosq, 1);
 		}
-		mc_poll_stop(c);
+		mqtt_client_poll_stop(c);
 		mosquitto_destroy(c->mosq);
 		c->mosq = NULL;
 	}
-	mc_poll_stop(c);
-	uv_close((uv_handle_t *)&c->misc, mc_timer_closed);
-	uv_close((uv_handle_t *)&c->retry, mc_timer_closed);
+	mqtt_client_poll_stop(c);
+	uv_close((uv_handle_t *)&c->misc, mqtt_client_timer_closed);
+	uv_close((uv_handle_t *)&c->retry, mqtt_client_timer_closed);
 }
 
 const struct mqtt_client_stats *mqtt_client_stats(const struct mqtt_client *c)
@@ -589,7 +589,7 @@ void mqtt_client_hold(struct mqtt_client *c, bool held)
 	if (!c || c->held == held)
 		return;
 	c->held = held;
-	mc_poll_write(c);
+	mqtt_client_poll_write(c);
 }
 
 void mqtt_client_pause(struct mqtt_client *c, bool paused)
@@ -603,7 +603,7 @@ void mqtt_client_pause(struct mqtt_client *c, bool paused)
 		         c->name);
 	else
 		log_notice("%s: reading resumed", c->name);
-	mc_sync(c, MOSQ_ERR_SUCCESS, 0);
+	mqtt_client_sync(c, MOSQ_ERR_SUCCESS, 0);
 }
 
 int mqtt_client_publish(struct mqtt_client *c, const char *topic, const void *payload, size_t len,
@@ -620,12 +620,12 @@ int mqtt_client_publish(struct mqtt_client *c, const char *topic, const void *pa
 		return -ENOMEM;
 	if (rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_PAYLOAD_SIZE || rc == MOSQ_ERR_MALFORMED_UTF8)
 		return -EINVAL;
-	/* Anything else is the connection's: mc_sync (from the poll or the misc timer) finds it
+	/* Anything else is the connection's: mqtt_client_sync (from the poll or the misc timer) finds it
 	 * and reports the loss; a message already queued is sent again after the reconnect. */
 	if (rc != MOSQ_ERR_SUCCESS)
 		return -EIO;
-	/* Not mc_sync: a loss found here would call back into the caller in the middle of its
+	/* Not mqtt_client_sync: a loss found here would call back into the caller in the middle of its
 	 * loop. Only ask for the socket's writability. */
-	mc_poll_write(c);
+	mqtt_client_poll_write(c);
 	return 0;
 }

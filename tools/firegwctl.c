@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control_request.h"
 #include "conf.h"
 #include "log.h"
 #include "textesc.h"
@@ -28,7 +29,7 @@
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
-struct ctl {
+struct firegwctl {
 	const char *socket;
 	bool json;
 	int fd;
@@ -36,20 +37,21 @@ struct ctl {
 
 static void usage(FILE *f)
 {
+	fprintf(f, "Usage: firegwctl [-s SOCKET | -c FILE] [--json] COMMAND [ARGS]\n"
+	           "\n"
+	           "Commands:\n");
+	/* The commands and their options are the daemon's own table (control_request.c). */
+	for (size_t i = 0; i < CONTROL_NCMDS; i++) {
+		const struct control_command *cc = &control_commands[i];
+		char left[96];
+
+		snprintf(left, sizeof(left), "%s%s%s", cc->name, *cc->usage ? " " : "", cc->usage);
+		if (strlen(left) > 28)
+			fprintf(f, "  %s\n  %-28s %s\n", left, "", cc->help);
+		else
+			fprintf(f, "  %-28s %s\n", left, cc->help);
+	}
 	fprintf(f,
-	        "Usage: firegwctl [-s SOCKET | -c FILE] [--json] COMMAND [ARGS]\n"
-	        "\n"
-	        "Commands:\n"
-	        "  status                       the gateway at a glance\n"
-	        "  devices                      every device, why it has no data, its last values\n"
-	        "  hazards [--open] [--grade G] [--since T] [--device D] [--limit N]\n"
-	        "                               hazard items, newest first\n"
-	        "  hazard ID                    one item with its event history\n"
-	        "  outbox                       events waiting for the platform\n"
-	        "  deadletter                   events the platform rejected, with its reason\n"
-	        "  test DEVICE [--wait S]       a test alarm end to end; waits for the platform\n"
-	        "  reload                       reload the configuration\n"
-	        "  report --month YYYY-MM       the monthly summary by grade and kind\n"
 	        "\n"
 	        "Options:\n"
 	        "  -s, --socket PATH   control socket (default: control_socket of the config, or\n"
@@ -94,7 +96,7 @@ static void esc_release(void)
 
 /* ---------------------------------------------------------------- talking to the daemon */
 
-static int ctl_connect(struct ctl *c)
+static int firegwctl_connect(struct firegwctl *c)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
@@ -125,7 +127,7 @@ static int ctl_connect(struct ctl *c)
 	return EXIT_OK;
 }
 
-static int ctl_send_all(int fd, const char *buf, size_t len)
+static int firegwctl_send_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
@@ -141,7 +143,7 @@ static int ctl_send_all(int fd, const char *buf, size_t len)
 }
 
 /* Sends one request, returns the reply (new reference) or NULL with the reason printed. */
-static json_t *ctl_call(struct ctl *c, json_t *req, int *exit_code)
+static json_t *firegwctl_call(struct firegwctl *c, json_t *req, int *exit_code)
 {
 	char *text = json_dumps(req, JSON_COMPACT);
 	char *buf = NULL, *nl = NULL;
@@ -157,7 +159,7 @@ static json_t *ctl_call(struct ctl *c, json_t *req, int *exit_code)
 	/* firegw may have answered and closed before the request went (it refuses a peer at
 	 * accept): a send that fails is reported only when no reply is waiting. */
 	int send_errno = 0;
-	if (ctl_send_all(c->fd, text, tl) != 0 || ctl_send_all(c->fd, "\n", 1) != 0)
+	if (firegwctl_send_all(c->fd, text, tl) != 0 || firegwctl_send_all(c->fd, "\n", 1) != 0)
 		send_errno = errno;
 	free(text);
 	while (!nl) {
@@ -555,7 +557,7 @@ static void print_json(json_t *r)
 /* ---------------------------------------------------------------- commands */
 
 /* Waits until every event of the test item has left the outbox (accepted or rejected). */
-static int ctl_test_wait(struct ctl *c, const char *hazard_id, double wait_s)
+static int firegwctl_test_wait(struct firegwctl *c, const char *hazard_id, double wait_s)
 {
 	struct timespec t0, now;
 	int code = EXIT_ERROR;
@@ -566,11 +568,11 @@ static int ctl_test_wait(struct ctl *c, const char *hazard_id, double wait_s)
 		size_t i, queued = 0, rejected = 0;
 
 		close(c->fd);
-		if ((code = ctl_connect(c)) != EXIT_OK) {
+		if ((code = firegwctl_connect(c)) != EXIT_OK) {
 			json_decref(req);
 			return code;
 		}
-		r = ctl_call(c, req, &code);
+		r = firegwctl_call(c, req, &code);
 		json_decref(req);
 		if (!r)
 			return code;
@@ -621,10 +623,10 @@ static int ctl_test_wait(struct ctl *c, const char *hazard_id, double wait_s)
 	}
 }
 
-static int ctl_run(struct ctl *c, const char *cmd, json_t *req, double wait_s)
+static int firegwctl_run(struct firegwctl *c, const char *cmd, json_t *req, double wait_s)
 {
 	int code;
-	json_t *r = ctl_call(c, req, &code);
+	json_t *r = firegwctl_call(c, req, &code);
 
 	if (!r)
 		return code;
@@ -655,7 +657,7 @@ static int ctl_run(struct ctl *c, const char *cmd, json_t *req, double wait_s)
 		char idbuf[128];
 		snprintf(idbuf, sizeof(idbuf), "%s", id);
 		json_decref(r);
-		return ctl_test_wait(c, idbuf, wait_s);
+		return firegwctl_test_wait(c, idbuf, wait_s);
 	}
 	if (c->json)
 		print_json(r);
@@ -680,76 +682,62 @@ static int ctl_run(struct ctl *c, const char *cmd, json_t *req, double wait_s)
 	return EXIT_OK;
 }
 
-/* The command's own options and arguments, into a request. NULL on a usage error. */
-static json_t *ctl_request(const char *cmd, int argc, char **argv, double *wait_s)
+/* The command's own options and arguments, into a request, by the daemon's table of
+ * commands and options (control_request.h). NULL on a usage error. */
+static json_t *firegwctl_request(const char *cmd, int argc, char **argv, double *wait_s)
 {
-	static const struct option opts[] = {
-	    {"open", no_argument, NULL, 'o'},        {"grade", required_argument, NULL, 'g'},
-	    {"since", required_argument, NULL, 's'}, {"device", required_argument, NULL, 'd'},
-	    {"limit", required_argument, NULL, 'l'}, {"month", required_argument, NULL, 'm'},
-	    {"wait", required_argument, NULL, 'w'},  {NULL, 0, NULL, 0},
-	};
-	json_t *req = json_pack("{s:s}", "cmd", cmd);
-	const char *allowed;
+	struct option opts[16];
+	const struct control_command *cc = control_command_find(cmd);
+	json_t *req;
+	size_t n = 0;
 	int o;
 
-	if (!strcmp(cmd, "hazards"))
-		allowed = "ogsdl";
-	else if (!strcmp(cmd, "report"))
-		allowed = "m";
-	else if (!strcmp(cmd, "test"))
-		allowed = "w";
-	else if (!strcmp(cmd, "outbox") || !strcmp(cmd, "deadletter"))
-		allowed = "l";
-	else if (!strcmp(cmd, "status") || !strcmp(cmd, "devices") || !strcmp(cmd, "hazard") ||
-	         !strcmp(cmd, "reload"))
-		allowed = "";
-	else {
-		fprintf(stderr, "firegwctl: unknown command '%s'\n", cmd);
-		json_decref(req);
+	if (!cc) {
+		fprintf(stderr, "firegwctl: unknown command '%s'\n", esc(cmd));
 		return NULL;
 	}
+	for (const struct control_option *co = control_options; co->name && n < 15; co++)
+		opts[n++] = (struct option){co->name,
+		                            co->type == CONTROL_OPT_FLAG ? no_argument
+		                                                         : required_argument,
+		                            NULL, co->letter};
+	opts[n] = (struct option){NULL, 0, NULL, 0};
+	req = json_pack("{s:s}", "cmd", cmd);
 	/* Options may come before or after the argument (test DEVICE --wait 60). optind 0
 	 * makes glibc start over, forgetting the "+" of the first parse. */
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		const struct control_option *co = control_options;
 		char *end;
 
-		if (o == '?' || !strchr(allowed, o)) {
+		while (co->name && co->letter != o)
+			co++;
+		if (o == '?' || !co->name || !strchr(cc->options, o)) {
 			if (o != '?')
 				fprintf(stderr, "firegwctl: %s does not take %s\n", cmd,
-				        argv[optind - 1]);
+				        esc(argv[optind - 1]));
 			json_decref(req);
 			return NULL;
 		}
-		switch (o) {
-		case 'o':
-			json_object_set_new(req, "open", json_true());
+		switch (co->type) {
+		case CONTROL_OPT_FLAG:
+			json_object_set_new(req, co->name, json_true());
 			break;
-		case 'g':
-			json_object_set_new(req, "grade", json_string(optarg));
+		case CONTROL_OPT_STRING:
+			json_object_set_new(req, co->name, json_string(optarg));
 			break;
-		case 's':
-			json_object_set_new(req, "since", json_string(optarg));
-			break;
-		case 'd':
-			json_object_set_new(req, "device", json_string(optarg));
-			break;
-		case 'm':
-			json_object_set_new(req, "month", json_string(optarg));
-			break;
-		case 'l': {
-			long n = strtol(optarg, &end, 10);
+		case CONTROL_OPT_COUNT: {
+			long v = strtol(optarg, &end, 10);
 
-			if (*end || n <= 0) {
-				fprintf(stderr, "firegwctl: --limit wants a positive number\n");
+			if (*end || v <= 0) {
+				fprintf(stderr, "firegwctl: --%s wants a positive number\n", co->name);
 				json_decref(req);
 				return NULL;
 			}
-			json_object_set_new(req, "limit", json_integer(n));
+			json_object_set_new(req, co->name, json_integer(v));
 			break;
 		}
-		case 'w':
+		case CONTROL_OPT_LOCAL: /* --wait */
 			*wait_s = strtod(optarg, &end);
 			if (*end || !(*wait_s >= 0)) {
 				fprintf(stderr, "firegwctl: --wait wants seconds\n");
@@ -759,17 +747,14 @@ static json_t *ctl_request(const char *cmd, int argc, char **argv, double *wait_
 			break;
 		}
 	}
-	int need = (!strcmp(cmd, "hazard") || !strcmp(cmd, "test")) ? 1 : 0;
-	if (argc - optind != need) {
-		fprintf(stderr, "firegwctl: %s %s\n", cmd,
-		        need ? "takes one argument" : "takes no argument");
+	if (argc - optind != (cc->arg ? 1 : 0)) {
+		fprintf(stderr, "firegwctl: %s %s (firegwctl %s %s)\n", cmd,
+		        cc->arg ? "takes one argument" : "takes no argument", cmd, cc->usage);
 		json_decref(req);
 		return NULL;
 	}
-	if (!strcmp(cmd, "hazard"))
-		json_object_set_new(req, "id", json_string(argv[optind]));
-	if (!strcmp(cmd, "test"))
-		json_object_set_new(req, "device", json_string(argv[optind]));
+	if (cc->arg)
+		json_object_set_new(req, cc->arg, json_string(argv[optind]));
 	if (!strcmp(cmd, "report") && !json_object_get(req, "month")) {
 		fprintf(stderr, "firegwctl: report needs --month YYYY-MM\n");
 		json_decref(req);
@@ -779,7 +764,7 @@ static json_t *ctl_request(const char *cmd, int argc, char **argv, double *wait_
 }
 
 /* control_socket from a config file, if it loads. */
-static char *ctl_socket_from_conf(const char *path, bool must)
+static char *firegwctl_socket_from_conf(const char *path, bool must)
 {
 	struct conf_errors errs;
 	struct conf *c;
@@ -806,7 +791,7 @@ int main(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 	};
-	struct ctl c = {.fd = -1};
+	struct firegwctl c = {.fd = -1};
 	const char *conf_path = NULL;
 	char *from_conf = NULL;
 	double wait_s = 30;
@@ -850,23 +835,23 @@ int main(int argc, char **argv)
 			sub_argc--;
 			i--;
 		}
-	json_t *req = ctl_request(cmd, sub_argc, sub_argv, &wait_s);
+	json_t *req = firegwctl_request(cmd, sub_argc, sub_argv, &wait_s);
 	if (!req) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (!c.socket) {
 		log_init(LOG_LVL_ERR, false);
-		from_conf = ctl_socket_from_conf(conf_path ? conf_path : DEFAULT_CONF, conf_path);
+		from_conf = firegwctl_socket_from_conf(conf_path ? conf_path : DEFAULT_CONF, conf_path);
 		if (conf_path && !from_conf) {
 			json_decref(req);
 			return EXIT_USAGE;
 		}
 		c.socket = from_conf ? from_conf : DEFAULT_SOCKET;
 	}
-	code = ctl_connect(&c);
+	code = firegwctl_connect(&c);
 	if (code == EXIT_OK)
-		code = ctl_run(&c, cmd, req, wait_s);
+		code = firegwctl_run(&c, cmd, req, wait_s);
 	json_decref(req);
 	if (c.fd >= 0)
 		close(c.fd);

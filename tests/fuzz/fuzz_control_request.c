@@ -1,6 +1,6 @@
 /* fuzz_control_request: libFuzzer target for control-socket requests: one line as a client
- * sends it (without its newline) goes through ctl_request_parse (daemon/ctl_request.c),
- * exactly as ctl_handle takes it. A request that parses and only reads (hazards, hazard,
+ * sends it (without its newline) goes through control_request_parse (daemon/ctl_request.c),
+ * exactly as control_run_handle takes it. A request that parses and only reads (hazards, hazard,
  * outbox, deadletter, report) is then run with its arguments against a scratch ledger that
  * holds an open, a cleared and a closed item (query.c), as the daemon would run it.
  *
@@ -16,7 +16,7 @@
 
 #include "clock.h"
 #include "fuzz_ledger.h"
-#include "ctl_request.h"
+#include "control_request.h"
 #include "hazard.h"
 #include "ledger.h"
 #include "policy.h"
@@ -34,25 +34,25 @@ static void fuzz_setup(void)
 	ledger = fuzz_ledger_open("ctl", &pol);
 }
 
-static void run(const struct ctl_request *q)
+static void run(const struct control_request *q)
 {
 	const char *err = NULL;
 	json_t *o;
 
 	switch (q->cmd) {
-	case CTL_HAZARDS:
+	case CONTROL_HAZARDS:
 		o = query_hazards(ledger, &q->filter, &err);
 		break;
-	case CTL_HAZARD:
+	case CONTROL_HAZARD:
 		o = query_hazard(ledger, q->id, &err);
 		break;
-	case CTL_OUTBOX:
+	case CONTROL_OUTBOX:
 		o = query_outbox(ledger, q->limit, &err);
 		break;
-	case CTL_DEADLETTER:
+	case CONTROL_DEADLETTER:
 		o = query_deadletter(ledger, q->limit, &err);
 		break;
-	case CTL_REPORT:
+	case CONTROL_REPORT:
 		o = query_report(ledger, q->month, &err);
 		break;
 	default:
@@ -65,29 +65,29 @@ static void run(const struct ctl_request *q)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ctl_request q;
+	struct control_request q;
 	char err[512];
 
 	if (!ledger)
 		fuzz_setup();
 	err[0] = '\0';
-	if (ctl_request_parse(&q, (const char *)data, size, T0 + 86400000LL, err, sizeof(err)) <
+	if (control_request_parse(&q, (const char *)data, size, T0 + 86400000LL, err, sizeof(err)) <
 	    0) {
 		if (!err[0] || q.json)
 			abort();
 		return 0;
 	}
-	if (!q.json || !strcmp(ctl_request_name(q.cmd), "?"))
+	if (!q.json || !strcmp(control_request_name(q.cmd), "?"))
 		abort();
 	if (q.filter.grade < -1 || q.filter.grade >= GRADE_COUNT || q.filter.since_ms < 0 ||
 	    q.filter.limit < 0 || q.filter.limit > QUERY_MAX_LIMIT || q.limit < 0 ||
 	    q.limit > QUERY_MAX_LIMIT)
 		abort();
-	if ((q.cmd == CTL_HAZARD || q.cmd == CTL_TEST) && (!q.id || !*q.id))
+	if ((q.cmd == CONTROL_HAZARD || q.cmd == CONTROL_TEST) && (!q.id || !*q.id))
 		abort();
-	if (q.cmd == CTL_REPORT && !q.month)
+	if (q.cmd == CONTROL_REPORT && !q.month)
 		abort();
 	run(&q);
-	ctl_request_free(&q);
+	control_request_free(&q);
 	return 0;
 }

@@ -1,7 +1,7 @@
 /* fuzz_modbus_map: libFuzzer target for Modbus register decoding. An input is a profile (the
  * text of a config/profiles/NAME.conf file), a NUL byte, and the register words a device answers
  * (big-endian pairs of bytes, repeated as needed). The profile is loaded as the daemon loads
- * it; a profile it accepts is planned (mb_plan_build) and every point decoded from the words.
+ * it; a profile it accepts is planned (modbus_map_plan_build) and every point decoded from the words.
  * Holds: every point lies inside its block, no block is longer than max_block, and a value
  * that reaches the rules is finite or NaN (NaN: no value), never infinite.
  *
@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t wlen = nul ? size - tlen - 1 : 0;
 	struct conf_errors errs;
 	struct profile *p;
-	struct mb_plan plan;
+	struct modbus_map_plan plan;
 	FILE *f;
 
 	if (!dir[0])
@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	conf_errors_finish(&errs);
 	if (!p)
 		return 0;
-	if (mb_plan_build(p, &plan) == 0) {
+	if (modbus_map_plan_build(p, &plan) == 0) {
 		int max = p->max_block > 0 ? p->max_block : 1;
 
 		for (size_t b = 0; b < plan.n; b++)
@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		for (size_t i = 0; i < p->npoints; i++) {
 			const struct point *pt = &p->points[i];
-			const struct mb_block *b = &plan.blocks[plan.point_block[i]];
+			const struct modbus_map_block *b = &plan.blocks[plan.point_block[i]];
 			bool bits = pt->fn == FN_COIL || pt->fn == FN_DISCRETE;
 			int words = bits ? 1 : point_words(pt->type);
 			int off = plan.point_offset[i];
@@ -84,11 +84,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				regs[k] = (uint16_t)(w[at] << 8 | w[at + 1]);
 			}
 			if (bits)
-				check_value(mb_decode_bit(pt, (uint8_t)(regs[0] & 1)));
+				check_value(modbus_map_decode_bit(pt, (uint8_t)(regs[0] & 1)));
 			else
-				check_value(mb_decode_regs(pt, regs));
+				check_value(modbus_map_decode_regs(pt, regs));
 		}
-		mb_plan_free(&plan);
+		modbus_map_plan_free(&plan);
 	}
 	profile_free(p);
 	return 0;

@@ -29,10 +29,10 @@ static void test_plan_merges_adjacent(void **state)
 	    pt("h", FN_HOLDING, 0, PT_U16), pt("x", FN_COIL, 3, PT_U16),
 	};
 	struct profile p = {.name = (char *)"t", .points = pts, .npoints = 6, .max_block = 16};
-	struct mb_plan plan;
+	struct modbus_map_plan plan;
 
 	(void)state;
-	assert_int_equal(mb_plan_build(&p, &plan), 0);
+	assert_int_equal(modbus_map_plan_build(&p, &plan), 0);
 	/* holding 0; input 0-8 in one request (gap included); coil 3. */
 	assert_int_equal(plan.n, 3);
 	assert_int_equal(plan.blocks[0].fn, FN_HOLDING);
@@ -43,7 +43,7 @@ static void test_plan_merges_adjacent(void **state)
 	assert_int_equal(plan.point_block[3], 1);
 	assert_int_equal(plan.point_offset[3], 8);
 	assert_int_equal(plan.point_offset[2], 2);
-	mb_plan_free(&plan);
+	modbus_map_plan_free(&plan);
 }
 
 static void test_plan_respects_max_block(void **state)
@@ -55,10 +55,10 @@ static void test_plan_respects_max_block(void **state)
 	    pt("d", FN_HOLDING, 100, PT_U16),
 	};
 	struct profile p = {.name = (char *)"t", .points = pts, .npoints = 4, .max_block = 4};
-	struct mb_plan plan;
+	struct modbus_map_plan plan;
 
 	(void)state;
-	assert_int_equal(mb_plan_build(&p, &plan), 0);
+	assert_int_equal(modbus_map_plan_build(&p, &plan), 0);
 	/* a (0) and b (3-4) would span 5 words, more than 4: a goes alone. */
 	assert_int_equal(plan.n, 3);
 	for (size_t i = 0; i < plan.n; i++)
@@ -67,10 +67,10 @@ static void test_plan_respects_max_block(void **state)
 	assert_int_equal(plan.blocks[1].start, 3);
 	assert_int_equal(plan.blocks[1].count, 3); /* b and c together */
 	assert_int_equal(plan.blocks[2].start, 100);
-	mb_plan_free(&plan);
+	modbus_map_plan_free(&plan);
 	/* A 32-bit point cannot fit a block of one word. */
 	p.max_block = 1;
-	assert_int_equal(mb_plan_build(&p, &plan), -EINVAL);
+	assert_int_equal(modbus_map_plan_build(&p, &plan), -EINVAL);
 }
 
 static void test_decode_types(void **state)
@@ -80,40 +80,40 @@ static void test_decode_types(void **state)
 
 	(void)state;
 	w[0] = 0xFFFF;
-	assert_true(mb_decode_regs(&p, w) == 65535);
+	assert_true(modbus_map_decode_regs(&p, w) == 65535);
 	p.type = PT_S16;
-	assert_true(mb_decode_regs(&p, w) == -1);
+	assert_true(modbus_map_decode_regs(&p, w) == -1);
 	/* 0.1 degC steps, below zero in a cold cupboard. */
 	p.scale = 0.1;
 	w[0] = (uint16_t)-55;
-	assert_true(fabs(mb_decode_regs(&p, w) - -5.5) < 1e-9);
+	assert_true(fabs(modbus_map_decode_regs(&p, w) - -5.5) < 1e-9);
 	p.scale = 1;
 	p.type = PT_U32;
 	w[0] = 0x0001;
 	w[1] = 0x0002;
-	assert_true(mb_decode_regs(&p, w) == 65538);
+	assert_true(modbus_map_decode_regs(&p, w) == 65538);
 	p.word_swap = true; /* low word first */
-	assert_true(mb_decode_regs(&p, w) == 131073);
+	assert_true(modbus_map_decode_regs(&p, w) == 131073);
 	p.word_swap = false;
 	p.type = PT_S32;
 	w[0] = 0xFFFF;
 	w[1] = 0xFFFE;
-	assert_true(mb_decode_regs(&p, w) == -2);
+	assert_true(modbus_map_decode_regs(&p, w) == -2);
 	p.type = PT_F32; /* 25.5 = 0x41CC0000 */
 	w[0] = 0x41CC;
 	w[1] = 0x0000;
-	assert_true(mb_decode_regs(&p, w) == 25.5);
+	assert_true(modbus_map_decode_regs(&p, w) == 25.5);
 	p.word_swap = true;
 	w[0] = 0x0000;
 	w[1] = 0x41CC;
-	assert_true(mb_decode_regs(&p, w) == 25.5);
+	assert_true(modbus_map_decode_regs(&p, w) == 25.5);
 	/* Scale and offset: a 4-20 mA style reading. */
 	p = pt("v", FN_INPUT, 0, PT_U16);
 	p.scale = 0.5;
 	p.offset = -10;
 	w[0] = 100;
-	assert_true(mb_decode_regs(&p, w) == 40);
-	assert_true(mb_decode_bit(&p, 1) == -9.5);
+	assert_true(modbus_map_decode_regs(&p, w) == 40);
+	assert_true(modbus_map_decode_bit(&p, 1) == -9.5);
 }
 
 int main(void)

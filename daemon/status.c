@@ -1,17 +1,15 @@
-/* ctl: what each control socket request reads or does (firegwctl is its client), and the
- * gateway status the heartbeat shares. Requests are JSON objects {"cmd": NAME, ...}; replies
- * {"ok": true, ...} or {"ok": false, "error": "what went wrong and what to do"}. */
+/* status: the gateway at a glance, as `firegwctl status` and the platform heartbeat show
+ * it, and each device's line of `firegwctl devices`. Part of the daemon (daemon_int.h
+ * declares its entry points). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
-
 #include "acquire.h"
 #include "clock.h"
 #include "conf.h"
-#include "control.h"
-#include "ctl_request.h"
+#include "control_request.h"
 #include "daemon_int.h"
 #include "hazard.h"
 #include "ingest.h"
@@ -24,7 +22,7 @@
 #include "firegw-config.h"
 #include "jsonfmt.h"
 
-static const struct dev_status *ctl_dev_status(struct daemon *d, const struct device_conf *dc)
+static const struct dev_status *status_dev(struct daemon *d, const struct device_conf *dc)
 {
 	for (size_t i = 0; d->acquire && i < acquire_devices(d->acquire); i++) {
 		const struct dev_status *s = acquire_device(d->acquire, i);
@@ -35,7 +33,7 @@ static const struct dev_status *ctl_dev_status(struct daemon *d, const struct de
 	return NULL;
 }
 
-static const struct mqtt_dev_status *ctl_mqtt_status(struct daemon *d, const struct device_conf *dc)
+static const struct mqtt_dev_status *status_mqtt_dev(struct daemon *d, const struct device_conf *dc)
 {
 	for (size_t i = 0; d->mqtt && i < mqtt_in_devices(d->mqtt); i++) {
 		const struct mqtt_dev_status *s = mqtt_in_device(d->mqtt, i);
@@ -49,10 +47,10 @@ static const struct mqtt_dev_status *ctl_mqtt_status(struct daemon *d, const str
 /* An MQTT device: "pending" (nothing heard), "ok", "silent" (past its heartbeat timeout),
  * "bad payload (not JSON)" for the last message that could not be used, or the broker's state
  * when firegw is not connected. */
-static json_t *ctl_mqtt_device(struct daemon *d, const struct device_conf *dc, json_t *o,
+static json_t *status_mqtt_device(struct daemon *d, const struct device_conf *dc, json_t *o,
                                bool values)
 {
-	const struct mqtt_dev_status *s = ctl_mqtt_status(d, dc);
+	const struct mqtt_dev_status *s = status_mqtt_dev(d, dc);
 	const struct mqtt_client_stats *cs = d->mqtt ? mqtt_in_client(d->mqtt) : NULL;
 	bool online = s && mqtt_in_online(s, clock_mono_ms());
 	char why[200];
@@ -103,7 +101,7 @@ static json_t *ctl_mqtt_device(struct daemon *d, const struct device_conf *dc, j
 }
 
 /* "ok", "timeout", "exception 2", "link down (Connection refused)", "backing off" ... */
-static void ctl_why(const struct dev_status *s, char *buf, size_t len)
+static void status_why(const struct dev_status *s, char *buf, size_t len)
 {
 	if (!s) {
 		snprintf(buf, len, "pending");
@@ -114,17 +112,17 @@ static void ctl_why(const struct dev_status *s, char *buf, size_t len)
 	else if (s->why == MB_WHY_LINK && s->code > 0)
 		snprintf(buf, len, "link down (%s)", strerror(s->code));
 	else
-		snprintf(buf, len, "%s", mb_why_name(s->why));
+		snprintf(buf, len, "%s", modbus_bus_why_name(s->why));
 }
 
-static json_t *ctl_device(struct daemon *d, const struct device_conf *dc, bool values)
+json_t *status_device(struct daemon *d, const struct device_conf *dc, bool values)
 {
-	const struct dev_status *s = ctl_dev_status(d, dc);
+	const struct dev_status *s = status_dev(d, dc);
 	const struct profile *p = dc->prof;
 	char why[160];
 	json_t *o;
 
-	ctl_why(s, why, sizeof(why));
+	status_why(s, why, sizeof(why));
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", dc->id, "type",
 	              dc->bus ? "modbus" : "mqtt", "profile", dc->profile ? dc->profile : "",
 	              "location", dc->location ? dc->location : "", "why", why);
@@ -134,7 +132,7 @@ static json_t *ctl_device(struct daemon *d, const struct device_conf *dc, bool v
 		json_object_set_new(o, "interval_s", json_real((double)dc->interval_ms / 1000.0));
 	} else if (dc->key) {
 		json_object_set_new(o, "key", json_string(dc->key));
-		return ctl_mqtt_device(d, dc, o, values);
+		return status_mqtt_device(d, dc, o, values);
 	}
 	json_object_set_new(o, "online", json_boolean(s && s->why == MB_WHY_OK));
 	if (!s)
@@ -166,7 +164,7 @@ static json_t *ctl_device(struct daemon *d, const struct device_conf *dc, bool v
 	return o;
 }
 
-json_t *ctl_status(struct daemon *d, bool full)
+json_t *status_build(struct daemon *d, bool full)
 {
 	int64_t by_grade[GRADE_COUNT];
 	int64_t now = clock_wall_ms(), oldest = ledger_outbox_oldest(d->ledger);
@@ -222,7 +220,7 @@ json_t *ctl_status(struct daemon *d, bool full)
 
 	json_t *devs = json_array();
 	for (size_t i = 0; i < d->conf->ndevices; i++)
-		json_array_append_new(devs, ctl_device(d, &d->conf->devices[i], true));
+		json_array_append_new(devs, status_device(d, &d->conf->devices[i], true));
 	json_object_set_new(o, "devices", devs);
 	json_object_set_new(o, "devices_total", json_integer((json_int_t)d->conf->ndevices));
 
@@ -265,136 +263,3 @@ json_t *ctl_status(struct daemon *d, bool full)
 	return o;
 }
 
-/* Puts "ok": true in front of a successful result. */
-static json_t *ctl_ok(json_t *result, const char *key)
-{
-	json_t *o = json_pack("{s:b}", "ok", 1);
-
-	if (key)
-		json_object_set_new(o, key, result);
-	else {
-		json_object_update(o, result);
-		json_decref(result);
-	}
-	return o;
-}
-
-/* `err` is read after the query ran: pass its address, not its value. */
-static json_t *ctl_result(json_t *result, const char *key, const char *const *err)
-{
-	return result ? ctl_ok(result, key) : control_error("%s", *err ? *err : "internal error");
-}
-
-/* A commissioning test: a test fire alarm on the device's "test" channel, raised and cleared
- * at once; a test item closes itself when cleared. It travels like any other alarm. */
-static json_t *ctl_test(struct daemon *d, const char *id, const struct control_peer *peer)
-{
-	const struct device_conf *dc;
-	struct reading rd = {.type = READING_STATE, .kind = KIND_FIRE_ALARM, .test = true};
-	struct hazard h;
-	int rc;
-
-	if (!(dc = conf_device(d->conf, id)))
-		return control_error("no device '%s' in %s; 'firegwctl devices' lists them", id,
-		                     d->opts->conf_path);
-	log_notice("control: uid %ld (pid %ld) asks for a test alarm on %s", (long)peer->uid,
-	           (long)peer->pid, dc->id);
-	snprintf(rd.device, sizeof(rd.device), "%s", dc->id);
-	snprintf(rd.point, sizeof(rd.point), "test");
-	for (int step = 0; step < 2; step++) {
-		rd.level = step == 0 ? LEVEL_ALARM : LEVEL_NONE;
-		rd.mono_ms = clock_mono_ms();
-		rd.wall_ms = clock_wall_ms();
-		if ((rc = ingest_push(d->ingest, &rd)) == 0)
-			rc = ingest_flush(d->ingest);
-		if (rc < 0)
-			return control_error(
-			    "the test alarm could not be recorded (%s); see the log "
-			    "(disk full?)",
-			    strerror(-rc));
-	}
-	item_init(&h);
-	rc = ledger_hazard_last_closed(d->ledger, dc->id, "test", KIND_FIRE_ALARM, &h);
-	if (rc != 1) {
-		item_finish(&h);
-		return control_error(
-		    "the test alarm was recorded but not found again; see the log");
-	}
-	json_t *o = json_pack("{s:b, s:s, s:s, s:b}", "ok", 1, "hazard_id", h.id, "device", dc->id,
-	                      "platform", d->uplink || d->uplink_mqtt);
-	item_finish(&h);
-	uplink_kick(d->uplink);
-	uplink_mqtt_kick(d->uplink_mqtt);
-	return o;
-}
-
-static json_t *ctl_reload(struct daemon *d)
-{
-	json_t *errors = json_array();
-
-	if (daemon_reload(d, errors) == 0) {
-		json_decref(errors);
-		return json_pack("{s:b, s:s, s:I, s:I}", "ok", 1, "config", d->opts->conf_path,
-		                 "buses", (json_int_t)d->conf->nbuses, "devices",
-		                 (json_int_t)d->conf->ndevices);
-	}
-	json_t *o = control_error("reload refused: %zu error(s); the running configuration stays",
-	                          json_array_size(errors));
-	json_object_set_new(o, "errors", errors);
-	return o;
-}
-
-/* What a request asks for, parsed and checked by ctl_request. */
-static json_t *ctl_run(struct daemon *d, const struct ctl_request *q,
-                       const struct control_peer *peer)
-{
-	const char *err = NULL;
-	json_t *o;
-
-	switch (q->cmd) {
-	case CTL_STATUS:
-		return ctl_ok(ctl_status(d, true), NULL);
-	case CTL_DEVICES:
-		o = json_array();
-		for (size_t i = 0; i < d->conf->ndevices; i++)
-			json_array_append_new(o, ctl_device(d, &d->conf->devices[i], true));
-		return ctl_ok(o, "devices");
-	case CTL_HAZARDS:
-		o = query_hazards(d->ledger, &q->filter, &err);
-		return ctl_result(o, "hazards", &err);
-	case CTL_HAZARD:
-		o = query_hazard(d->ledger, q->id, &err);
-		return ctl_result(o, NULL, &err);
-	case CTL_OUTBOX:
-		o = query_outbox(d->ledger, q->limit, &err);
-		return ctl_result(o, NULL, &err);
-	case CTL_DEADLETTER:
-		o = query_deadletter(d->ledger, q->limit, &err);
-		return ctl_result(o, "deadletter", &err);
-	case CTL_TEST:
-		return ctl_test(d, q->id, peer);
-	case CTL_RELOAD:
-		/* What changes something is logged with who asked: the socket's audit trail. */
-		log_notice("control: uid %ld (pid %ld) asks for a reload", (long)peer->uid,
-		           (long)peer->pid);
-		return ctl_reload(d);
-	case CTL_REPORT:
-		o = query_report(d->ledger, q->month, &err);
-		return ctl_result(o, "report", &err);
-	}
-	return control_error("internal error");
-}
-
-json_t *ctl_handle(const char *line, size_t len, const struct control_peer *peer, void *userdata)
-{
-	struct daemon *d = userdata;
-	struct ctl_request q;
-	char err[512];
-	json_t *reply;
-
-	if (ctl_request_parse(&q, line, len, clock_wall_ms(), err, sizeof(err)) < 0)
-		return control_error("%s", err);
-	reply = ctl_run(d, &q, peer);
-	ctl_request_free(&q);
-	return reply;
-}

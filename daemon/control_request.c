@@ -1,0 +1,195 @@
+/* control_request: a control-socket request line into a command and its checked arguments. */
+#include "control_request.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "policy.h"
+
+const struct control_option control_options[] = {
+    {"open", 'o', CONTROL_OPT_FLAG},     {"grade", 'g', CONTROL_OPT_STRING},
+    {"since", 's', CONTROL_OPT_STRING},  {"device", 'd', CONTROL_OPT_STRING},
+    {"limit", 'l', CONTROL_OPT_COUNT},   {"month", 'm', CONTROL_OPT_STRING},
+    {"wait", 'w', CONTROL_OPT_LOCAL},    {NULL, 0, CONTROL_OPT_FLAG},
+};
+
+const struct control_command control_commands[CONTROL_NCMDS] = {
+    [CONTROL_STATUS] = {"status", "", NULL, "", "the gateway at a glance"},
+    [CONTROL_DEVICES] = {"devices", "", NULL, "",
+                         "every device, why it has no data, its last values"},
+    [CONTROL_HAZARDS] = {"hazards", "ogsdl", NULL,
+                         "[--open] [--grade G] [--since T] [--device D] [--limit N]",
+                         "hazard items, newest first"},
+    [CONTROL_HAZARD] = {"hazard", "", "id", "ID", "one item with its event history"},
+    [CONTROL_OUTBOX] = {"outbox", "l", NULL, "[--limit N]", "events waiting for the platform"},
+    [CONTROL_DEADLETTER] = {"deadletter", "l", NULL, "[--limit N]",
+                            "events the platform rejected, with its reason"},
+    [CONTROL_TEST] = {"test", "w", "device", "DEVICE [--wait S]",
+                      "a test alarm end to end; waits for the platform"},
+    [CONTROL_RELOAD] = {"reload", "", NULL, "", "reload the configuration"},
+    [CONTROL_REPORT] = {"report", "m", NULL, "--month YYYY-MM",
+                        "the monthly summary by grade and kind"},
+};
+
+const char *control_request_name(enum control_cmd cmd)
+{
+	return (size_t)cmd < CONTROL_NCMDS ? control_commands[cmd].name : "?";
+}
+
+const struct control_command *control_command_find(const char *name)
+{
+	for (size_t i = 0; name && i < CONTROL_NCMDS; i++)
+		if (strcmp(name, control_commands[i].name) == 0)
+			return &control_commands[i];
+	return NULL;
+}
+
+static int control_request_fail(struct control_request *r, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int control_request_fail(struct control_request *r, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	control_request_free(r);
+	return -1;
+}
+
+/* An optional field of a given JSON type (JSON_TRUE: either boolean); false when present and
+ * of another type. A null is as good as absent. */
+static bool control_request_opt(json_t *req, const char *name, json_type type, json_t **out)
+{
+	json_t *v = json_object_get(req, name);
+
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return true;
+	if (json_typeof(v) != type && !(type == JSON_TRUE && json_is_boolean(v)))
+		return false;
+	*out = v;
+	return true;
+}
+
+/* A limit as the queries take it: 0 (the default) for none or one below 1, at most
+ * QUERY_MAX_LIMIT. */
+static int control_request_limit(json_t *limit)
+{
+	json_int_t n = limit ? json_integer_value(limit) : 0;
+
+	if (n <= 0)
+		return 0;
+	return n > QUERY_MAX_LIMIT ? QUERY_MAX_LIMIT : (int)n;
+}
+
+static int control_request_hazards(struct control_request *r, int64_t now, char *err, size_t errlen)
+{
+	json_t *open, *grade, *since, *device, *limit;
+
+	if (!control_request_opt(r->json, "open", JSON_TRUE, &open) ||
+	    !control_request_opt(r->json, "grade", JSON_STRING, &grade) ||
+	    !control_request_opt(r->json, "since", JSON_STRING, &since) ||
+	    !control_request_opt(r->json, "device", JSON_STRING, &device) ||
+	    !control_request_opt(r->json, "limit", JSON_INTEGER, &limit))
+		return control_request_fail(r, err, errlen,
+		                        "hazards takes open (true/false), grade, since, device "
+		                        "(strings) and limit (a number)");
+	r->filter.open_only = open && json_is_true(open);
+	if (grade && (r->filter.grade = grade_from_name(json_string_value(grade))) < 0)
+		return control_request_fail(r, err, errlen,
+		                        "unknown grade '%.64s'; grades are immediate, major, "
+		                        "significant, general",
+		                        json_string_value(grade));
+	if (since && (r->filter.since_ms = query_parse_since(json_string_value(since), now)) < 0)
+		return control_request_fail(
+		    r, err, errlen,
+		    "since '%.64s' is not a date (2026-11-01, 2026-11-01T08:00) "
+		    "or a duration ago (24h, 7d)",
+		    json_string_value(since));
+	if (device)
+		r->filter.device = json_string_value(device);
+	r->filter.limit = control_request_limit(limit);
+	return 0;
+}
+
+/* A string argument the command cannot do without. */
+static int control_request_need(struct control_request *r, const char *name, const char **out, char *err,
+                            size_t errlen, const char *usage)
+{
+	json_t *v;
+
+	if (!control_request_opt(r->json, name, JSON_STRING, &v) || !v || !*json_string_value(v))
+		return control_request_fail(r, err, errlen, "%s", usage);
+	*out = json_string_value(v);
+	return 0;
+}
+
+int control_request_parse(struct control_request *r, const char *line, size_t len, int64_t now_wall_ms,
+                      char *err, size_t errlen)
+{
+	json_error_t jerr;
+	const char *name;
+	json_t *limit;
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	r->filter.grade = -1;
+	r->json = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!r->json)
+		return control_request_fail(r, err, errlen, "request is not JSON: %s", jerr.text);
+	name = json_string_value(json_object_get(r->json, "cmd"));
+	if (!json_is_object(r->json) || !name)
+		return control_request_fail(r, err, errlen,
+		                        "a request is a JSON object with \"cmd\", e.g. "
+		                        "{\"cmd\":\"status\"}");
+	const struct control_command *cc = control_command_find(name);
+	if (!cc) {
+		char names[256] = "";
+
+		for (i = 0; i < CONTROL_NCMDS; i++)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+			         i ? ", " : "", control_commands[i].name);
+		return control_request_fail(r, err, errlen, "unknown command '%.64s'; commands: %s",
+		                            name, names);
+	}
+	i = (size_t)(cc - control_commands);
+	r->cmd = (enum control_cmd)i;
+	switch (r->cmd) {
+	case CONTROL_HAZARDS:
+		return control_request_hazards(r, now_wall_ms, err, errlen);
+	case CONTROL_HAZARD:
+		return control_request_need(r, "id", &r->id, err, errlen,
+		                        "hazard needs an id: firegwctl hazard ID");
+	case CONTROL_TEST:
+		return control_request_need(r, "device", &r->id, err, errlen,
+		                        "test needs a device id: firegwctl test DEVICE");
+	case CONTROL_REPORT:
+		return control_request_need(r, "month", &r->month, err, errlen,
+		                        "report needs a month: firegwctl report --month YYYY-MM");
+	case CONTROL_OUTBOX:
+	case CONTROL_DEADLETTER:
+		if (!control_request_opt(r->json, "limit", JSON_INTEGER, &limit))
+			return control_request_fail(r, err, errlen, "%s takes limit (a number)",
+			                        control_commands[r->cmd].name);
+		r->limit = control_request_limit(limit);
+		return 0;
+	case CONTROL_STATUS:
+	case CONTROL_DEVICES:
+	case CONTROL_RELOAD:
+		return 0;
+	}
+	return 0;
+}
+
+void control_request_free(struct control_request *r)
+{
+	if (!r)
+		return;
+	json_decref(r->json);
+	memset(r, 0, sizeof(*r));
+	r->filter.grade = -1;
+}
