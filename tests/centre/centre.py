@@ -199,15 +199,16 @@ def _status_bits(value, names):
     return [name for i, name in enumerate(names) if value >> i & 1]
 
 
-def decode_objects(adu):
-    """The type and the decoded objects of an application data unit (FrameError if bad)."""
+def decode_objects(adu, allow_empty=False):
+    """The type and the decoded objects of an application data unit (FrameError if bad).
+    allow_empty: an answer may carry no object (a read of operation records with none)."""
     if len(adu) < 2:
         raise FrameError("application data shorter than type and count")
     typ, count = adu[0], adu[1]
     if typ not in UPLOAD_TYPES:
         raise FrameError(f"unknown data type {typ}")
     name, size, most = UPLOAD_TYPES[typ]
-    if not 1 <= count <= most:
+    if not (0 if allow_empty else 1) <= count <= most:
         raise FrameError(f"type {typ}: {count} objects (1..{most})")
     if size is None:     # 26: configuration text, a 1-byte length then the text
         if len(adu) < 3 or len(adu) != 3 + adu[2]:
@@ -450,7 +451,7 @@ class Centre:
             try:
                 rec["time"] = parse_time(h["time_raw"])
                 if adu:
-                    rec["type"], rec["objects"] = decode_objects(adu)
+                    rec["type"], rec["objects"] = decode_objects(adu, h["cmd"] == 5)
             except FrameError as e:
                 problem = e.reason
         if c.device is None:
