@@ -143,7 +143,7 @@ static void gbt26875_link_control(struct gbt26875_link *l, const struct gbt26875
 	struct gbt26875_adu a;
 
 	l->controls++;
-	if (gbt26875_control_decode(f->h.cmd, f->adu, f->adu_len, &ev->control) != GBT26875_OK) {
+	if (gbt26875_adu_control_decode(f->h.cmd, f->adu, f->adu_len, &ev->control) != GBT26875_OK) {
 		gbt26875_link_reply(l, &f->h, GBT26875_CMD_DENY, NULL, t, ev);
 		return;
 	}

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "gbt26875.h"
+#include "gbt26875_adu.h"
 
 enum gbt26875_link_state {
 	GBT26875_LINK_CLOSED,  /* no connection */

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "gbt26875.h"
+#include "gbt26875_adu.h"
 
 #define SPACES30 "20 20 20 20 20 20 20 20 20 20 20 20 20 20 20 20 20 20 20 20 " \
                  "20 20 20 20 20 20 20 20 20 20 "
@@ -76,7 +77,7 @@ static void fire_status(struct gbt26875_component_status *o)
 	o->comp_type = 40;
 	o->comp_addr = 0x0002000A; /* 0A 00 02 00 */
 	o->status = GBT26875_ST_FIRE;
-	assert_int_equal(gbt26875_desc_encode("                              ", o->desc),
+	assert_int_equal(gbt26875_adu_desc("                              ", o->desc),
 	                 GBT26875_OK);
 	o->time = t_event;
 }
@@ -407,29 +408,29 @@ static void test_desc(void **state)
 	uint8_t d[GBT26875_DESC_LEN];
 	static const uint8_t xiaofang[4] = {0xCF, 0xFB, 0xB7, 0xC0};
 
-	assert_int_equal(gbt26875_desc_encode("消防", d), GBT26875_OK);
+	assert_int_equal(gbt26875_adu_desc("消防", d), GBT26875_OK);
 	assert_memory_equal(d, xiaofang, 4);
 	for (int i = 4; i < GBT26875_DESC_LEN; i++)
 		assert_int_equal(d[i], 0);
 	/* 16 two-byte characters are 32 bytes: 15 are kept, the rest NUL. */
-	assert_int_equal(gbt26875_desc_encode("消防消防消防消防消防消防消防消防", d), GBT26875_OK);
+	assert_int_equal(gbt26875_adu_desc("消防消防消防消防消防消防消防消防", d), GBT26875_OK);
 	assert_memory_equal(d + 28, xiaofang, 2);
 	assert_int_equal(d[30], 0);
 	/* "A" + 15 of them is exactly 31 bytes. */
-	assert_int_equal(gbt26875_desc_encode("A消防消防消防消防消防消防消防消防", d), GBT26875_OK);
+	assert_int_equal(gbt26875_adu_desc("A消防消防消防消防消防消防消防消防", d), GBT26875_OK);
 	assert_int_equal(d[0], 'A');
 	assert_int_equal(d[29], 0xCF);
 	assert_int_equal(d[30], 0xFB);
 	/* A four-byte character (U+1F525) that would cross byte 31 is left out whole. */
-	assert_int_equal(gbt26875_desc_encode("消防消防消防消防消防消防消防消\xF0\x9F\x94\xA5", d),
+	assert_int_equal(gbt26875_adu_desc("消防消防消防消防消防消防消防消\xF0\x9F\x94\xA5", d),
 	                 GBT26875_OK);
 	assert_memory_equal(d + 28, "\xCF\xFB\0", 3);
-	assert_int_equal(gbt26875_desc_encode("ab\xF0\x9F\x94\xA5", d), GBT26875_OK);
+	assert_int_equal(gbt26875_adu_desc("ab\xF0\x9F\x94\xA5", d), GBT26875_OK);
 	assert_memory_equal(d, "ab\x94\x39\xE6\x37\0", 7);
 	/* Invalid UTF-8: what came before it, and an error. */
-	assert_int_equal(gbt26875_desc_encode("1F\xFFx", d), GBT26875_BAD_TEXT);
+	assert_int_equal(gbt26875_adu_desc("1F\xFFx", d), GBT26875_BAD_TEXT);
 	assert_memory_equal(d, "1F\0", 3);
-	assert_int_equal(gbt26875_desc_encode("", d), GBT26875_OK);
+	assert_int_equal(gbt26875_adu_desc("", d), GBT26875_OK);
 	assert_int_equal(d[0], 0);
 }
 
@@ -497,59 +498,59 @@ static void test_control(void **state)
 	static const uint8_t reads[] = {81, 85, 86, 88};
 
 	/* Clock sync, with and without the reserved byte. */
-	assert_int_equal(gbt26875_control_decode(1, (const uint8_t *)"\x5A\x01\x00\x1E\x08\x1D\x02\x18",
+	assert_int_equal(gbt26875_adu_control_decode(1, (const uint8_t *)"\x5A\x01\x00\x1E\x08\x1D\x02\x18",
 	                                         8, &c), GBT26875_OK);
 	assert_int_equal(c.type, 90);
 	assert_memory_equal(&c.time, &set, sizeof(set));
-	assert_int_equal(gbt26875_control_decode(
+	assert_int_equal(gbt26875_adu_control_decode(
 	                     1, (const uint8_t *)"\x5A\x01\x00\x1E\x08\x1D\x02\x18\x00", 9, &c),
 	                 GBT26875_OK);
-	assert_int_equal(gbt26875_control_decode(
+	assert_int_equal(gbt26875_adu_control_decode(
 	                     1, (const uint8_t *)"\x5A\x01\x00\x1E\x08\x1E\x02\x18", 8, &c),
 	                 GBT26875_BAD_TIME); /* 30 February */
-	assert_int_equal(gbt26875_control_decode(1, (const uint8_t *)"\x5A\x01\x00\x1E", 4, &c),
+	assert_int_equal(gbt26875_adu_control_decode(1, (const uint8_t *)"\x5A\x01\x00\x1E", 4, &c),
 	                 GBT26875_BAD_LENGTH);
-	assert_int_equal(gbt26875_control_decode(4, (const uint8_t *)"\x5A\x01\x00\x1E\x08\x1D\x02\x18",
+	assert_int_equal(gbt26875_adu_control_decode(4, (const uint8_t *)"\x5A\x01\x00\x1E\x08\x1D\x02\x18",
 	                                         8, &c), GBT26875_BAD_COMMAND);
 	/* Roll call. */
-	assert_int_equal(gbt26875_control_decode(1, (const uint8_t *)"\x5B\x01\x05", 3, &c),
+	assert_int_equal(gbt26875_adu_control_decode(1, (const uint8_t *)"\x5B\x01\x05", 3, &c),
 	                 GBT26875_OK);
 	assert_int_equal(c.timeout_min, 5);
-	assert_int_equal(gbt26875_control_decode(1, (const uint8_t *)"\x5B\x01\x05\x00", 4, &c),
+	assert_int_equal(gbt26875_adu_control_decode(1, (const uint8_t *)"\x5B\x01\x05\x00", 4, &c),
 	                 GBT26875_OK);
-	assert_int_equal(gbt26875_control_decode(1, (const uint8_t *)"\x5B\x02\x05\x05", 4, &c),
+	assert_int_equal(gbt26875_adu_control_decode(1, (const uint8_t *)"\x5B\x02\x05\x05", 4, &c),
 	                 GBT26875_BAD_LENGTH);
 	/* Reads. */
 	for (size_t i = 0; i < sizeof(reads); i++) {
 		uint8_t adu[3] = {reads[i], 1, 0};
-		assert_int_equal(gbt26875_control_decode(4, adu, 3, &c), GBT26875_OK);
-		assert_int_equal(gbt26875_control_decode(4, adu, 2, &c), GBT26875_OK);
-		assert_int_equal(gbt26875_control_decode(1, adu, 3, &c), GBT26875_BAD_COMMAND);
+		assert_int_equal(gbt26875_adu_control_decode(4, adu, 3, &c), GBT26875_OK);
+		assert_int_equal(gbt26875_adu_control_decode(4, adu, 2, &c), GBT26875_OK);
+		assert_int_equal(gbt26875_adu_control_decode(1, adu, 3, &c), GBT26875_BAD_COMMAND);
 		back.type = reads[i];
 		assert_int_equal(gbt26875_adu_control(&a, &back), GBT26875_OK);
 		assert_memory_equal(a.buf, adu, 3);
 	}
-	assert_int_equal(gbt26875_control_decode(4, (const uint8_t *)"\x54\x01\x0A\x00\x00\x08\x1D\x02\x18",
+	assert_int_equal(gbt26875_adu_control_decode(4, (const uint8_t *)"\x54\x01\x0A\x00\x00\x08\x1D\x02\x18",
 	                                         9, &c), GBT26875_OK);
 	assert_int_equal(c.records, 10);
 	assert_int_equal(c.time.day, 29);
-	assert_int_equal(gbt26875_control_decode(4, (const uint8_t *)"\x54\x01\x0A\0\0\0\0\0\0", 9,
+	assert_int_equal(gbt26875_adu_control_decode(4, (const uint8_t *)"\x54\x01\x0A\0\0\0\0\0\0", 9,
 	                                         &c), GBT26875_OK);
-	assert_int_equal(gbt26875_control_decode(4, (const uint8_t *)"\x54\x01\x00\0\0\0\0\0\0", 9,
+	assert_int_equal(gbt26875_adu_control_decode(4, (const uint8_t *)"\x54\x01\x00\0\0\0\0\0\0", 9,
 	                                         &c), GBT26875_BAD_ARG);
 	/* What firegw does not answer: denied. */
-	assert_int_equal(gbt26875_control_decode(4, (const uint8_t *)"\x3D\x01\x00", 3, &c),
+	assert_int_equal(gbt26875_adu_control_decode(4, (const uint8_t *)"\x3D\x01\x00", 3, &c),
 	                 GBT26875_BAD_TYPE);
-	assert_int_equal(gbt26875_control_decode(4, (const uint8_t *)"\x51", 1, &c),
+	assert_int_equal(gbt26875_adu_control_decode(4, (const uint8_t *)"\x51", 1, &c),
 	                 GBT26875_BAD_LENGTH);
 	/* Round trips. */
 	c = (struct gbt26875_control){.type = 90, .time = set};
 	assert_int_equal(gbt26875_adu_control(&a, &c), GBT26875_OK);
-	assert_int_equal(gbt26875_control_decode(1, a.buf, a.len, &back), GBT26875_OK);
+	assert_int_equal(gbt26875_adu_control_decode(1, a.buf, a.len, &back), GBT26875_OK);
 	assert_memory_equal(&back, &c, sizeof(c));
 	c = (struct gbt26875_control){.type = 91, .timeout_min = 3};
 	assert_int_equal(gbt26875_adu_control(&a, &c), GBT26875_OK);
-	assert_int_equal(gbt26875_control_decode(1, a.buf, a.len, &back), GBT26875_OK);
+	assert_int_equal(gbt26875_adu_control_decode(1, a.buf, a.len, &back), GBT26875_OK);
 	assert_memory_equal(&back, &c, sizeof(c));
 }
 

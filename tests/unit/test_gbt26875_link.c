@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "gbt26875.h"
+#include "gbt26875_adu.h"
 #include "gbt26875_link.h"
 
 #define GW     0x379ull
@@ -81,7 +82,7 @@ static void fire_adu(struct gbt26875_adu *a)
 	struct gbt26875_component_status o = {.sys_type = 1, .sys_addr = 1, .comp_type = 40,
 	                                      .comp_addr = 0x0002000A, .status = 2, .time = t_event};
 
-	gbt26875_desc_encode("                              ", o.desc);
+	gbt26875_adu_desc("                              ", o.desc);
 	gbt26875_adu_start(a, GBT26875_T_COMPONENT_STATUS);
 	gbt26875_adu_add_status(a, &o);
 }
