@@ -164,7 +164,7 @@ class Reassembler:
             if at == 0:
                 return None
             return self._skip(at, FrameError(f"{at} bytes before a frame start"))
-        if len(buf) < 26:
+        if len(buf) < HEADER:     # the whole header, command included
             return self._lookahead()
         h = parse_header(buf)
         n = h["length"]
@@ -336,7 +336,8 @@ class Centre:
         s.listen(16)
         s.settimeout(0.2)
         self._sock = s
-        self._thread = threading.Thread(target=self._accept, name="centre", daemon=True)
+        self._thread = threading.Thread(target=self._accept, args=(s,), name="centre",
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -362,10 +363,10 @@ class Centre:
         for c in conns:
             c.close()
 
-    def _accept(self):
-        while self._sock is not None:
+    def _accept(self, listener):
+        while self._sock is listener:
             try:
-                sock, peer = self._sock.accept()
+                sock, peer = listener.accept()
             except (socket.timeout, OSError):
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -282,3 +282,19 @@ def test_command_line():
     finally:
         p.send_signal(signal.SIGTERM)
         assert p.wait(10) == 0
+
+
+@pytest.mark.parametrize("cut", range(0, 31))
+def test_reassembler_every_cut(cut):
+    """Two frames and garbage fed in two pieces cut anywhere in the first 30 bytes."""
+    data = b"\x00@" + GOLDEN_CONFIRM + GOLDEN_DENY
+    r = Reassembler()
+    r.feed(data[:cut])
+    items = []
+    while (item := r.next()) is not None:
+        items.append(item)
+    r.feed(data[cut:])
+    while (item := r.next()) is not None:
+        items.append(item)
+    frames = [i[1]["raw"] for i in items if i[0] == "frame"]
+    assert frames == [GOLDEN_CONFIRM, GOLDEN_DENY]
