@@ -161,8 +161,12 @@ int secret_check_private(const char *path, const char *what, bool follow, char *
 		         path, what, path, path);
 		return -1;
 	}
+	/* Readable by whoever checks: the daemon itself at start (under systemd, user firegw),
+	 * or `sudo -u firegw firegw check`. Run as root, as installers and the tests do, it
+	 * cannot tell what the service's user will be, so it does not guess: a machine where a
+	 * user firegw exists but the daemon runs as root must pass too. */
 	if (secret_judge_private(&st, path, what, geteuid(), svc, err, errlen) != 0 ||
-	    secret_judge_readable(&st, path, svc, err, errlen) != 0)
+	    secret_judge_readable(&st, path, geteuid(), err, errlen) != 0)
 		return -1;
 	if (follow)
 		return 0; /* a key file: the TLS library reads it */
