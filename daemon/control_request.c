@@ -76,14 +76,14 @@ static bool control_request_opt(json_t *req, const char *name, json_type type, j
 }
 
 /* A limit as the queries take it: 0 (the default) for none or one below 1, at most
- * QUERY_MAX_LIMIT. */
+ * LEDGER_QUERY_MAX_LIMIT. */
 static int control_request_limit(json_t *limit)
 {
 	json_int_t n = limit ? json_integer_value(limit) : 0;
 
 	if (n <= 0)
 		return 0;
-	return n > QUERY_MAX_LIMIT ? QUERY_MAX_LIMIT : (int)n;
+	return n > LEDGER_QUERY_MAX_LIMIT ? LEDGER_QUERY_MAX_LIMIT : (int)n;
 }
 
 static int control_request_hazards(struct control_request *r, int64_t now, char *err, size_t errlen)
@@ -104,7 +104,7 @@ static int control_request_hazards(struct control_request *r, int64_t now, char 
 		                        "unknown grade '%.64s'; grades are immediate, major, "
 		                        "significant, general",
 		                        json_string_value(grade));
-	if (since && (r->filter.since_ms = query_parse_since(json_string_value(since), now)) < 0)
+	if (since && (r->filter.since_ms = ledger_query_parse_since(json_string_value(since), now)) < 0)
 		return control_request_fail(
 		    r, err, errlen,
 		    "since '%.64s' is not a date (2026-11-01, 2026-11-01T08:00) "

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "query.h"
+#include "ledger_query.h"
 
 enum control_cmd {
 	CONTROL_STATUS,
@@ -58,10 +58,10 @@ const struct control_command *control_command_find(const char *name);
 
 struct control_request {
 	enum control_cmd cmd;
-	struct query_filter filter; /* hazards: open, grade, since, device, limit */
+	struct ledger_query_filter filter; /* hazards: open, grade, since, device, limit */
 	const char *id;             /* hazard: the item's id; test: the device's */
-	const char *month;          /* report: as given ("YYYY-MM" is checked by query_report) */
-	int limit;                  /* outbox, deadletter: 0 (the default) .. QUERY_MAX_LIMIT */
+	const char *month;          /* report: as given ("YYYY-MM" is checked by ledger_query_report) */
+	int limit;                  /* outbox, deadletter: 0 (the default) .. LEDGER_QUERY_MAX_LIMIT */
 	json_t *json;               /* the request; owns the strings above */
 };
 

@@ -17,7 +17,7 @@
 #include "ingest.h"
 #include "ledger.h"
 #include "mqtt_in.h"
-#include "query.h"
+#include "ledger_query.h"
 #include "rules.h"
 #include "uplink.h"
 #include "uplink_mqtt.h"
@@ -119,16 +119,16 @@ static json_t *control_run_request(struct daemon *d, const struct control_reques
 			json_array_append_new(o, status_device(d, &d->conf->devices[i], true));
 		return control_run_ok(o, "devices");
 	case CONTROL_HAZARDS:
-		o = query_hazards(d->ledger, &q->filter, &err);
+		o = ledger_query_hazards(d->ledger, &q->filter, &err);
 		return control_run_result(o, "hazards", &err);
 	case CONTROL_HAZARD:
-		o = query_hazard(d->ledger, q->id, &err);
+		o = ledger_query_hazard(d->ledger, q->id, &err);
 		return control_run_result(o, NULL, &err);
 	case CONTROL_OUTBOX:
-		o = query_outbox(d->ledger, q->limit, &err);
+		o = ledger_query_outbox(d->ledger, q->limit, &err);
 		return control_run_result(o, NULL, &err);
 	case CONTROL_DEADLETTER:
-		o = query_deadletter(d->ledger, q->limit, &err);
+		o = ledger_query_deadletter(d->ledger, q->limit, &err);
 		return control_run_result(o, "deadletter", &err);
 	case CONTROL_TEST:
 		return control_run_test(d, q->id, peer);
@@ -138,7 +138,7 @@ static json_t *control_run_request(struct daemon *d, const struct control_reques
 		           (long)peer->pid);
 		return control_run_reload(d);
 	case CONTROL_REPORT:
-		o = query_report(d->ledger, q->month, &err);
+		o = ledger_query_report(d->ledger, q->month, &err);
 		return control_run_result(o, "report", &err);
 	}
 	return control_error("internal error");

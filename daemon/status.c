@@ -15,7 +15,7 @@
 #include "ingest.h"
 #include "ledger.h"
 #include "mqtt_in.h"
-#include "query.h"
+#include "ledger_query.h"
 #include "rules.h"
 #include "uplink.h"
 #include "uplink_mqtt.h"

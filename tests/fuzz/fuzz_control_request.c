@@ -20,7 +20,7 @@
 #include "hazard.h"
 #include "ledger.h"
 #include "policy.h"
-#include "query.h"
+#include "ledger_query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,19 +41,19 @@ static void run(const struct control_request *q)
 
 	switch (q->cmd) {
 	case CONTROL_HAZARDS:
-		o = query_hazards(ledger, &q->filter, &err);
+		o = ledger_query_hazards(ledger, &q->filter, &err);
 		break;
 	case CONTROL_HAZARD:
-		o = query_hazard(ledger, q->id, &err);
+		o = ledger_query_hazard(ledger, q->id, &err);
 		break;
 	case CONTROL_OUTBOX:
-		o = query_outbox(ledger, q->limit, &err);
+		o = ledger_query_outbox(ledger, q->limit, &err);
 		break;
 	case CONTROL_DEADLETTER:
-		o = query_deadletter(ledger, q->limit, &err);
+		o = ledger_query_deadletter(ledger, q->limit, &err);
 		break;
 	case CONTROL_REPORT:
-		o = query_report(ledger, q->month, &err);
+		o = ledger_query_report(ledger, q->month, &err);
 		break;
 	default:
 		return; /* status, devices, test, reload need a daemon */
@@ -80,8 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!q.json || !strcmp(control_request_name(q.cmd), "?"))
 		abort();
 	if (q.filter.grade < -1 || q.filter.grade >= GRADE_COUNT || q.filter.since_ms < 0 ||
-	    q.filter.limit < 0 || q.filter.limit > QUERY_MAX_LIMIT || q.limit < 0 ||
-	    q.limit > QUERY_MAX_LIMIT)
+	    q.filter.limit < 0 || q.filter.limit > LEDGER_QUERY_MAX_LIMIT || q.limit < 0 ||
+	    q.limit > LEDGER_QUERY_MAX_LIMIT)
 		abort();
 	if ((q.cmd == CONTROL_HAZARD || q.cmd == CONTROL_TEST) && (!q.id || !*q.id))
 		abort();

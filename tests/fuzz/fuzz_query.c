@@ -1,5 +1,5 @@
 /* fuzz_query: libFuzzer target for what an operator types into a control-socket request's
- * "since" (firegwctl hazards --since): query_parse_since, a date, a date and time, or a
+ * "since" (firegwctl hazards --since): ledger_query_parse_since, a date, a date and time, or a
  * duration back from now. The input is the string (a NUL ends it early, as in JSON from
  * jansson). Holds: no crash, no out-of-bounds read, no undefined behaviour (the build is
  * sanitized). A negative answer is a refusal (ctl_request.c refuses < 0, dates before 1970
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "query.h"
+#include "ledger_query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data, size);
 	s[size] = '\0';
-	(void)query_parse_since(s, NOW);
+	(void)ledger_query_parse_since(s, NOW);
 	free(s);
 	return 0;
 }

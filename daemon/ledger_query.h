@@ -1,4 +1,4 @@
-/* query: what the operators' tools read from the ledger, as JSON. Read-only queries on the
+/* ledger_query: what the operators' tools read from the ledger, as JSON. Read-only queries on the
  * daemon's own connection (WAL: they never block a commit for long): hazard lists with
  * filters, one hazard with its event history and the delivery state of each event, the
  * outbox and dead letters, and the monthly report county offices ask for. */
@@ -10,7 +10,7 @@
 
 #include "ledger.h"
 
-struct query_filter {
+struct ledger_query_filter {
 	bool open_only;     /* not closed */
 	int grade;          /* enum grade, or -1 for every grade */
 	int64_t since_ms;   /* first seen at or after; 0 for all */
@@ -19,20 +19,20 @@ struct query_filter {
 };
 
 #define QUERY_DEFAULT_LIMIT 200
-#define QUERY_MAX_LIMIT     10000
+#define LEDGER_QUERY_MAX_LIMIT     10000
 
 /* Each returns a new JSON value, or NULL with *err set to a message for the client. */
-json_t *query_hazards(struct ledger *l, const struct query_filter *f, const char **err);
+json_t *ledger_query_hazards(struct ledger *l, const struct ledger_query_filter *f, const char **err);
 /* The item, its events (seq, type, at, event_id, delivery: queued | delivered | rejected
  * with the reason). NULL with *err "no hazard ..." when the id is unknown. */
-json_t *query_hazard(struct ledger *l, const char *id, const char **err);
+json_t *ledger_query_hazard(struct ledger *l, const char *id, const char **err);
 /* Depth and oldest age per lane, and the first `limit` alarm-lane rows. */
-json_t *query_outbox(struct ledger *l, int limit, const char **err);
-json_t *query_deadletter(struct ledger *l, int limit, const char **err);
+json_t *ledger_query_outbox(struct ledger *l, int limit, const char **err);
+json_t *ledger_query_deadletter(struct ledger *l, int limit, const char **err);
 /* Counts of raised / escalated / recurred / cleared / closed / overdue events in the month
  * (local time), by grade and by kind; test items are counted apart. month is "YYYY-MM". */
-json_t *query_report(struct ledger *l, const char *month, const char **err);
+json_t *ledger_query_report(struct ledger *l, const char *month, const char **err);
 
 /* Parses "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS]" (local time) or a duration ago ("24h", "7d").
  * Returns wall ms, or -1. */
-int64_t query_parse_since(const char *s, int64_t now_ms);
+int64_t ledger_query_parse_since(const char *s, int64_t now_ms);

@@ -1,5 +1,5 @@
-/* query: read-only ledger queries for the control socket, as JSON. */
-#include "query.h"
+/* ledger_query: read-only ledger queries for the control socket, as JSON. */
+#include "ledger_query.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -15,9 +15,9 @@
 #include "policy.h"
 #include "jsonfmt.h"
 
-static const char *query_db_error = "the ledger could not be read; see the daemon's log";
+static const char *ledger_query_db_error = "the ledger could not be read; see the daemon's log";
 
-static sqlite3_stmt *query_prepare(struct ledger *l, const char *sql)
+static sqlite3_stmt *ledger_query_prepare(struct ledger *l, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
 
@@ -28,23 +28,23 @@ static sqlite3_stmt *query_prepare(struct ledger *l, const char *sql)
 	return st;
 }
 
-static const char *query_text(sqlite3_stmt *st, int col)
+static const char *ledger_query_text(sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 
 	return t ? (const char *)t : "";
 }
 
-static int query_limit(int limit)
+static int ledger_query_limit(int limit)
 {
 	if (limit <= 0)
 		return QUERY_DEFAULT_LIMIT;
-	return limit > QUERY_MAX_LIMIT ? QUERY_MAX_LIMIT : limit;
+	return limit > LEDGER_QUERY_MAX_LIMIT ? LEDGER_QUERY_MAX_LIMIT : limit;
 }
 
-json_t *query_hazards(struct ledger *l, const struct query_filter *f, const char **err)
+json_t *ledger_query_hazards(struct ledger *l, const struct ledger_query_filter *f, const char **err)
 {
-	sqlite3_stmt *st = query_prepare(
+	sqlite3_stmt *st = ledger_query_prepare(
 	    l, "SELECT id FROM hazards WHERE (?1 = 0 OR status <> 'closed') AND (?2 IS NULL OR "
 	       "grade = ?2) AND first_seen >= ?3 AND (?4 IS NULL OR device = ?4) "
 	       "ORDER BY num DESC LIMIT ?5");
@@ -52,7 +52,7 @@ json_t *query_hazards(struct ledger *l, const struct query_filter *f, const char
 	int rc;
 
 	if (!st) {
-		*err = query_db_error;
+		*err = ledger_query_db_error;
 		return NULL;
 	}
 	sqlite3_bind_int(st, 1, f->open_only);
@@ -61,26 +61,26 @@ json_t *query_hazards(struct ledger *l, const struct query_filter *f, const char
 	sqlite3_bind_int64(st, 3, f->since_ms);
 	if (f->device)
 		sqlite3_bind_text(st, 4, f->device, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 5, query_limit(f->limit));
+	sqlite3_bind_int(st, 5, ledger_query_limit(f->limit));
 	list = json_array();
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct hazard h;
 
 		item_init(&h);
-		if (ledger_hazard_get(l, query_text(st, 0), &h) == 1)
+		if (ledger_hazard_get(l, ledger_query_text(st, 0), &h) == 1)
 			json_array_append_new(list, item_to_json(&h));
 		item_finish(&h);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(list);
-		*err = query_db_error;
+		*err = ledger_query_db_error;
 		return NULL;
 	}
 	return list;
 }
 
-json_t *query_hazard(struct ledger *l, const char *id, const char **err)
+json_t *ledger_query_hazard(struct ledger *l, const char *id, const char **err)
 {
 	struct hazard h;
 	sqlite3_stmt *st;
@@ -91,19 +91,19 @@ json_t *query_hazard(struct ledger *l, const char *id, const char **err)
 	rc = ledger_hazard_get(l, id, &h);
 	if (rc != 1) {
 		item_finish(&h);
-		*err = rc == 0 ? "no such hazard; 'firegwctl hazards' lists them" : query_db_error;
+		*err = rc == 0 ? "no such hazard; 'firegwctl hazards' lists them" : ledger_query_db_error;
 		return NULL;
 	}
 	out = item_to_json(&h);
 	item_finish(&h);
-	st = query_prepare(l, "SELECT e.seq, e.event_id, e.type, e.at, "
+	st = ledger_query_prepare(l, "SELECT e.seq, e.event_id, e.type, e.at, "
 	                      " EXISTS(SELECT 1 FROM outbox o WHERE o.lane = 0 AND o.seq = e.seq), "
 	                      " d.reason, d.at "
 	                      "FROM events e LEFT JOIN deadletter d ON d.seq = e.seq "
 	                      "WHERE e.hazard_id = ?1 ORDER BY e.seq");
 	if (!st) {
 		json_decref(out);
-		*err = query_db_error;
+		*err = ledger_query_db_error;
 		return NULL;
 	}
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -111,12 +111,12 @@ json_t *query_hazard(struct ledger *l, const char *id, const char **err)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		json_t *e = json_pack("{s:I, s:s, s:s, s:o}", "seq",
 		                      (json_int_t)sqlite3_column_int64(st, 0), "event_id",
-		                      query_text(st, 1), "type", query_text(st, 2), "at",
+		                      ledger_query_text(st, 1), "type", ledger_query_text(st, 2), "at",
 		                      jsonfmt_time(sqlite3_column_int64(st, 3)));
 
 		if (sqlite3_column_type(st, 5) != SQLITE_NULL) {
 			json_object_set_new(e, "delivery", json_string("rejected"));
-			json_object_set_new(e, "reason", json_string(query_text(st, 5)));
+			json_object_set_new(e, "reason", json_string(ledger_query_text(st, 5)));
 			json_object_set_new(e, "rejected_at",
 			                    jsonfmt_time(sqlite3_column_int64(st, 6)));
 		} else {
@@ -130,22 +130,22 @@ json_t *query_hazard(struct ledger *l, const char *id, const char **err)
 	if (rc != SQLITE_DONE) {
 		json_decref(events);
 		json_decref(out);
-		*err = query_db_error;
+		*err = ledger_query_db_error;
 		return NULL;
 	}
 	return json_pack("{s:o, s:o}", "hazard", out, "events", events);
 }
 
-json_t *query_outbox(struct ledger *l, int limit, const char **err)
+json_t *ledger_query_outbox(struct ledger *l, int limit, const char **err)
 {
-	sqlite3_stmt *st = query_prepare(
+	sqlite3_stmt *st = ledger_query_prepare(
 	    l, "SELECT lane, count(*), min(created), max(attempts) FROM outbox GROUP BY lane");
 	int64_t now = clock_wall_ms();
 	json_t *lanes, *items;
 	int rc;
 
 	if (!st) {
-		*err = query_db_error;
+		*err = ledger_query_db_error;
 		return NULL;
 	}
 	lanes = json_pack("{s:{s:i, s:n, s:i}, s:{s:i, s:n, s:i}}", "alarm", "depth", 0,
@@ -166,42 +166,42 @@ json_t *query_outbox(struct ledger *l, int limit, const char **err)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(lanes);
-		*err = query_db_error;
+		*err = ledger_query_db_error;
 		return NULL;
 	}
 	st =
-	    query_prepare(l, "SELECT o.seq, o.hazard_id, e.type, o.created, o.attempts, e.event_id "
+	    ledger_query_prepare(l, "SELECT o.seq, o.hazard_id, e.type, o.created, o.attempts, e.event_id "
 	                     "FROM outbox o LEFT JOIN events e ON e.seq = o.seq "
 	                     "WHERE o.lane = 0 ORDER BY o.id LIMIT ?1");
 	if (!st) {
 		json_decref(lanes);
-		*err = query_db_error;
+		*err = ledger_query_db_error;
 		return NULL;
 	}
-	sqlite3_bind_int(st, 1, query_limit(limit));
+	sqlite3_bind_int(st, 1, ledger_query_limit(limit));
 	items = json_array();
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		json_array_append_new(
 		    items, json_pack("{s:I, s:s, s:s, s:o, s:I, s:s}", "seq",
 		                     (json_int_t)sqlite3_column_int64(st, 0), "hazard_id",
-		                     query_text(st, 1), "type", query_text(st, 2), "created",
+		                     ledger_query_text(st, 1), "type", ledger_query_text(st, 2), "created",
 		                     jsonfmt_time(sqlite3_column_int64(st, 3)), "attempts",
 		                     (json_int_t)sqlite3_column_int64(st, 4), "event_id",
-		                     query_text(st, 5)));
+		                     ledger_query_text(st, 5)));
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(lanes);
 		json_decref(items);
-		*err = query_db_error;
+		*err = ledger_query_db_error;
 		return NULL;
 	}
 	return json_pack("{s:o, s:o}", "lanes", lanes, "events", items);
 }
 
-json_t *query_deadletter(struct ledger *l, int limit, const char **err)
+json_t *ledger_query_deadletter(struct ledger *l, int limit, const char **err)
 {
 	sqlite3_stmt *st =
-	    query_prepare(l, "SELECT d.seq, d.event_id, d.hazard_id, d.reason, d.at, "
+	    ledger_query_prepare(l, "SELECT d.seq, d.event_id, d.hazard_id, d.reason, d.at, "
 	                     " e.type FROM deadletter d "
 	                     "LEFT JOIN events e ON e.seq = d.seq "
 	                     "ORDER BY d.at DESC, d.seq DESC LIMIT ?1");
@@ -209,30 +209,30 @@ json_t *query_deadletter(struct ledger *l, int limit, const char **err)
 	int rc;
 
 	if (!st) {
-		*err = query_db_error;
+		*err = ledger_query_db_error;
 		return NULL;
 	}
-	sqlite3_bind_int(st, 1, query_limit(limit));
+	sqlite3_bind_int(st, 1, ledger_query_limit(limit));
 	items = json_array();
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		json_array_append_new(items,
 		                      json_pack("{s:I, s:s, s:s, s:s, s:o, s:s}", "seq",
 		                                (json_int_t)sqlite3_column_int64(st, 0), "event_id",
-		                                query_text(st, 1), "hazard_id", query_text(st, 2),
-		                                "reason", query_text(st, 3), "rejected_at",
+		                                ledger_query_text(st, 1), "hazard_id", ledger_query_text(st, 2),
+		                                "reason", ledger_query_text(st, 3), "rejected_at",
 		                                jsonfmt_time(sqlite3_column_int64(st, 4)),
-		                                "type", query_text(st, 5)));
+		                                "type", ledger_query_text(st, 5)));
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(items);
-		*err = query_db_error;
+		*err = ledger_query_db_error;
 		return NULL;
 	}
 	return items;
 }
 
 /* [start, end) of a local month in wall ms; -1 if `month` is not YYYY-MM. */
-static int query_month_bounds(const char *month, int64_t *start, int64_t *end)
+static int ledger_query_month_bounds(const char *month, int64_t *start, int64_t *end)
 {
 	int y, m, n = 0;
 	struct tm a = {0}, b = {0};
@@ -257,49 +257,49 @@ static int query_month_bounds(const char *month, int64_t *start, int64_t *end)
 	return 0;
 }
 
-static const char *const query_report_types[] = {"raised",  "escalated", "recurred",
+static const char *const ledger_query_report_types[] = {"raised",  "escalated", "recurred",
                                                  "cleared", "closed",    "overdue"};
-#define N_REPORT_TYPES (sizeof(query_report_types) / sizeof(query_report_types[0]))
+#define N_REPORT_TYPES (sizeof(ledger_query_report_types) / sizeof(ledger_query_report_types[0]))
 
-static json_t *query_counts(void)
+static json_t *ledger_query_counts(void)
 {
 	json_t *o = json_object();
 
 	for (size_t i = 0; i < N_REPORT_TYPES; i++)
-		json_object_set_new(o, query_report_types[i], json_integer(0));
+		json_object_set_new(o, ledger_query_report_types[i], json_integer(0));
 	return o;
 }
 
-json_t *query_report(struct ledger *l, const char *month, const char **err)
+json_t *ledger_query_report(struct ledger *l, const char *month, const char **err)
 {
 	int64_t start, end;
 	sqlite3_stmt *st;
 	json_t *totals, *by_grade, *by_kind, *tests;
 	int rc;
 
-	if (query_month_bounds(month, &start, &end) < 0) {
+	if (ledger_query_month_bounds(month, &start, &end) < 0) {
 		*err = "month must be YYYY-MM, e.g. 2026-11";
 		return NULL;
 	}
-	st = query_prepare(l, "SELECT type, json_extract(body, '$.hazard.grade'), "
+	st = ledger_query_prepare(l, "SELECT type, json_extract(body, '$.hazard.grade'), "
 	                      " json_extract(body, '$.hazard.kind'), "
 	                      " json_extract(body, '$.hazard.test'), count(*) "
 	                      "FROM events WHERE at >= ?1 AND at < ?2 GROUP BY 1, 2, 3, 4");
 	if (!st) {
-		*err = query_db_error;
+		*err = ledger_query_db_error;
 		return NULL;
 	}
 	sqlite3_bind_int64(st, 1, start);
 	sqlite3_bind_int64(st, 2, end);
-	totals = query_counts();
-	tests = query_counts();
+	totals = ledger_query_counts();
+	tests = ledger_query_counts();
 	by_grade = json_object();
 	by_kind = json_object();
 	for (int g = GRADE_COUNT - 1; g >= 0; g--)
-		json_object_set_new(by_grade, grade_name((enum grade)g), query_counts());
+		json_object_set_new(by_grade, grade_name((enum grade)g), ledger_query_counts());
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *type = query_text(st, 0), *grade = query_text(st, 1),
-		           *kind = query_text(st, 2);
+		const char *type = ledger_query_text(st, 0), *grade = ledger_query_text(st, 1),
+		           *kind = ledger_query_text(st, 2);
 		json_int_t n = sqlite3_column_int64(st, 4);
 		json_t *t;
 
@@ -319,7 +319,7 @@ json_t *query_report(struct ledger *l, const char *month, const char **err)
 		}
 		json_t *k = json_object_get(by_kind, kind);
 		if (!k) {
-			k = query_counts();
+			k = ledger_query_counts();
 			json_object_set_new(by_kind, kind, k);
 		}
 		t = json_object_get(k, type);
@@ -331,7 +331,7 @@ json_t *query_report(struct ledger *l, const char *month, const char **err)
 		json_decref(tests);
 		json_decref(by_grade);
 		json_decref(by_kind);
-		*err = query_db_error;
+		*err = ledger_query_db_error;
 		return NULL;
 	}
 	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "month", month, "from",
@@ -339,7 +339,7 @@ json_t *query_report(struct ledger *l, const char *month, const char **err)
 	                 "by_grade", by_grade, "by_kind", by_kind, "tests", tests);
 }
 
-int64_t query_parse_since(const char *s, int64_t now_ms)
+int64_t ledger_query_parse_since(const char *s, int64_t now_ms)
 {
 	struct tm tm = {0};
 	int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
