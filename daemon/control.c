@@ -19,7 +19,7 @@
 #define CONTROL_MAX_CLIENTS 32
 #define CONTROL_MAX_QUEUED  (8 * 1024 * 1024)
 /* A connection that has not completed a request for this long is closed, so that idle
- * connections cannot hold all CONTROL_MAX_CLIENTS places and lock firegwctl out (issue 13).
+ * connections cannot hold all CONTROL_MAX_CLIENTS places and lock firegwctl out.
  * firegwctl sends its request as soon as it connects and reads the reply at once; 10 s is
  * far more than it needs, even on a loaded gateway. */
 #define CONTROL_IDLE_MS 10000

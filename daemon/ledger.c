@@ -58,7 +58,7 @@ static const char *const ledger_migrations[] = {
     "ALTER TABLE outbox ADD COLUMN prio INTEGER NOT NULL DEFAULT 2;"
     "CREATE INDEX outbox_seq ON outbox(lane, seq);"
     "CREATE INDEX outbox_prio ON outbox(lane, prio, seq);",
-    /* 3 (issue 8): the open item of a device/point/kind (run for every reading that touches a
+    /* 3: the open item of a device/point/kind (run for every reading that touches a
      * hazard), the last closed one (run for every raise) and the open items (the overdue sweep
      * every minute, the status line every ten ticks) each read every closed item of the key,
      * or of the ledger, which a detector that raised and closed items for years has by the

@@ -12,7 +12,7 @@
 /* The statements of the per-event paths (ingest: hazard insert/update, event and outbox
  * rows; drain: outbox batch, accept, dead letter; commands and counters), compiled on first
  * use and kept on struct ledger until ledger_close: compiling them on every call cost more
- * than running them (issue 8). After each use: ledger_done() (reset, bindings cleared). None
+ * than running them. After each use: ledger_done() (reset, bindings cleared). None
  * of them is stepped while a caller's callback runs, so none is ever in use twice. */
 enum ledger_sql {
 	SQL_SEQ_HAZARDS,

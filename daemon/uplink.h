@@ -1,4 +1,4 @@
-/* uplink: forwarding the ledger to the county platform over HTTPS (DESIGN.md section 5).
+/* uplink: forwarding the ledger to the county platform over HTTPS (docs/platform-api.md).
  * It drains the alarm lane of the outbox in batches, in seq order; an event leaves the
  * outbox only in the transaction that records the platform's acceptance; rejected events go
  * to the dead-letter table with the platform's reason; everything else (network errors,

@@ -1,5 +1,5 @@
 /* uplink_mqtt: forwarding the ledger to the county platform through an MQTT broker cluster
- * (platform transport = "mqtt", DESIGN.md section 5). It owns its own broker connection (client
+ * (platform transport = "mqtt", docs/platform-api.md section 12). It owns its own broker connection (client
  * id firegw-<gateway>-uplink, persistent session, QoS 1): each outbox event goes as one message
  * to {prefix}/{gateway}/events, up to `batch` of them waiting for their PUBACK at a time, in
  * the outbox's order; an event leaves the outbox when the broker acknowledges it (the PUBACKs

@@ -69,7 +69,7 @@ static void usage(FILE *f)
 
 /* Every text from the daemon goes through esc() before it is printed for a human: hazard
  * titles, locations, platform notes and reasons come from outside, and an ESC or a newline in
- * them must not drive the operator's terminal or forge output lines (issue 13). --json
+ * them must not drive the operator's terminal or forge output lines. --json
  * prints the reply as JSON, which escapes them itself. */
 #define ESC_RING 64
 
