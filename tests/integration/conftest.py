@@ -515,6 +515,9 @@ def daemon_factory(firegw_bin, request):
 def pytest_configure(config):
     config.addinivalue_line("markers", "no_valgrind: the firegw this test starts runs without "
                             "valgrind even when FIREGW_VALGRIND is set (kill -9, timing)")
+    config.addinivalue_line("markers", "alone: run with no other test beside it (meson runs "
+                            "these in NAME-alone, is_parallel: false): its checks count what "
+                            "happens within a time limit, under strace")
 
 
 @pytest.fixture(autouse=True)

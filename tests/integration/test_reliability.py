@@ -217,6 +217,7 @@ def loaded_site(gw, platform, sims, broker, pki):
 
 
 @pytest.mark.skipif(STRACE is None, reason="strace is not installed (scripts/install-deps)")
+@pytest.mark.alone
 def test_kill_at_each_fdatasync(gw, loaded_site, daemon_factory, monkeypatch, tmp_path):
     """SIGKILL delivered by strace at the Nth fdatasync (the commit's own sync, or a
     checkpoint's), N swept over 1..30 (FIREGW_LONG: 1..150); the same checks as the crash
@@ -242,6 +243,7 @@ def test_kill_at_each_fdatasync(gw, loaded_site, daemon_factory, monkeypatch, tm
 
 
 @pytest.mark.skipif(STRACE is None, reason="strace is not installed (scripts/install-deps)")
+@pytest.mark.alone
 def test_eio_on_fdatasync(gw, loaded_site, daemon_factory, monkeypatch, tmp_path):
     """fdatasync fails with EIO once, at the Nth call: the commit is not taken as done (the
     log says so), firegw retries or exits non-zero for systemd to restart it; either way,
@@ -460,6 +462,7 @@ def _site(tmp_path, gateway, body):
 
 
 @pytest.mark.skipif(STRACE is None, reason="strace is not installed (scripts/install-deps)")
+@pytest.mark.alone
 def test_mqtt_alarm_survives_kill_before_commit(tmp_path, broker, daemon_factory, monkeypatch):
     """A smoke alarm arrives at QoS 1; firegw is killed at the first ledger write after it
     (strace: SIGKILL at that pwrite64), i.e. after firegw took the message and before the
@@ -486,6 +489,7 @@ def test_mqtt_alarm_survives_kill_before_commit(tmp_path, broker, daemon_factory
 
 
 @pytest.mark.skipif(STRACE is None, reason="strace is not installed (scripts/install-deps)")
+@pytest.mark.alone
 def test_mqtt_command_survives_kill_before_commit(tmp_path, broker, daemon_factory,
                                                   monkeypatch):
     """Platform transport mqtt: a command arrives at QoS 1 and firegw is killed at the first
