@@ -1,7 +1,8 @@
 """Integration harness for firegw: paths, config writers, and a Daemon that is always stopped.
 
-Run by meson (`meson test --suite integration`) with FIREGW_SOURCE_ROOT and FIREGW_BUILD_ROOT
-set, or by hand:
+Run by meson (`meson test --setup all`: each test_NAME.py is the meson test NAME, the files
+side by side, the tests marked `alone` in NAME-alone with nothing beside them) with
+FIREGW_SOURCE_ROOT and FIREGW_BUILD_ROOT set, or by hand:
 
     /usr/bin/python3 -m pytest -q tests/integration
 

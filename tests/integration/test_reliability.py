@@ -8,6 +8,10 @@ kill and restart); the final state of every detector is in the ledger.
 Short forms run in CI. FIREGW_LONG=1 runs the long forms (500 kills, a wider strace sweep, a
 random seed printed with the figures). Helpers: tests/reliability/scenario.py.
 
+The strace tests are marked `alone`: meson runs them as reliability-alone with no other test
+beside them, since their sweeps count what firegw reaches within a time limit under strace.
+The crash loop and the disk-full test run beside the other files.
+
 An MQTT alarm killed between its receipt and its commit is sent again by the broker: firegw
 holds the PUBACK until the commit (test_mqtt_alarm_survives_kill_before_commit).
 """
