@@ -1,7 +1,8 @@
 """Integration harness for firegw: paths, config writers, and a Daemon that is always stopped.
 
-Run by meson (`meson test --suite integration`) with FIREGW_SOURCE_ROOT and FIREGW_BUILD_ROOT
-set, or by hand:
+Run by meson (`meson test --setup all`: each test_NAME.py is the meson test NAME, the files
+side by side, the tests marked `alone` in NAME-alone with nothing beside them) with
+FIREGW_SOURCE_ROOT and FIREGW_BUILD_ROOT set, or by hand:
 
     /usr/bin/python3 -m pytest -q tests/integration
 
@@ -515,6 +516,9 @@ def daemon_factory(firegw_bin, request):
 def pytest_configure(config):
     config.addinivalue_line("markers", "no_valgrind: the firegw this test starts runs without "
                             "valgrind even when FIREGW_VALGRIND is set (kill -9, timing)")
+    config.addinivalue_line("markers", "alone: run with no other test beside it (meson runs "
+                            "these in NAME-alone, is_parallel: false): its checks count what "
+                            "happens within a time limit, under strace")
 
 
 @pytest.fixture(autouse=True)

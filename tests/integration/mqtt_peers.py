@@ -38,6 +38,9 @@ class Broker:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        # A port picked here may be taken before mosquitto binds it (another test's peer, an
+        # outgoing connection): the first start then picks another (start()).
+        self._may_move = port is None
         self.conf = self.dir / "mosquitto.conf"
         self.log = self.dir / "mosquitto.log"
         self.proc = None
@@ -69,6 +72,19 @@ class Broker:
         self.conf.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def start(self, timeout=TIMEOUT):
+        for _ in range(3):
+            try:
+                return self._start(timeout)
+            except PeerError:
+                if not (self._may_move and "Address already in use" in self.describe()):
+                    raise
+            old, self.port = self.port, free_port()
+            text = self.conf.read_text(encoding="utf-8")
+            self.conf.write_text(text.replace(f"listener {old} ", f"listener {self.port} ", 1),
+                                 encoding="utf-8")
+        return self._start(timeout)
+
+    def _start(self, timeout):
         assert self.proc is None or self.proc.poll() is not None, "broker already running"
         self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -79,6 +95,7 @@ class Broker:
                 raise PeerError(f"mosquitto exited ({self.proc.returncode})\n{self.describe()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    self._may_move = False  # listening: the port is this broker's now
                     return self
             except OSError:
                 pass

@@ -8,6 +8,10 @@ kill and restart); the final state of every detector is in the ledger.
 Short forms run in CI. FIREGW_LONG=1 runs the long forms (500 kills, a wider strace sweep, a
 random seed printed with the figures). Helpers: tests/reliability/scenario.py.
 
+The strace tests are marked `alone`: meson runs them as reliability-alone with no other test
+beside them, since their sweeps count what firegw reaches within a time limit under strace.
+The crash loop and the disk-full test run beside the other files.
+
 An MQTT alarm killed between its receipt and its commit is sent again by the broker: firegw
 holds the PUBACK until the commit (test_mqtt_alarm_survives_kill_before_commit).
 """
@@ -217,6 +221,7 @@ def loaded_site(gw, platform, sims, broker, pki):
 
 
 @pytest.mark.skipif(STRACE is None, reason="strace is not installed (scripts/install-deps)")
+@pytest.mark.alone
 def test_kill_at_each_fdatasync(gw, loaded_site, daemon_factory, monkeypatch, tmp_path):
     """SIGKILL delivered by strace at the Nth fdatasync (the commit's own sync, or a
     checkpoint's), N swept over 1..30 (FIREGW_LONG: 1..150); the same checks as the crash
@@ -242,6 +247,7 @@ def test_kill_at_each_fdatasync(gw, loaded_site, daemon_factory, monkeypatch, tm
 
 
 @pytest.mark.skipif(STRACE is None, reason="strace is not installed (scripts/install-deps)")
+@pytest.mark.alone
 def test_eio_on_fdatasync(gw, loaded_site, daemon_factory, monkeypatch, tmp_path):
     """fdatasync fails with EIO once, at the Nth call: the commit is not taken as done (the
     log says so), firegw retries or exits non-zero for systemd to restart it; either way,
@@ -460,6 +466,7 @@ def _site(tmp_path, gateway, body):
 
 
 @pytest.mark.skipif(STRACE is None, reason="strace is not installed (scripts/install-deps)")
+@pytest.mark.alone
 def test_mqtt_alarm_survives_kill_before_commit(tmp_path, broker, daemon_factory, monkeypatch):
     """A smoke alarm arrives at QoS 1; firegw is killed at the first ledger write after it
     (strace: SIGKILL at that pwrite64), i.e. after firegw took the message and before the
@@ -486,6 +493,7 @@ def test_mqtt_alarm_survives_kill_before_commit(tmp_path, broker, daemon_factory
 
 
 @pytest.mark.skipif(STRACE is None, reason="strace is not installed (scripts/install-deps)")
+@pytest.mark.alone
 def test_mqtt_command_survives_kill_before_commit(tmp_path, broker, daemon_factory,
                                                   monkeypatch):
     """Platform transport mqtt: a command arrives at QoS 1 and firegw is killed at the first

@@ -448,7 +448,9 @@ def test_plaintext_is_never_used(gw, tmp_path, daemon_factory, pki):
         d.wait_log(r"<4>platform uplink: https://127\.0\.0\.1:\d+/api/v1/events: .*"
                    r"(SSL|TLS|ssl|tls)", timeout=LONG)
         wait_until("two device_offline items", lambda: len(gw.hazard_ids()) == 2, daemon=d)
-        time.sleep(1.0)  # a window for a (wrong) plaintext request to show up
+        # A retry, refused over TLS too (firegw logs each failure and its next attempt): a
+        # wrong plaintext request would have come by now.
+        d.wait_log(r"<7>platform uplink: failure 2 in a row", timeout=LONG)
         assert rx.state()["events"] == 0 and rx.events() == []
         assert gw.outbox() >= 2
     finally:
@@ -786,7 +788,8 @@ def test_platform_down_then_back_everything_arrives_and_resync(gw, platform, sim
                r"to 127\.0\.0\.1 port \d+ after \d+ ms: (Couldn't connect to server|"
                r"Connection refused)", since=m, timeout=LONG)
     assert gw.outbox() >= 2
-    time.sleep(1.5)  # a few refused retries
+    # A few refused retries (firegw logs each failure and its next attempt).
+    d.wait_log(r"<7>platform uplink: failure 3 in a row", since=m, timeout=LONG)
 
     rx = platform(port=port, db=rx.db_path)
     d.wait_log(r"platform uplink: resync of 3 open item\(s\) queued", since=m, timeout=LONG)
