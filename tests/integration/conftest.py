@@ -546,3 +546,44 @@ def site(tmp_path):
     s = Site()
     s.write()
     return s
+
+
+# ---- peers shared by several test files ----
+
+SIM = BUILD_ROOT / "tests" / "modbus-sim"
+
+
+@pytest.fixture
+def sims():
+    """sims("20") -> a started detector simulator (Modbus TCP on a free port, .port) with
+    those units; every one is stopped in teardown and described in the output."""
+    from modbus_peers import ModbusSim
+    made = []
+
+    def make(units):
+        if not SIM.is_file():
+            pytest.fail(f"simulator not found at {SIM}: build it first", pytrace=False)
+        sim = ModbusSim(SIM, ["--tcp", 0, "--units", units], name=f"modbus-sim {units}")
+        made.append(sim)
+        sim.port = int(sim.start("listening").split()[1])
+        return sim
+
+    yield make
+    for s in made:
+        s.close()
+    for s in made:
+        print(s.describe())
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """One mosquitto with persistence on a free loopback port, stopped in teardown (woken
+    first if a test froze it with SIGSTOP). A test file may define its own `broker`."""
+    from mqtt_peers import Broker
+    b = Broker(tmp_path / "broker", persistence=True)
+    b.start()
+    yield b
+    if b.proc is not None and b.proc.poll() is None:
+        b.proc.send_signal(signal.SIGCONT)  # a test that failed mid-freeze
+    b.stop()
+    print(b.describe())

@@ -17,7 +17,7 @@ import pytest
 
 import conftest
 from conftest import BUILD_ROOT, project_version
-from test_uplink import (GATEWAY, LONG, Gw, gw, pki, platform, sims,  # noqa: F401 (fixtures)
+from test_uplink import (GATEWAY, LONG, Gw, gw, pki, platform,  # noqa: F401 (fixtures)
                          start_gw, wait_delivered, wait_until, _clean_exit)
 
 FIREGWCTL = BUILD_ROOT / "firegwctl"

@@ -33,7 +33,7 @@ import conftest
 from conftest import BUILD_ROOT, SOURCE_ROOT, ledger_query
 from mqtt_peers import Broker
 from test_uplink import (LONG, Gw, assert_exactly_once, pki, platform, requests,  # noqa: F401
-                         sims, wait_delivered, wait_until)
+                         wait_delivered, wait_until)
 import test_uplink_mqtt as um
 
 sys.path.insert(0, str(SOURCE_ROOT / "tests" / "reliability"))
@@ -45,17 +45,6 @@ KEEPALIVE_S = 5  # the shortest MQTT keepalive firegw accepts
 @pytest.fixture
 def gw(tmp_path):
     return Gw(tmp_path)
-
-
-@pytest.fixture
-def broker(tmp_path):
-    b = Broker(tmp_path / "broker", persistence=True)
-    b.start()
-    yield b
-    if b.proc is not None and b.proc.poll() is None:
-        b.proc.send_signal(signal.SIGCONT)  # a test that failed mid-freeze
-    b.stop()
-    print(b.describe())
 
 
 _STARTED = []

@@ -23,7 +23,7 @@ import pytest
 
 import conftest
 from conftest import ledger_query
-from test_uplink import (GATEWAY, LONG, _clean_exit, gw, pki, platform, sims,  # noqa: F401
+from test_uplink import (GATEWAY, LONG, _clean_exit, gw, pki, platform,  # noqa: F401
                          start_gw, wait_delivered, wait_until)
 
 FORGED = "\n<0>FORGED emergency \x1b[2J\x1b]0;owned\x07\r"

@@ -32,7 +32,7 @@ import pytest
 
 from conftest import BUILD_ROOT, SOURCE_ROOT, ledger_query
 from mqtt_peers import Broker
-from test_uplink import (LONG, Gw, assert_exactly_once, pki, platform, sims,  # noqa: F401
+from test_uplink import (LONG, Gw, assert_exactly_once, pki, platform,  # noqa: F401
                          wait_delivered, wait_until)
 
 sys.path.insert(0, str(SOURCE_ROOT / "tests" / "reliability"))
@@ -45,15 +45,6 @@ SEED = int(time.time()) if long_mode() else 7
 @pytest.fixture
 def gw(tmp_path):
     return Gw(tmp_path)
-
-
-@pytest.fixture
-def broker(tmp_path):
-    b = Broker(tmp_path / "broker", persistence=True)
-    b.start()
-    yield b
-    b.stop()
-    print(b.describe())
 
 
 def write_site(gw, rx, pki, sim, broker):

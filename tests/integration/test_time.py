@@ -31,7 +31,7 @@ import pytest
 import test_uplink
 from conftest import SOURCE_ROOT
 from test_uplink import (GATEWAY, LONG, TOKEN, Gw, Pki, _clean_exit,  # noqa: F401
-                         assert_exactly_once, iso_ms, platform, requests, sims, wait_delivered,
+                         assert_exactly_once, iso_ms, platform, requests, wait_delivered,
                          wait_event, wait_until)
 
 sys.path.insert(0, str(SOURCE_ROOT / "tests" / "platform"))

@@ -26,12 +26,10 @@ import pytest
 import conftest
 from conftest import (BUILD_ROOT, PROFILES, SOURCE_ROOT, ledger_query, project_version,
                       run_firegw)
-from modbus_peers import ModbusSim
 
 sys.path.insert(0, str(SOURCE_ROOT / "tests" / "platform"))
 from receiver import ISO_MS, Receiver, heartbeat_problems, hazard_problems  # noqa: E402
 
-SIM = BUILD_ROOT / "tests" / "modbus-sim"
 GATEWAY = "UP-0001"
 TOKEN = "test-token"
 # Long enough for a sanitized build on a busy machine; every wait ends as soon as it can.
@@ -118,25 +116,6 @@ def platform(pki, tmp_path):
     yield make
     for rx in made:
         rx.stop()
-
-
-@pytest.fixture
-def sims():
-    made = []
-
-    def make(units):
-        if not SIM.is_file():
-            pytest.fail(f"simulator not found at {SIM}: build it first", pytrace=False)
-        sim = ModbusSim(SIM, ["--tcp", 0, "--units", units], name=f"modbus-sim {units}")
-        made.append(sim)
-        sim.port = int(sim.start("listening").split()[1])
-        return sim
-
-    yield make
-    for s in made:
-        s.close()
-    for s in made:
-        print(s.describe())
 
 
 # ---- the gateway ----

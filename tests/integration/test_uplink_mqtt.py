@@ -24,13 +24,11 @@ import pytest
 
 import conftest
 from conftest import BUILD_ROOT, PROFILES, SOURCE_ROOT, ledger_query, line_of, run_firegw
-from modbus_peers import ModbusSim
 from mqtt_peers import Broker, TestCA
 
 sys.path.insert(0, str(SOURCE_ROOT / "tests" / "platform"))
 from receiver import ISO_MS, hazard_problems, heartbeat_problems  # noqa: E402
 
-SIM = BUILD_ROOT / "tests" / "modbus-sim"
 GATEWAY = "MQ-0001"
 PREFIX = "county/zw"
 LONG = 30.0
@@ -127,23 +125,6 @@ def platform():
     yield make
     for p in made:
         p.close()
-
-
-@pytest.fixture
-def sims():
-    made = []
-
-    def make(units):
-        if not SIM.is_file():
-            pytest.fail(f"simulator not found at {SIM}: build it first", pytrace=False)
-        sim = ModbusSim(SIM, ["--tcp", 0, "--units", units], name=f"modbus-sim {units}")
-        made.append(sim)
-        sim.port = int(sim.start("listening").split()[1])
-        return sim
-
-    yield make
-    for s in made:
-        s.close()
 
 
 # ---- the gateway ----
