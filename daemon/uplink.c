@@ -535,6 +535,16 @@ static void uplink_on_heartbeat(uv_timer_t *t)
 		u->hb_in_flight = true;
 }
 
+/* An uplink whose timers were never started, undone: what uplink_new had made so far. */
+static void uplink_discard(struct uplink *u)
+{
+	http_free(u->http);
+	free(u->events_url);
+	free(u->heartbeat_url);
+	secret_free(u->token);
+	free(u);
+}
+
 struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c, struct ledger *l,
                           const struct uplink_hooks *hooks, bool *fatal)
 {
@@ -564,27 +574,23 @@ struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c, struct ledger *
 			            ? ""
 			            : "; the uplink is off until it exists (then reload): hazards "
 			              "are recorded and wait in the outbox");
-			free(u);
+			uplink_discard(u);
 			return NULL;
 		}
 	}
 	ulen = strlen(pc->url);
 	while (ulen > 0 && pc->url[ulen - 1] == '/')
 		ulen--;
-	if (asprintf(&u->events_url, "%.*s/v1/events", (int)ulen, pc->url) < 0 ||
-	    asprintf(&u->heartbeat_url, "%.*s/v1/heartbeat", (int)ulen, pc->url) < 0) {
-		free(u->events_url);
-		secret_free(u->token);
-		free(u);
-		return NULL;
-	}
+	if (asprintf(&u->events_url, "%.*s/v1/events", (int)ulen, pc->url) < 0)
+		u->events_url = NULL; /* asprintf leaves it undefined */
+	if (u->events_url &&
+	    asprintf(&u->heartbeat_url, "%.*s/v1/heartbeat", (int)ulen, pc->url) < 0)
+		u->heartbeat_url = NULL;
 	u->tls = (struct http_tls){pc->ca_file, pc->cert_file, pc->key_file, pc->pin};
-	u->http = http_new(loop);
-	if (!u->http) {
-		free(u->events_url);
-		free(u->heartbeat_url);
-		secret_free(u->token);
-		free(u);
+	if (!u->heartbeat_url || !(u->http = http_new(loop))) {
+		log_err("platform uplink: out of memory; hazards are recorded and wait in the "
+		        "outbox");
+		uplink_discard(u);
 		return NULL;
 	}
 	uv_timer_init(loop, &u->send_timer);
