@@ -44,7 +44,7 @@ static int ledger_fill_drain(struct ledger *l, size_t batch)
 		struct outbox_item *items;
 		size_t n;
 
-		if (ledger_outbox_batch(l, batch, UPLINK_REQUEST_MAX, &items, &n) < 0)
+		if (ledger_outbox_batch(l, "", batch, UPLINK_REQUEST_MAX, &items, &n) < 0)
 			return -1;
 		if (n == 0) {
 			ledger_outbox_free(items, n);
@@ -53,7 +53,7 @@ static int ledger_fill_drain(struct ledger *l, size_t batch)
 		if (ledger_begin(l) < 0)
 			return -1;
 		for (size_t i = 0; i < n; i++)
-			if (ledger_outbox_accept(l, items[i].seq) < 0)
+			if (ledger_outbox_accept(l, "", items[i].seq) < 0)
 				return -1;
 		if (ledger_commit(l) < 0)
 			return -1;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conf_parse.h"
+#include "ledger.h"
 #include "profile_load.h"
 #include "firegw-config.h"
 #include "secret.h"
@@ -120,6 +121,9 @@ static cfg_opt_t platform_opts[] = {
     CFG_STR("password_file", NULL, CFGF_NONE),
     CFG_STR("keepalive", "60s", CFGF_NONE),
     CFG_BOOL("insecure_plaintext", cfg_false, CFGF_NONE),
+    CFG_STR_LIST("events", NULL, CFGF_NONE),
+    CFG_STR_LIST("kinds", NULL, CFGF_NONE),
+    CFG_STR_LIST("grades", NULL, CFGF_NONE),
     CFG_END(),
 };
 
@@ -143,7 +147,10 @@ static cfg_opt_t root_opts[] = {
     CFG_SEC("policy", policy_opts, CFGF_NONE),
     CFG_SEC("bus", bus_opts, CFGF_MULTI | CFGF_TITLE),
     CFG_SEC("device", device_opts, CFGF_MULTI | CFGF_TITLE),
-    CFG_SEC("platform", platform_opts, CFGF_NONE),
+    /* Each `platform "name" { }` a destination; `platform { }` (read as platform_unnamed,
+     * conf_parse_file) is the one named "platform", and merges when written twice. */
+    CFG_SEC("platform", platform_opts, CFGF_MULTI | CFGF_TITLE),
+    CFG_SEC("platform_unnamed", platform_opts, CFGF_NONE),
     CFG_SEC("mqtt", mqtt_opts, CFGF_NONE),
     CFG_END(),
 };
@@ -620,8 +627,8 @@ static void conf_read_platform_mqtt(struct conf_parse *p, cfg_t *s, struct platf
 
 		if (!tls && strncmp(u, "mqtt://", 7) != 0) {
 			conf_parse_error(p, s, "url",
-			                 "platform: url '%s' must be mqtts://host:port (TLS) or "
-			                 "mqtt://host:port with transport = \"mqtt\"",
+			                 "%s: url '%s' must be mqtts://host:port (TLS) or "
+			                 "mqtt://host:port with transport = \"mqtt\"", x->label,
 			                 u);
 		} else {
 			host = u + (tls ? 8 : 7);
@@ -641,16 +648,16 @@ static void conf_read_platform_mqtt(struct conf_parse *p, cfg_t *s, struct platf
 			}
 			if (end == host || strcspn(host, "/?#@[]") < (size_t)(end - host))
 				conf_parse_error(p, s, "url",
-				                 "platform: url '%s' has no usable host; write "
-				                 "%s://host:port, e.g. %s://broker.example.cn:%d",
+				                 "%s: url '%s' has no usable host; write "
+				                 "%s://host:port, e.g. %s://broker.example.cn:%d", x->label,
 				                 u, tls ? "mqtts" : "mqtt", tls ? "mqtts" : "mqtt",
 				                 tls ? 8883 : 1883);
 			else if (port < 1 || port > 65535)
 				conf_parse_error(
 				    p, s, "url",
-				    "platform: url '%s': the port must be a number 1-65535 "
+				    "%s: url '%s': the port must be a number 1-65535 "
 				    "and nothing may follow it (no path: topics come from "
-				    "topic_prefix)",
+				    "topic_prefix)", x->label,
 				    u);
 			else {
 				x->mqtt_host = strndup(host, (size_t)(end - host));
@@ -659,36 +666,36 @@ static void conf_read_platform_mqtt(struct conf_parse *p, cfg_t *s, struct platf
 			}
 			if (!tls && (x->ca_file || x->cert_file))
 				conf_parse_error(p, s, x->ca_file ? "ca_file" : "cert_file",
-				                 "platform: %s is for TLS; use an mqtts:// url",
+				                 "%s: %s is for TLS; use an mqtts:// url", x->label,
 				                 x->ca_file ? "ca_file" : "cert_file");
 		}
 	}
 	/* libmosquitto cannot check a public-key pin: refuse it rather than ignore it. */
 	if (x->pin)
 		conf_parse_error(p, s, "pin",
-		                 "platform: pin is not supported with transport = \"mqtt\" (the "
+		                 "%s: pin is not supported with transport = \"mqtt\" (the "
 		                 "MQTT client cannot check a public key); remove it and trust the "
-		                 "broker through ca_file");
+		                 "broker through ca_file", x->label);
 	if ((x->cert_file == NULL) != (x->key_file == NULL))
 		conf_parse_error(p, s, x->cert_file ? "cert_file" : "key_file",
-		                 "platform: cert_file and key_file go together");
+		                 "%s: cert_file and key_file go together", x->label);
 	if ((x->password_file || x->token_file) && !x->username)
 		conf_parse_error(p, s, x->password_file ? "password_file" : "token_file",
-		                 "platform: %s needs a username with transport = \"mqtt\" (MQTT "
+		                 "%s: %s needs a username with transport = \"mqtt\" (MQTT "
 		                 "sends no password without one); add username = \"...\" (the "
-		                 "broker's login for this gateway)",
+		                 "broker's login for this gateway)", x->label,
 		                 x->password_file ? "password_file" : "token_file");
 	x->keepalive_ms = conf_parse_duration_opt(p, s, "keepalive", 60000);
 	if (x->keepalive_ms < 5000 || x->keepalive_ms > 65535000)
-		conf_parse_error(p, s, "keepalive", "platform: keepalive must be 5s to 65535s");
+		conf_parse_error(p, s, "keepalive", "%s: keepalive must be 5s to 65535s", x->label);
 	plen = strlen(x->topic_prefix);
 	while (plen > 0 && x->topic_prefix[plen - 1] == '/')
 		x->topic_prefix[--plen] = '\0';
 	if (plen == 0 || strpbrk(x->topic_prefix, "+#") || x->topic_prefix[0] == '/')
 		conf_parse_error(p, s, "topic_prefix",
-		                 "platform: topic_prefix '%s' must be a topic without wildcards "
+		                 "%s: topic_prefix '%s' must be a topic without wildcards "
 		                 "(+, #) and without a leading '/', e.g. \"firegw\" or "
-		                 "\"county/zw\"",
+		                 "\"county/zw\"", x->label,
 		                 cfg_getstr(s, "topic_prefix"));
 }
 
@@ -705,22 +712,71 @@ static void conf_read_platform_plaintext(struct conf_parse *p, cfg_t *s,
 		return;
 	if (plain && secret && !x->insecure_plaintext)
 		conf_parse_error(p, s, "url",
-		                 "platform: url '%s' is plain MQTT: the password of %s would cross "
+		                 "%s: url '%s' is plain MQTT: the password of %s would cross "
 		                 "the network readable by anyone on the way; use mqtts:// (TLS), or, "
 		                 "only on a network you trust, add insecure_plaintext = true to the "
-		                 "platform section",
+		                 "platform section", x->label,
 		                 x->url, x->password_file ? "password_file" : "token_file");
 	else if (x->insecure_plaintext && !(plain && secret))
 		conf_parse_error(p, s, "insecure_plaintext",
-		                 "platform: insecure_plaintext is only for an mqtt:// url with a "
-		                 "password (password_file or token_file); remove it");
+		                 "%s: insecure_plaintext is only for an mqtt:// url with a "
+		                 "password (password_file or token_file); remove it", x->label);
 }
 
-static void conf_read_platform(struct conf_parse *p, struct conf *c)
+/* A destination's filter: `opt` = {names} into a bit mask (0: not set, all). */
+static uint32_t conf_platform_filter(struct conf_parse *p, cfg_t *s, const char *opt,
+                                     const char *label, int (*index)(const char *),
+                                     const char *known)
 {
-	cfg_t *s = cfg_getsec(p->cfg, "platform");
-	struct platform_conf *x = &c->platform;
+	uint32_t mask = 0;
+
+	for (unsigned i = 0; i < cfg_size(s, opt); i++) {
+		const char *v = cfg_getnstr(s, opt, i);
+		int k = index(v);
+
+		if (k < 0 || k > 31)
+			conf_parse_error(p, s, opt, "%s: %s: unknown '%s'; known: %s", label, opt, v,
+			                 known);
+		else
+			mask |= 1u << k;
+	}
+	return mask;
+}
+
+static int conf_kind_index(const char *s)
+{
+	return kind_from_name(s);
+}
+
+static int conf_grade_index(const char *s)
+{
+	return grade_from_name(s);
+}
+
+static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const char *name,
+                                   struct platform_conf *x)
+{
 	bool userinfo = false;
+
+	x->name = strdup(name);
+	if (strcmp(name, "platform") == 0)
+		snprintf(x->label, sizeof(x->label), "platform");
+	else
+		snprintf(x->label, sizeof(x->label), "platform '%.40s'", name);
+	if (!*name || strlen(name) >= LEDGER_DEST_LEN || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	                                                               "0123456789_-") != strlen(name))
+		conf_parse_error(p, s, NULL,
+		                 "%s: a destination's name is 1 to %d of a-z, 0-9, _ and -, "
+		                 "e.g. platform \"county\" { ... }",
+		                 x->label, LEDGER_DEST_LEN - 1);
+	x->types = conf_platform_filter(p, s, "events", x->label, ledger_event_type_index,
+	                                "raised, escalated, recurred, cleared, silenced, overdue, "
+	                                "reopened, acknowledged, assigned, accepted, closed, "
+	                                "resync");
+	x->kinds = conf_platform_filter(p, s, "kinds", x->label, conf_kind_index,
+	                                "the hazard kinds of firegw.conf(5)");
+	x->grades = conf_platform_filter(p, s, "grades", x->label, conf_grade_index,
+	                                 "immediate, major, significant, general");
 
 	x->enabled = conf_parse_isset(p, s, "url");
 	x->transport = strdup(cfg_getstr(s, "transport"));
@@ -734,16 +790,16 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 	x->username = dupstr(cfg_getstr(s, "username"));
 	x->password_file = conf_path_opt(p, s, "password_file");
 	x->insecure_plaintext = cfg_getbool(s, "insecure_plaintext");
-	conf_secret_file(p, s, "platform", "token_file", x->token_file, "token");
-	conf_secret_file(p, s, "platform", "password_file", x->password_file, "password");
-	conf_secret_file(p, s, "platform", "key_file", x->key_file, "private key");
-	conf_trusted_file(p, s, "platform", "ca_file", x->ca_file);
+	conf_secret_file(p, s, x->label, "token_file", x->token_file, "token");
+	conf_secret_file(p, s, x->label, "password_file", x->password_file, "password");
+	conf_secret_file(p, s, x->label, "key_file", x->key_file, "private key");
+	conf_trusted_file(p, s, x->label, "ca_file", x->ca_file);
 	if (conf_url_has_userinfo(x->url)) {
 		/* Not shown: it holds the password. */
 		conf_parse_error(p, s, "url",
-		                 "platform: url must not hold a user name or password "
+		                 "%s: url must not hold a user name or password "
 		                 "(user:password@host); remove it from the url and put the token "
-		                 "in token_file (chmod 600)");
+		                 "in token_file (chmod 600)", x->label);
 		free(x->url);
 		x->url = strdup("(url with a password, refused)");
 		userinfo = true;
@@ -754,38 +810,63 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 	x->connect_timeout_ms = conf_parse_duration_opt(p, s, "connect_timeout", 5000);
 	x->backoff_max_ms = conf_parse_duration_opt(p, s, "backoff_max", 300000);
 	if (strcmp(x->transport, "https") && strcmp(x->transport, "mqtt"))
-		conf_parse_error(p, s, "transport", "platform: transport '%s' is not https or mqtt",
+		conf_parse_error(p, s, "transport", "%s: transport '%s' is not https or mqtt", x->label,
 		                 x->transport);
 	/* No plaintext: the uplink speaks HTTPS only, so an http:// url could never work. */
 	if (x->url && !userinfo && strcmp(x->transport, "https") == 0 &&
 	    strncmp(x->url, "https://", 8))
 		conf_parse_error(p, s, "url",
-		                 "platform: url '%s' must start with https:// (TLS is always on)",
+		                 "%s: url '%s' must start with https:// (TLS is always on)", x->label,
 		                 x->url);
 	if (x->batch < 1 || x->batch > 1000)
-		conf_parse_error(p, s, "batch", "platform: batch %ld is outside 1-1000",
+		conf_parse_error(p, s, "batch", "%s: batch %ld is outside 1-1000", x->label,
 		                 cfg_getint(s, "batch"));
 	if (x->heartbeat_ms < 1000 && conf_parse_isset(p, s, "heartbeat"))
-		conf_parse_error(p, s, "heartbeat", "platform: heartbeat must be at least 1s");
+		conf_parse_error(p, s, "heartbeat", "%s: heartbeat must be at least 1s", x->label);
 	if (x->timeout_ms < 1 && conf_parse_isset(p, s, "timeout"))
-		conf_parse_error(p, s, "timeout", "platform: timeout must be longer than 0");
+		conf_parse_error(p, s, "timeout", "%s: timeout must be longer than 0", x->label);
 	if (x->connect_timeout_ms < 1 && conf_parse_isset(p, s, "connect_timeout"))
 		conf_parse_error(p, s, "connect_timeout",
-		                 "platform: connect_timeout must be longer than 0");
+		                 "%s: connect_timeout must be longer than 0", x->label);
 	if (x->backoff_max_ms < 1000 && conf_parse_isset(p, s, "backoff_max"))
-		conf_parse_error(p, s, "backoff_max", "platform: backoff_max must be at least 1s");
+		conf_parse_error(p, s, "backoff_max", "%s: backoff_max must be at least 1s", x->label);
 	if (x->transport && strcmp(x->transport, "mqtt") == 0) {
 		if (!userinfo) /* the url is refused already */
 			conf_read_platform_mqtt(p, s, x);
 	} else if (conf_parse_isset(p, s, "keepalive"))
 		conf_parse_error(p, s, "keepalive",
-		                 "platform: keepalive is for transport = \"mqtt\"; remove it");
+		                 "%s: keepalive is for transport = \"mqtt\"; remove it", x->label);
 	else if (x->username || x->password_file)
 		conf_parse_error(p, s, x->username ? "username" : "password_file",
-		                 "platform: %s is for transport = \"mqtt\" (HTTPS sends the token "
-		                 "of token_file); remove it",
+		                 "%s: %s is for transport = \"mqtt\" (HTTPS sends the token "
+		                 "of token_file); remove it", x->label,
 		                 x->username ? "username" : "password_file");
 	conf_read_platform_plaintext(p, s, x, userinfo);
+}
+
+static void conf_read_platform(struct conf_parse *p, struct conf *c)
+{
+	cfg_t *unnamed = cfg_getsec(p->cfg, "platform_unnamed");
+	size_t named = cfg_size(p->cfg, "platform"), n = 0;
+	bool has_unnamed = conf_parse_where(p, unnamed, NULL).line > 0;
+
+	c->platforms = calloc(named + 2, sizeof(*c->platforms));
+	if (!c->platforms)
+		return;
+	/* The unnamed block first: after an upgrade it is the one an older ledger's waiting
+	 * events belong to (ledger_set_dests). */
+	if (has_unnamed)
+		conf_read_platform_one(p, unnamed, "platform", &c->platforms[n++]);
+	for (size_t i = 0; i < named; i++) {
+		cfg_t *s = cfg_getnsec(p->cfg, "platform", (unsigned)i);
+
+		if (has_unnamed && strcmp(cfg_title(s), "platform") == 0)
+			conf_parse_error(p, s, NULL,
+			                 "platform \"platform\" is the name of the unnamed platform "
+			                 "block; give this one another name");
+		conf_read_platform_one(p, s, cfg_title(s), &c->platforms[n++]);
+	}
+	c->nplatforms = n;
 }
 
 static void conf_read_mqtt(struct conf_parse *p, struct conf *c)
@@ -849,7 +930,7 @@ struct conf *conf_load(const char *path, struct conf_errors *errs)
 	size_t before = errs->n;
 
 	conf_schema_init();
-	if (conf_parse_file(&p, path, root_opts, errs) != 0) {
+	if (conf_parse_file(&p, path, root_opts, "platform", errs) != 0) {
 		conf_parse_finish(&p);
 		return NULL;
 	}
@@ -935,18 +1016,23 @@ void conf_free(struct conf *c)
 	free(s->responsible_phone);
 	free(s->acceptor);
 	free(s->acceptor_phone);
-	struct platform_conf *pl = &c->platform;
-	free(pl->transport);
-	free(pl->url);
-	free(pl->token_file);
-	free(pl->ca_file);
-	free(pl->cert_file);
-	free(pl->key_file);
-	free(pl->pin);
-	free(pl->topic_prefix);
-	free(pl->username);
-	free(pl->password_file);
-	free(pl->mqtt_host);
+	for (size_t i = 0; c->platforms && i < c->nplatforms; i++) {
+		struct platform_conf *pl = &c->platforms[i];
+
+		free(pl->name);
+		free(pl->transport);
+		free(pl->url);
+		free(pl->token_file);
+		free(pl->ca_file);
+		free(pl->cert_file);
+		free(pl->key_file);
+		free(pl->pin);
+		free(pl->topic_prefix);
+		free(pl->username);
+		free(pl->password_file);
+		free(pl->mqtt_host);
+	}
+	free(c->platforms);
 	struct mqtt_conf *m = &c->mqtt;
 	free(m->host);
 	free(m->client_id);

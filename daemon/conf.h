@@ -36,7 +36,14 @@ struct site_conf {
 	char *responsible, *responsible_phone, *acceptor, *acceptor_phone;
 };
 
+/* One destination: `platform "name" { ... }` (a `platform { ... }` without a name is named
+ * "platform"). */
 struct platform_conf {
+	char *name;      /* the ledger's destination name */
+	char label[64];  /* "platform" or "platform 'name'", for messages */
+	uint32_t types;  /* the event types it wants: bits of ledger_event_types, 0 = all */
+	uint32_t kinds;  /* bit per enum kind, 0 = all */
+	uint32_t grades; /* bit per enum grade, 0 = all */
 	bool enabled;
 	char *transport; /* "https" or "mqtt" */
 	char *url;
@@ -87,7 +94,8 @@ struct conf {
 	size_t nprofiles;
 	char **bad_profiles; /* names that failed to load, reported once */
 	size_t nbad_profiles;
-	struct platform_conf platform;
+	struct platform_conf *platforms; /* every platform block, in the config's order */
+	size_t nplatforms;
 	struct mqtt_conf mqtt;
 };
 

@@ -128,7 +128,7 @@ static void conf_parse_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 }
 
 int conf_parse_file(struct conf_parse *p, const char *path, cfg_opt_t *opts,
-                    struct conf_errors *errs)
+                    const char *untitled, struct conf_errors *errs)
 {
 	size_t before = errs->n;
 	int rc;
@@ -138,6 +138,12 @@ int conf_parse_file(struct conf_parse *p, const char *path, cfg_opt_t *opts,
 	conf_source_init(&p->src);
 	if (conf_source_load(&p->src, path, errs) != 0)
 		return -1;
+	char renamed[64];
+	snprintf(renamed, sizeof(renamed), "%s_unnamed", untitled ? untitled : "");
+	if (untitled && conf_source_rename_untitled(&p->src, untitled, renamed) != 0) {
+		conf_errors_add(errs, path, 0, "out of memory");
+		return -1;
+	}
 	p->cfg = cfg_init(opts, CFGF_NONE);
 	if (!p->cfg) {
 		conf_errors_add(errs, path, 0, "out of memory");

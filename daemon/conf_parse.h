@@ -31,9 +31,12 @@ struct conf_parse {
 /* Marks every option of the schema (recursively) so its line is remembered. Call once per
  * schema before conf_parse_file. */
 void conf_parse_schema(cfg_opt_t *opts);
-/* Returns 0, or -1 with the errors in errs (the parse stops at the first syntax error). */
+/* Returns 0, or -1 with the errors in errs (the parse stops at the first syntax error).
+ * `untitled` (or NULL) names a titled section that may also be written without a title: that
+ * form is read as the section `<untitled>_unnamed` (conf_source_rename_untitled), which the
+ * schema declares untitled; written twice, it merges. */
 int conf_parse_file(struct conf_parse *p, const char *path, cfg_opt_t *opts,
-                    struct conf_errors *errs);
+                    const char *untitled, struct conf_errors *errs);
 void conf_parse_finish(struct conf_parse *p);
 /* Where `opt` was set in `sec`; with opt NULL or unset, where the section begins. */
 struct conf_line conf_parse_where(const struct conf_parse *p, const cfg_t *sec, const char *opt);

@@ -1,6 +1,7 @@
 /* conf_source: comment stripping and include() expansion with a line map. */
 #include "conf_source.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -442,4 +443,40 @@ int conf_source_load(struct conf_source *s, const char *path, struct conf_errors
 	if (!s->text)
 		return -1;
 	return conf_source_braces(s, errs);
+}
+
+int conf_source_rename_untitled(struct conf_source *s, const char *section, const char *to)
+{
+	size_t slen = strlen(section), tlen = strlen(to);
+	bool quoted = false;
+
+	if (tlen < slen)
+		return -1; /* the text only grows */
+	for (size_t i = 0; s->text && i < s->len; i++) {
+		char ch = s->text[i];
+
+		if (ch == '"' && (i == 0 || s->text[i - 1] != '\\'))
+			quoted = !quoted;
+		if (quoted || strncmp(s->text + i, section, slen) != 0 ||
+		    (i > 0 && (isalnum((unsigned char)s->text[i - 1]) || s->text[i - 1] == '_')))
+			continue;
+		size_t j = i + slen;
+		while (j < s->len && (s->text[j] == ' ' || s->text[j] == '\t'))
+			j++;
+		if (j >= s->len || s->text[j] != '{')
+			continue;
+		if (s->len + (tlen - slen) + 1 > s->cap) {
+			char *t = realloc(s->text, s->len + (tlen - slen) + 1);
+
+			if (!t)
+				return -1;
+			s->text = t;
+			s->cap = s->len + (tlen - slen) + 1;
+		}
+		memmove(s->text + i + tlen, s->text + i + slen, s->len - (i + slen) + 1);
+		memcpy(s->text + i, to, tlen);
+		s->len += tlen - slen;
+		i += tlen - 1;
+	}
+	return 0;
 }

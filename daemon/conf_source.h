@@ -30,5 +30,11 @@ void conf_source_init(struct conf_source *s);
 void conf_source_finish(struct conf_source *s);
 /* Returns 0, or -1 with the reasons added to errs. */
 int conf_source_load(struct conf_source *s, const char *path, struct conf_errors *errs);
+/* Renames each untitled `section {` of the text to `to {` (as long as `section` or longer), on
+ * the same line, outside strings (comments are blanked already): a section that may be
+ * written several times, each with a name, then reads its unnamed form as a section of its
+ * own, which merges when written twice as untitled sections do. Returns 0, or -1 out of
+ * memory. */
+int conf_source_rename_untitled(struct conf_source *s, const char *section, const char *to);
 /* Where line `line` (1-based) of the combined text came from. */
 struct conf_line conf_source_where(const struct conf_source *s, int line);

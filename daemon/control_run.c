@@ -79,11 +79,13 @@ static json_t *control_run_test(struct daemon *d, const char *id, const struct c
 		return control_error(
 		    "the test alarm was recorded but not found again; see the log");
 	}
+	bool running = false;
+	for (size_t i = 0; i < d->ndests; i++)
+		running = running || daemon_dest_stats(&d->dests[i]) != NULL;
 	json_t *o = json_pack("{s:b, s:s, s:s, s:b}", "ok", 1, "hazard_id", h.id, "device", dc->id,
-	                      "platform", d->uplink || d->uplink_mqtt);
+	                      "platform", running);
 	item_finish(&h);
-	uplink_kick(d->uplink);
-	uplink_mqtt_kick(d->uplink_mqtt);
+	daemon_dests_kick(d);
 	return o;
 }
 

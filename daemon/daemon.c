@@ -94,23 +94,75 @@ static void daemon_committed(void *userdata)
 	struct daemon *d = userdata;
 
 	mqtt_in_committed(d->mqtt);
-	uplink_kick(d->uplink);
-	uplink_mqtt_kick(d->uplink_mqtt);
+	daemon_dests_kick(d);
 }
 
-static int daemon_uplink_start(struct daemon *d)
+void daemon_dests_kick(struct daemon *d)
+{
+	for (size_t i = 0; i < d->ndests; i++) {
+		uplink_kick(d->dests[i].https);
+		uplink_mqtt_kick(d->dests[i].mqtt);
+	}
+}
+
+const struct uplink_stats *daemon_dest_stats(const struct daemon_dest *dd)
+{
+	return dd->https ? uplink_stats(dd->https) : dd->mqtt ? uplink_mqtt_stats(dd->mqtt) : NULL;
+}
+
+static void daemon_dests_stop(struct daemon *d)
+{
+	for (size_t i = 0; i < d->ndests; i++) {
+		uplink_free(d->dests[i].https);
+		uplink_mqtt_free(d->dests[i].mqtt);
+	}
+	free(d->dests);
+	d->dests = NULL;
+	d->ndests = 0;
+}
+
+/* Every platform block with a url is a destination: the ledger queues each event for those
+ * that want it, and each has its own transport, so one down never holds another back. */
+static int daemon_dests_start(struct daemon *d)
 {
 	struct uplink_hooks hooks = {daemon_heartbeat, daemon_changed, d};
+	struct ledger_dest *ld;
+	int rc = 0;
 
-	if (!d->conf->platform.enabled)
-		return 0;
-	bool fatal = false;
-	if (strcmp(d->conf->platform.transport, "mqtt") == 0) {
-		d->uplink_mqtt = uplink_mqtt_new(&d->loop, d->conf, d->ledger, &hooks, &fatal);
-		return d->uplink_mqtt || !fatal ? 0 : -EINVAL;
+	d->dests = calloc(d->conf->nplatforms + 1, sizeof(*d->dests));
+	ld = calloc(d->conf->nplatforms + 1, sizeof(*ld));
+	if (!d->dests || !ld) {
+		free(ld);
+		return -ENOMEM;
 	}
-	d->uplink = uplink_new(&d->loop, d->conf, d->ledger, &hooks, &fatal);
-	return d->uplink || !fatal ? 0 : -EINVAL;
+	for (size_t i = 0; i < d->conf->nplatforms; i++) {
+		const struct platform_conf *pc = &d->conf->platforms[i];
+
+		if (!pc->enabled)
+			continue;
+		snprintf(ld[d->ndests].name, sizeof(ld[d->ndests].name), "%s", pc->name);
+		ld[d->ndests].types = pc->types;
+		ld[d->ndests].kinds = pc->kinds;
+		ld[d->ndests].grades = pc->grades;
+		d->dests[d->ndests++].pc = pc;
+	}
+	/* Before any transport reads the outbox: an older ledger's waiting events are the first
+	 * destination's. */
+	if (ledger_set_dests(d->ledger, ld, d->ndests) < 0)
+		log_err("ledger: the destinations could not be set; events wait in the outbox");
+	free(ld);
+	for (size_t i = 0; i < d->ndests; i++) {
+		struct daemon_dest *dd = &d->dests[i];
+		bool fatal = false;
+
+		if (strcmp(dd->pc->transport, "mqtt") == 0)
+			dd->mqtt = uplink_mqtt_new(&d->loop, d->conf, dd->pc, d->ledger, &hooks, &fatal);
+		else
+			dd->https = uplink_new(&d->loop, d->conf, dd->pc, d->ledger, &hooks, &fatal);
+		if (fatal)
+			rc = -EINVAL;
+	}
+	return rc;
 }
 
 /* The Modbus polling and the MQTT input after a reload that could not start them (out of
@@ -131,8 +183,7 @@ static void daemon_on_tick(uv_timer_t *t)
 	/* Queued readings go first, so the tick sees the newest state. */
 	ingest_flush(d->ingest);
 	rules_tick(d->rules, clock_mono_ms(), clock_wall_ms());
-	uplink_kick(d->uplink);
-	uplink_mqtt_kick(d->uplink_mqtt);
+	daemon_dests_kick(d);
 	/* Every ten ticks, and at once when the ledger starts or stops failing. */
 	bool ok = ingest_health(d->ingest)->ok;
 	if (n % 10 == 0)
@@ -231,11 +282,8 @@ int daemon_reload(struct daemon *d, json_t *errors)
 		log_err("reload: the MQTT input could not be started (out of memory): no MQTT "
 		        "device is heard until it is; firegw retries every 10 s, restart it if "
 		        "this stays");
-	uplink_free(d->uplink);
-	d->uplink = NULL;
-	uplink_mqtt_free(d->uplink_mqtt);
-	d->uplink_mqtt = NULL;
-	if (daemon_uplink_start(d) < 0)
+	daemon_dests_stop(d);
+	if (daemon_dests_start(d) < 0)
 		log_err("platform uplink not started after reload; events stay in the outbox");
 	daemon_apply_log_level(d);
 	log_notice("configuration reloaded from %s: %zu buses, %zu devices", d->opts->conf_path,
@@ -314,7 +362,7 @@ static int daemon_start(struct daemon *d)
 	d->mqtt = mqtt_in_start(&d->loop, d->conf, d->ingest);
 	if (!d->mqtt)
 		return -ENOMEM;
-	if ((rc = daemon_uplink_start(d)) < 0)
+	if ((rc = daemon_dests_start(d)) < 0)
 		return rc;
 	ingest_on_commit(d->ingest, daemon_committed, d);
 	snprintf(d->control_path, sizeof(d->control_path), "%s", d->conf->control_socket);
@@ -354,10 +402,7 @@ static void daemon_finish(struct daemon *d)
 	acquire_stop(d->acquire);
 	mqtt_in_stop(d->mqtt);
 	d->mqtt = NULL;
-	uplink_free(d->uplink);
-	d->uplink = NULL;
-	uplink_mqtt_free(d->uplink_mqtt);
-	d->uplink_mqtt = NULL;
+	daemon_dests_stop(d);
 	if (d->ingest)
 		ingest_flush(d->ingest);
 	ingest_free(d->ingest);

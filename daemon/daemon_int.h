@@ -20,6 +20,22 @@ struct uplink;
 struct uplink_mqtt;
 struct control;
 struct control_peer;
+struct daemon;
+struct platform_conf;
+struct uplink_stats;
+
+/* A destination of events: a platform block and its running transport (one of the two, or
+ * neither while its token file is missing). */
+struct daemon_dest {
+	const struct platform_conf *pc;
+	struct uplink *https;
+	struct uplink_mqtt *mqtt;
+};
+
+/* The destination's counters, NULL while its transport is not running. */
+const struct uplink_stats *daemon_dest_stats(const struct daemon_dest *dd);
+/* New events may wait: every destination sends soon (unless backing off). */
+void daemon_dests_kick(struct daemon *d);
 
 struct daemon {
 	uv_loop_t loop;
@@ -30,8 +46,9 @@ struct daemon {
 	struct ingest *ingest;
 	struct acquire *acquire;
 	struct mqtt_in *mqtt; /* MQTT input: its devices and broker connection */
-	struct uplink *uplink;
-	struct uplink_mqtt *uplink_mqtt; /* platform transport = "mqtt" (then uplink is NULL) */
+	/* One per enabled platform block, in the config's order (daemon_dests_start). */
+	struct daemon_dest *dests;
+	size_t ndests;
 	struct control *control;
 	char control_path[108]; /* where the socket is: it moves only at restart */
 	uv_signal_t sigterm, sigint, sighup;

@@ -41,20 +41,27 @@ static void hazard_title(struct hazard *h, enum level l)
 /* Appends an event. While the kernel does not say the wall clock is synchronised, the event's
  * snapshot carries "time_quality" ("unsynchronised" or "unknown"): its `at` and times may be
  * wrong. It describes this event only, so it is never stored with the hazard itself. */
-static int hazard_event_append(struct ledger *l, struct hazard *h, const char *type,
-                               int64_t wall_ms)
+static int hazard_event_append_to(struct ledger *l, struct hazard *h, const char *type,
+                                  int64_t wall_ms, const char *dest)
 {
 	const char *quality = clock_time_quality();
 	int rc;
 
 	if (!quality)
-		return ledger_event_append(l, h, type, wall_ms, NULL);
+		return ledger_event_append_to(l, h, type, wall_ms, dest, NULL);
 	if (!h->info)
 		h->info = json_object();
 	json_object_set_new(h->info, "time_quality", json_string(quality));
-	rc = ledger_event_append(l, h, type, wall_ms, NULL);
+	rc = ledger_event_append_to(l, h, type, wall_ms, dest, NULL);
 	json_object_del(h->info, "time_quality");
 	return rc;
+}
+
+/* For every destination that wants it. */
+static int hazard_event_append(struct ledger *l, struct hazard *h, const char *type,
+                               int64_t wall_ms)
+{
+	return hazard_event_append_to(l, h, type, wall_ms, NULL);
 }
 
 static int hazard_record(struct ledger *l, struct hazard *h, const char *type, int64_t wall_ms,
@@ -486,6 +493,7 @@ int hazard_apply_commands(struct ledger *l, const struct policy *p, json_t *cmds
 
 struct hazard_resync_ctx {
 	struct ledger *l;
+	const char *dest;
 	int64_t now;
 	int count;
 };
@@ -493,19 +501,19 @@ struct hazard_resync_ctx {
 static int hazard_resync_one(struct hazard *h, void *userdata)
 {
 	struct hazard_resync_ctx *x = userdata;
-	int rc = ledger_resync_pending(x->l, h->id);
+	int rc = ledger_resync_pending(x->l, x->dest, h->id);
 
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	rc = hazard_event_append(x->l, h, "resync", x->now);
+	rc = hazard_event_append_to(x->l, h, "resync", x->now, x->dest);
 	if (rc == 0)
 		x->count++;
 	return rc;
 }
 
-int hazard_resync_all(struct ledger *l, int64_t wall_ms)
+int hazard_resync_all(struct ledger *l, const char *dest, int64_t wall_ms)
 {
-	struct hazard_resync_ctx x = {l, wall_ms, 0};
+	struct hazard_resync_ctx x = {l, dest, wall_ms, 0};
 	bool own = !ledger_in_transaction(l);
 	int rc = own ? ledger_begin(l) : 0;
 
@@ -520,6 +528,7 @@ int hazard_resync_all(struct ledger *l, int64_t wall_ms)
 	}
 	rc = ledger_commit(l);
 	if (rc == 0 && x.count > 0)
-		log_info("platform uplink: resync of %d open item(s) queued", x.count);
+		log_info("platform uplink%s%s: resync of %d open item(s) queued", *dest ? " " : "",
+		         dest, x.count);
 	return rc < 0 ? rc : x.count;
 }

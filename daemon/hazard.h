@@ -59,11 +59,12 @@ int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, in
 /* Every item past its deadline and not closed gets one `overdue` event. Returns the count. */
 int hazard_mark_overdue(struct ledger *l, int64_t wall_ms);
 
-/* After a reconnect: a `resync` event with the current state of every open item, queued after
- * what already waits (an item whose resync still waits gets no second one). In the caller's
+/* After destination `dest` reconnected: a `resync` event with the current state of every open
+ * item, queued for it alone after what already waits (an item whose resync still waits gets
+ * no second one). In the caller's
  * transaction when one is open (the caller commits, or rolls back on an error, and logs),
  * else in its own. Returns how many were queued, or a negative errno. */
-int hazard_resync_all(struct ledger *l, int64_t wall_ms);
+int hazard_resync_all(struct ledger *l, const char *dest, int64_t wall_ms);
 
 /* What the platform may put in a command (docs/security.md, "Limits"). Over a limit, the
  * command is refused with a reason and nothing of it is stored but that refusal. */

@@ -70,6 +70,23 @@ static const char *const ledger_migrations[] = {
     "CREATE INDEX hazards_closed ON hazards(device, point, kind, closed_at) "
     "WHERE status='closed';"
     "CREATE INDEX commands_unreported ON commands(at) WHERE reported=0;",
+    /* 4: several destinations. Each outbox row is one event waiting for one destination
+     * (dest, '' in a ledger written before: ledger_set_dests gives those rows to the first
+     * destination configured), so one that is down never holds another back; an event
+     * leaves the outbox when its last row goes. A dead letter is one destination's
+     * rejection. */
+    "ALTER TABLE outbox ADD COLUMN dest TEXT NOT NULL DEFAULT '';"
+    "DROP INDEX outbox_seq;"
+    "CREATE UNIQUE INDEX outbox_seq ON outbox(lane, dest, seq);"
+    "DROP INDEX outbox_prio;"
+    "CREATE INDEX outbox_prio ON outbox(lane, dest, prio, seq);"
+    "CREATE TABLE deadletter_dest("
+    " seq INTEGER NOT NULL, dest TEXT NOT NULL DEFAULT '', event_id TEXT, hazard_id TEXT,"
+    " reason TEXT NOT NULL, at INTEGER NOT NULL, body TEXT, PRIMARY KEY(dest, seq));"
+    "INSERT INTO deadletter_dest(seq, event_id, hazard_id, reason, at, body)"
+    " SELECT seq, event_id, hazard_id, reason, at, body FROM deadletter;"
+    "DROP TABLE deadletter;"
+    "ALTER TABLE deadletter_dest RENAME TO deadletter;",
 };
 
 #define N_MIGRATIONS (sizeof(ledger_migrations) / sizeof(ledger_migrations[0]))
@@ -411,6 +428,7 @@ void ledger_close(struct ledger *l)
 		ledger_mark_clean(l);
 	if (l->db && sqlite3_close(l->db) != SQLITE_OK)
 		log_err("ledger %s: close: %s", l->path, sqlite3_errmsg(l->db));
+	free(l->dests);
 	free(l);
 }
 

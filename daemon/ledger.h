@@ -11,7 +11,7 @@
 
 #include "item.h"
 
-#define LEDGER_SCHEMA_VERSION 3
+#define LEDGER_SCHEMA_VERSION 4
 /* An event's JSON, at most (bytes): one that would be larger is written without the item's
  * free-form fields and marked "truncated" (ledger_event_append). */
 #define LEDGER_EVENT_MAX (64 * 1024)
@@ -75,13 +75,46 @@ typedef int (*ledger_hazard_fn)(struct hazard *h, void *userdata);
 int ledger_hazard_foreach_open(struct ledger *l, bool active_only, ledger_hazard_fn fn,
                                void *userdata);
 
-/* Appends an event with a snapshot of `h` and queues it in the alarm lane. */
+/* ---- destinations ---- */
+
+#define LEDGER_DEST_LEN 32
+
+/* The event types a ledger writes, in the order of the bits of ledger_dest.types. */
+extern const char *const ledger_event_types[];
+/* The index of an event type in ledger_event_types, or -1. */
+int ledger_event_type_index(const char *type);
+
+/* One place events go, and which it wants (each a bit mask; 0 = all). */
+struct ledger_dest {
+	char name[LEDGER_DEST_LEN];
+	uint32_t types;  /* bit per ledger_event_types index */
+	uint32_t kinds;  /* bit per enum kind */
+	uint32_t grades; /* bit per enum grade */
+};
+
+/* Where events go from now on: each later event is queued once for each destination that
+ * wants it. The first time destinations are set on a ledger written before there were
+ * several (outbox rows of destination ''), those rows go to the first destination, so an
+ * upgrade keeps every unsent event. With none set, events queue for destination ''.
+ * Returns 0 or a negative errno. */
+int ledger_set_dests(struct ledger *l, const struct ledger_dest *dests, size_t n);
+/* True if `d` wants an event of this type about this item. */
+bool ledger_dest_wants(const struct ledger_dest *d, const char *type, const struct hazard *h);
+
+/* Appends an event with a snapshot of `h` and queues it in the alarm lane, for every
+ * destination that wants it. */
 int ledger_event_append(struct ledger *l, const struct hazard *h, const char *type, int64_t wall_ms,
                         int64_t *seq_out);
+/* The same, queued for destination `dest` alone (a resync after that one reconnected). */
+int ledger_event_append_to(struct ledger *l, const struct hazard *h, const char *type,
+                           int64_t wall_ms, const char *dest, int64_t *seq_out);
 /* A telemetry payload in the telemetry lane. */
 int ledger_telemetry_append(struct ledger *l, json_t *payload, int64_t wall_ms);
 
+/* Rows waiting in a lane, all destinations together. */
 int64_t ledger_outbox_depth(struct ledger *l, enum lane lane);
+/* Events waiting for one destination. */
+int64_t ledger_outbox_depth_dest(struct ledger *l, const char *dest);
 /* Events appended since open (committed or not): a cheap "is there news" for the uplink. */
 uint64_t ledger_events_appended(const struct ledger *l);
 int64_t ledger_event_count(struct ledger *l);
@@ -93,8 +126,9 @@ int ledger_open_by_grade(struct ledger *l, int64_t counts[GRADE_COUNT]);
 int ledger_command_seen(struct ledger *l, const char *id);
 int ledger_command_record(struct ledger *l, const char *id, const char *type, const char *hazard_id,
                           bool ok, const char *reason, int64_t wall_ms);
-/* Moves an outbox event to the dead-letter table with the platform's reason. */
-int ledger_deadletter(struct ledger *l, int64_t seq, const char *reason, int64_t wall_ms);
+/* Moves an outbox event of destination `dest` to the dead-letter table with its reason. */
+int ledger_deadletter(struct ledger *l, const char *dest, int64_t seq, const char *reason,
+                      int64_t wall_ms);
 int64_t ledger_deadletter_count(struct ledger *l);
 
 /* ---- forwarding ---- */
@@ -106,18 +140,19 @@ struct outbox_item {
 	char *body; /* the event JSON */
 };
 
-/* Up to `max` events of the alarm lane, of `max_bytes` of JSON in all: new hazards first
+/* Up to `max` events of the alarm lane waiting for `dest`, of `max_bytes` of JSON in all: new hazards first
  * (raised, immediate grade before the others), then the oldest, each group in seq order; the
  * events of one hazard stay in seq order. An event larger than `max_bytes` alone could never
  * be sent: it goes to the dead-letter table with that reason (and a log line) instead of
  * blocking the outbox. Free with ledger_outbox_free. */
-int ledger_outbox_batch(struct ledger *l, size_t max, size_t max_bytes, struct outbox_item **items,
-                        size_t *n);
+int ledger_outbox_batch(struct ledger *l, const char *dest, size_t max, size_t max_bytes,
+                        struct outbox_item **items, size_t *n);
 void ledger_outbox_free(struct outbox_item *items, size_t n);
-/* The platform accepted it: it leaves the outbox. */
-int ledger_outbox_accept(struct ledger *l, int64_t seq);
-/* Wall ms of the oldest unsent alarm-lane row, 0 if none. */
+/* Destination `dest` accepted it: its row leaves the outbox. */
+int ledger_outbox_accept(struct ledger *l, const char *dest, int64_t seq);
+/* Wall ms of the oldest unsent alarm-lane row, 0 if none (of any destination, or of one). */
 int64_t ledger_outbox_oldest(struct ledger *l);
+int64_t ledger_outbox_oldest_dest(struct ledger *l, const char *dest);
 /* Results of applied commands not yet reported: [{"id","ok","reason"}]. */
 json_t *ledger_command_results(struct ledger *l);
 int ledger_command_reported(struct ledger *l, const char *id);
@@ -126,5 +161,5 @@ int ledger_command_again(struct ledger *l, const char *id);
 /* Forgets applied commands whose results were reported, recorded before `before_ms` or
  * beyond the newest `keep`. */
 int ledger_command_prune(struct ledger *l, int64_t before_ms, int64_t keep);
-/* True if a resync event of this hazard still waits in the outbox. */
-int ledger_resync_pending(struct ledger *l, const char *hazard_id);
+/* True if a resync event of this hazard still waits in the outbox for `dest`. */
+int ledger_resync_pending(struct ledger *l, const char *dest, const char *hazard_id);

@@ -31,8 +31,36 @@ static void ledger_uuid(char out[37])
 	         b[13], b[14], b[15]);
 }
 
+/* One outbox row: the event `seq` waits for `dest`. */
+static int ledger_event_queue(struct ledger *l, const struct hazard *h, const char *type,
+                              int64_t seq, int64_t wall_ms, const char *dest)
+{
+	sqlite3_stmt *st = ledger_stmt(l, SQL_OUTBOX_INSERT);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_text(st, 2, h->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, wall_ms);
+	sqlite3_bind_int(st, 4,
+	                 strcmp(type, "raised") != 0   ? 2
+	                 : h->grade == GRADE_IMMEDIATE ? 0
+	                                               : 1);
+	sqlite3_bind_text(st, 5, dest, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	ledger_done(st);
+	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "queue event");
+}
+
 int ledger_event_append(struct ledger *l, const struct hazard *h, const char *type, int64_t wall_ms,
                         int64_t *seq_out)
+{
+	return ledger_event_append_to(l, h, type, wall_ms, NULL, seq_out);
+}
+
+int ledger_event_append_to(struct ledger *l, const struct hazard *h, const char *type,
+                           int64_t wall_ms, const char *dest, int64_t *seq_out)
 {
 	char event_id[37], at[32];
 	json_t *body;
@@ -92,20 +120,27 @@ int ledger_event_append(struct ledger *l, const struct hazard *h, const char *ty
 	if (rc != SQLITE_DONE)
 		return ledger_fail(l, "append event");
 
-	st = ledger_stmt(l, SQL_OUTBOX_INSERT);
-	if (!st)
-		return -EIO;
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_text(st, 2, h->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, wall_ms);
-	sqlite3_bind_int(st, 4,
-	                 strcmp(type, "raised") != 0   ? 2
-	                 : h->grade == GRADE_IMMEDIATE ? 0
-	                                               : 1);
-	rc = sqlite3_step(st);
-	ledger_done(st);
-	if (rc != SQLITE_DONE)
-		return ledger_fail(l, "queue event");
+	/* Queued for each destination that wants it (or the one named); with none configured,
+	 * for '' until one is. An event no destination wants is recorded and not queued. */
+	rc = 0;
+	if (dest) {
+		/* The one named, if it wants it (a resync of an item it does not follow is not
+		 * its business). */
+		const struct ledger_dest *d = NULL;
+
+		for (size_t i = 0; i < l->ndests && !d; i++)
+			if (strcmp(l->dests[i].name, dest) == 0)
+				d = &l->dests[i];
+		if (!d || ledger_dest_wants(d, type, h))
+			rc = ledger_event_queue(l, h, type, seq, wall_ms, dest);
+	}
+	else if (l->ndests == 0)
+		rc = ledger_event_queue(l, h, type, seq, wall_ms, "");
+	for (size_t i = 0; !dest && rc == 0 && i < l->ndests; i++)
+		if (ledger_dest_wants(&l->dests[i], type, h))
+			rc = ledger_event_queue(l, h, type, seq, wall_ms, l->dests[i].name);
+	if (rc < 0)
+		return rc;
 	if (seq_out)
 		*seq_out = seq;
 	l->appended++;
@@ -150,7 +185,74 @@ int64_t ledger_last_seq(struct ledger *l)
 	return ledger_scalar_kept(l, SQL_SEQ_EVENTS, 0);
 }
 
-int ledger_resync_pending(struct ledger *l, const char *hazard_id)
+int ledger_resync_pending(struct ledger *l, const char *dest, const char *hazard_id)
 {
-	return ledger_step_text(l, SQL_RESYNC_PENDING, hazard_id, "look up resync");
+	sqlite3_stmt *st = ledger_stmt(l, SQL_RESYNC_PENDING);
+	int rc;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, hazard_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, dest, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	ledger_done(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : ledger_fail(l, "look up resync");
+}
+
+/* ---- destinations ---- */
+
+const char *const ledger_event_types[] = {
+    "raised",   "escalated", "recurred", "cleared",  "silenced", "overdue", "reopened",
+    "acknowledged", "assigned", "accepted", "closed", "resync", NULL,
+};
+
+int ledger_event_type_index(const char *type)
+{
+	for (int i = 0; type && ledger_event_types[i]; i++)
+		if (strcmp(type, ledger_event_types[i]) == 0)
+			return i;
+	return -1;
+}
+
+bool ledger_dest_wants(const struct ledger_dest *d, const char *type, const struct hazard *h)
+{
+	int t = ledger_event_type_index(type);
+
+	if (d->types && (t < 0 || !(d->types & (1u << t))))
+		return false;
+	if (d->kinds && !(d->kinds & (1u << h->kind)))
+		return false;
+	return !d->grades || (d->grades & (1u << h->grade));
+}
+
+int ledger_set_dests(struct ledger *l, const struct ledger_dest *dests, size_t n)
+{
+	struct ledger_dest *copy = NULL;
+	int rc = 0;
+
+	if (n > 0 && !(copy = malloc(n * sizeof(*copy))))
+		return -ENOMEM;
+	if (n > 0)
+		memcpy(copy, dests, n * sizeof(*copy));
+	free(l->dests);
+	l->dests = copy;
+	l->ndests = n;
+	if (n == 0)
+		return 0;
+	/* Rows of a ledger from before destinations: the first destination's from now on
+	 * (the single platform of that config, whatever it is called now). */
+	sqlite3_stmt *st = ledger_prepare(l, "UPDATE outbox SET dest=?1 WHERE lane=0 AND dest=''");
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, copy[0].name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = ledger_fail(l, "give waiting events to the first destination");
+	else if (sqlite3_changes(l->db) > 0)
+		log_notice("ledger: %d event(s) that waited for the platform now wait for "
+		           "destination '%s'",
+		           sqlite3_changes(l->db), copy[0].name);
+	sqlite3_finalize(st);
+	return rc;
 }

@@ -30,6 +30,8 @@ enum ledger_sql {
 	SQL_OUTBOX_BATCH,
 	SQL_OUTBOX_DELETE,
 	SQL_OUTBOX_OLDEST,
+	SQL_OUTBOX_DEPTH_DEST,
+	SQL_OUTBOX_OLDEST_DEST,
 	SQL_DEADLETTER_INSERT,
 	SQL_DEADLETTER_COUNT,
 	SQL_EVENT_COUNT,
@@ -58,6 +60,8 @@ struct ledger {
 	bool mark_pending;          /* the clean-stop mark is still in meta (ledger_unmark) */
 	bool relaxed;               /* the transaction is ledger_begin_relaxed's */
 	bool damaged;               /* an I/O or corruption error was seen: no clean mark */
+	struct ledger_dest *dests;  /* where events go (ledger_set_dests); none: dest '' */
+	size_t ndests;
 };
 
 #define HAZARD_COLS                                                                                \

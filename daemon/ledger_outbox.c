@@ -11,6 +11,34 @@
 #include "clock.h"
 #include "log.h"
 
+int64_t ledger_outbox_depth_dest(struct ledger *l, const char *dest)
+{
+	sqlite3_stmt *st = ledger_stmt(l, SQL_OUTBOX_DEPTH_DEST);
+	int64_t v = -1;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, dest, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	ledger_done(st);
+	return v;
+}
+
+int64_t ledger_outbox_oldest_dest(struct ledger *l, const char *dest)
+{
+	sqlite3_stmt *st = ledger_stmt(l, SQL_OUTBOX_OLDEST_DEST);
+	int64_t v = 0;
+
+	if (!st)
+		return 0;
+	sqlite3_bind_text(st, 1, dest, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	ledger_done(st);
+	return v;
+}
+
 int64_t ledger_outbox_depth(struct ledger *l, enum lane lane)
 {
 	return ledger_scalar_kept(
@@ -18,7 +46,8 @@ int64_t ledger_outbox_depth(struct ledger *l, enum lane lane)
 }
 
 /* The event's alarm-lane row leaves the outbox (`what` names why, for the log). */
-static int ledger_outbox_remove(struct ledger *l, int64_t seq, const char *what)
+static int ledger_outbox_remove(struct ledger *l, const char *dest, int64_t seq,
+                                const char *what)
 {
 	sqlite3_stmt *st = ledger_stmt(l, SQL_OUTBOX_DELETE);
 	int rc;
@@ -26,12 +55,14 @@ static int ledger_outbox_remove(struct ledger *l, int64_t seq, const char *what)
 	if (!st)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_text(st, 2, dest, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	ledger_done(st);
 	return rc == SQLITE_DONE ? 0 : ledger_fail(l, what);
 }
 
-int ledger_deadletter(struct ledger *l, int64_t seq, const char *reason, int64_t wall_ms)
+int ledger_deadletter(struct ledger *l, const char *dest, int64_t seq, const char *reason,
+                      int64_t wall_ms)
 {
 	sqlite3_stmt *st = ledger_stmt(l, SQL_DEADLETTER_INSERT);
 	int rc;
@@ -41,13 +72,14 @@ int ledger_deadletter(struct ledger *l, int64_t seq, const char *reason, int64_t
 	sqlite3_bind_int64(st, 1, seq);
 	sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, wall_ms);
+	sqlite3_bind_text(st, 4, dest, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	ledger_done(st);
 	if (rc != SQLITE_DONE)
 		return ledger_fail(l, "dead-letter event");
 	if (sqlite3_changes(l->db) != 1)
 		return -ENOENT;
-	return ledger_outbox_remove(l, seq, "dead-letter event");
+	return ledger_outbox_remove(l, dest, seq, "dead-letter event");
 }
 
 int64_t ledger_deadletter_count(struct ledger *l)
@@ -57,7 +89,8 @@ int64_t ledger_deadletter_count(struct ledger *l)
 
 /* Events that can never go: each is over the request limit. Moved to the dead-letter table
  * in the caller's transaction, or in one of their own. */
-static int ledger_outbox_oversize(struct ledger *l, const int64_t *seqs, size_t n, size_t limit)
+static int ledger_outbox_oversize(struct ledger *l, const char *dest, const int64_t *seqs,
+                                  size_t n, size_t limit)
 {
 	bool own = !ledger_in_transaction(l);
 	char reason[128];
@@ -66,7 +99,7 @@ static int ledger_outbox_oversize(struct ledger *l, const int64_t *seqs, size_t 
 	snprintf(reason, sizeof(reason), "event larger than the request limit of %zu bytes",
 	         limit);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		rc = ledger_deadletter(l, seqs[i], reason, clock_wall_ms());
+		rc = ledger_deadletter(l, dest, seqs[i], reason, clock_wall_ms());
 		if (rc == 0)
 			log_err("ledger event seq %lld is larger than the request limit (%zu bytes) and "
 			        "could never be sent; kept in the dead-letter table",
@@ -81,8 +114,8 @@ static int ledger_outbox_oversize(struct ledger *l, const int64_t *seqs, size_t 
 	return ledger_commit(l);
 }
 
-int ledger_outbox_batch(struct ledger *l, size_t max, size_t max_bytes, struct outbox_item **items,
-                        size_t *n)
+int ledger_outbox_batch(struct ledger *l, const char *dest, size_t max, size_t max_bytes,
+                        struct outbox_item **items, size_t *n)
 {
 	sqlite3_stmt *st = ledger_stmt(l, SQL_OUTBOX_BATCH);
 	struct outbox_item *it;
@@ -98,6 +131,7 @@ int ledger_outbox_batch(struct ledger *l, size_t max, size_t max_bytes, struct o
 	if (!it)
 		return -ENOMEM;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	sqlite3_bind_text(st, 2, dest, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
 		struct outbox_item *x = &it[*n];
 		/* The size from the record header: the body is not read for one left out. */
@@ -127,7 +161,7 @@ int ledger_outbox_batch(struct ledger *l, size_t max, size_t max_bytes, struct o
 		*n = 0;
 		return ledger_fail(l, "read outbox");
 	}
-	if (nover > 0 && (rc = ledger_outbox_oversize(l, over, nover, max_bytes)) < 0) {
+	if (nover > 0 && (rc = ledger_outbox_oversize(l, dest, over, nover, max_bytes)) < 0) {
 		ledger_outbox_free(it, *n);
 		*n = 0;
 		return rc;
@@ -143,9 +177,9 @@ void ledger_outbox_free(struct outbox_item *items, size_t n)
 	free(items);
 }
 
-int ledger_outbox_accept(struct ledger *l, int64_t seq)
+int ledger_outbox_accept(struct ledger *l, const char *dest, int64_t seq)
 {
-	return ledger_outbox_remove(l, seq, "accept event");
+	return ledger_outbox_remove(l, dest, seq, "accept event");
 }
 
 int64_t ledger_outbox_oldest(struct ledger *l)

@@ -169,9 +169,24 @@ json_t *ledger_query_outbox(struct ledger *l, int limit, const char **err)
 		*err = ledger_query_db_error;
 		return NULL;
 	}
+	/* Per destination: an event waiting for two destinations is two rows. */
+	json_t *dests = json_array();
+	st = ledger_query_prepare(l, "SELECT dest, count(*), min(created) FROM outbox WHERE lane = 0 "
+	                             "GROUP BY dest ORDER BY dest");
+	while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t oldest = sqlite3_column_int64(st, 2);
+
+		json_array_append_new(
+		    dests, json_pack("{s:s, s:I, s:I}", "destination", ledger_query_text(st, 0),
+		                     "depth", (json_int_t)sqlite3_column_int64(st, 1), "oldest_age_s",
+		                     (json_int_t)(oldest > 0 && now > oldest ? (now - oldest) / 1000
+		                                                             : 0)));
+	}
+	sqlite3_finalize(st);
+	json_object_set_new(lanes, "destinations", dests);
 	st =
-	    ledger_query_prepare(l, "SELECT o.seq, o.hazard_id, e.type, o.created, o.attempts, e.event_id "
-	                     "FROM outbox o LEFT JOIN events e ON e.seq = o.seq "
+	    ledger_query_prepare(l, "SELECT o.seq, o.hazard_id, e.type, o.created, o.attempts, e.event_id, "
+	                     "o.dest FROM outbox o LEFT JOIN events e ON e.seq = o.seq "
 	                     "WHERE o.lane = 0 ORDER BY o.id LIMIT ?1");
 	if (!st) {
 		json_decref(lanes);
@@ -182,12 +197,12 @@ json_t *ledger_query_outbox(struct ledger *l, int limit, const char **err)
 	items = json_array();
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		json_array_append_new(
-		    items, json_pack("{s:I, s:s, s:s, s:o, s:I, s:s}", "seq",
+		    items, json_pack("{s:I, s:s, s:s, s:o, s:I, s:s, s:s}", "seq",
 		                     (json_int_t)sqlite3_column_int64(st, 0), "hazard_id",
 		                     ledger_query_text(st, 1), "type", ledger_query_text(st, 2), "created",
 		                     jsonfmt_time(sqlite3_column_int64(st, 3)), "attempts",
 		                     (json_int_t)sqlite3_column_int64(st, 4), "event_id",
-		                     ledger_query_text(st, 5)));
+		                     ledger_query_text(st, 5), "destination", ledger_query_text(st, 6)));
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(lanes);
@@ -195,7 +210,10 @@ json_t *ledger_query_outbox(struct ledger *l, int limit, const char **err)
 		*err = ledger_query_db_error;
 		return NULL;
 	}
-	return json_pack("{s:o, s:o}", "lanes", lanes, "events", items);
+	json_t *per_dest = json_incref(json_object_get(lanes, "destinations"));
+	json_object_del(lanes, "destinations");
+	return json_pack("{s:o, s:o, s:o}", "lanes", lanes, "destinations", per_dest, "events",
+	                 items);
 }
 
 json_t *ledger_query_deadletter(struct ledger *l, int limit, const char **err)

@@ -32,19 +32,22 @@ static const char *const ledger_sql_text[SQL_COUNT] = {
                           "deadline=?21, recurrence_of=?22, title=?23, info=?24 WHERE id=?1",
     [SQL_EVENT_INSERT] = "INSERT INTO events(seq, event_id, hazard_id, type, at, body) "
                          "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-    [SQL_OUTBOX_INSERT] = "INSERT INTO outbox(lane, seq, hazard_id, created, prio) "
-                          "VALUES(0, ?1, ?2, ?3, ?4)",
+    [SQL_OUTBOX_INSERT] = "INSERT INTO outbox(lane, seq, hazard_id, created, prio, dest) "
+                          "VALUES(0, ?1, ?2, ?3, ?4, ?5)",
     [SQL_TELEMETRY_INSERT] = "INSERT INTO outbox(lane, created, payload) VALUES(1, ?1, ?2)",
     [SQL_OUTBOX_DEPTH_ALARM] = "SELECT count(*) FROM outbox WHERE lane=0",
     [SQL_OUTBOX_DEPTH_TELEMETRY] = "SELECT count(*) FROM outbox WHERE lane=1",
     [SQL_OUTBOX_BATCH] = "SELECT o.seq, e.event_id, e.hazard_id, e.body FROM "
-                         "outbox o JOIN events e ON e.seq = o.seq WHERE o.lane=0 "
+                         "outbox o JOIN events e ON e.seq = o.seq WHERE o.lane=0 AND o.dest=?2 "
                          "ORDER BY o.prio, o.seq LIMIT ?1",
-    [SQL_OUTBOX_DELETE] = "DELETE FROM outbox WHERE lane=0 AND seq=?1",
+    [SQL_OUTBOX_DELETE] = "DELETE FROM outbox WHERE lane=0 AND dest=?2 AND seq=?1",
     [SQL_OUTBOX_OLDEST] = "SELECT min(created) FROM outbox WHERE lane=0",
+    [SQL_OUTBOX_DEPTH_DEST] = "SELECT count(*) FROM outbox WHERE lane=0 AND dest=?1",
+    [SQL_OUTBOX_OLDEST_DEST] = "SELECT min(created) FROM outbox WHERE lane=0 AND dest=?1",
     [SQL_DEADLETTER_INSERT] =
-        "INSERT OR REPLACE INTO deadletter(seq, event_id, hazard_id, reason, at, body) "
-        "SELECT seq, event_id, hazard_id, ?2, ?3, body FROM events WHERE seq=?1",
+        "INSERT OR REPLACE INTO deadletter(seq, dest, event_id, hazard_id, reason, at, body) "
+        "SELECT e.seq, ?4, e.event_id, e.hazard_id, ?2, ?3, e.body FROM events e "
+        "JOIN outbox o ON o.lane=0 AND o.dest=?4 AND o.seq=e.seq WHERE e.seq=?1",
     [SQL_DEADLETTER_COUNT] = "SELECT count(*) FROM deadletter",
     [SQL_EVENT_COUNT] = "SELECT count(*) FROM events",
     /* INDEXED BY: the open items only, never a scan of every closed one (migration 3). */
@@ -64,7 +67,7 @@ static const char *const ledger_sql_text[SQL_COUNT] = {
     /* CROSS JOIN keeps SQLite from scanning the outbox: with a backlog of 100,000 events the
      * other order cost 0.1 s per open hazard, in the main loop. */
     [SQL_RESYNC_PENDING] = "SELECT 1 FROM events e CROSS JOIN outbox o "
-                           "ON o.lane=0 AND o.seq=e.seq "
+                           "ON o.lane=0 AND o.dest=?2 AND o.seq=e.seq "
                            "WHERE e.hazard_id=?1 AND e.type='resync' LIMIT 1",
 };
 

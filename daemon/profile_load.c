@@ -456,7 +456,7 @@ struct profile *profile_load(const char *dir, const char *name, struct conf_erro
 	}
 	if (strchr(name, '/') || name[0] == '.' || asprintf(&path, "%s/%s.conf", dir, name) < 0)
 		return NULL;
-	if (conf_parse_file(&cp, path, profile_opts, errs) != 0) {
+	if (conf_parse_file(&cp, path, profile_opts, NULL, errs) != 0) {
 		conf_parse_finish(&cp);
 		free(path);
 		return NULL;

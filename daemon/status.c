@@ -164,6 +164,40 @@ json_t *status_device(struct daemon *d, const struct device_conf *dc, bool value
 	return o;
 }
 
+/* One destination: what waits for it and how its transport is doing (`full`: the counters
+ * and the last error too, for firegwctl; the heartbeat carries the short form). */
+static json_t *status_destination(struct daemon *d, const struct daemon_dest *dd, bool full)
+{
+	const struct platform_conf *pc = dd->pc;
+	const struct uplink_stats *us = daemon_dest_stats(dd);
+	int64_t now = clock_wall_ms(), oldest = ledger_outbox_oldest_dest(d->ledger, pc->name);
+	json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:I, s:o}", "name", pc->name, "transport",
+	                      pc->transport ? pc->transport : "", "enabled", us != NULL, "outbox",
+	                      (json_int_t)ledger_outbox_depth_dest(d->ledger, pc->name),
+	                      "oldest_unsent_age_s",
+	                      (json_int_t)(oldest > 0 && now > oldest ? (now - oldest) / 1000 : 0),
+	                      "last_success", jsonfmt_time(us ? us->last_success_wall : 0));
+
+	if (!o || !full)
+		return o;
+	if (pc->url)
+		json_object_set_new(o, "url", json_string(pc->url));
+	if (us) {
+		int64_t wait = us->next_attempt_mono - clock_mono_ms();
+
+		json_object_set_new(o, "failures_in_a_row", json_integer(us->failures));
+		json_object_set_new(o, "last_error", json_string(us->last_error));
+		json_object_set_new(
+		    o, "retry_in_s",
+		    json_real(us->failures && wait > 0 ? (double)wait / 1000.0 : 0));
+		json_object_set_new(o, "requests", json_integer((json_int_t)us->requests));
+		json_object_set_new(o, "accepted", json_integer((json_int_t)us->accepted));
+		json_object_set_new(o, "rejected", json_integer((json_int_t)us->rejected));
+		json_object_set_new(o, "commands", json_integer((json_int_t)us->commands));
+	}
+	return o;
+}
+
 json_t *status_build(struct daemon *d, bool full)
 {
 	int64_t by_grade[GRADE_COUNT];
@@ -193,9 +227,16 @@ json_t *status_build(struct daemon *d, bool full)
 		else if (s->why != MQTT_WHY_PENDING)
 			offline++;
 	}
-	const struct uplink_stats *us = d->uplink        ? uplink_stats(d->uplink)
-	                                : d->uplink_mqtt ? uplink_mqtt_stats(d->uplink_mqtt)
-	                                                 : NULL;
+	/* The last upload to any destination. */
+	int64_t last_upload = 0;
+	json_t *dests = json_array();
+	for (size_t i = 0; i < d->ndests; i++) {
+		const struct uplink_stats *us = daemon_dest_stats(&d->dests[i]);
+
+		if (us && us->last_success_wall > last_upload)
+			last_upload = us->last_success_wall;
+		json_array_append_new(dests, status_destination(d, &d->dests[i], full));
+	}
 	o = json_pack(
 	    "{s:s, s:s, s:I, s:I, s:I, s:o, s:{s:I, s:I}, s:I, s:I, s:o}", "gateway",
 	    d->conf->gateway_id, "version", FIREGW_VERSION, "uptime_s",
@@ -207,7 +248,8 @@ json_t *status_build(struct daemon *d, bool full)
 	    (json_int_t)(statvfs(d->conf->data_dir, &vfs) == 0
 	                     ? (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize
 	                     : -1),
-	    "last_upload", jsonfmt_time(us ? us->last_success_wall : 0));
+	    "last_upload", jsonfmt_time(last_upload));
+	json_object_set_new(o, "destinations", dests);
 	/* Whether the ledger takes what comes in (a full or failing disk says so here). */
 	const struct ingest_health *ih = d->ingest ? ingest_health(d->ingest) : NULL;
 	json_t *lg = json_pack("{s:b, s:o, s:o, s:I}", "ok", !ih || ih->ok, "error",
@@ -224,22 +266,15 @@ json_t *status_build(struct daemon *d, bool full)
 	json_object_set_new(o, "devices", devs);
 	json_object_set_new(o, "devices_total", json_integer((json_int_t)d->conf->ndevices));
 
-	json_t *pl = json_pack("{s:b, s:s}", "enabled", d->uplink || d->uplink_mqtt, "transport",
-	                       d->conf->platform.transport ? d->conf->platform.transport : "");
-	if (d->conf->platform.url)
-		json_object_set_new(pl, "url", json_string(d->conf->platform.url));
-	if (us) {
-		int64_t wait = us->next_attempt_mono - clock_mono_ms();
+	/* "platform": the first destination, as before there were several. */
+	json_t *pl = d->ndests > 0 ? json_deep_copy(json_array_get(dests, 0))
+	                           : json_pack("{s:b, s:s}", "enabled", 0, "transport", "");
+	if (d->ndests == 0 && d->conf->nplatforms > 0) {
+		const struct platform_conf *pc = &d->conf->platforms[0];
 
-		json_object_set_new(pl, "failures_in_a_row", json_integer(us->failures));
-		json_object_set_new(pl, "last_error", json_string(us->last_error));
-		json_object_set_new(
-		    pl, "retry_in_s",
-		    json_real(us->failures && wait > 0 ? (double)wait / 1000.0 : 0));
-		json_object_set_new(pl, "requests", json_integer((json_int_t)us->requests));
-		json_object_set_new(pl, "accepted", json_integer((json_int_t)us->accepted));
-		json_object_set_new(pl, "rejected", json_integer((json_int_t)us->rejected));
-		json_object_set_new(pl, "commands", json_integer((json_int_t)us->commands));
+		json_object_set_new(pl, "transport", json_string(pc->transport ? pc->transport : ""));
+		if (pc->url)
+			json_object_set_new(pl, "url", json_string(pc->url));
 	}
 	json_object_set_new(o, "platform", pl);
 	const struct mqtt_client_stats *cs = d->mqtt ? mqtt_in_client(d->mqtt) : NULL;

@@ -33,6 +33,7 @@ enum {
 struct uplink {
 	uv_loop_t *loop;
 	const struct conf *conf;
+	const struct platform_conf *pc; /* this destination */
 	struct ledger *ledger;
 	struct uplink_hooks hooks;
 	struct http *http;
@@ -79,7 +80,7 @@ static int64_t uplink_backoff(struct uplink *u, int64_t retry_after_ms)
 {
 	unsigned shift = u->stats.failures < 20 ? u->stats.failures : 20;
 	int64_t cap = (int64_t)BACKOFF_BASE_MS << shift;
-	int64_t max = u->conf->platform.backoff_max_ms;
+	int64_t max = u->pc->backoff_max_ms;
 	uint32_t r = 0;
 
 	if (cap > max)
@@ -103,7 +104,7 @@ static int64_t uplink_backoff(struct uplink *u, int64_t retry_after_ms)
 static void uplink_fail(struct uplink *u, int code, const char *what, int64_t retry_after_ms)
 {
 	char detail[sizeof(u->stats.last_error) + 128];
-	int64_t waiting = ledger_outbox_depth(u->ledger, LANE_ALARM);
+	int64_t waiting = ledger_outbox_depth_dest(u->ledger, u->pc->name);
 
 	u->stats.failures++;
 	u->unreachable = code > FAIL_NETWORK && code < FAIL_REPLY;
@@ -210,7 +211,7 @@ static void uplink_connected(struct uplink *u)
 	if (!u->need_resync)
 		return;
 	u->need_resync = false;
-	if (hazard_resync_all(u->ledger, clock_wall_ms()) < 0)
+	if (hazard_resync_all(u->ledger, u->pc->name, clock_wall_ms()) < 0)
 		u->need_resync = true; /* the ledger failed: try again at the next success */
 }
 
@@ -267,18 +268,18 @@ static void uplink_on_events(const struct http_reply *r, void *userdata)
 	 * is a drain going on: its commit does not wait for the disk (a power cut would send
 	 * those events again, which the platform stores once), the last batch's does, and
 	 * makes every one before it durable too (docs/architecture.md, section 5). */
-	bool relaxed = u->nbatch == (size_t)u->conf->platform.batch && rep.nrejected == 0 &&
+	bool relaxed = u->nbatch == (size_t)u->pc->batch && rep.nrejected == 0 &&
 	               json_array_size(rep.commands) == 0 &&
 	               json_array_size(u->results_sent) == 0 && !u->need_resync;
 	int resynced = 0;
 	rc = relaxed ? ledger_begin_relaxed(u->ledger) : ledger_begin(u->ledger);
 	for (size_t i = 0; rc == 0 && i < rep.naccepted; i++)
-		rc = ledger_outbox_accept(u->ledger, u->batch[rep.accepted[i]].seq);
+		rc = ledger_outbox_accept(u->ledger, u->pc->name, u->batch[rep.accepted[i]].seq);
 	for (size_t i = 0; rc == 0 && i < rep.nrejected; i++) {
 		const struct outbox_item *it = &u->batch[rep.rejected[i].index];
 		const char *why = rep.rejected[i].reason;
 
-		rc = ledger_deadletter(u->ledger, it->seq, why ? why : "rejected without a reason",
+		rc = ledger_deadletter(u->ledger, u->pc->name, it->seq, why ? why : "rejected without a reason",
 		                       clock_wall_ms());
 		if (rc == 0)
 			log_err(
@@ -292,7 +293,7 @@ static void uplink_on_events(const struct http_reply *r, void *userdata)
 	/* The first success after a failure is a reconnect: the resync of every open item goes
 	 * in the same transaction, so the outbox never looks drained before it is queued. */
 	if (rc == 0 && u->need_resync &&
-	    (resynced = hazard_resync_all(u->ledger, clock_wall_ms())) < 0)
+	    (resynced = hazard_resync_all(u->ledger, u->pc->name, clock_wall_ms())) < 0)
 		rc = resynced;
 	if (rc == 0)
 		rc = ledger_commit(u->ledger);
@@ -407,7 +408,7 @@ static void uplink_send(struct uplink *u)
 	if (u->in_flight || u->backing_off)
 		return;
 	u->seen_appended = ledger_events_appended(u->ledger);
-	rc = ledger_outbox_batch(u->ledger, (size_t)u->conf->platform.batch, UPLINK_REQUEST_MAX,
+	rc = ledger_outbox_batch(u->ledger, u->pc->name, (size_t)u->pc->batch, UPLINK_REQUEST_MAX,
 	                         &u->batch, &u->nbatch);
 	if (rc < 0) {
 		uplink_fail(u, FAIL_LEDGER, "cannot read the outbox", -1);
@@ -434,7 +435,7 @@ static void uplink_send(struct uplink *u)
 		return;
 	}
 	rc = http_post_json(u->http, u->events_url, u->token, text, strlen(text), &u->tls,
-	                    u->conf->platform.connect_timeout_ms, u->conf->platform.timeout_ms,
+	                    u->pc->connect_timeout_ms, u->pc->timeout_ms,
 	                    uplink_on_events, u);
 	if (rc < 0) {
 		uplink_batch_free(u);
@@ -517,7 +518,7 @@ static void uplink_on_heartbeat(uv_timer_t *t)
 	char *text, stamp[32];
 
 	uv_timer_start(&u->heartbeat_timer, uplink_on_heartbeat,
-	               uplink_heartbeat_delay(u->conf->platform.heartbeat_ms), 0);
+	               uplink_heartbeat_delay(u->pc->heartbeat_ms), 0);
 	if (u->hb_in_flight || !u->hooks.heartbeat)
 		return;
 	body = u->hooks.heartbeat(u->hooks.userdata);
@@ -530,7 +531,7 @@ static void uplink_on_heartbeat(uv_timer_t *t)
 	if (!text)
 		return;
 	if (http_post_json(u->http, u->heartbeat_url, u->token, text, strlen(text), &u->tls,
-	                   u->conf->platform.connect_timeout_ms, u->conf->platform.timeout_ms,
+	                   u->pc->connect_timeout_ms, u->pc->timeout_ms,
 	                   uplink_on_heartbeat_reply, u) == 0)
 		u->hb_in_flight = true;
 }
@@ -545,10 +546,10 @@ static void uplink_discard(struct uplink *u)
 	free(u);
 }
 
-struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c, struct ledger *l,
+struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c,
+                          const struct platform_conf *pc, struct ledger *l,
                           const struct uplink_hooks *hooks, bool *fatal)
 {
-	const struct platform_conf *pc = &c->platform;
 	struct uplink *u;
 	char err[512];
 	size_t ulen;
@@ -561,6 +562,7 @@ struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c, struct ledger *
 		return NULL;
 	u->loop = loop;
 	u->conf = c;
+	u->pc = pc;
 	u->ledger = l;
 	if (hooks)
 		u->hooks = *hooks;

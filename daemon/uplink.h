@@ -44,7 +44,8 @@ struct uplink;
 /* NULL with the reason logged if the platform section cannot be used. *fatal is set when the
  * daemon must not start (a token file readable by others); a token file that is missing only
  * keeps the uplink off (alarms are still recorded and wait in the outbox). */
-struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c, struct ledger *l,
+struct uplink *uplink_new(uv_loop_t *loop, const struct conf *c,
+                          const struct platform_conf *pc, struct ledger *l,
                           const struct uplink_hooks *hooks, bool *fatal);
 void uplink_free(struct uplink *u);
 /* New events may be in the outbox: send soon, unless backing off. */

@@ -31,6 +31,7 @@ struct uplink_mqtt_flight {
 struct uplink_mqtt {
 	uv_loop_t *loop;
 	const struct conf *conf;
+	const struct platform_conf *pc; /* this destination */
 	struct ledger *ledger;
 	struct uplink_hooks hooks;
 	struct mqtt_client *client;
@@ -115,7 +116,7 @@ static void uplink_mqtt_on_heartbeat(uv_timer_t *t)
 	struct uplink_mqtt *u = t->data;
 
 	uv_timer_start(&u->heartbeat_timer, uplink_mqtt_on_heartbeat,
-	               uplink_heartbeat_delay(u->conf->platform.heartbeat_ms), 0);
+	               uplink_heartbeat_delay(u->pc->heartbeat_ms), 0);
 	uplink_mqtt_heartbeat(u);
 }
 
@@ -168,7 +169,7 @@ static void uplink_mqtt_send(struct uplink_mqtt *u)
 	uplink_mqtt_send_results(u);
 	if (u->nfl >= u->window)
 		return;
-	rc = ledger_outbox_batch(u->ledger, u->window, (size_t)UPLINK_REQUEST_MAX * u->window,
+	rc = ledger_outbox_batch(u->ledger, u->pc->name, u->window, (size_t)UPLINK_REQUEST_MAX * u->window,
 	                         &items, &n);
 	if (rc < 0) {
 		log_state_report(
@@ -212,7 +213,7 @@ static void uplink_mqtt_flush(struct uplink_mqtt *u)
 		return;
 	rc = ledger_begin(u->ledger);
 	for (i = 0; i < nacc && rc == 0; i++)
-		rc = ledger_outbox_accept(u->ledger, u->acked[i]);
+		rc = ledger_outbox_accept(u->ledger, u->pc->name, u->acked[i]);
 	if (results) {
 		json_array_foreach(u->results_sent, i, c)
 		{
@@ -269,7 +270,7 @@ static void uplink_mqtt_on_flush(uv_timer_t *t)
 	uplink_mqtt_flush(u);
 	if (u->connected && u->need_resync) {
 		u->need_resync = false;
-		if (hazard_resync_all(u->ledger, clock_wall_ms()) < 0)
+		if (hazard_resync_all(u->ledger, u->pc->name, clock_wall_ms()) < 0)
 			u->need_resync = true; /* the ledger failed: again at the next connect */
 	}
 	if (u->connected && u->hb_due) {
@@ -446,10 +447,10 @@ static void uplink_mqtt_release(struct uplink_mqtt *u)
 	uv_close((uv_handle_t *)&u->heartbeat_timer, uplink_mqtt_closed);
 }
 
-struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c, struct ledger *l,
+struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c,
+                          const struct platform_conf *pc, struct ledger *l,
                                     const struct uplink_hooks *hooks, bool *fatal)
 {
-	const struct platform_conf *pc = &c->platform;
 	const char *gw = c->gateway_id, *pfx = pc->topic_prefix;
 	struct uplink_mqtt *u;
 	char *password, *client_id = NULL;
@@ -472,6 +473,7 @@ struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c, struc
 	}
 	u->loop = loop;
 	u->conf = c;
+	u->pc = pc;
 	u->ledger = l;
 	if (hooks)
 		u->hooks = *hooks;
@@ -490,7 +492,9 @@ struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c, struc
 	    asprintf(&u->t_commands, "%s/%s/commands", pfx, gw) < 0 ||
 	    asprintf(&u->t_results, "%s/%s/command_results", pfx, gw) < 0 ||
 	    asprintf(&u->t_heartbeat, "%s/%s/heartbeat", pfx, gw) < 0 ||
-	    asprintf(&client_id, "firegw-%s-uplink", gw) < 0) {
+	    asprintf(&client_id, "firegw-%s-uplink%s%s", gw,
+	             strcmp(pc->name, "platform") ? "-" : "",
+	             strcmp(pc->name, "platform") ? pc->name : "") < 0) {
 		client_id = NULL;
 		goto fail;
 	}

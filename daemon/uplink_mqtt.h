@@ -20,7 +20,8 @@ struct uplink_mqtt;
 /* NULL with the reason logged if the uplink cannot run. *fatal is set when the daemon must not
  * start (a password or token file readable by others); a missing file only keeps the uplink
  * off (alarms are recorded and wait in the outbox). */
-struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c, struct ledger *l,
+struct uplink_mqtt *uplink_mqtt_new(uv_loop_t *loop, const struct conf *c,
+                          const struct platform_conf *pc, struct ledger *l,
                                     const struct uplink_hooks *hooks, bool *fatal);
 void uplink_mqtt_free(struct uplink_mqtt *u);
 /* New events may be in the outbox: publish them if the window has room. Safe on NULL. */

@@ -346,7 +346,7 @@ static void print_status(json_t *r)
 {
 	char up[32], age[32], disk[32], t[32];
 	json_t *g = json_object_get(r, "open_hazards"), *ob = json_object_get(r, "outbox"),
-	       *pl = json_object_get(r, "platform"), *lg = json_object_get(r, "ledger");
+	       *lg = json_object_get(r, "ledger");
 	long long pending =
 	    num(r, "devices_total") - num(r, "devices_online") - num(r, "devices_offline");
 
@@ -360,17 +360,32 @@ static void print_status(json_t *r)
 	duration(num(r, "oldest_unsent_age_s"), age, sizeof(age));
 	printf("outbox        alarm %lld, telemetry %lld; oldest unsent %s\n", num(ob, "alarm"),
 	       num(ob, "telemetry"), num(ob, "alarm") ? age : "-");
-	if (json_is_true(json_object_get(pl, "enabled"))) {
-		printf("platform      %s; last upload %s", str(pl, "url"),
-		       when(r, "last_upload", t, sizeof(t)));
-		if (num(pl, "failures_in_a_row"))
-			printf("; %lld failure(s) in a row, retry in %lld s: %s",
-			       num(pl, "failures_in_a_row"), num(pl, "retry_in_s"),
-			       str(pl, "last_error"));
-		printf("\n");
-	} else {
+	json_t *dests = json_object_get(r, "destinations"), *dd;
+	size_t di;
+	if (json_array_size(dests) == 0)
 		printf("platform      off (no platform section, or its token file is missing); "
 		       "events wait in the outbox\n");
+	json_array_foreach(dests, di, dd)
+	{
+		/* One line a destination; "platform" for the one of an unnamed block. */
+		const char *dn = str(dd, "name");
+
+		if (!json_is_true(json_object_get(dd, "enabled"))) {
+			printf("%-13s %s: off (its token or password file is missing); %lld event(s) "
+			       "wait\n",
+			       strcmp(dn, "platform") ? dn : "platform", str(dd, "url"),
+			       num(dd, "outbox"));
+			continue;
+		}
+		duration(num(dd, "oldest_unsent_age_s"), age, sizeof(age));
+		printf("%-13s %s; last upload %s; %lld waiting%s%s", dn, str(dd, "url"),
+		       when(dd, "last_success", t, sizeof(t)), num(dd, "outbox"),
+		       num(dd, "outbox") ? ", oldest " : "", num(dd, "outbox") ? age : "");
+		if (num(dd, "failures_in_a_row"))
+			printf("; %lld failure(s) in a row, retry in %lld s: %s",
+			       num(dd, "failures_in_a_row"), num(dd, "retry_in_s"),
+			       str(dd, "last_error"));
+		printf("\n");
 	}
 	json_t *mq = json_object_get(r, "mqtt");
 	if (mq) {
@@ -483,13 +498,23 @@ static void print_outbox(json_t *r)
 		printf("%-10s %lld waiting%s%s\n", esc(name), num(lane, "depth"),
 		       num(lane, "depth") ? ", oldest " : "", num(lane, "depth") ? age : "");
 	}
+	json_array_foreach(json_object_get(r, "destinations"), i, e)
+	{
+		const char *dn = str(e, "destination");
+
+		duration(num(e, "oldest_age_s"), age, sizeof(age));
+		printf("  for %-14s %lld waiting, oldest %s\n", *dn ? dn : "(none yet)",
+		       num(e, "depth"), age);
+	}
 	if (json_array_size(ev) == 0)
 		return;
-	printf("\n%-8s %-20s %-14s %-19s %s\n", "SEQ", "HAZARD", "EVENT", "CREATED", "ATTEMPTS");
+	printf("\n%-8s %-20s %-14s %-14s %-19s %s\n", "SEQ", "HAZARD", "EVENT", "DESTINATION",
+	       "CREATED", "ATTEMPTS");
 	json_array_foreach(ev, i, e)
 	{
-		printf("%-8lld %-20s %-14s %-19s %lld\n", num(e, "seq"), str(e, "hazard_id"),
-		       str(e, "type"), when(e, "created", t, sizeof(t)), num(e, "attempts"));
+		printf("%-8lld %-20s %-14s %-14s %-19s %lld\n", num(e, "seq"), str(e, "hazard_id"),
+		       str(e, "type"), str(e, "destination"), when(e, "created", t, sizeof(t)),
+		       num(e, "attempts"));
 	}
 }
 

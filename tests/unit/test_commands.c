@@ -154,7 +154,7 @@ static void test_lifecycle(void **state)
 	assert_int_equal(ledger_event_count(f->l), 6);
 	struct outbox_item *it;
 	size_t n;
-	assert_int_equal(ledger_outbox_batch(f->l, 10, 1 << 20, &it, &n), 0);
+	assert_int_equal(ledger_outbox_batch(f->l, "", 10, 1 << 20, &it, &n), 0);
 	assert_int_equal(n, 6);
 	const char *types[] = {"raised",   "acknowledged", "assigned",
 	                       "accepted", "closed",       "reopened"};
@@ -316,7 +316,7 @@ static void test_event_and_batch_bounded(void **state)
 	assert_int_equal(ledger_event_append(f->l, &h, "assigned", T0 + 10, NULL), 0);
 	assert_int_equal(ledger_commit(f->l), 0);
 	item_finish(&h);
-	assert_int_equal(ledger_outbox_batch(f->l, 10, 1 << 20, &it, &n), 0);
+	assert_int_equal(ledger_outbox_batch(f->l, "", 10, 1 << 20, &it, &n), 0);
 	assert_int_equal(n, 2);
 	assert_true(strlen(it[1].body) <= LEDGER_EVENT_MAX);
 	assert_non_null(strstr(it[1].body, "\"truncated\":true"));
@@ -324,7 +324,7 @@ static void test_event_and_batch_bounded(void **state)
 	ledger_outbox_free(it, n);
 	/* A request limit below the raised event's size: it goes to dead letter, the other
 	 * comes out. */
-	assert_int_equal(ledger_outbox_batch(f->l, 10, 200, &it, &n), 0);
+	assert_int_equal(ledger_outbox_batch(f->l, "", 10, 200, &it, &n), 0);
 	ledger_outbox_free(it, n);
 	assert_true(ledger_deadletter_count(f->l) >= 1);
 	assert_int_equal(testutil_log_count("dead-letter table"), (int)ledger_deadletter_count(f->l));

@@ -1019,8 +1019,11 @@ static void test_example_rental(void **state)
 
 	assert_int_equal(c->policy.escalate_s[KIND_DEVICE_OFFLINE], 72 * 3600);
 	assert_int_equal(c->policy.deadline_s[GRADE_SIGNIFICANT], 30 * DAY);
-	assert_true(c->platform.enabled);
-	assert_string_equal(c->platform.url, "https://platform.example.invalid/api");
+	/* An untitled platform block is the destination "platform". */
+	assert_int_equal(c->nplatforms, 1);
+	assert_string_equal(c->platforms[0].name, "platform");
+	assert_true(c->platforms[0].enabled);
+	assert_string_equal(c->platforms[0].url, "https://platform.example.invalid/api");
 	assert_false(c->mqtt.enabled);
 	conf_free(c);
 }

@@ -498,9 +498,17 @@ static void test_migrates_schema_2(void **state)
 	assert_int_equal(ledger_commit(f->l), 0);
 	ledger_close(f->l);
 	f->l = NULL;
-	/* What firegw with schema 2 left: the same tables, without migration 3's indexes. */
-	exec_sql(f->path, "DROP INDEX hazards_open; DROP INDEX hazards_closed; "
-	                  "DROP INDEX commands_unreported; PRAGMA user_version=2");
+	/* What firegw with schema 2 left: the same tables, without migration 3's indexes nor
+	 * migration 4's destinations. */
+	exec_sql(f->path,
+	         "DROP INDEX outbox_seq; DROP INDEX outbox_prio; ALTER TABLE outbox DROP COLUMN dest;"
+	         "CREATE INDEX outbox_seq ON outbox(lane, seq);"
+	         "CREATE INDEX outbox_prio ON outbox(lane, prio, seq);"
+	         "DROP TABLE deadletter; CREATE TABLE deadletter(seq INTEGER PRIMARY KEY, "
+	         "event_id TEXT, hazard_id TEXT, reason TEXT NOT NULL, at INTEGER NOT NULL, "
+	         "body TEXT);"
+	         "DROP INDEX hazards_open; DROP INDEX hazards_closed; "
+	         "DROP INDEX commands_unreported; PRAGMA user_version=2");
 	q_text(f->path, snapshot, before, sizeof(before));
 	assert_true(strlen(before) > 100);
 
@@ -508,7 +516,8 @@ static void test_migrates_schema_2(void **state)
 	assert_false(info.created);
 	assert_false(info.corrupt);
 	assert_true(testutil_log_has("schema migrated to version 3"));
-	assert_int_equal(q_int(f->path, "PRAGMA user_version"), 3);
+	assert_true(testutil_log_has("schema migrated to version 4"));
+	assert_int_equal(q_int(f->path, "PRAGMA user_version"), LEDGER_SCHEMA_VERSION);
 	assert_int_equal(q_int(f->path, "SELECT count(*) FROM sqlite_master WHERE type='index' "
 	                                "AND name IN ('hazards_open', 'hazards_closed', "
 	                                "'commands_unreported')"),
@@ -522,6 +531,58 @@ static void test_migrates_schema_2(void **state)
 	assert_int_equal(ledger_hazard_last_closed(f->l, "det", "leak", KIND_RESIDUAL_CURRENT, &h),
 	                 1);
 	assert_int_equal(h.closed_at, T0 + 7);
+	item_finish(&h);
+	/* The events that waited (destination '') are the first destination's once
+	 * destinations are set, and only its: an upgrade keeps every unsent event. */
+	int64_t waiting = ledger_outbox_depth(f->l, LANE_ALARM);
+	struct ledger_dest dests[2] = {{.name = "county"}, {.name = "centre"}};
+	assert_true(waiting > 0);
+	assert_int_equal(ledger_set_dests(f->l, dests, 2), 0);
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "county"), waiting);
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "centre"), 0);
+	assert_int_equal(ledger_outbox_depth_dest(f->l, ""), 0);
+}
+
+/* Several destinations: each event queued once for each that wants it; one accepting or
+ * rejecting it leaves the other's row alone; the event leaves the outbox with its last row. */
+static void test_destinations(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_dest dests[2] = {
+	    {.name = "county"},
+	    {.name = "centre", .kinds = 1u << KIND_FIRE_ALARM,
+	     .types = 1u << ledger_event_type_index("raised")}};
+	struct hazard h;
+	int64_t s1, s2;
+
+	assert_int_equal(ledger_set_dests(f->l, dests, 2), 0);
+	item_init(&h);
+	snprintf(h.device, sizeof(h.device), "smoke-1");
+	snprintf(h.point, sizeof(h.point), "smoke");
+	h.kind = KIND_FIRE_ALARM;
+	h.grade = GRADE_IMMEDIATE;
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(ledger_hazard_insert(f->l, &h), 0);
+	assert_int_equal(ledger_event_append(f->l, &h, "raised", T0, &s1), 0);
+	assert_int_equal(ledger_event_append(f->l, &h, "assigned", T0 + 1, &s2), 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "county"), 2);
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "centre"), 1); /* raised fire alarms only */
+	assert_int_equal(ledger_outbox_depth(f->l, LANE_ALARM), 3);
+	assert_true(ledger_outbox_oldest_dest(f->l, "centre") == T0);
+	assert_int_equal(ledger_outbox_accept(f->l, "centre", s1), 0);
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "county"), 2); /* untouched */
+	assert_int_equal(ledger_deadletter(f->l, "county", s2, "no", T0), 0);
+	assert_int_equal(ledger_deadletter(f->l, "centre", s2, "not queued for it", T0), -ENOENT);
+	assert_int_equal(ledger_outbox_accept(f->l, "county", s1), 0);
+	assert_int_equal(ledger_outbox_depth(f->l, LANE_ALARM), 0);
+	/* A resync for one destination only, and only if it wants it. */
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(ledger_event_append_to(f->l, &h, "resync", T0 + 2, "county", NULL), 0);
+	assert_int_equal(ledger_event_append_to(f->l, &h, "resync", T0 + 3, "centre", NULL), 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	assert_int_equal(ledger_resync_pending(f->l, "county", h.id), 1);
+	assert_int_equal(ledger_resync_pending(f->l, "centre", h.id), 0); /* raised only */
 	item_finish(&h);
 }
 
@@ -539,8 +600,8 @@ static void test_deadletter_and_lanes(void **state)
 	assert_int_equal(ledger_outbox_depth(f->l, LANE_ALARM), 2);
 	assert_int_equal(ledger_outbox_depth(f->l, LANE_TELEMETRY), 1);
 	assert_int_equal(ledger_begin(f->l), 0);
-	assert_int_equal(ledger_deadletter(f->l, seq, "unknown unit code", T0), 0);
-	assert_int_equal(ledger_deadletter(f->l, 999, "no such event", T0), -ENOENT);
+	assert_int_equal(ledger_deadletter(f->l, "", seq, "unknown unit code", T0), 0);
+	assert_int_equal(ledger_deadletter(f->l, "", 999, "no such event", T0), -ENOENT);
 	assert_int_equal(ledger_commit(f->l), 0);
 	assert_int_equal(ledger_outbox_depth(f->l, LANE_ALARM), 1);
 	assert_int_equal(ledger_deadletter_count(f->l), 1);
@@ -573,7 +634,7 @@ static void test_relaxed_transaction_then_durable_again(void **state)
 	assert_int_equal(sync_mode(f->l), 2);
 	assert_int_equal(ledger_begin_relaxed(f->l), 0);
 	assert_int_equal(sync_mode(f->l), 1);
-	assert_int_equal(ledger_outbox_accept(f->l, seq), 0);
+	assert_int_equal(ledger_outbox_accept(f->l, "", seq), 0);
 	assert_int_equal(ledger_commit(f->l), 0);
 	assert_int_equal(sync_mode(f->l), 2);
 	/* Committed: another connection sees it. */
@@ -639,6 +700,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lookups_skip_closed_items, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrates_schema_2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_destinations, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deadletter_and_lanes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_relaxed_transaction_then_durable_again, setup,
 	                                    teardown),
