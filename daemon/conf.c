@@ -290,6 +290,10 @@ static void conf_read_gateway(struct conf_parse *p, struct conf *c)
 		conf_parse_error(p, g, NULL,
 		                 "gateway: id is required (the platform knows this gateway by it), "
 		                 "e.g. id = \"ZW-0001\"");
+	else if (!*c->gateway_id) /* the shipped template: id = "" until the installer sets it */
+		conf_parse_error(p, g, "id",
+		                 "gateway: id is empty: write the id the county platform gave this "
+		                 "gateway, e.g. id = \"ZW-0001\"");
 	else if (!valid_id(c->gateway_id))
 		conf_parse_error(p, g, "id",
 		                 "gateway: id '%s' may only hold letters, digits, '-', '_' and '.' "
@@ -790,9 +794,16 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 	if (strcmp(x->transport, "https") && strcmp(x->transport, "mqtt"))
 		conf_parse_error(p, s, "transport", "platform: transport '%s' is not https or mqtt",
 		                 x->transport);
+	/* The shipped template: url = "" until the installer sets it. */
+	if (x->url && !*x->url)
+		conf_parse_error(p, s, "url",
+		                 "platform: url is empty: write the county platform's address, e.g. "
+		                 "url = \"https://platform.example.invalid/api\", and its token in "
+		                 "token_file (or remove the platform section: hazards then stay on "
+		                 "the gateway)");
 	/* No plaintext: the uplink speaks HTTPS only, so an http:// url could never work. */
-	if (x->url && !userinfo && strcmp(x->transport, "https") == 0 &&
-	    strncmp(x->url, "https://", 8))
+	else if (x->url && !userinfo && strcmp(x->transport, "https") == 0 &&
+	         strncmp(x->url, "https://", 8))
 		conf_parse_error(p, s, "url",
 		                 "platform: url '%s' must start with https:// (TLS is always on)",
 		                 x->url);

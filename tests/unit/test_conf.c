@@ -559,6 +559,24 @@ static const struct bad_case bad_cases[] = {
                  "and '.' (at most 48)"},
     },
     {
+        /* the shipped /etc/firegw/firegw.conf, before the installer fills it in */
+        .name = "template: gateway id and platform url empty",
+        .raw = true,
+        .text = "gateway {\n"           /* 1 */
+                "  data_dir = \"%D\"\n" /* 2 */
+                "  id = \"\"\n"         /* 3 */
+                "}\n"                   /* 4 */
+                "platform {\n"          /* 5 */
+                "  url = \"\"\n"        /* 6 */
+                "}\n",
+        .want = {"%D/firegw.conf:3: gateway: id is empty: write the id the county platform "
+                 "gave this gateway, e.g. id = \"ZW-0001\"",
+                 "%D/firegw.conf:6: platform: url is empty: write the county platform's "
+                 "address, e.g. url = \"https://platform.example.invalid/api\", and its token "
+                 "in token_file (or remove the platform section: hazards then stay on the "
+                 "gateway)"},
+    },
+    {
         .name = "unknown grade name",
         .text = "policy {\n"                    /* 6 */
                 "  grades {\n"                  /* 7 */
