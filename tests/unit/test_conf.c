@@ -806,7 +806,13 @@ static void test_bad_configs(void **state)
 
 /* BUG (conf.c:362-365, 467-468, 567, 591): integers are cast to int before their range
  * check, so a value 2^32 away from a valid one passes as that one (tcp_port 4294967298 is
- * used as port 2). Each must be rejected with the value as written. */
+ * used as port 2). Each must be rejected with the value as written. Where long is 32 bits
+ * (armhf), libconfuse's integers are too: it refuses the value itself, at the same line. */
+#if LONG_MAX > 0x7fffffffL
+#define TRUNCATED_INT_MSG(opt, ours) ours
+#else
+#define TRUNCATED_INT_MSG(opt, ours) "integer value for option '" opt "' is out of range"
+#endif
 static const struct bad_case truncated_int_cases[] = {
     {
         .name = "tcp_port 2^32 + 2",
@@ -815,7 +821,8 @@ static const struct bad_case truncated_int_cases[] = {
                 "  host = \"10.0.0.1\"\n"   /* 8 */
                 "  tcp_port = 4294967298\n" /* 9 */
                 "}\n",
-        .want = {"%D/firegw.conf:9: bus 't1': tcp_port 4294967298 is not 1-65535"},
+        .want = {"%D/firegw.conf:9: " TRUNCATED_INT_MSG("tcp_port",
+                 "bus 't1': tcp_port 4294967298 is not 1-65535")},
     },
     {
         .name = "data_bits 2^32 + 8",
@@ -824,7 +831,8 @@ static const struct bad_case truncated_int_cases[] = {
                 "  port = \"/dev/ttyS1\"\n"  /* 8 */
                 "  data_bits = 4294967304\n" /* 9 */
                 "}\n",
-        .want = {"%D/firegw.conf:9: bus 'b1': data_bits 4294967304 is not 5-8"},
+        .want = {"%D/firegw.conf:9: " TRUNCATED_INT_MSG("data_bits",
+                 "bus 'b1': data_bits 4294967304 is not 5-8")},
     },
     {
         .name = "retries 2^32 + 1",
@@ -833,7 +841,8 @@ static const struct bad_case truncated_int_cases[] = {
                 "  profile = \"smoke-codes\"\n" /* 8 */
                 "  retries = 4294967297\n"      /* 9 */
                 "}\n",
-        .want = {"%D/firegw.conf:9: device 'm1': retries 4294967297 is outside 0-10"},
+        .want = {"%D/firegw.conf:9: " TRUNCATED_INT_MSG("retries",
+                 "device 'm1': retries 4294967297 is outside 0-10")},
     },
 };
 
