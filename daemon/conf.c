@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conf: schema, parse and checks of firegw.conf. */
 #include "conf.h"
 

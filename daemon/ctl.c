@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ctl: what each control socket request reads or does (firegwctl is its client), and the
  * gateway status the heartbeat shares. Requests are JSON objects {"cmd": NAME, ...}; replies
  * {"ok": true, ...} or {"ok": false, "error": "what went wrong and what to do"}. */

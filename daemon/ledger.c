@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ledger: SQLite storage of hazards, events, outbox, dead letters and applied commands. */
 #include "ledger.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* notify: sd_notify through libsystemd, or nothing. */
 #include "notify.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* profile: loading and checking detector profiles. */
 #include "profile.h"
 

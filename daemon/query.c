@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* query: read-only ledger queries for the control socket, as JSON. */
 #include "query.h"
 

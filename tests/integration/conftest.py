@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Integration harness for firegw: paths, config writers, and a Daemon that is always stopped.
 
 Run by meson (`meson test --suite integration`) with FIREGW_SOURCE_ROOT and FIREGW_BUILD_ROOT

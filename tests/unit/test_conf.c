@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_conf: firegw's configuration checks (conf.c, conf_parse.c, conf_source.c and the
  * setpoint checks of profile.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_secret: the rules on the files firegw trusts, judged on made-up stats (any owner, any
  * mode, without root), and the reading of a token file: length limit, one line, empty. */
 #include <errno.h>
