@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """firegw against collectd's modbus plugin (Debian collectd-core) on the same work: 50 devices
 (unit ids) on one Modbus TCP bus of the detector simulator, each read as the bench's firegw
 profile (rcd-4t) reads it, polled as fast as each can, then both at one fixed interval.

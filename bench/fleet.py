@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The fleet scenario of bench/run (issue 8): N firegw processes against one platform receiver,
 the platform down for a while and then back on the same port. What it measures: the time from
 the platform's return until every gateway's backlog is drained, the requests per second that

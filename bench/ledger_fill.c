@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ledger-fill: fills a firegw ledger with hazard events through firegw's own code (the config
  * loader, the rules and the ledger), without the daemon's loop, so that the backlog and start-up
  * benchmarks can have 100,000 or 1,000,000 real events quickly. The devices of CONF that use a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mb_baseline: the ceiling firegw's Modbus polling is measured against. A bare libmodbus
  * loop reading the same registers from the same simulator units, round robin, on one TCP
  * connection, for a fixed time. Prints "reads N seconds S". */

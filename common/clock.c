@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clock: monotonic and wall time in milliseconds, with a fake mode for tests, and whether
  * the kernel says the wall clock is synchronised. */
 #include "clock.h"

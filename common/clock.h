@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clock: the two clocks firegw uses. Monotonic milliseconds drive every timer and duration
  * (hold times, escalation, offline detection) so that a wall-clock jump changes nothing;
  * wall-clock milliseconds only stamp what is recorded and sent. Tests may freeze both.

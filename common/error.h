@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* error: firegw's one error contract, for every function that can fail.
  *
  * - A function that can fail returns an int (or an int64_t / ssize_t when it also returns a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jsonfmt: times and numbers as firegw's JSON writes them. */
 #include "jsonfmt.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* jsonfmt: values as firegw's JSON writes them, for every module that writes JSON. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log: priority-prefixed lines on stderr, an optional sink, and once-per-change reporting.
  * Every line is escaped here, in one place: a control character in a string from outside
  * (a platform id or reason, an MQTT topic, a device's reply, a control request) is written

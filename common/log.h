@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* log: the daemon's one way to say things. Lines go to stderr with a "<N>" syslog priority
  * prefix, which journald turns back into levels; a test or a tool may capture them instead.
  * log_state keeps a repeated error from flooding the log: its first occurrence, each change

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* policy: names, defaults and grade arithmetic of hazard kinds and grades. */
 #include "policy.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* policy: the county's rules as data. Hazard kinds, grades and the per-kind and per-grade
  * defaults of docs/architecture.md section 3 (grade per kind, deadline per grade, escalation times,
  * recurrence window). Every value here can be overridden in the config's `policy` section. */

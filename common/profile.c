@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* profile: the lookups and the freeing of a loaded profile (its types: profile.h). */
 #include "profile.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* profile: what a detector model is, as data. Its points (where each value lives in the
  * device's registers or payload, its type, scale and unit), its status bits (alarm, pre-alarm,
  * fault, open and short per channel) and the default rules of the model (setpoints, hold

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* textesc: escaping outside text for a terminal (firegwctl's human output): control
  * characters as \xNN, valid UTF-8 unchanged. */
 #include "textesc.h"

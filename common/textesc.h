@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* textesc: text from outside (the platform, a config, a device) made safe to print on a
  * terminal: control characters become visible \xNN escapes, valid UTF-8 passes unchanged. */
 #ifndef FIREGW_TEXTESC_H

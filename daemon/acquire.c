@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* acquire: bus workers in, readings and device status out. */
 #include "acquire.h"
 

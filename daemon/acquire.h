@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* acquire: the daemon's side of data acquisition. It starts one Modbus bus worker per
  * configured bus, turns each poll result into readings for the ingest queue (on the main
  * thread), and keeps each device's live status: why it has no data, its last values, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conf: schema, parse and checks of firegw.conf. */
 #include "conf.h"
 
@@ -263,6 +264,10 @@ static void conf_read_gateway(struct conf_parse *p, struct conf *c)
 		conf_parse_error(p, g, NULL,
 		                 "gateway: id is required (the platform knows this gateway by it), "
 		                 "e.g. id = \"ZW-0001\"");
+	else if (!*c->gateway_id) /* the shipped template: id = "" until the installer sets it */
+		conf_parse_error(p, g, "id",
+		                 "gateway: id is empty: write the id the county platform gave this "
+		                 "gateway, e.g. id = \"ZW-0001\"");
 	else if (!valid_id(c->gateway_id))
 		conf_parse_error(p, g, "id",
 		                 "gateway: id '%s' may only hold letters, digits, '-', '_' and '.' "
@@ -812,9 +817,17 @@ static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const char *n
 	if (strcmp(x->transport, "https") && strcmp(x->transport, "mqtt"))
 		conf_parse_error(p, s, "transport", "%s: transport '%s' is not https or mqtt", x->label,
 		                 x->transport);
+	/* The shipped template: url = "" until the installer sets it. */
+	if (x->url && !*x->url)
+		conf_parse_error(p, s, "url",
+		                 "%s: url is empty: write the county platform's address, e.g. "
+		                 "url = \"https://platform.example.invalid/api\", and its token in "
+		                 "token_file (or remove the platform section: hazards then stay on "
+		                 "the gateway)",
+		                 x->label);
 	/* No plaintext: the uplink speaks HTTPS only, so an http:// url could never work. */
-	if (x->url && !userinfo && strcmp(x->transport, "https") == 0 &&
-	    strncmp(x->url, "https://", 8))
+	else if (x->url && !userinfo && strcmp(x->transport, "https") == 0 &&
+	         strncmp(x->url, "https://", 8))
 		conf_parse_error(p, s, "url",
 		                 "%s: url '%s' must start with https:// (TLS is always on)", x->label,
 		                 x->url);

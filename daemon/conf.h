@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conf: the site's configuration. It owns the libconfuse schema, the parse of the main file
  * and its includes, every check (values, ranges and cross-references, each reported as
  * file:line: message) and the plain structs the rest of firegw reads. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conf_errors: the list of "file:line: message" a config check collects, so that every
  * mistake is reported at once, not only the first. */
 #pragma once

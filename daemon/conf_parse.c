@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conf_parse: libconfuse with line marks and file:line errors. */
 #include "conf_parse.h"
 

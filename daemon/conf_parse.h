@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conf_parse: runs libconfuse over a conf_source and remembers where each option and section
  * was written, so that checks made after the parse still say file:line. Shared by the main
  * config (conf.c) and the profile files (profile.c). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conf_source: comment stripping and include() expansion with a line map. */
 #include "conf_source.h"
 

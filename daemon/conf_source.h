@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conf_source: turns a config file and the files it include()s into one text for libconfuse,
  * with a map from each line of that text back to its file and line.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* control: the control socket server and its line framing (what a line means is the
  * handler's: ctl.c with ctl_request.c). */
 #include "control.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* control: the operators' control socket. A unix stream socket (0660, group firegw when
  * that group exists) on the main loop; each line a client sends is one JSON request, each
  * reply one JSON line. Besides the socket's mode, each connection's credentials

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* control_request: a control-socket request line into a command and its checked arguments. */
 #include "control_request.h"
 

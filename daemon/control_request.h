@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* control_request: one control-socket request line, parsed and checked (pure: no daemon, no
  * ledger, no socket). A request is a JSON object {"cmd": NAME, ...} with the arguments of
  * its command; this turns it into the command and its validated arguments, or into the error

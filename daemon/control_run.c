@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* control_run: what each control socket request reads or does (firegwctl is its client).
  * Requests are JSON objects {"cmd": NAME, ...} (control_request.c parses them); replies
  * {"ok": true, ...} or {"ok": false, "error": "what went wrong and what to do"}. Part of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* daemon: start-up, the main loop, reload and clean shutdown. */
 #include "daemon.h"
 

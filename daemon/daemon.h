@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* daemon: the running gateway. It owns the libuv main loop and everything on it: the loaded
  * config, the ledger, the rules, the ingest queue, signals (SIGTERM/SIGINT stop, SIGHUP
  * reloads), the rules tick, the service-manager watchdog and status. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* daemon_int: the running daemon's state, shared by daemon.c (its lifecycle), status.c (the
  * gateway at a glance) and control_run.c (what the control socket reads and does). Nothing
  * else includes it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hazard: item fields, JSON snapshots and the gateway's side of the lifecycle. */
 #include "hazard.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* hazard: one item of the ledger (台账) and its lifecycle. The gateway registers items (raised),
  * observes them (recurred, cleared, escalated, overdue) and reports; only the platform
  * acknowledges, assigns, accepts and closes. Each change here is written through the ledger

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ingest: the queue of readings and its one-transaction-per-loop-turn commit. */
 #include "ingest.h"
 

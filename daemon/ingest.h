@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ingest: group commit. Readings that arrive during one turn of the main loop are queued
  * here and applied to the rules in one ledger transaction at the end of the turn (a uv_check
  * handle), so that a burst costs one fsync, not one per reading. If the commit fails (disk

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* item: the fields of a ledger item, its status names and its JSON snapshot. */
 #include "item.h"
 

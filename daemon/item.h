@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* item: one item of the ledger (台账) as data: its fields, its status names and its JSON
  * snapshot, as events carry it. Below both the lifecycle (hazard.c), which changes items,
  * and the ledger (ledger.c), which stores them. */

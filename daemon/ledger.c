@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ledger: opening the SQLite ledger: its schema and migrations, the check after an unclean
  * stop, salvaging a damaged file, the clean-stop mark, and closing. The rest of the ledger
  * family, behind ledger_int.h: ledger_stmt (statements, transactions, errors), ledger_hazard

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ledger: the durable local record (台账) in SQLite. It owns the database file, its schema
  * and migrations (PRAGMA user_version), transactions, the hazards, the append-only hazard
  * events, the outbox with its two lanes, the dead-letter table and the applied platform

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ledger_command: the platform commands applied, so that each applies once: recorded,
  * their results reported (and reported again when the platform sends one twice), pruned. */
 #include <errno.h>

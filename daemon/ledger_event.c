@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ledger_event: appending events (with their outbox row, in the caller's transaction) and
  * telemetry, and the counts the status and the uplinks read. */
 #include <sys/random.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ledger_hazard: the items' rows: read one (open for a device and point, last closed, by
  * id), insert, update, walk the open ones, count them by grade. */
 #include <math.h>

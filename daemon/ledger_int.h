@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ledger_int: the ledger family's private header: struct ledger, its kept statements and
  * the helpers every ledger_*.c file uses. Nothing outside the family includes it. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ledger_outbox: what waits for the platform: the next batch (within a byte budget), the
  * accepted rows leaving, the rejected ones (and those too large ever to go) moved to the
  * dead-letter table, and the outbox's depth and age. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ledger_query: read-only ledger queries for the control socket, as JSON. */
 #include "ledger_query.h"
 

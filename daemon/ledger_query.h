@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ledger_query: what the operators' tools read from the ledger, as JSON. Read-only queries on the
  * daemon's own connection (WAL: they never block a commit for long): hazard lists with
  * filters, one hazard with its event history and the delivery state of each event, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ledger_stmt: the ledger's statements and transactions: the kept statements of the hot
  * paths and their SQL, the error mapping (SQLite codes to negative errno, each failure logged
  * once), and begin / commit / rollback with the durability each one asks for. */

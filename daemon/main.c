@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* main: the firegw command line: run the daemon, or check a config. */
 #include <errno.h>
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* modbus_tools: `firegw scan` and `firegw probe`: their options, the scan of a line and
  * the one-off read of a configured device. */
 #include "modbus_tools.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* modbus_tools: the installer's Modbus commands. `firegw scan` finds the unit ids that answer
  * on a line and guesses their profile; `firegw probe` reads one configured device once and
  * prints every point. Both run in the foreground, without the daemon. */

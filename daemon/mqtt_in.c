@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mqtt_in: MQTT messages in, readings and device status out. */
 #include "mqtt_in.h"
 

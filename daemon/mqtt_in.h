@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mqtt_in: the daemon's side of MQTT input. It starts the MQTT client with the subscriptions
  * of the profiles its devices use, finds the device of each message by its key, has the
  * profile's mapping read it, and turns it into readings for the ingest queue (values, event

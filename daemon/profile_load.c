@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* profile_load: loading and checking detector profiles. */
 #include "profile_load.h"
 

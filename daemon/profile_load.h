@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* profile_load: reading and checking the profile files (libconfuse, under
  * config/profiles/) into the types of common/profile.h, and the setpoint options that
  * profiles and device blocks share. Every error is a file:line: message. */

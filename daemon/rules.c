@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rules: thresholds, hold, hysteresis, status bits, offline, escalation. */
 #include "rules.h"
 

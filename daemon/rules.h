@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rules: readings in, hazard changes out. It owns the live state of every configured device:
  * per point the level now raised, a candidate waiting out its hold time, the clear hold
  * (hysteresis), per discrete condition (status bit, event code) its level, missed polls and

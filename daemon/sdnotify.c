@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sdnotify: sd_notify through libsystemd, or nothing. */
 #include "sdnotify.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sdnotify: the service manager's side channel (sd_notify READY, STOPPING, WATCHDOG, STATUS).
  * Built on libsystemd when the build has it; a no-op otherwise, so OpenWrt and Buildroot
  * builds need no systemd. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* secret: owner and mode rules of the files firegw trusts, and the reading of a secret. */
 #include "secret.h"
 

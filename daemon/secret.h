@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* secret: the files firegw trusts. It owns the rules on the secrets it reads (the platform
  * token, the MQTT passwords, private keys: owned by root, by the user firegw runs as or by
  * the process itself, and no group or other permission bit at all) and on the files that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* status: the gateway at a glance, as `firegwctl status` and the platform heartbeat show
  * it, and each device's line of `firegwctl devices`. Part of the daemon (daemon_int.h
  * declares its entry points). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uplink: the HTTPS forwarder, its backoff, heartbeat, resync and commands. */
 #include "uplink.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uplink: forwarding the ledger to the county platform over HTTPS (docs/platform-api.md).
  * It drains the alarm lane of the outbox in batches, in seq order; an event leaves the
  * outbox only in the transaction that records the platform's acceptance; rejected events go

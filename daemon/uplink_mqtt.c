@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uplink_mqtt: the MQTT uplink: its window of events waiting for a PUBACK, the batched
  * acceptance of what the broker acknowledged, commands and their results, the heartbeat and the
  * resync after every connect. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uplink_mqtt: forwarding the ledger to the county platform through an MQTT broker cluster
  * (platform transport = "mqtt", docs/platform-api.md section 12). It owns its own broker connection (client
  * id firegw-<gateway>-uplink, persistent session, QoS 1): each outbox event goes as one message

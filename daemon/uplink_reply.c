@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uplink_reply: the platform's replies, checked against the contract (pure; see the header). */
 #include "uplink_reply.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uplink_reply: what the platform's answer to a request means (docs/platform-api.md sections
  * 5, 6 and 8), as a pure function: the status, the body and the Retry-After of a reply (and
  * the event_ids the request carried) in, a verdict out. No libuv, no curl handle, no ledger:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gbt26875: GB/T 26875.3-2011 frames and stream reassembly, device side. Little-endian
  * throughout; the bounds are the standard's (1024-byte ADU). The ADUs are gbt26875_adu.c. */
 #include "gbt26875.h"

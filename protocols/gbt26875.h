@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gbt26875: the frame codec of GB/T 26875.3-2011 on the device side (docs/gbt26875.md). Pure
  * functions: build a frame (header, application data unit, checksum, start and end), parse one,
  * reassemble frames from a TCP byte stream (split frames, several per read, garbage, bad frames

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gbt26875_adu: the application data units of GB/T 26875.3: the objects firegw sends (system
  * and component status, analog values, UITD status, operation records, version, configuration,
  * time), the GB 18030 description, and the centre's control and read frames decoded. */

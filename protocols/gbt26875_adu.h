@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gbt26875_adu: the application data units of GB/T 26875.3 (docs/gbt26875.md): build the
  * objects firegw sends (component status with its GB 18030 description, analog values, UITD
  * status and the answers to the centre's reads), read them back, and decode the control and

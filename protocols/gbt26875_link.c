@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gbt26875_link: one connection's exchanges with a monitoring centre: serials, the frame in
  * flight and its resends, the heartbeat, and the answers to the centre's controls and reads. */
 #include "gbt26875_link.h"

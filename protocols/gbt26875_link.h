@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gbt26875_link: the device side of GB/T 26875.3 exchanges on one connection, as a state
  * machine driven by explicit times (docs/gbt26875.md section 10). It numbers the frames it
  * starts, keeps the one in flight for resending with the same serial (answer timeout 10 s, 3

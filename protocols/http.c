@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http: libcurl multi inside libuv. */
 #include "http.h"
 

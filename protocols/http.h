@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http: HTTP(S) requests with libcurl's multi interface, driven by the libuv main loop
  * (libcurl's socket and timer callbacks become uv_poll and uv_timer handles). Nothing here
  * blocks. TLS verification is always on; a CA file, a client certificate and key, and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* modbus_bus: the bus worker thread, its schedule and its hand-off to the main loop. */
 #include "modbus_bus.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* modbus_bus: one worker thread per physical bus (a serial port, or one TCP endpoint that may
  * carry many unit ids). The worker owns its modbus_t, polls each device on its own interval,
  * backs a failing device off so it never delays the others, reconnects a lost TCP link with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* modbus_map: read planning and value decoding for Modbus points. */
 #include "modbus_map.h"
 

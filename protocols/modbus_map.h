@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* modbus_map: how a profile's points become Modbus requests and back. The plan groups the
  * points of one function into as few reads as the profile's max_block allows (adjacent and
  * nearby registers in one request); decoding turns the words or bits of a point into its

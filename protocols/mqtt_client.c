@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mqtt_client: libmosquitto driven by the main loop: uv_poll on its socket, a misc timer,
  * a retry timer with backoff. */
 #include "mqtt_client.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mqtt_client: one libmosquitto client run by the main libuv loop. Its socket is polled by
  * the loop (uv_poll), mosquitto_loop_misc runs on a loop timer, and no thread of libmosquitto's
  * own is ever started. It owns the connection: host, port, client id, username and password,

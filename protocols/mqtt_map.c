@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mqtt_map: payload bounds, JSON pointers, topic filters and the profile's mapping. */
 #include "mqtt_map.h"
 

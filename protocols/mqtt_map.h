@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* mqtt_map: what an MQTT message says, by its profile. Pure functions on a topic and a payload:
  * the payload's bounds (size, UTF-8, JSON), the device key (a topic level or a JSON field),
  * the profile's points by JSON pointer with their type and scale, the event code looked up in

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """firegw's demo: a rental building's gateway with its detectors, a broker and the county
 platform, all on 127.0.0.1, and hazards flowing end to end.
 

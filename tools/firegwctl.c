@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* firegwctl: the installers' and operators' client of firegw's control socket. One request,
  * one reply: a human table by default, the daemon's JSON with --json. Exit codes: 0 ok,
  * 1 the daemon answered with an error (or the thing asked for is not there), 2 usage,

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A fire monitoring centre (监控中心) of GB/T 26875.3-2011 for firegw's tests and the demo.
 
 Written from the standard as ../../docs/gbt26875.md and the shared protocol notes give it, not

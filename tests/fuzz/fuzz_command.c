@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_command: libFuzzer target for platform commands, the part of a platform reply that
  * changes the ledger. An input is JSON text: a reply ({"commands": [...]}), an array of
  * commands, or one command. Each command object goes through hazard_apply_command, as the

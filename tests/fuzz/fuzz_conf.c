@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_conf: libFuzzer target for the config parser, through conf_load: the path `firegw check`
  * takes. The input is written to a file in a scratch directory and loaded; every input must be
  * loaded or refused with file:line errors, never crash, leak or read out of bounds. A

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_control_request: libFuzzer target for control-socket requests: one line as a client
  * sends it (without its newline) goes through control_request_parse (daemon/ctl_request.c),
  * exactly as control_run_handle takes it. A request that parses and only reads (hazards, hazard,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_gbt26875: libFuzzer target for the GB/T 26875.3 frame parser and stream reassembler. An
  * input is what a monitoring centre's TCP connection delivers; its first byte picks the sizes
  * of the reads it arrives in. Every frame taken out must rebuild to the very same bytes, its

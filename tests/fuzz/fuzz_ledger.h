@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_ledger: the scratch ledger the command and control-request harnesses run against, made
  * once per process under $TMPDIR: gateway GW-F, the clock fixed at FUZZ_T0, default policy, an
  * open item (GW-F-000001, residual current), a cleared one (GW-F-000002, fire alarm) and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_modbus_map: libFuzzer target for Modbus register decoding. An input is a profile (the
  * text of a config/profiles/NAME.conf file), a NUL byte, and the register words a device answers
  * (big-endian pairs of bytes, repeated as needed). The profile is loaded as the daemon loads

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_mqtt_map: libFuzzer target for the MQTT payload mapping. An input is a topic, a newline
  * and a payload; its first byte picks one of the shipped MQTT profiles. Every input must be
  * decoded or refused with a reason, never crash, leak or read out of bounds.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_platform_reply: libFuzzer target for the platform's replies to the HTTPS uplink
  * (daemon/uplink_reply.c) and their Retry-After (http_retry_after_ms in protocols/http.c).
  *

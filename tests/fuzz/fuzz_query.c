@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_query: libFuzzer target for what an operator types into a control-socket request's
  * "since" (firegwctl hazards --since): ledger_query_parse_since, a date, a date and time, or a
  * duration back from now. The input is the string (a NUL ends it early, as in JSON from

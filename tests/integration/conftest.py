@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Integration harness for firegw: paths, config writers, and a Daemon that is always stopped.
 
 Run by meson (`meson test --setup all`: each test_NAME.py is the meson test NAME, the files

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Modbus peers for the integration tests: the detector simulator, a pymodbus server, a socat
 pseudo-terminal pair. Each is a child process that is always stopped (quit, then kill).
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """MQTT peers for the integration tests: a real mosquitto broker on a free loopback port, the
 mosquitto_pub client, and a test CA made with the openssl command line.
 

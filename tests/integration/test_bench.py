@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The benchmark harness in its short form (`bench/run --quick`), as issue 8 asks CI to run it:
 every group starts its own peers, runs, and prints its row; the figures are not judged here
 (a slow machine is no failure), only that each scenario produced one and that no event was

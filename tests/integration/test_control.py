@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The control socket and firegwctl, the way an installer and an operator use them.
 
 A gateway with a Modbus smoke module on the detector simulator, a converter that does not

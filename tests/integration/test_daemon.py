@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """firegw as a process: command line, config check, start, reload, stop, ledger recovery."""
 
 import datetime

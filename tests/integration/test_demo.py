@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The README's first command: the demo's scenario, run once (`scripts/demo.py --quick`).
 
 It starts its own peers (the detector simulator, mosquitto, the platform receiver over HTTPS)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Several destinations (docs/configuration.md, "platform"): each platform block is a
 destination with its own delivery state in the ledger, so each gets each event it wants
 exactly once in effect, and one that is down never delays another.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The man pages: built by scdoc, they render with man -l without a troff warning, and every
 firegwctl command and firegw subcommand the tools offer is documented in its page."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Network and peer faults (issue 7, part 4): a broker frozen with SIGSTOP (MQTT input, and
 the MQTT uplink), firegw itself frozen past its MQTT keepalive and its HTTPS timeout, and a
 platform host name that does not resolve.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The monitoring-centre simulator (tests/centre/centre.py) checked against the golden frames of
 GB/T 26875.3, so that the tests of firegw's transport rest on a centre that is itself tested.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A hostile platform (issue 13): what one who controls the platform can send must not stop
 alarm forwarding, fill the disk or the memory, or write lines of its own into firegw's log.
 

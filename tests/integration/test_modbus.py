@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Modbus acquisition against real peers: the detector simulator over TCP and over RTU (a socat
 pseudo-terminal pair), and a pymodbus server nobody here wrote.
 

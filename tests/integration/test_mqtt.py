@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """MQTT input against a real mosquitto broker started by each test on a free loopback port.
 
 Smoke alarms and detectors publish the way the shipped profiles describe (smoke-codes,

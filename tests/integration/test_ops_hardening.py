@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Issue 13, the operator's side: what firegwctl prints, the control socket under idle
 connections, the files firegw creates outside systemd, and firegw scan's options.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Reliability (issue 7): firegw killed at random moments and at exact points while alarms
 flow, write errors injected, the disk filled. What holds is what a user (or the platform)
 would check: every event the ledger committed reached the platform receiver exactly once by

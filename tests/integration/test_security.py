@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Security: who may talk to firegw, what it never shows, and what cannot be switched off.
 
 - The control socket: a second user (uid 65534, not in the socket's group) is refused at

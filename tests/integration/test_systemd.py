@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The systemd integration, checked offline: no running systemd is needed.
 
 - The unit meson builds (build/systemd/firegw.service, with the drop-in

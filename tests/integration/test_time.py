@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The wall clock jumping forward and back under a running firegw (libfaketime).
 
 firegw runs with libfaketime preloaded: its wall clock (time, gettimeofday, CLOCK_REALTIME) is

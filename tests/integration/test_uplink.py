@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The HTTPS uplink against the platform receiver (tests/platform/receiver.py), for real.
 
 Every test runs the receiver over HTTPS with a certificate for 127.0.0.1 made by a test CA (the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The MQTT uplink (platform transport = "mqtt") through a real mosquitto broker, for real.
 
 Each test starts mosquitto on a free loopback port (mqtt_peers.Broker) and a paho-mqtt client

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A county platform receiver for firegw's tests, the demo and the benchmarks.
 
 It implements the county platform contract v1 (docs/platform-api.md) on 127.0.0.1:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Helpers for the reliability tests (tests/integration/test_reliability.py): a site that
 raises and clears alarms on Modbus and MQTT detectors, and the ledger checks made after every
 kill. Imported with tests/reliability on sys.path."""

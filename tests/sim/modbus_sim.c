@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* modbus_sim: a detector simulator built on libmodbus, for the tests, the demo and the
  * benchmarks. It serves many unit ids on one Modbus TCP port (as an RS-485-to-Ethernet
  * converter does), or one unit id on a serial device (RTU), each unit with its own registers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_clock: whether the wall clock is synchronised, and the flag it puts on what is recorded.
  * The mapping of adjtimex's answer to a state, the state the kernel reports on this machine,
  * and hazard events that carry "time_quality" exactly while the clock is not known to be

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_commands: the platform's side of the lifecycle. Each command applied once by its id,
  * recorded as a hazard event, its result kept for the next request; impossible commands
  * answered ok = false with a reason and changing nothing. */

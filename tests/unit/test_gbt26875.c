@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_gbt26875: the GB/T 26875.3 frame codec against the golden frames of gbt26875.md, byte
  * for byte in both directions (built and parsed); every kind of bad frame; stream reassembly
  * (split frames, several frames per read, garbage, bad frames skipped); the GB 18030

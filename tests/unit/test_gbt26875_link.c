@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_gbt26875_link: the device-side exchange state machine of GB/T 26875.3 with made-up
  * times: the golden fire alarm sent and settled by the golden confirm, resends with the same
  * bytes every 10 s and failure after 3 tries, deny, stray answers, one exchange at a time,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_ledger: the durable record. Schema and pragmas, one transaction per change, numbers
  * that never repeat across restarts, a damaged file moved aside and reported, the whole-file
  * check after a kill (and not after a clean stop), dead letters, applied commands and the two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_log: every log line is escaped in one place, so that no string from outside (a
  * platform id or reason, an MQTT topic, a control request) can forge a line or drive a
  * terminal (issue 13). The escaping itself is tested in test_textesc.c. */

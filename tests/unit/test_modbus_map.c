@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_modbus_map: how profile points become Modbus requests and how register words become
  * values: block planning within max_block, every type and word order, scale and offset. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_mqtt_map: how an MQTT message becomes values and an event by its profile: JSON
  * pointers, topic filters, the device key from a topic level or a field, types and scale,
  * event codes, timestamps, and every kind of bad payload (each one an error, none a crash). */

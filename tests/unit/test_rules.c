@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_rules: the rules engine and the hazard lifecycle, end to end into a real ledger.
  * Each test feeds readings at fake monotonic and wall times and checks the items, grades
  * and events the ledger then holds, as an operator or the platform would see them. */

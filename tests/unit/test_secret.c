@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_secret: the rules on the files firegw trusts, judged on made-up stats (any owner, any
  * mode, without root), and the reading of a token file: length limit, one line, empty. */
 #include <errno.h>
@@ -175,7 +176,15 @@ static void test_read(void **state)
 	assert_non_null(strstr(err, "readable by its group (mode 0640)"));
 	assert_int_equal(secret_check_private(path, "token", false, err, sizeof(err)), -1);
 	assert_int_equal(chmod(path, 0400), 0);
-	assert_int_equal(secret_check_private(path, "token", false, err, sizeof(err)), 0);
+	/* Judged for the user firegw runs as. Where that user exists (firegw is installed on
+	 * this machine) it must be able to read the file: as root the test gives it the file;
+	 * as another user the file stays that user's and is rightly refused. */
+	if (secret_service_uid() != geteuid() && geteuid() == 0)
+		assert_int_equal(chown(path, secret_service_uid(), (gid_t)-1), 0);
+	if (secret_service_uid() == geteuid() || geteuid() == 0)
+		assert_int_equal(secret_check_private(path, "token", false, err, sizeof(err)), 0);
+	else
+		assert_int_equal(secret_check_private(path, "token", false, err, sizeof(err)), -1);
 	unlink(path);
 	errno = 0;
 	assert_null(secret_read(path, "token", err, sizeof(err)));

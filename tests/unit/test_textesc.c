@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_textesc: the escaping firegwctl puts on every text the daemon sends before a
  * terminal sees it (issue 13, item 5): ESC, newline and the other C0 controls, DEL, the C1
  * controls and bytes that are not UTF-8 become \xNN; plain ASCII and Chinese text pass

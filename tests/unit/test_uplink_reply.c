@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_uplink_reply: the platform's replies as docs/platform-api.md describes them (sections
  * 5, 7, 8 and 10) and each way a reply can break the contract (not JSON, cut short, not an
  * object, wrong types, phantom ids, an id both accepted and rejected, a key twice, numbers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* testutil: scratch directories, configs from strings and captured logs for the unit tests. */
 #include "testutil.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* testutil: what the unit tests share: a scratch directory per test, config files written
  * from strings, a loaded conf with the shipped profiles, and captured log lines. */
 #pragma once
