@@ -94,7 +94,8 @@ int ledger_hazard_get(struct ledger *l, const char *id, struct hazard *h)
 
 static void ledger_bind_hazard(sqlite3_stmt *st, const struct hazard *h, char **info)
 {
-	*info = json_dumps(h->info ? h->info : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+	/* No info: "{}" (a json_object() made here would leak). */
+	*info = h->info ? json_dumps(h->info, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	sqlite3_bind_text(st, 2, h->device, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, h->point, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, kind_name(h->kind), -1, SQLITE_STATIC);
