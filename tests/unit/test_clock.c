@@ -34,13 +34,10 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct ledger_open_info info;
 
 	testutil_log_capture();
 	clock_set_fake(1000, T0);
-	f->dir = testutil_mkdtemp();
-	assert_true(asprintf(&f->path, "%s/ledger.db", f->dir) > 0);
-	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	f->l = testutil_ledger_open(&f->dir, &f->path);
 	policy_defaults(&f->p);
 	*state = f;
 	return 0;
@@ -50,10 +47,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	ledger_close(f->l);
-	testutil_rmdir(f->dir);
-	free(f->dir);
-	free(f->path);
+	testutil_ledger_close(f->l, f->dir, f->path);
 	free(f);
 	clock_set_fake(-1, -1);
 	clock_set_fake_sync(-1);

@@ -29,7 +29,6 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct ledger_open_info info;
 	struct hazard_obs o = {.device = "box",
 	                       .point = "leak",
 	                       .kind = KIND_RESIDUAL_CURRENT,
@@ -44,8 +43,7 @@ static int setup(void **state)
 	testutil_log_capture();
 	clock_set_fake(1000, T0);
 	policy_defaults(&f->pol);
-	f->dir = testutil_mkdtemp();
-	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	f->l = testutil_ledger_open(&f->dir, NULL);
 	assert_int_equal(ledger_begin(f->l), 0);
 	assert_int_equal(hazard_observe(f->l, &f->pol, &o, &h, &out), 0);
 	assert_int_equal(ledger_commit(f->l), 0);
@@ -59,9 +57,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	ledger_close(f->l);
-	testutil_rmdir(f->dir);
-	free(f->dir);
+	testutil_ledger_close(f->l, f->dir, NULL);
 	free(f);
 	clock_set_fake(-1, -1);
 	return 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "ledger.h"
 #include "log.h"
 
 char *testutil_mkdtemp(void)
@@ -132,4 +133,26 @@ void testutil_log_reset(void)
 {
 	log_len = 0;
 	log_buf[0] = '\0';
+}
+
+struct ledger *testutil_ledger_open(char **dir, char **path)
+{
+	struct ledger_open_info info;
+	struct ledger *l = NULL;
+
+	*dir = testutil_mkdtemp();
+	if (path)
+		assert_true(asprintf(path, "%s/ledger.db", *dir) > 0);
+	assert_int_equal(ledger_open(&l, *dir, "GW-T", &info), 0);
+	assert_true(info.created);
+	assert_false(info.corrupt);
+	return l;
+}
+
+void testutil_ledger_close(struct ledger *l, char *dir, char *path)
+{
+	ledger_close(l);
+	testutil_rmdir(dir);
+	free(dir);
+	free(path);
 }

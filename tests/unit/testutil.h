@@ -20,6 +20,13 @@ const char *testutil_profile_dir(void);
 struct conf *testutil_conf(const char *dir, const char *body);
 /* Loads a config expected to fail; returns the errors (caller finishes them). */
 void testutil_conf_errors(const char *dir, const char *text, struct conf_errors *errs);
+struct ledger;
+/* A scratch ledger (gateway GW-T) in a fresh directory: *dir gets the directory (free it
+ * with testutil_ledger_close), *path (if not NULL) its file. Fails the test if it cannot be
+ * opened, or is not a new, sound one. */
+struct ledger *testutil_ledger_open(char **dir, char **path);
+/* Closes the ledger, removes its directory and frees dir (and path). */
+void testutil_ledger_close(struct ledger *l, char *dir, char *path);
 /* Captures log lines into a buffer; testutil_log_has looks for a substring. */
 void testutil_log_capture(void);
 bool testutil_log_has(const char *needle);
