@@ -58,7 +58,10 @@ static struct ledger *fuzz_ledger_open(const char *tag, struct policy *pol)
 		abort();
 	close = json_pack("{s:s, s:s, s:s}", "id", "setup-close", "type", "hazard.close",
 	                  "hazard_id", "GW-F-000003");
-	if (hazard_apply_command(l, pol, close, FUZZ_T0 + 2000) != 0 || ledger_commit(l) != 0)
+	char why[192];
+
+	if (hazard_apply_command(l, pol, close, FUZZ_T0 + 2000, why, sizeof(why)) != 0 ||
+	    ledger_commit(l) != 0)
 		abort();
 	json_decref(close);
 	return l;
