@@ -72,6 +72,10 @@ static void uplink_on_send_timer(uv_timer_t *t)
 static void uplink_schedule(struct uplink *u, int64_t delay_ms)
 {
 	u->stats.next_attempt_mono = clock_mono_ms() + delay_ms;
+	/* libuv counts a timer from the loop's cached time, taken when this turn of the loop
+	 * began: after a slow turn (a large reply, a busy machine) the timer would fire that much
+	 * early, and a Retry-After be cut short. Count from now. */
+	uv_update_time(u->loop);
 	uv_timer_start(&u->send_timer, uplink_on_send_timer, (uint64_t)delay_ms, 0);
 }
 
