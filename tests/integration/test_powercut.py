@@ -124,6 +124,9 @@ class Cuts:
         e = {"LD_PRELOAD": str(SHIM), "POWERCUT_LOG": str(self.log),
              "POWERCUT_ARM": str(self.arm)}
         e.update({f"POWERCUT_{k.upper()}": str(v) for k, v in env.items()})
+        # A sanitized build: the simulator, preloaded, comes before ASan's runtime.
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        e["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "verify_asan_link_order=0"
         self.runs += 1
         return self.factory(self.gw.conf, name=f"firegw-cut-{self.runs}", env=e).start(
             wait_ready=False)
