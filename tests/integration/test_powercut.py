@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Power cuts (issue 19): firegw's ledger after the power fails, not after a kill.
 
 A kill -9 keeps the page cache: whatever firegw wrote reaches the disk. A power cut keeps

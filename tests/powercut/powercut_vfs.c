@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* powercut_vfs: a power-cut simulator for firegw's ledger, for the tests only (never installed,
  * never linked into firegw). Loaded with LD_PRELOAD into a firegw the test starts; its
  * constructor registers an SQLite VFS, made the default, that wraps the default unix VFS:
