@@ -30,6 +30,7 @@
 
 #include "conf.h"
 #include "conf_parse.h"
+#include "ledger.h"
 #include "policy.h"
 #include "profile.h"
 #include "testutil.h"
@@ -1371,6 +1372,72 @@ static void test_allowed_lookalikes(void **state)
 	free(dir);
 }
 
+/* Several destinations: named platform blocks beside the unnamed one (which stays
+ * "platform" and merges when written twice), their filters, and each mistake reported. */
+static bool has_error(const struct conf_errors *errs, const char *needle)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		if (strstr(errs->items[i], needle))
+			return true;
+	return false;
+}
+
+static void test_platform_destinations(void **state)
+{
+	(void)state;
+	char *dir = testutil_mkdtemp();
+	struct conf_errors errs;
+	struct conf *c = testutil_conf(dir, "platform {\n"
+	                                    "  url = \"https://a.example.invalid/api\"\n"
+	                                    "}\n"
+	                                    "platform \"centre\" {\n"
+	                                    "  url = \"https://b.example.invalid/api\"\n"
+	                                    "  events = {\"raised\", \"cleared\"}\n"
+	                                    "  kinds = {\"fire_alarm\"}\n"
+	                                    "  grades = {\"immediate\"}\n"
+	                                    "}\n"
+	                                    "platform {\n"
+	                                    "  batch = 7\n"
+	                                    "}\n");
+
+	assert_int_equal(c->nplatforms, 2);
+	assert_string_equal(c->platforms[0].name, "platform");
+	assert_string_equal(c->platforms[0].url, "https://a.example.invalid/api");
+	assert_int_equal(c->platforms[0].batch, 7); /* the second unnamed block merged */
+	assert_int_equal(c->platforms[0].types | c->platforms[0].kinds | c->platforms[0].grades, 0);
+	assert_string_equal(c->platforms[1].name, "centre");
+	assert_string_equal(c->platforms[1].label, "platform 'centre'");
+	assert_int_equal(c->platforms[1].types, (1u << ledger_event_type_index("raised")) |
+	                                            (1u << ledger_event_type_index("cleared")));
+	assert_int_equal(c->platforms[1].kinds, 1u << KIND_FIRE_ALARM);
+	assert_int_equal(c->platforms[1].grades, 1u << GRADE_IMMEDIATE);
+	conf_free(c);
+
+	char *text;
+	assert_true(asprintf(&text,
+	                     "gateway {\n  id = \"GW-T\"\n  data_dir = \"%s\"\n}\n"
+	                     "platform {\n  url = \"https://a.example.invalid/api\"\n}\n"
+	                     "platform \"Bad Name\" {\n  url = \"https://b.example.invalid/api\"\n}\n"
+	                     "platform \"x\" {\n  url = \"https://c.example.invalid/api\"\n"
+	                     "  events = {\"exploded\"}\n  kinds = {\"volcano\"}\n"
+	                     "  grades = {\"huge\"}\n}\n"
+	                     "platform \"platform\" {\n  url = \"https://d.example.invalid/api\"\n}\n"
+	                     "platform \"y\" {\n  url = \"http://e.example.invalid/api\"\n}\n",
+	                     dir) > 0);
+	testutil_conf_errors(dir, text, &errs);
+	assert_true(has_error(&errs, "platform 'Bad Name': a destination's name is 1 to 31 of"));
+	assert_true(has_error(&errs, "platform 'x': events: unknown 'exploded'"));
+	assert_true(has_error(&errs, "platform 'x': kinds: unknown 'volcano'"));
+	assert_true(has_error(&errs, "platform 'x': grades: unknown 'huge'"));
+	assert_true(has_error(&errs, "is the name of the unnamed platform block"));
+	assert_true(has_error(&errs, "platform 'y': url 'http://e.example.invalid/api' must start "
+	                             "with https://"));
+	conf_errors_finish(&errs);
+	free(text);
+	testutil_rmdir(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1382,6 +1449,7 @@ int main(void)
 	    cmocka_unit_test(test_policy_defaults),
 	    cmocka_unit_test(test_policy_overrides),
 	    cmocka_unit_test(test_untitled_section_merges),
+	    cmocka_unit_test(test_platform_destinations),
 	    cmocka_unit_test(test_allowed_lookalikes),
 	    cmocka_unit_test(test_bug_truncated_ints),
 	    cmocka_unit_test(test_bug_unclosed_section),
