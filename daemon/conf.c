@@ -367,7 +367,7 @@ static void conf_read_policy(struct conf_parse *p, struct conf *c)
 	x->offline_autoclose = cfg_getbool(pol, "offline_autoclose");
 }
 
-static bool baud_valid(long b)
+bool conf_baud_valid(long b)
 {
 	static const long rates[] = {1200,  2400,  4800,   9600,   14400,  19200,
 	                             38400, 57600, 115200, 230400, 460800, 921600};
@@ -412,7 +412,7 @@ static void conf_read_bus(struct conf_parse *p, cfg_t *sec, struct bus_conf *b)
 			conf_parse_error(
 			    p, sec, NULL,
 			    "bus '%s': an rtu bus needs port, e.g. port = \"/dev/ttyS1\"", b->name);
-		if (!baud_valid(cfg_getint(sec, "baud")))
+		if (!conf_baud_valid(cfg_getint(sec, "baud")))
 			conf_parse_error(
 			    p, sec, "baud",
 			    "bus '%s': baud %ld is not a standard rate (1200, 2400, 4800, "

@@ -104,3 +104,5 @@ struct conf {
 struct conf *conf_load(const char *path, struct conf_errors *errs);
 void conf_free(struct conf *c);
 const struct device_conf *conf_device(const struct conf *c, const char *id);
+/* A serial rate a bus may have (the standard ones, 1200 to 921600). */
+bool conf_baud_valid(long baud);

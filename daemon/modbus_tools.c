@@ -116,18 +116,6 @@ static int parse_range(const char *s, int *from, int *to)
 	return 0;
 }
 
-/* The serial rates firegw's config takes for a bus. */
-static bool baud_standard(long b)
-{
-	static const long rates[] = {1200,  2400,  4800,   9600,   14400,  19200,
-	                             38400, 57600, 115200, 230400, 460800, 921600};
-
-	for (size_t i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
-		if (b == rates[i])
-			return true;
-	return false;
-}
-
 static void scan_usage(FILE *f)
 {
 	fprintf(f, "Usage: firegw scan [-c FILE] --bus NAME [--units 1-247] [--timeout MS]\n"
@@ -186,7 +174,7 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 		case 'B': {
 			long v;
 
-			if (!parse_long(optarg, 1, 921600, &v, NULL) || !baud_standard(v)) {
+			if (!parse_long(optarg, 1, 921600, &v, NULL) || !conf_baud_valid(v)) {
 				fprintf(stderr,
 				        "firegw scan: --baud must be a standard rate (1200, 2400, "
 				        "4800, 9600, 14400, 19200, 38400, 57600, 115200, 230400, "

@@ -588,3 +588,12 @@ def broker(tmp_path):
         b.proc.send_signal(signal.SIGCONT)  # a test that failed mid-freeze
     b.stop()
     print(b.describe())
+
+
+def peak_rss_kb(d):
+    """A running Daemon's peak resident memory (VmHWM), in kB."""
+    with open(f"/proc/{d.pid}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM in /proc/PID/status")

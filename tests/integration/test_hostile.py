@@ -23,7 +23,7 @@ import time
 import pytest
 
 import conftest
-from conftest import ledger_query
+from conftest import ledger_query, peak_rss_kb
 from test_uplink import (GATEWAY, LONG, _clean_exit, gw, pki, platform,  # noqa: F401
                          start_gw, wait_delivered, wait_until)
 
@@ -33,14 +33,6 @@ FORGED = "\n<0>FORGED emergency \x1b[2J\x1b]0;owned\x07\r"
 def instrumented():
     """An ASan or valgrind build: memory and latency figures mean nothing there."""
     return conftest.VALGRIND or conftest.sanitized_build()
-
-
-def peak_rss_kb(d):
-    with open(f"/proc/{d.pid}/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM in /proc/PID/status")
 
 
 def ledger_bytes(gw):
@@ -54,6 +46,19 @@ def assert_log_is_firegws(d):
         assert re.match(r"^<[3-7]>", line), f"a log line firegw did not write: {line!r}"
         assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", line), f"raw control char: {line!r}"
     assert not any(line.startswith("<0>") for line in d.lines)
+
+
+def start_site(gw, platform, sims, daemon_factory, pki):
+    """An honest platform, a smoke module and a dead detector; firegw started and its
+    device_offline item delivered. Returns (rx, sim, d)."""
+    rx = platform()
+    sim = sims("20")
+    gw.write(rx.url, pki.ca(), smoke_port=sim.port, dead=1, heartbeat="1s")
+    d = start_gw(daemon_factory, gw)
+    wait_until("a device_offline item", lambda: len(gw.hazard_ids("device_offline")) == 1,
+               daemon=d)
+    wait_delivered(gw, rx, d)
+    return rx, sim, d
 
 
 def fire_alarm_latency(gw, rx, sim, d):
@@ -71,13 +76,7 @@ def fire_alarm_latency(gw, rx, sim, d):
 
 def test_hostile_platform_fields_commands_and_strings_are_bounded(gw, platform, sims,
                                                                    daemon_factory, pki):
-    rx = platform()
-    sim = sims("20")
-    gw.write(rx.url, pki.ca(), smoke_port=sim.port, dead=1, heartbeat="1s")
-    d = start_gw(daemon_factory, gw)
-    wait_until("a device_offline item", lambda: len(gw.hazard_ids("device_offline")) == 1,
-               daemon=d)
-    wait_delivered(gw, rx, d)
+    rx, sim, d = start_site(gw, platform, sims, daemon_factory, pki)
     hid = gw.hazard_ids("device_offline")[0]
     size0 = ledger_bytes(gw)
     events0 = len(gw.events())
@@ -144,13 +143,7 @@ def test_hostile_oversized_event_in_ledger_is_dead_lettered(gw, platform, sims, 
     """An event already in a ledger larger than a request may carry (written by an older
     firegw from a 512 KB note): it goes to the dead-letter table with the reason and a log
     line; the outbox moves on, and a new fire alarm goes out at once."""
-    rx = platform()
-    sim = sims("20")
-    gw.write(rx.url, pki.ca(), smoke_port=sim.port, dead=1, heartbeat="1s")
-    d = start_gw(daemon_factory, gw)
-    wait_until("a device_offline item", lambda: len(gw.hazard_ids("device_offline")) == 1,
-               daemon=d)
-    wait_delivered(gw, rx, d)
+    rx, sim, d = start_site(gw, platform, sims, daemon_factory, pki)
     d.stop()
 
     # What an older firegw stored: one event of 1.5 MB waiting in the outbox.

@@ -571,7 +571,7 @@ def test_hostile_command_messages_bounded(gw, broker, platform, sims, daemon_fac
     wait_until("a device_offline item", lambda: len(gw.hazard_ids()) == 1, daemon=d)
     wait_delivered(gw, pf, d)
     hid = gw.hazard_ids()[0]
-    rss0 = _peak_rss_kb(d)
+    rss0 = conftest.peak_rss_kb(d)
 
     b.publish(topic("commands"), json.dumps(
         {"id": "huge", "type": "hazard.assign", "hazard_id": hid, "note": "x" * (2 << 20)}))
@@ -603,18 +603,10 @@ def test_hostile_command_messages_bounded(gw, broker, platform, sims, daemon_fac
         e["hazard"]["id"] == m.group(1) for e in pf.events()), daemon=d)
     latency = time.time() - t0
     if not (conftest.VALGRIND or conftest.sanitized_build()):
-        grown = _peak_rss_kb(d) - rss0
-        print(f"mqtt hostile: peak RSS {_peak_rss_kb(d)} kB (+{grown}), "
+        grown = conftest.peak_rss_kb(d) - rss0
+        print(f"mqtt hostile: peak RSS {conftest.peak_rss_kb(d)} kB (+{grown}), "
               f"fire alarm {latency:.3f} s")
         # libmosquitto reads the 2 MiB message whole before firegw can drop it: that, and
         # no more (the broker's max_packet_size keeps it off the wire in the field).
         assert grown < 8 * 1024, f"peak RSS grew by {grown} kB"
         assert latency <= 1.0
-
-
-def _peak_rss_kb(d):
-    with open(f"/proc/{d.pid}/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM")
