@@ -53,6 +53,24 @@ void policy_defaults(struct policy *p)
 	p->escalate_s[KIND_DEVICE_OFFLINE] = 72 * 3600;
 	p->recurrence_s = 30 * DAY;
 	p->offline_autoclose = false;
+	p->auto_regrade = false;
+	/* GB 50116-2013 9.2.3 sets a residual-current alarm between 300 and 500 mA: past the top
+	 * of that range, and again at twice it, a leak is worse than any alarm setting allows. */
+	p->worsen_band[KIND_RESIDUAL_CURRENT][0] = 500;
+	p->worsen_band[KIND_RESIDUAL_CURRENT][1] = 1000;
+	p->nworsen_bands[KIND_RESIDUAL_CURRENT] = 2;
+}
+
+int policy_worsen_band(const struct policy *p, enum kind k, double value)
+{
+	int n = 0;
+
+	if ((unsigned)k >= KIND_COUNT)
+		return 0;
+	for (int i = 0; i < p->nworsen_bands[k]; i++)
+		if (value >= p->worsen_band[k][i])
+			n = i + 1;
+	return n;
 }
 
 const char *kind_name(enum kind k)

@@ -35,6 +35,8 @@ enum level {
 	LEVEL_HIGH, /* above the high setpoint: life in danger now */
 };
 
+#define POLICY_BANDS_MAX 8
+
 struct policy {
 	enum grade grade[KIND_COUNT]; /* grade of an alarm of each kind */
 	enum grade prealarm_grade;    /* grade of any pre-alarm */
@@ -43,6 +45,13 @@ struct policy {
 	int64_t escalate_s[KIND_COUNT]; /* 0: never escalates */
 	int64_t recurrence_s;           /* window after close in which a return is a recurrence */
 	bool offline_autoclose;         /* device_offline closes itself when the device is back */
+	/* The county decides a grade: persistence and recurrence after close only suggest a
+	 * higher one (`escalation_suggested`) unless the county turns automatic regrading on. */
+	bool auto_regrade;
+	/* Worsening: a `worsened` event each time an active item's value crosses the next band
+	 * above where it was (at most once per band per occurrence), in the point's unit. */
+	double worsen_band[KIND_COUNT][POLICY_BANDS_MAX];
+	int nworsen_bands[KIND_COUNT];
 };
 
 void policy_defaults(struct policy *p);
@@ -54,5 +63,7 @@ int grade_from_name(const char *s); /* -1 if unknown */
 const char *level_name(enum level l);
 
 enum grade grade_up(enum grade g);
+/* How many of the kind's worsening bands `value` has reached (0: none). */
+int policy_worsen_band(const struct policy *p, enum kind k, double value);
 /* The grade a new item gets for a condition of this kind at this level. */
 enum grade policy_grade(const struct policy *p, enum kind k, enum level l);

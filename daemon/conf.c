@@ -44,6 +44,7 @@ static cfg_opt_t site_opts[] = {
 /* One option per kind, filled at first use from the kind names. */
 static cfg_opt_t grades_opts[KIND_COUNT + 3];
 static cfg_opt_t escalation_opts[KIND_COUNT + 1];
+static cfg_opt_t worsening_opts[KIND_COUNT + 1];
 static cfg_opt_t deadline_opts[] = {
     CFG_STR("immediate", NULL, CFGF_NONE),
     CFG_STR("major", NULL, CFGF_NONE),
@@ -58,6 +59,8 @@ static cfg_opt_t policy_opts[] = {
     CFG_SEC("escalation", escalation_opts, CFGF_NONE),
     CFG_STR("recurrence_window", "30d", CFGF_NONE),
     CFG_BOOL("offline_autoclose", cfg_false, CFGF_NONE),
+    CFG_BOOL("auto_regrade", cfg_false, CFGF_NONE),
+    CFG_SEC("worsening", worsening_opts, CFGF_NONE),
     CFG_END(),
 };
 
@@ -171,6 +174,10 @@ static void conf_schema_init(void)
 	for (int k = 0; k < KIND_COUNT; k++)
 		escalation_opts[k] = (cfg_opt_t)CFG_STR(kind_name((enum kind)k), NULL, CFGF_NONE);
 	escalation_opts[KIND_COUNT] = (cfg_opt_t)CFG_END();
+	for (int k = 0; k < KIND_COUNT; k++)
+		worsening_opts[k] =
+		    (cfg_opt_t)CFG_FLOAT_LIST(kind_name((enum kind)k), NULL, CFGF_NODEFAULT);
+	worsening_opts[KIND_COUNT] = (cfg_opt_t)CFG_END();
 	conf_parse_schema(root_opts);
 	done = true;
 }
@@ -339,6 +346,36 @@ static int64_t conf_policy_s(struct conf_parse *p, cfg_t *sec, const char *opt, 
 	return ms / 1000;
 }
 
+/* policy.worsening: per kind, up to POLICY_BANDS_MAX values in rising order; an empty list
+ * turns the kind's worsened events off. */
+static void conf_read_worsening(struct conf_parse *p, cfg_t *w, struct policy *x)
+{
+	for (int k = 0; k < KIND_COUNT; k++) {
+		const char *name = kind_name((enum kind)k);
+		unsigned n = cfg_size(w, name);
+
+		if (!conf_parse_isset(p, w, name))
+			continue;
+		if (n > POLICY_BANDS_MAX) {
+			conf_parse_error(p, w, name, "policy: worsening %s has %u bands; at most %d",
+			                 name, n, POLICY_BANDS_MAX);
+			continue;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			double v = cfg_getnfloat(w, name, i);
+			if (!(v > 0) || (i > 0 && v <= x->worsen_band[k][i - 1])) {
+				conf_parse_error(p, w, name,
+				                 "policy: worsening %s: bands must be above 0 and rising",
+				                 name);
+				n = 0;
+				break;
+			}
+			x->worsen_band[k][i] = v;
+		}
+		x->nworsen_bands[k] = (int)n;
+	}
+}
+
 static void conf_read_policy(struct conf_parse *p, struct conf *c)
 {
 	cfg_t *pol = cfg_getsec(p->cfg, "policy");
@@ -365,6 +402,8 @@ static void conf_read_policy(struct conf_parse *p, struct conf *c)
 	}
 	x->recurrence_s = conf_policy_s(p, pol, "recurrence_window", x->recurrence_s);
 	x->offline_autoclose = cfg_getbool(pol, "offline_autoclose");
+	x->auto_regrade = cfg_getbool(pol, "auto_regrade");
+	conf_read_worsening(p, cfg_getsec(pol, "worsening"), x);
 }
 
 bool conf_baud_valid(long b)

@@ -75,6 +75,53 @@ static int hazard_record(struct ledger *l, struct hazard *h, const char *type, i
 	return hazard_event_append(l, h, type, wall_ms);
 }
 
+/* A higher grade for the county to decide on: `escalation_suggested` in the item's info. */
+static void hazard_suggest(struct hazard *h, enum grade g, const char *reason, int64_t wall_ms)
+{
+	char at[32];
+
+	clock_format_iso(wall_ms, at, sizeof(at));
+	json_object_set_new(h->info, "escalation_suggested",
+	                    json_pack("{s:s, s:s, s:s}", "grade", grade_name(g), "reason", reason,
+	                              "at", at));
+}
+
+bool hazard_escalation_done(const struct hazard *h)
+{
+	json_t *s = json_object_get(h->info, "escalation_suggested");
+	const char *why = json_string_value(json_object_get(s, "reason"));
+
+	return h->escalations > 0 || (why && strcmp(why, "persisted") == 0);
+}
+
+/* Where the value stands among the kind's worsening bands, as of now: the bands already
+ * reached when an occurrence begins are not news. */
+static void hazard_set_band(const struct policy *p, struct hazard *h, const struct hazard_obs *o)
+{
+	if (o->below || p->nworsen_bands[o->kind] == 0)
+		return;
+	json_object_set_new(h->info, "worsen_band",
+	                    json_integer(policy_worsen_band(p, o->kind, o->value)));
+}
+
+/* The value crossed a band it had not reached in this occurrence: 1 (recorded in info), or 0. */
+static int hazard_worsened(const struct policy *p, struct hazard *h, const struct hazard_obs *o)
+{
+	if (o->below || p->nworsen_bands[o->kind] == 0)
+		return 0;
+	int band = policy_worsen_band(p, o->kind, o->value);
+	json_int_t was = json_integer_value(json_object_get(h->info, "worsen_band"));
+	if (band <= was)
+		return 0;
+	char at[32];
+	clock_format_iso(o->wall_ms, at, sizeof(at));
+	json_object_set_new(h->info, "worsen_band", json_integer(band));
+	json_object_set_new(h->info, "worsened",
+	                    json_pack("{s:f, s:f, s:s}", "band", p->worsen_band[o->kind][band - 1],
+	                              "value", o->value, "at", at));
+	return 1;
+}
+
 static int hazard_raise(struct ledger *l, const struct policy *p, const struct hazard_obs *o,
                         const struct hazard *prev, struct hazard *h)
 {
@@ -95,11 +142,17 @@ static int hazard_raise(struct ledger *l, const struct policy *p, const struct h
 	h->info = o->info ? json_deep_copy(o->info) : json_object();
 	json_object_set_new(h->info, "level", json_string(level_name(o->level)));
 	hazard_set_active_since(h, o->wall_ms);
+	hazard_set_band(p, h, o);
 	if (prev) {
-		/* Back within the window after a close: the rectification may not have held. */
-		g = grade_up(g > prev->grade ? g : prev->grade);
+		/* Back within the window after a close: the rectification may not have held. The
+		 * county decides whether that makes it graver, unless it let the gateway decide. */
+		enum grade up = grade_up(g > prev->grade ? g : prev->grade);
 		snprintf(h->recurrence_of, sizeof(h->recurrence_of), "%s", prev->id);
 		h->suspect_rectification = true;
+		if (p->auto_regrade)
+			g = up;
+		else if (up > g)
+			hazard_suggest(h, up, "recurred_after_close", o->wall_ms);
 	}
 	h->grade = g;
 	h->deadline = hazard_deadline(p, g, o->wall_ms);
@@ -131,6 +184,7 @@ int hazard_observe(struct ledger *l, const struct policy *p, const struct hazard
 			h.occurrences++;
 			h.cleared_at = 0;
 			hazard_set_active_since(&h, o->wall_ms);
+			hazard_set_band(p, &h, o);
 			*outcome = HAZARD_RECURRED;
 		}
 		if (want > h.grade) {
@@ -145,7 +199,11 @@ int hazard_observe(struct ledger *l, const struct policy *p, const struct hazard
 			if (*outcome == HAZARD_NONE)
 				*outcome = HAZARD_ESCALATED;
 		}
-		if (*outcome == HAZARD_RECURRED)
+		if (hazard_worsened(p, &h, o) && *outcome == HAZARD_NONE)
+			*outcome = HAZARD_WORSENED;
+		if (*outcome == HAZARD_WORSENED)
+			rc = hazard_record(l, &h, "worsened", o->wall_ms, false);
+		else if (*outcome == HAZARD_RECURRED)
 			rc = hazard_record(l, &h, "recurred", o->wall_ms, false);
 		else if (*outcome == HAZARD_ESCALATED)
 			rc = hazard_record(l, &h, "escalated", o->wall_ms, false);
@@ -243,6 +301,15 @@ int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, in
 		item_finish(&h);
 		return 0;
 	}
+	if (!p->auto_regrade) {
+		/* Persisted this long: the county may want it graver; it says so (hazard.regrade). */
+		hazard_suggest(&h, grade_up(h.grade), "persisted", wall_ms);
+		json_object_set_new(json_object_get(h.info, "escalation_suggested"), "after_s",
+		                    json_integer(p->escalate_s[h.kind]));
+		rc = hazard_record(l, &h, "escalation_suggested", wall_ms, false);
+		item_finish(&h);
+		return rc;
+	}
 	h.grade = grade_up(h.grade);
 	h.escalations++;
 	int64_t d = hazard_deadline(p, h.grade, wall_ms);
@@ -338,6 +405,11 @@ static const char *hazard_command_check(const char *type, const struct hazard *h
 		*event = "closed";
 		return closed ? "hazard is already closed" : NULL;
 	}
+	if (strcmp(type, "hazard.regrade") == 0) {
+		*to = h->status;
+		*event = "regraded";
+		return closed ? "hazard is closed" : NULL;
+	}
 	if (strcmp(type, "hazard.reopen") == 0) {
 		*to = HSTATUS_OPEN;
 		*event = "reopened";
@@ -348,8 +420,10 @@ static const char *hazard_command_check(const char *type, const struct hazard *h
 
 /* The platform's free-form fields of a command, each stored in the item's info.platform and
  * so copied into every later event of the item: each is bounded (HAZARD_CMD_FIELD_MAX). */
-static const char *const hazard_cmd_fields[] = {"assignee", "measures", "funds", "plan",
-                                                "acceptor", "note",     "deadline"};
+static const char *const hazard_cmd_fields[] = {
+    "assignee", "measures", "funds", "plan", "acceptor", "note",
+    "deadline", "actor",    "role",  "reason", "grade",
+};
 
 /* Why the command's strings or fields break a limit, or NULL. */
 static const char *hazard_command_limits(json_t *cmd, const char *type, const char *hid, char *why,
@@ -372,6 +446,31 @@ static const char *hazard_command_limits(json_t *cmd, const char *type, const ch
 	return NULL;
 }
 
+/* hazard.regrade: the county's grade, who gave it and why (info.regraded); a suggestion it
+ * answers is gone. A graver grade may bring the deadline nearer, never later. */
+static void hazard_regrade(const struct policy *p, json_t *cmd, struct hazard *h, int64_t wall_ms)
+{
+	enum grade to = (enum grade)grade_from_name(json_string_value(json_object_get(cmd, "grade")));
+	json_t *r = json_pack("{s:s, s:s}", "from", grade_name(h->grade), "to", grade_name(to));
+	char at[32];
+
+	clock_format_iso(wall_ms, at, sizeof(at));
+	json_object_set_new(r, "at", json_string(at));
+	for (const char *const *k = (const char *const[]){"actor", "role", "reason", NULL}; *k; k++) {
+		json_t *v = json_object_get(cmd, *k);
+		if (v)
+			json_object_set(r, *k, v);
+	}
+	json_object_set_new(h->info, "regraded", r);
+	json_object_del(h->info, "escalation_suggested");
+	if (to > h->grade) {
+		int64_t d = hazard_deadline(p, to, wall_ms);
+		if (d < h->deadline || h->deadline == 0)
+			h->deadline = d;
+	}
+	h->grade = to;
+}
+
 /* The transition a valid command makes, with its event. */
 static int hazard_command_transition(struct ledger *l, const struct policy *p, json_t *cmd,
                                      const char *id, struct hazard *h, enum hstatus to,
@@ -386,9 +485,12 @@ static int hazard_command_transition(struct ledger *l, const struct policy *p, j
 	for (size_t i = 0; i < sizeof(hazard_cmd_fields) / sizeof(hazard_cmd_fields[0]); i++) {
 		json_t *v = json_object_get(cmd, hazard_cmd_fields[i]);
 
-		if (v && strcmp(hazard_cmd_fields[i], "deadline") != 0)
+		if (v && strcmp(hazard_cmd_fields[i], "deadline") != 0 &&
+		    strcmp(hazard_cmd_fields[i], "grade") != 0)
 			json_object_set(pf, hazard_cmd_fields[i], v);
 	}
+	if (strcmp(event, "regraded") == 0)
+		hazard_regrade(p, cmd, h, wall_ms);
 	const char *dl = json_string_value(json_object_get(cmd, "deadline"));
 	int64_t d = hazard_parse_iso(dl);
 	if (dl && d > 0)
@@ -435,6 +537,9 @@ int hazard_apply_command(struct ledger *l, const struct policy *p, json_t *cmd, 
 		reason = "unknown hazard";
 	} else {
 		reason = hazard_command_check(type, &h, &to, &event);
+		if (!reason && strcmp(type, "hazard.regrade") == 0 &&
+		    grade_from_name(json_string_value(json_object_get(cmd, "grade"))) < 0)
+			reason = "grade must be one of immediate, major, significant, general";
 		if (!reason)
 			rc = hazard_command_transition(l, p, cmd, id, &h, to, event, wall_ms);
 		item_finish(&h);

@@ -36,14 +36,17 @@ enum hazard_outcome {
 	HAZARD_RAISED,
 	HAZARD_RECURRED,
 	HAZARD_ESCALATED, /* grade went up on an active item */
+	HAZARD_WORSENED,  /* the value crossed the next worsening band (policy) */
 	HAZARD_CLEARED,
 	HAZARD_CLOSED,
 	HAZARD_OVERDUE,
 };
 
-/* The condition is present. Raises a new item, records a recurrence on the open one, or
- * updates the peak. A return within the recurrence window after a close opens a new item
- * one grade higher linked by recurrence_of. `out` (may be NULL) receives the item. */
+/* The condition is present. Raises a new item, records a recurrence on the open one, a
+ * `worsened` event when the value crosses the next worsening band, or updates the peak. A
+ * return within the recurrence window after a close opens a new item linked by
+ * recurrence_of, with `escalation_suggested` one grade higher (or that grade, with
+ * policy.auto_regrade). `out` (may be NULL) receives the item. */
 int hazard_observe(struct ledger *l, const struct policy *p, const struct hazard_obs *o,
                    struct hazard *out, enum hazard_outcome *outcome);
 /* The condition is gone: `cleared` on the open item, if it was active. With `autoclose`
@@ -55,8 +58,12 @@ int hazard_clear(struct ledger *l, const char *device, const char *point, enum k
  * Returns 1 if recorded, 0 if there is no active item, or a negative errno. */
 int hazard_silence(struct ledger *l, const char *device, const char *point, enum kind kind,
                    int64_t wall_ms);
-/* Up one grade, as `escalated`; the deadline never moves later. */
+/* Persisted past the kind's escalation time: with policy.auto_regrade up one grade, as
+ * `escalated` (the deadline never moves later); otherwise the grade stays and the item gets
+ * `escalation_suggested` (reason "persisted"), recorded as an event of that name. */
 int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, int64_t wall_ms);
+/* Whether persistence has already escalated the item or suggested it. */
+bool hazard_escalation_done(const struct hazard *h);
 /* Every item past its deadline and not closed gets one `overdue` event. Returns the count. */
 int hazard_mark_overdue(struct ledger *l, int64_t wall_ms);
 

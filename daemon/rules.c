@@ -200,7 +200,7 @@ static int rules_raise(struct rules *r, struct dstate *d, struct cond *c, enum l
 		return rc;
 	if (c->cur == LEVEL_NONE) {
 		c->active_since = mono;
-		c->escalated = h.escalations > 0;
+		c->escalated = hazard_escalation_done(&h);
 	}
 	c->cur = level;
 	c->peak = h.peak;
@@ -587,7 +587,7 @@ static int rules_resync_one(struct hazard *h, void *userdata)
 	c->threshold = h->threshold;
 	c->peak = h->peak;
 	c->test = h->test;
-	c->escalated = h->escalations > 0;
+	c->escalated = hazard_escalation_done(h);
 	json_t *since = json_object_get(h->info, "active_since_ms");
 	int64_t from = json_is_integer(since) ? json_integer_value(since) : h->first_seen;
 	int64_t age = x->wall - from;

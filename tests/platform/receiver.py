@@ -76,10 +76,12 @@ from urllib.parse import parse_qs, urlsplit
 
 EVENT_TYPES = frozenset((
     "raised", "escalated", "recurred", "cleared", "silenced", "overdue", "reopened",
-    "acknowledged", "assigned", "accepted", "closed", "resync",
+    "acknowledged", "assigned", "accepted", "closed", "resync", "escalation_suggested",
+    "regraded", "worsened",
 ))
 COMMAND_TYPES = frozenset((
     "hazard.acknowledge", "hazard.assign", "hazard.accept", "hazard.close", "hazard.reopen",
+    "hazard.regrade",
 ))
 FAIL_MODES = ("none", "500", "503", "429", "slow", "reset", "garbage", "reject", "phantom")
 GRADES = ("immediate", "major", "significant", "general")

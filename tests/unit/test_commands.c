@@ -164,6 +164,54 @@ static void test_lifecycle(void **state)
 	ledger_outbox_free(it, n);
 }
 
+/* The county decides the grade: hazard.regrade records the new grade with who and why, answers
+ * a suggestion, and brings a graver item's deadline nearer; a bad grade is refused. */
+static void test_regrade(void **state)
+{
+	struct fixture *f = *state;
+	struct hazard h;
+
+	item(f, &h);
+	int64_t deadline = h.deadline; /* significant: 30 days */
+	json_object_set_new(h.info, "escalation_suggested",
+	                    json_pack("{s:s, s:s}", "grade", "major", "reason", "persisted"));
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(ledger_hazard_update(f->l, &h), 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	item_finish(&h);
+
+	apply(f, "{\"id\":\"g0\",\"type\":\"hazard.regrade\",\"hazard_id\":\"%s\","
+	         "\"grade\":\"catastrophic\"}", f->id);
+	assert_string_equal(result(f, "g0"), "grade must be one of immediate, major, significant, general");
+	apply(f, "{\"id\":\"g1\",\"type\":\"hazard.regrade\",\"hazard_id\":\"%s\","
+	         "\"grade\":\"immediate\",\"actor\":\"王科长\",\"role\":\"county_fire_office\","
+	         "\"reason\":\"线路老化，危及人身安全\"}", f->id);
+	assert_string_equal(result(f, "g1"), "ok");
+	item(f, &h);
+	assert_int_equal(h.grade, GRADE_IMMEDIATE);
+	assert_int_equal(h.status, HSTATUS_OPEN);
+	assert_null(json_object_get(h.info, "escalation_suggested"));
+	json_t *r = json_object_get(h.info, "regraded");
+	assert_string_equal(json_string_value(json_object_get(r, "from")), "significant");
+	assert_string_equal(json_string_value(json_object_get(r, "to")), "immediate");
+	assert_string_equal(json_string_value(json_object_get(r, "actor")), "王科长");
+	assert_string_equal(json_string_value(json_object_get(r, "reason")), "线路老化，危及人身安全");
+	/* immediate: one day from the regrade, nearer than significant's 30. */
+	assert_int_equal(h.deadline, T0 + 1000 + 24 * 3600 * 1000LL);
+	assert_true(h.deadline < deadline);
+	item_finish(&h);
+
+	/* Down again: the grade follows, the deadline does not move later. */
+	apply(f, "{\"id\":\"g2\",\"type\":\"hazard.regrade\",\"hazard_id\":\"%s\","
+	         "\"grade\":\"general\",\"actor\":\"王科长\"}", f->id);
+	item(f, &h);
+	assert_int_equal(h.grade, GRADE_GENERAL);
+	assert_int_equal(h.deadline, T0 + 1000 + 24 * 3600 * 1000LL);
+	item_finish(&h);
+	/* raised, regraded twice: the refused one left nothing. */
+	assert_int_equal(ledger_event_count(f->l), 3);
+}
+
 static void test_impossible_changes_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -332,6 +380,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_regrade, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_impossible_changes_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_applied_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limits_refuse_and_store_nothing, setup, teardown),

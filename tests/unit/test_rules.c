@@ -361,11 +361,37 @@ static void test_prealarm_then_alarm_same_item(void **state)
 	assert_string_equal(event_types(f, "GW-T-000001"), "raised,escalated");
 }
 
+/* Held 30 minutes: by default the county decides, so the item keeps its grade and says a
+ * higher one is suggested, once. */
 static void test_escalation_after_duration(void **state)
 {
 	struct fixture *f = *state;
 	struct hazard h;
 
+	raise_leak_alarm(f, 0);
+	tick_at(f, 5 * S + 29 * MINUTE);
+	assert_string_equal(event_types(f, "GW-T-000001"), "raised");
+	tick_at(f, 5 * S + 30 * MINUTE);
+	open_item(f, "box", "leak", KIND_RESIDUAL_CURRENT, &h);
+	assert_int_equal(h.grade, GRADE_SIGNIFICANT);
+	assert_int_equal(h.escalations, 0);
+	json_t *sug = json_object_get(h.info, "escalation_suggested");
+	assert_string_equal(json_string_value(json_object_get(sug, "grade")), "major");
+	assert_string_equal(json_string_value(json_object_get(sug, "reason")), "persisted");
+	assert_int_equal(json_integer_value(json_object_get(sug, "after_s")), 30 * 60);
+	item_finish(&h);
+	/* Once only. */
+	tick_at(f, 5 * S + 3 * H);
+	assert_string_equal(event_types(f, "GW-T-000001"), "raised,escalation_suggested");
+}
+
+/* A county that lets the gateway regrade: up one grade after 30 minutes. */
+static void test_escalation_automatic_when_allowed(void **state)
+{
+	struct fixture *f = fixture_new("policy {\n  auto_regrade = true\n}\n");
+	struct hazard h;
+
+	(void)state;
 	raise_leak_alarm(f, 0);
 	tick_at(f, 5 * S + 29 * MINUTE);
 	open_item(f, "box", "leak", KIND_RESIDUAL_CURRENT, &h);
@@ -376,12 +402,49 @@ static void test_escalation_after_duration(void **state)
 	open_item(f, "box", "leak", KIND_RESIDUAL_CURRENT, &h);
 	assert_int_equal(h.grade, GRADE_MAJOR);
 	assert_int_equal(h.escalations, 1);
+	assert_null(json_object_get(h.info, "escalation_suggested"));
 	/* Escalation never moves the deadline later (major's 60 days > significant's 30). */
 	assert_int_equal(h.deadline, deadline);
 	item_finish(&h);
-	/* Once only. */
 	tick_at(f, 5 * S + 3 * H);
 	assert_string_equal(event_types(f, "GW-T-000001"), "raised,escalated");
+	void *st = f;
+	teardown(&st);
+}
+
+/* A leak that grows past the worsening bands (500 and 1000 mA by default) tells the platform
+ * at each band, once per band while it lasts; a new occurrence starts from where it is. */
+static void test_worsened_bands(void **state)
+{
+	struct fixture *f = *state;
+	struct hazard h;
+
+	raise_leak_alarm(f, 0);
+	value_at(f, 10 * S, "box", "leak", 450);
+	value_at(f, 20 * S, "box", "leak", 600);
+	value_at(f, 30 * S, "box", "leak", 700);
+	value_at(f, 40 * S, "box", "leak", 550);
+	value_at(f, 50 * S, "box", "leak", 650);
+	assert_string_equal(event_types(f, "GW-T-000001"), "raised,worsened");
+	open_item(f, "box", "leak", KIND_RESIDUAL_CURRENT, &h);
+	json_t *w = json_object_get(h.info, "worsened");
+	assert_true(json_real_value(json_object_get(w, "band")) == 500);
+	assert_true(json_real_value(json_object_get(w, "value")) == 600);
+	assert_int_equal(h.grade, GRADE_SIGNIFICANT); /* worse, but the grade is the county's */
+	item_finish(&h);
+	value_at(f, 60 * S, "box", "leak", 1100);
+	assert_string_equal(event_types(f, "GW-T-000001"), "raised,worsened,worsened");
+	/* Cleared, and back at 800 mA while the item is open: a recurrence, already past 500. */
+	value_at(f, 70 * S, "box", "leak", 0);
+	value_at(f, 90 * S, "box", "leak", 0);
+	value_at(f, 100 * S, "box", "leak", 800);
+	value_at(f, 105 * S, "box", "leak", 800);
+	value_at(f, 110 * S, "box", "leak", 900);
+	assert_string_equal(event_types(f, "GW-T-000001"),
+	                    "raised,worsened,worsened,cleared,recurred");
+	value_at(f, 120 * S, "box", "leak", 1200);
+	assert_string_equal(event_types(f, "GW-T-000001"),
+	                    "raised,worsened,worsened,cleared,recurred,worsened");
 }
 
 static void test_no_escalation_once_cleared(void **state)
@@ -420,15 +483,43 @@ static void test_recurrence_after_close(void **state)
 	value_at(f, 30 * S, "box", "leak", 0);
 	f->now = 1 * DAY;
 	close_item(f, "GW-T-000001");
-	/* Back 10 days after the close: a new item, one grade up, linked. */
+	/* Back 10 days after the close: a new item, linked, with a higher grade suggested. */
 	raise_leak_alarm(f, 11 * DAY);
 	assert_int_equal(count_items(f, "box", "leak"), 2);
 	open_item(f, "box", "leak", KIND_RESIDUAL_CURRENT, &h);
 	assert_string_equal(h.id, "GW-T-000002");
 	assert_string_equal(h.recurrence_of, "GW-T-000001");
 	assert_true(h.suspect_rectification);
-	assert_int_equal(h.grade, GRADE_MAJOR);
+	assert_int_equal(h.grade, GRADE_SIGNIFICANT);
+	json_t *sug = json_object_get(h.info, "escalation_suggested");
+	assert_string_equal(json_string_value(json_object_get(sug, "grade")), "major");
+	assert_string_equal(json_string_value(json_object_get(sug, "reason")),
+	                    "recurred_after_close");
 	item_finish(&h);
+	/* The suggestion answers recurrence, not persistence: that one may still come. */
+	tick_at(f, 11 * DAY + 31 * MINUTE);
+	assert_string_equal(event_types(f, "GW-T-000002"), "raised,escalation_suggested");
+}
+
+static void test_recurrence_after_close_automatic(void **state)
+{
+	struct fixture *f = fixture_new("policy {\n  auto_regrade = true\n}\n");
+	struct hazard h;
+
+	(void)state;
+	raise_leak_alarm(f, 0);
+	value_at(f, 10 * S, "box", "leak", 0);
+	value_at(f, 30 * S, "box", "leak", 0);
+	f->now = 1 * DAY;
+	close_item(f, "GW-T-000001");
+	raise_leak_alarm(f, 11 * DAY);
+	open_item(f, "box", "leak", KIND_RESIDUAL_CURRENT, &h);
+	assert_string_equal(h.recurrence_of, "GW-T-000001");
+	assert_int_equal(h.grade, GRADE_MAJOR);
+	assert_null(json_object_get(h.info, "escalation_suggested"));
+	item_finish(&h);
+	void *st = f;
+	teardown(&st);
 }
 
 static void test_no_recurrence_after_window(void **state)
@@ -537,17 +628,20 @@ static void test_offline_after_missed_polls(void **state)
 	open_item(f, "box", "online", KIND_DEVICE_OFFLINE, &h);
 	assert_int_equal(h.grade, GRADE_GENERAL);
 	item_finish(&h);
-	/* Offline 72 h: an unmonitored building is itself a danger. */
+	/* Offline 72 h: an unmonitored building is itself a danger; the county may say graver. */
 	tick_at(f, 72 * H + S);
 	open_item(f, "box", "online", KIND_DEVICE_OFFLINE, &h);
-	assert_int_equal(h.grade, GRADE_SIGNIFICANT);
+	assert_int_equal(h.grade, GRADE_GENERAL);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(h.info, "escalation_suggested"), "grade")),
+	                    "significant");
 	item_finish(&h);
 	f->now = 73 * H;
 	assert_int_equal(rules_poll(f->rules, "box", true, mono(f), wall(f)), 0);
 	open_item(f, "box", "online", KIND_DEVICE_OFFLINE, &h);
 	assert_false(h.active);
 	assert_int_equal(h.status, HSTATUS_OPEN); /* not closed by default */
-	assert_string_equal(event_types(f, h.id), "raised,escalated,cleared");
+	assert_string_equal(event_types(f, h.id), "raised,escalation_suggested,cleared");
 	item_finish(&h);
 }
 
@@ -639,7 +733,7 @@ static void test_resync_after_restart(void **state)
 	assert_int_equal(q_int(f, "SELECT count(*) FROM events"), 1);
 	/* Escalation counts from when it began, not from the restart. */
 	tick_at(f, 31 * MINUTE);
-	assert_string_equal(event_types(f, "GW-T-000001"), "raised,escalated");
+	assert_string_equal(event_types(f, "GW-T-000001"), "raised,escalation_suggested");
 }
 
 static void test_group_commit(void **state)
@@ -682,8 +776,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dedup_recurred_and_peak, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prealarm_then_alarm_same_item, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_escalation_after_duration, setup, teardown),
+	    cmocka_unit_test(test_escalation_automatic_when_allowed),
+	    cmocka_unit_test_setup_teardown(test_worsened_bands, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_escalation_once_cleared, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_recurrence_after_close, setup, teardown),
+	    cmocka_unit_test(test_recurrence_after_close_automatic),
 	    cmocka_unit_test_setup_teardown(test_no_recurrence_after_window, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_overdue_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sensor_fault_is_not_alarm, setup, teardown),
