@@ -18,6 +18,7 @@ static const char *const kind_names[KIND_COUNT] = {
     [KIND_TAMPER] = "tamper",
     [KIND_DEVICE_FAULT] = "device_fault",
     [KIND_LEDGER_CORRUPT] = "ledger_corrupt",
+    [KIND_REPEATED_FALSE_ALARM] = "repeated_false_alarm",
 };
 
 static const char *const grade_names[GRADE_COUNT] = {
@@ -54,6 +55,9 @@ void policy_defaults(struct policy *p)
 	p->recurrence_s = 30 * DAY;
 	p->offline_autoclose = false;
 	p->auto_regrade = false;
+	p->incident[KIND_FIRE_ALARM] = true;
+	p->false_alarm_limit = 3;
+	p->false_alarm_window_s = 30 * DAY;
 	/* GB 50116-2013 9.2.3 sets a residual-current alarm between 300 and 500 mA: past the top
 	 * of that range, and again at twice it, a leak is worse than any alarm setting allows. */
 	p->worsen_band[KIND_RESIDUAL_CURRENT][0] = 500;

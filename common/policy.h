@@ -21,6 +21,7 @@ enum kind {
 	KIND_TAMPER,
 	KIND_DEVICE_FAULT,
 	KIND_LEDGER_CORRUPT,
+	KIND_REPEATED_FALSE_ALARM, /* a detector's incidents verified false too often */
 	KIND_COUNT
 };
 
@@ -52,6 +53,13 @@ struct policy {
 	 * above where it was (at most once per band per occurrence), in the point's unit. */
 	double worsen_band[KIND_COUNT][POLICY_BANDS_MAX];
 	int nworsen_bands[KIND_COUNT];
+	/* 警情 apart from 隐患: kinds whose items are incidents (verified and closed, no
+	 * rectification deadline). Default: fire_alarm. */
+	bool incident[KIND_COUNT];
+	/* A detector whose incidents are verified false this many times within the window gets a
+	 * repeated_false_alarm hazard (maintenance needed). 0: never. */
+	int false_alarm_limit;
+	int64_t false_alarm_window_s;
 };
 
 void policy_defaults(struct policy *p);

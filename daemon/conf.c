@@ -53,6 +53,12 @@ static cfg_opt_t deadline_opts[] = {
     CFG_END(),
 };
 
+static cfg_opt_t false_alarm_opts[] = {
+    CFG_INT("count", 3, CFGF_NONE),
+    CFG_STR("window", "30d", CFGF_NONE),
+    CFG_END(),
+};
+
 static cfg_opt_t policy_opts[] = {
     CFG_SEC("grades", grades_opts, CFGF_NONE),
     CFG_SEC("deadlines", deadline_opts, CFGF_NONE),
@@ -61,6 +67,8 @@ static cfg_opt_t policy_opts[] = {
     CFG_BOOL("offline_autoclose", cfg_false, CFGF_NONE),
     CFG_BOOL("auto_regrade", cfg_false, CFGF_NONE),
     CFG_SEC("worsening", worsening_opts, CFGF_NONE),
+    CFG_STR_LIST("incidents", "{fire_alarm}", CFGF_NONE),
+    CFG_SEC("false_alarms", false_alarm_opts, CFGF_NONE),
     CFG_END(),
 };
 
@@ -376,6 +384,35 @@ static void conf_read_worsening(struct conf_parse *p, cfg_t *w, struct policy *x
 	}
 }
 
+/* policy.incidents (the kinds whose items are 警情) and policy.false_alarms (the rule that
+ * turns a detector's repeated false alarms into a hazard). */
+static void conf_read_incidents(struct conf_parse *p, cfg_t *pol, struct policy *x)
+{
+	cfg_t *fa = cfg_getsec(pol, "false_alarms");
+	unsigned n = cfg_size(pol, "incidents");
+
+	memset(x->incident, 0, sizeof(x->incident));
+	for (unsigned i = 0; i < n; i++) {
+		const char *name = cfg_getnstr(pol, "incidents", i);
+		int k = kind_from_name(name);
+
+		if (k < 0 || k == KIND_REPEATED_FALSE_ALARM || k == KIND_LEDGER_CORRUPT)
+			conf_parse_error(p, pol, "incidents",
+			                 "policy: incidents: '%s' is not a kind a detector reports", name);
+		else
+			x->incident[k] = true;
+	}
+	int count = conf_int(fa, "count");
+	if (count < 0 || count > 1000)
+		conf_parse_error(p, fa, "count",
+		                 "policy: false_alarms count = %d is outside 0 (never) to 1000", count);
+	else
+		x->false_alarm_limit = count;
+	x->false_alarm_window_s = conf_policy_s(p, fa, "window", x->false_alarm_window_s);
+	if (x->false_alarm_window_s <= 0)
+		conf_parse_error(p, fa, "window", "policy: false_alarms window must be longer than 0");
+}
+
 static void conf_read_policy(struct conf_parse *p, struct conf *c)
 {
 	cfg_t *pol = cfg_getsec(p->cfg, "policy");
@@ -404,6 +441,7 @@ static void conf_read_policy(struct conf_parse *p, struct conf *c)
 	x->offline_autoclose = cfg_getbool(pol, "offline_autoclose");
 	x->auto_regrade = cfg_getbool(pol, "auto_regrade");
 	conf_read_worsening(p, cfg_getsec(pol, "worsening"), x);
+	conf_read_incidents(p, pol, x);
 }
 
 bool conf_baud_valid(long b)

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* hazard: item fields, JSON snapshots and the gateway's side of the lifecycle. */
+/* hazard: the gateway's side of an item's lifecycle: raise, recur, worsen, clear, silence,
+ * escalate (or suggest it), overdue, resync. The platform's side is hazard_command.c. */
 #include "hazard.h"
+#include "hazard_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -23,8 +25,11 @@ static void hazard_set_active_since(struct hazard *h, int64_t wall_ms)
 	json_object_set_new(h->info, "active_since_ms", json_integer(wall_ms));
 }
 
-static int64_t hazard_deadline(const struct policy *p, enum grade g, int64_t from_ms)
+int64_t hazard_deadline(const struct policy *p, const struct hazard *h, enum grade g,
+                        int64_t from_ms)
 {
+	if (h->iclass == ICLASS_INCIDENT)
+		return 0; /* verified and closed, never rectified by a date */
 	return from_ms + p->deadline_s[g] * 1000;
 }
 
@@ -65,8 +70,8 @@ static int hazard_event_append(struct ledger *l, struct hazard *h, const char *t
 	return hazard_event_append_to(l, h, type, wall_ms, NULL);
 }
 
-static int hazard_record(struct ledger *l, struct hazard *h, const char *type, int64_t wall_ms,
-                         bool insert)
+int hazard_record(struct ledger *l, struct hazard *h, const char *type, int64_t wall_ms,
+                  bool insert)
 {
 	int rc = insert ? ledger_hazard_insert(l, h) : ledger_hazard_update(l, h);
 
@@ -128,6 +133,7 @@ static int hazard_raise(struct ledger *l, const struct policy *p, const struct h
 	enum grade g = policy_grade(p, o->kind, o->level);
 
 	item_init(h);
+	h->iclass = p->incident[o->kind] ? ICLASS_INCIDENT : ICLASS_HAZARD;
 	snprintf(h->device, sizeof(h->device), "%s", o->device);
 	snprintf(h->point, sizeof(h->point), "%s", o->point);
 	snprintf(h->unit, sizeof(h->unit), "%s", o->unit ? o->unit : "");
@@ -155,7 +161,7 @@ static int hazard_raise(struct ledger *l, const struct policy *p, const struct h
 			hazard_suggest(h, up, "recurred_after_close", o->wall_ms);
 	}
 	h->grade = g;
-	h->deadline = hazard_deadline(p, g, o->wall_ms);
+	h->deadline = hazard_deadline(p, h, g, o->wall_ms);
 	hazard_title(h, o->level);
 	return hazard_record(l, h, "raised", o->wall_ms, true);
 }
@@ -193,7 +199,7 @@ int hazard_observe(struct ledger *l, const struct policy *p, const struct hazard
 			h.threshold = o->threshold;
 			json_object_set_new(h.info, "level", json_string(level_name(o->level)));
 			hazard_title(&h, o->level);
-			int64_t d = hazard_deadline(p, want, o->wall_ms);
+			int64_t d = hazard_deadline(p, &h, want, o->wall_ms);
 			if (d < h.deadline)
 				h.deadline = d;
 			if (*outcome == HAZARD_NONE)
@@ -217,7 +223,8 @@ int hazard_observe(struct ledger *l, const struct policy *p, const struct hazard
 	}
 
 	bool have_prev = false;
-	if (!o->test) {
+	/* An incident is a new 警情 each time: its repeats are the false-alarm rule's business. */
+	if (!o->test && !p->incident[o->kind]) {
 		rc = ledger_hazard_last_closed(l, o->device, o->point, o->kind, &prev);
 		if (rc < 0)
 			return rc;
@@ -297,7 +304,7 @@ int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, in
 
 	if (rc <= 0)
 		return rc == 0 ? -ENOENT : rc;
-	if (h.status == HSTATUS_CLOSED || h.grade == GRADE_IMMEDIATE) {
+	if (h.status == HSTATUS_CLOSED || h.grade == GRADE_IMMEDIATE || h.iclass == ICLASS_INCIDENT) {
 		item_finish(&h);
 		return 0;
 	}
@@ -312,7 +319,7 @@ int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, in
 	}
 	h.grade = grade_up(h.grade);
 	h.escalations++;
-	int64_t d = hazard_deadline(p, h.grade, wall_ms);
+	int64_t d = hazard_deadline(p, &h, h.grade, wall_ms);
 	if (d < h.deadline || h.deadline == 0)
 		h.deadline = d;
 	rc = hazard_record(l, &h, "escalated", wall_ms, false);
@@ -349,252 +356,6 @@ int hazard_mark_overdue(struct ledger *l, int64_t wall_ms)
 	if (rc < 0)
 		return rc;
 	return c.rc < 0 ? c.rc : c.count;
-}
-
-static int64_t hazard_parse_iso(const char *s)
-{
-	struct tm tm;
-	int ms = 0;
-	char *end;
-
-	memset(&tm, 0, sizeof(tm));
-	if (!s || !(end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)))
-		return -1;
-	if (*end == '.') {
-		ms = (int)strtol(end + 1, &end, 10);
-		while (ms >= 1000)
-			ms /= 10;
-	}
-	if (*end != 'Z' && *end != '\0')
-		return -1;
-	return (int64_t)timegm(&tm) * 1000 + ms;
-}
-
-/* What a command does to an item: the new status and the event that records it, or a reason
- * why it cannot. */
-static const char *hazard_command_check(const char *type, const struct hazard *h, enum hstatus *to,
-                                        const char **event)
-{
-	bool closed = h->status == HSTATUS_CLOSED;
-
-	if (strcmp(type, "hazard.acknowledge") == 0) {
-		*to = HSTATUS_ACKNOWLEDGED;
-		*event = "acknowledged";
-		if (closed)
-			return "hazard is closed";
-		return h->status == HSTATUS_OPEN ? NULL : "hazard was acknowledged before";
-	}
-	if (strcmp(type, "hazard.assign") == 0) {
-		*to = HSTATUS_RECTIFYING;
-		*event = "assigned";
-		if (closed)
-			return "hazard is closed";
-		return h->status == HSTATUS_PENDING_ACCEPTANCE ? "hazard is pending acceptance"
-		                                               : NULL;
-	}
-	if (strcmp(type, "hazard.accept") == 0) {
-		*to = HSTATUS_PENDING_ACCEPTANCE;
-		*event = "accepted";
-		if (closed)
-			return "hazard is closed";
-		return h->status == HSTATUS_PENDING_ACCEPTANCE ? "hazard was accepted before"
-		                                               : NULL;
-	}
-	if (strcmp(type, "hazard.close") == 0) {
-		*to = HSTATUS_CLOSED;
-		*event = "closed";
-		return closed ? "hazard is already closed" : NULL;
-	}
-	if (strcmp(type, "hazard.regrade") == 0) {
-		*to = h->status;
-		*event = "regraded";
-		return closed ? "hazard is closed" : NULL;
-	}
-	if (strcmp(type, "hazard.reopen") == 0) {
-		*to = HSTATUS_OPEN;
-		*event = "reopened";
-		return closed ? NULL : "hazard is not closed";
-	}
-	return "unknown command type";
-}
-
-/* The platform's free-form fields of a command, each stored in the item's info.platform and
- * so copied into every later event of the item: each is bounded (HAZARD_CMD_FIELD_MAX). */
-static const char *const hazard_cmd_fields[] = {
-    "assignee", "measures", "funds", "plan", "acceptor", "note",
-    "deadline", "actor",    "role",  "reason", "grade",
-};
-
-/* Why the command's strings or fields break a limit, or NULL. */
-static const char *hazard_command_limits(json_t *cmd, const char *type, const char *hid, char *why,
-                                         size_t whylen)
-{
-	if (type && strlen(type) > HAZARD_CMD_TYPE_MAX)
-		return "type is longer than 64 bytes";
-	if (hid && strlen(hid) >= HAZARD_ID_LEN)
-		return "hazard_id is longer than 79 bytes";
-	for (size_t i = 0; i < sizeof(hazard_cmd_fields) / sizeof(hazard_cmd_fields[0]); i++) {
-		json_t *v = json_object_get(cmd, hazard_cmd_fields[i]);
-		size_t n = v ? json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY) : 0;
-
-		if (n > HAZARD_CMD_FIELD_MAX) {
-			snprintf(why, whylen, "%s is longer than %d bytes (%zu)", hazard_cmd_fields[i],
-			         HAZARD_CMD_FIELD_MAX, n);
-			return why;
-		}
-	}
-	return NULL;
-}
-
-/* hazard.regrade: the county's grade, who gave it and why (info.regraded); a suggestion it
- * answers is gone. A graver grade may bring the deadline nearer, never later. */
-static void hazard_regrade(const struct policy *p, json_t *cmd, struct hazard *h, int64_t wall_ms)
-{
-	enum grade to = (enum grade)grade_from_name(json_string_value(json_object_get(cmd, "grade")));
-	json_t *r = json_pack("{s:s, s:s}", "from", grade_name(h->grade), "to", grade_name(to));
-	char at[32];
-
-	clock_format_iso(wall_ms, at, sizeof(at));
-	json_object_set_new(r, "at", json_string(at));
-	for (const char *const *k = (const char *const[]){"actor", "role", "reason", NULL}; *k; k++) {
-		json_t *v = json_object_get(cmd, *k);
-		if (v)
-			json_object_set(r, *k, v);
-	}
-	json_object_set_new(h->info, "regraded", r);
-	json_object_del(h->info, "escalation_suggested");
-	if (to > h->grade) {
-		int64_t d = hazard_deadline(p, to, wall_ms);
-		if (d < h->deadline || h->deadline == 0)
-			h->deadline = d;
-	}
-	h->grade = to;
-}
-
-/* The transition a valid command makes, with its event. */
-static int hazard_command_transition(struct ledger *l, const struct policy *p, json_t *cmd,
-                                     const char *id, struct hazard *h, enum hstatus to,
-                                     const char *event, int64_t wall_ms)
-{
-	json_t *pf = json_object_get(h->info, "platform");
-
-	if (!json_is_object(pf)) {
-		pf = json_object();
-		json_object_set_new(h->info, "platform", pf);
-	}
-	for (size_t i = 0; i < sizeof(hazard_cmd_fields) / sizeof(hazard_cmd_fields[0]); i++) {
-		json_t *v = json_object_get(cmd, hazard_cmd_fields[i]);
-
-		if (v && strcmp(hazard_cmd_fields[i], "deadline") != 0 &&
-		    strcmp(hazard_cmd_fields[i], "grade") != 0)
-			json_object_set(pf, hazard_cmd_fields[i], v);
-	}
-	if (strcmp(event, "regraded") == 0)
-		hazard_regrade(p, cmd, h, wall_ms);
-	const char *dl = json_string_value(json_object_get(cmd, "deadline"));
-	int64_t d = hazard_parse_iso(dl);
-	if (dl && d > 0)
-		h->deadline = d;
-	h->status = to;
-	if (to == HSTATUS_CLOSED) {
-		h->closed_at = wall_ms;
-	} else if (strcmp(event, "reopened") == 0) {
-		h->closed_at = 0;
-		h->overdue = false;
-		h->deadline = hazard_deadline(p, h->grade, wall_ms);
-	}
-	json_object_set_new(h->info, "last_command", json_string(id));
-	return hazard_record(l, h, event, wall_ms, false);
-}
-
-int hazard_apply_command(struct ledger *l, const struct policy *p, json_t *cmd, int64_t wall_ms,
-                         char *why, size_t whylen)
-{
-	const char *id = json_string_value(json_object_get(cmd, "id"));
-	const char *type = json_string_value(json_object_get(cmd, "type"));
-	const char *hid = json_string_value(json_object_get(cmd, "hazard_id"));
-	const char *reason = NULL, *event = NULL;
-	enum hstatus to = HSTATUS_OPEN;
-	struct hazard h;
-	int rc;
-
-	if (!id || !*id || strlen(id) > HAZARD_CMD_ID_MAX) {
-		snprintf(why, whylen, "no usable id (a string of 1 to %d bytes)", HAZARD_CMD_ID_MAX);
-		return 2;
-	}
-	rc = ledger_command_seen(l, id);
-	if (rc < 0)
-		return rc;
-	if (rc == 1)
-		return ledger_command_again(l, id); /* applied once; its result goes out again */
-	if (!type || !hid) {
-		reason = "command needs type and hazard_id";
-	} else if ((reason = hazard_command_limits(cmd, type, hid, why, whylen))) {
-		/* nothing of it is stored but the refusal, its strings cut below */
-	} else if ((rc = ledger_hazard_get(l, hid, &h)) < 0) {
-		return rc;
-	} else if (rc == 0) {
-		reason = "unknown hazard";
-	} else {
-		reason = hazard_command_check(type, &h, &to, &event);
-		if (!reason && strcmp(type, "hazard.regrade") == 0 &&
-		    grade_from_name(json_string_value(json_object_get(cmd, "grade"))) < 0)
-			reason = "grade must be one of immediate, major, significant, general";
-		if (!reason)
-			rc = hazard_command_transition(l, p, cmd, id, &h, to, event, wall_ms);
-		item_finish(&h);
-		if (rc < 0)
-			return rc;
-	}
-	if (reason && reason != why)
-		snprintf(why, whylen, "%s", reason);
-	/* Only strings within the limits reach the table: a refused type or hazard_id is
-	 * remembered cut to its limit. */
-	char t[HAZARD_CMD_TYPE_MAX + 1], hi[HAZARD_ID_LEN];
-	snprintf(t, sizeof(t), "%s", type ? type : "");
-	snprintf(hi, sizeof(hi), "%s", hid ? hid : "");
-	rc = ledger_command_record(l, id, t, hi, reason == NULL, reason ? why : NULL, wall_ms);
-	return rc < 0 ? rc : reason != NULL;
-}
-
-int hazard_apply_commands(struct ledger *l, const struct policy *p, json_t *cmds, size_t max,
-                          int64_t wall_ms)
-{
-	size_t i, done = 0, refused = 0, unusable = 0, over = 0;
-	char why[192];
-	json_t *c;
-	int rc = 0;
-
-	json_array_foreach(cmds, i, c)
-	{
-		if (done >= max) {
-			over = json_array_size(cmds) - i;
-			break;
-		}
-		rc = hazard_apply_command(l, p, c, wall_ms, why, sizeof(why));
-		if (rc < 0)
-			return rc;
-		done++;
-		if (rc == 2 && unusable++ == 0)
-			log_warn("platform command ignored: %s; it could not be answered", why);
-		if (rc == 1 && refused++ == 0) {
-			const char *type = json_string_value(json_object_get(c, "type"));
-			const char *hid = json_string_value(json_object_get(c, "hazard_id"));
-
-			log_warn("platform command %.128s (%.64s %.79s) refused: %s",
-			         json_string_value(json_object_get(c, "id")), type ? type : "?",
-			         hid ? hid : "?", why);
-		}
-	}
-	if (refused > 1 || unusable > 1 || over > 0)
-		log_warn("platform: of one reply's commands, %zu more refused and %zu more without "
-		         "a usable id (not logged one by one), %zu over the limit of %zu ignored "
-		         "(the platform sends them again until their results come back)",
-		         refused > 1 ? refused - 1 : 0, unusable > 1 ? unusable - 1 : 0, over, max);
-	if (done > 0 &&
-	    (rc = ledger_command_prune(l, wall_ms - HAZARD_CMDS_KEEP_MS, HAZARD_CMDS_KEEP)) < 0)
-		return rc;
-	return (int)done;
 }
 
 struct hazard_resync_ctx {

@@ -30,6 +30,20 @@ const char *item_status_name(enum hstatus s)
 	return (unsigned)s <= HSTATUS_CLOSED ? item_status_names[s] : "unknown";
 }
 
+const char *item_class_name(enum iclass c)
+{
+	return c == ICLASS_INCIDENT ? "incident" : "hazard";
+}
+
+int item_class_from_name(const char *s)
+{
+	if (s && strcmp(s, "incident") == 0)
+		return ICLASS_INCIDENT;
+	if (s && strcmp(s, "hazard") == 0)
+		return ICLASS_HAZARD;
+	return -1;
+}
+
 int item_status_from_name(const char *s)
 {
 	for (int i = 0; i <= HSTATUS_CLOSED; i++)
@@ -46,6 +60,7 @@ json_t *item_to_json(const struct hazard *h)
 	if (h->info)
 		json_object_update(o, h->info);
 	json_object_set_new(o, "id", json_string(h->id));
+	json_object_set_new(o, "class", json_string(item_class_name(h->iclass)));
 	json_object_set_new(o, "kind", json_string(kind_name(h->kind)));
 	json_object_set_new(o, "grade", json_string(grade_name(h->grade)));
 	json_object_set_new(o, "status", json_string(item_status_name(h->status)));

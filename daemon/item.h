@@ -18,6 +18,13 @@ enum hstatus {
 	HSTATUS_CLOSED,
 };
 
+/* 警情 apart from 隐患: an incident (a fire alarm) is verified (核警) and closed; a hazard is
+ * rectified, accepted and closed out. Fixed when the item is raised (policy.incidents). */
+enum iclass {
+	ICLASS_HAZARD,
+	ICLASS_INCIDENT,
+};
+
 #define HAZARD_ID_LEN   80
 #define HAZARD_NAME_LEN 64
 
@@ -29,6 +36,7 @@ struct hazard {
 	enum kind kind;
 	enum grade grade;
 	enum hstatus status;
+	enum iclass iclass;
 	bool active; /* the condition is present now */
 	bool overdue;
 	bool test;                  /* commissioning test, never a real alarm */
@@ -47,6 +55,8 @@ void item_init(struct hazard *h);
 void item_finish(struct hazard *h);
 const char *item_status_name(enum hstatus s);
 int item_status_from_name(const char *s);
+const char *item_class_name(enum iclass c);
+int item_class_from_name(const char *s); /* -1 if unknown */
 /* The item as an event carries it: site, location, device details and people first (its
  * info), then the ledger's own fields, which win. */
 json_t *item_to_json(const struct hazard *h);

@@ -88,6 +88,12 @@ static const char *const ledger_migrations[] = {
     " SELECT seq, event_id, hazard_id, reason, at, body FROM deadletter;"
     "DROP TABLE deadletter;"
     "ALTER TABLE deadletter_dest RENAME TO deadletter;",
+    /* 5: 警情 apart from 隐患. A fire alarm is an incident to verify and close, not a hazard to
+     * rectify: the items an older firegw raised for fire alarms become incidents, and the open
+     * ones lose the rectification deadline they should never have had. */
+    "ALTER TABLE hazards ADD COLUMN class TEXT NOT NULL DEFAULT 'hazard';"
+    "UPDATE hazards SET class='incident' WHERE kind='fire_alarm';"
+    "UPDATE hazards SET deadline=0, overdue=0 WHERE kind='fire_alarm' AND status<>'closed';",
 };
 
 #define N_MIGRATIONS (sizeof(ledger_migrations) / sizeof(ledger_migrations[0]))

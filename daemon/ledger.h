@@ -12,7 +12,7 @@
 
 #include "item.h"
 
-#define LEDGER_SCHEMA_VERSION 4
+#define LEDGER_SCHEMA_VERSION 5
 /* An event's JSON, at most (bytes): one that would be larger is written without the item's
  * free-form fields and marked "truncated" (ledger_event_append). */
 #define LEDGER_EVENT_MAX (64 * 1024)
@@ -120,8 +120,12 @@ int64_t ledger_outbox_depth_dest(struct ledger *l, const char *dest);
 uint64_t ledger_events_appended(const struct ledger *l);
 int64_t ledger_event_count(struct ledger *l);
 int64_t ledger_last_seq(struct ledger *l);
-/* Open (not closed) items per grade. */
+/* Open (not closed) hazards per grade; incidents are counted apart. */
 int ledger_open_by_grade(struct ledger *l, int64_t counts[GRADE_COUNT]);
+/* Open incidents (警情 not yet closed), and of them the ones not yet verified. */
+int ledger_open_incidents(struct ledger *l, int64_t *open, int64_t *unverified);
+/* Incidents of `device` raised at or after `since_ms` that were verified as false alarms. */
+int64_t ledger_false_alarms_since(struct ledger *l, const char *device, int64_t since_ms);
 
 /* Platform commands: true if this command id was applied before. */
 int ledger_command_seen(struct ledger *l, const char *id);

@@ -47,6 +47,9 @@ static void ledger_hazard_from_row(sqlite3_stmt *st, struct hazard *h)
 	h->info = info ? json_loads(info, 0, NULL) : NULL;
 	if (!h->info)
 		h->info = json_object();
+	h->iclass = item_class_from_name((const char *)sqlite3_column_text(st, 25)) == ICLASS_INCIDENT
+	                ? ICLASS_INCIDENT
+	                : ICLASS_HAZARD;
 }
 
 static int ledger_hazard_query(struct ledger *l, enum ledger_sql id, const char *a, const char *b,
@@ -119,6 +122,7 @@ static void ledger_bind_hazard(sqlite3_stmt *st, const struct hazard *h, char **
 	sqlite3_bind_text(st, 22, h->recurrence_of, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 23, h->title, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 24, *info ? *info : "{}", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 26, item_class_name(h->iclass), -1, SQLITE_STATIC);
 }
 
 int ledger_hazard_insert(struct ledger *l, struct hazard *h)
@@ -188,6 +192,42 @@ int ledger_hazard_foreach_open(struct ledger *l, bool active_only, ledger_hazard
 		rc = ledger_fail(l, "list hazards");
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int ledger_open_incidents(struct ledger *l, int64_t *open, int64_t *unverified)
+{
+	sqlite3_stmt *st = ledger_prepare(
+	    l, "SELECT count(*), coalesce(sum(json_extract(info, '$.verification') IS NULL), 0) "
+	       "FROM hazards INDEXED BY hazards_open WHERE status<>'closed' AND test=0 "
+	       "AND class='incident'");
+	int rc;
+
+	*open = *unverified = 0;
+	if (!st)
+		return -EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*open = sqlite3_column_int64(st, 0);
+		*unverified = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : ledger_fail(l, "count incidents");
+}
+
+int64_t ledger_false_alarms_since(struct ledger *l, const char *device, int64_t since_ms)
+{
+	sqlite3_stmt *st = ledger_prepare(
+	    l, "SELECT count(*) FROM hazards WHERE device=?1 AND class='incident' AND "
+	       "first_seen>=?2 AND json_extract(info, '$.verification.outcome')='false_alarm'");
+	int64_t n;
+
+	if (!st)
+		return -EIO;
+	sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since_ms);
+	n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : ledger_fail(l, "count false alarms");
+	sqlite3_finalize(st);
+	return n;
 }
 
 int ledger_open_by_grade(struct ledger *l, int64_t counts[GRADE_COUNT])

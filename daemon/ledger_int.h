@@ -70,7 +70,7 @@ struct ledger {
 	"escalations, "                                                                            \
 	"occurrences, value, peak, threshold, unit, first_seen, last_seen, cleared_at, "           \
 	"closed_at, "                                                                              \
-	"deadline, recurrence_of, title, info"
+	"deadline, recurrence_of, title, info, class"
 
 /* ledger.c: takes the clean-stop mark away (at open, or with this run's first write). */
 int ledger_unmark(struct ledger *l);

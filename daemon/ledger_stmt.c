@@ -23,14 +23,14 @@ static const char *const ledger_sql_text[SQL_COUNT] = {
     [SQL_HAZARD_INSERT] = "INSERT INTO hazards(num, id, device, point, kind, grade, status, "
                           "active, overdue, test, suspect, escalations, occurrences, value, peak, "
                           "threshold, unit, first_seen, last_seen, cleared_at, closed_at, "
-                          "deadline, recurrence_of, title, info) VALUES(?25, ?1, ?2, ?3, ?4, ?5, "
-                          "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-                          "?21, ?22, ?23, ?24)",
+                          "deadline, recurrence_of, title, info, class) VALUES(?25, ?1, ?2, ?3, "
+                          "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+                          "?19, ?20, ?21, ?22, ?23, ?24, ?26)",
     [SQL_HAZARD_UPDATE] = "UPDATE hazards SET device=?2, point=?3, kind=?4, grade=?5, "
                           "status=?6, active=?7, overdue=?8, test=?9, suspect=?10, "
                           "escalations=?11, occurrences=?12, value=?13, peak=?14, threshold=?15, "
                           "unit=?16, first_seen=?17, last_seen=?18, cleared_at=?19, closed_at=?20, "
-                          "deadline=?21, recurrence_of=?22, title=?23, info=?24 WHERE id=?1",
+                          "deadline=?21, recurrence_of=?22, title=?23, info=?24, class=?26 WHERE id=?1",
     [SQL_EVENT_INSERT] = "INSERT INTO events(seq, event_id, hazard_id, type, at, body) "
                          "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [SQL_OUTBOX_INSERT] = "INSERT INTO outbox(lane, seq, hazard_id, created, prio, dest) "
@@ -54,7 +54,7 @@ static const char *const ledger_sql_text[SQL_COUNT] = {
     /* INDEXED BY: the open items only, never a scan of every closed one (migration 3). */
     [SQL_OPEN_BY_GRADE] =
         "SELECT grade, count(*) FROM hazards INDEXED BY hazards_open WHERE status<>'closed' "
-        "AND test=0 GROUP BY grade",
+        "AND test=0 AND class='hazard' GROUP BY grade",
     [SQL_COMMAND_SEEN] = "SELECT 1 FROM commands WHERE id=?1",
     [SQL_COMMAND_RECORD] = "INSERT INTO commands(id, type, hazard_id, ok, reason, "
                            "at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",

@@ -251,6 +251,12 @@ json_t *status_build(struct daemon *d, bool full)
 	                     : -1),
 	    "last_upload", jsonfmt_time(last_upload));
 	json_object_set_new(o, "destinations", dests);
+	/* 警情 apart from 隐患: open incidents, and how many still wait for 核警. */
+	int64_t inc_open = 0, inc_unverified = 0;
+	ledger_open_incidents(d->ledger, &inc_open, &inc_unverified);
+	json_object_set_new(o, "open_incidents",
+	                    json_pack("{s:I, s:I}", "open", (json_int_t)inc_open, "unverified",
+	                              (json_int_t)inc_unverified));
 	/* Whether the ledger takes what comes in (a full or failing disk says so here). */
 	const struct ingest_health *ih = d->ingest ? ingest_health(d->ingest) : NULL;
 	json_t *lg = json_pack("{s:b, s:o, s:o, s:I}", "ok", !ih || ih->ok, "error",

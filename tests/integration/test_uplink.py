@@ -328,7 +328,9 @@ def test_alarm_reaches_platform_with_every_field(gw, platform, sims, daemon_fact
     assert h["acceptor"] == {"name": "城关镇安监办", "phone": "0000-1234567"}
     assert (h["device"]["id"], h["device"]["bus"], h["device"]["address"],
             h["device"]["profile"]) == ("smoke-1", "sim", 20, "smoke-modbus")
-    assert h["occurrences"] == 1 and h["deadline"] and h["first_seen"]
+    assert h["occurrences"] == 1 and h["first_seen"]
+    # A fire alarm is an incident (警情) to verify and close: no rectification deadline.
+    assert h["class"] == "incident" and h["deadline"] is None
     cleared = next(e for e in mine if e["type"] == "cleared")["body"]["hazard"]
     assert (cleared["status"], cleared["active"]) == ("open", False) and cleared["cleared_at"]
 
@@ -659,18 +661,23 @@ def test_commands_applied_once_with_results(gw, platform, daemon_factory, pki):
         {"id": "c6", "type": "hazard.reopen", "hazard_id": h2},
         {"id": "c7", "type": "hazard.acknowledge", "hazard_id": f"{GATEWAY}-999999"},
         {"id": "c8", "type": "hazard.demolish", "hazard_id": h1},
+        {"id": "c9", "type": "hazard.regrade", "hazard_id": h2, "grade": "significant",
+         "actor": "城关镇安监办 李科员", "role": "town_office", "reason": "无人值守超过三天"},
+        {"id": "c10", "type": "incident.verify", "hazard_id": h1, "outcome": "false_alarm"},
     ]
     for c in cmds:
         rx.queue_command(c)
     expect = {"c1": (True, None), "c2": (True, None), "c3": (True, None), "c4": (True, None),
               "c5": (False, "hazard is already closed"), "c6": (True, None),
-              "c7": (False, "unknown hazard"), "c8": (False, "unknown command type")}
+              "c7": (False, "unknown hazard"), "c8": (False, "unknown command type"),
+              "c9": (True, None),
+              "c10": (False, "only an incident is verified; this item is a hazard")}
 
     def results():
         got = {r["id"]: r for r in rx.command_results()}
         return got if set(got) >= set(expect) else None
 
-    got = wait_until("results of all eight commands", results, daemon=d)
+    got = wait_until("results of all ten commands", results, daemon=d)
     for cid, (ok, reason) in expect.items():
         assert (got[cid]["ok"], got[cid]["reason"]) == (ok, reason), got[cid]
 
@@ -681,7 +688,8 @@ def test_commands_applied_once_with_results(gw, platform, daemon_factory, pki):
     assert gw.hazard(h2)["status"] == "open"
     assert [t for t in gw.types(h1) if t != "resync"] == ["raised", "acknowledged", "assigned",
                                                           "accepted"]
-    assert [t for t in gw.types(h2) if t != "resync"] == ["raised", "closed", "reopened"]
+    assert [t for t in gw.types(h2) if t != "resync"] == ["raised", "closed", "reopened",
+                                                          "regraded"]
     ok_rows = dict(gw.q("SELECT id, ok FROM commands"))
     assert ok_rows == {c: int(ok) for c, (ok, _) in expect.items()}
 
@@ -694,6 +702,10 @@ def test_commands_applied_once_with_results(gw, platform, daemon_factory, pki):
     assert by_type[(h2, "closed")]["body"]["hazard"]["status"] == "closed"
     assert by_type[(h2, "closed")]["body"]["hazard"]["closed_at"]
     assert by_type[(h2, "reopened")]["body"]["hazard"]["status"] == "open"
+    regraded = by_type[(h2, "regraded")]["body"]["hazard"]
+    assert regraded["grade"] == "significant" and regraded["status"] == "open"
+    assert (regraded["regraded"]["from"], regraded["regraded"]["actor"]) == (
+        "general", "城关镇安监办 李科员")
 
     # The same command id again (a reply delivered twice): not applied again, reported again.
     n_events = len(gw.events())
@@ -731,6 +743,7 @@ def test_heartbeat_has_the_contract_fields(gw, platform, daemon_factory, pki):
     assert last["devices_offline"] == 2 and last["devices_online"] == 0
     assert last["open_hazards"] == {"immediate": 0, "major": 0, "significant": 0,
                                     "general": 2}
+    assert last["open_incidents"] == {"open": 0, "unverified": 0}
     assert last["outbox"] == {"alarm": 0, "telemetry": 0}
     assert last["oldest_unsent_age_s"] == 0
     assert last["disk_free_bytes"] > 0

@@ -77,11 +77,11 @@ from urllib.parse import parse_qs, urlsplit
 EVENT_TYPES = frozenset((
     "raised", "escalated", "recurred", "cleared", "silenced", "overdue", "reopened",
     "acknowledged", "assigned", "accepted", "closed", "resync", "escalation_suggested",
-    "regraded", "worsened",
+    "regraded", "worsened", "verified",
 ))
 COMMAND_TYPES = frozenset((
     "hazard.acknowledge", "hazard.assign", "hazard.accept", "hazard.close", "hazard.reopen",
-    "hazard.regrade",
+    "hazard.regrade", "incident.verify",
 ))
 FAIL_MODES = ("none", "500", "503", "429", "slow", "reset", "garbage", "reject", "phantom")
 GRADES = ("immediate", "major", "significant", "general")

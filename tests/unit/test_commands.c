@@ -212,6 +212,121 @@ static void test_regrade(void **state)
 	assert_int_equal(ledger_event_count(f->l), 3);
 }
 
+/* A fire alarm on `device`, raised at T0 + `at_ms`: its id. */
+static void raise_fire(struct fixture *f, const char *device, int64_t at_ms, char *id)
+{
+	struct hazard_obs o = {.device = device,
+	                       .point = "smoke",
+	                       .kind = KIND_FIRE_ALARM,
+	                       .level = LEVEL_ALARM,
+	                       .value = 1,
+	                       .wall_ms = T0 + at_ms};
+	struct hazard h;
+	enum hazard_outcome out;
+
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(hazard_observe(f->l, &f->pol, &o, &h, &out), 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	assert_int_equal(out, HAZARD_RAISED);
+	strcpy(id, h.id);
+	item_finish(&h);
+}
+
+/* 警情 apart from 隐患: a fire alarm is an incident without a rectification deadline; the duty
+ * officer verifies it (核警) and closes it; it is never assigned or accepted; a hazard is
+ * never verified. */
+static void test_incident_verified_and_closed(void **state)
+{
+	struct fixture *f = *state;
+	char id[HAZARD_ID_LEN];
+	struct hazard h;
+
+	raise_fire(f, "smoke-3f", 0, id);
+	assert_int_equal(ledger_hazard_get(f->l, id, &h), 1);
+	assert_int_equal(h.iclass, ICLASS_INCIDENT);
+	assert_int_equal(h.deadline, 0);
+	json_t *snap = item_to_json(&h);
+	assert_string_equal(json_string_value(json_object_get(snap, "class")), "incident");
+	assert_true(json_is_null(json_object_get(snap, "deadline")));
+	json_decref(snap);
+	item_finish(&h);
+	int64_t open, unverified;
+	assert_int_equal(ledger_open_incidents(f->l, &open, &unverified), 0);
+	assert_int_equal(open, 1);
+	assert_int_equal(unverified, 1);
+	/* The incident is not among the open hazards by grade; the leak is. */
+	int64_t by_grade[GRADE_COUNT];
+	assert_int_equal(ledger_open_by_grade(f->l, by_grade), 0);
+	assert_int_equal(by_grade[GRADE_IMMEDIATE], 0);
+	assert_int_equal(by_grade[GRADE_SIGNIFICANT], 1);
+
+	apply(f, "{\"id\":\"v0\",\"type\":\"hazard.assign\",\"hazard_id\":\"%s\"}", id);
+	assert_string_equal(result(f, "v0"), "an incident is verified and closed, not rectified");
+	apply(f, "{\"id\":\"v1\",\"type\":\"incident.verify\",\"hazard_id\":\"%s\"}", f->id);
+	assert_string_equal(result(f, "v1"), "only an incident is verified; this item is a hazard");
+	apply(f, "{\"id\":\"v2\",\"type\":\"incident.verify\",\"hazard_id\":\"%s\","
+	         "\"outcome\":\"probably\"}", id);
+	assert_string_equal(result(f, "v2"), "outcome must be one of real_fire, false_alarm, test, unknown");
+	apply(f, "{\"id\":\"v3\",\"type\":\"incident.verify\",\"hazard_id\":\"%s\","
+	         "\"outcome\":\"real_fire\",\"actor\":\"值班员 张三\",\"role\":\"duty_officer\","
+	         "\"deadline\":\"2027-01-01T00:00:00Z\"}", id);
+	assert_string_equal(result(f, "v3"), "ok");
+	assert_int_equal(ledger_hazard_get(f->l, id, &h), 1);
+	assert_int_equal(h.status, HSTATUS_ACKNOWLEDGED);
+	assert_int_equal(h.deadline, 0); /* an incident takes no deadline */
+	json_t *v = json_object_get(h.info, "verification");
+	assert_string_equal(json_string_value(json_object_get(v, "outcome")), "real_fire");
+	assert_string_equal(json_string_value(json_object_get(v, "actor")), "值班员 张三");
+	item_finish(&h);
+	assert_int_equal(ledger_open_incidents(f->l, &open, &unverified), 0);
+	assert_int_equal(unverified, 0);
+	apply(f, "{\"id\":\"v4\",\"type\":\"hazard.close\",\"hazard_id\":\"%s\"}", id);
+	assert_string_equal(result(f, "v4"), "ok");
+	/* A second fire alarm soon after is a new incident, not a recurrence of a rectification. */
+	char id2[HAZARD_ID_LEN];
+	raise_fire(f, "smoke-3f", 60000, id2);
+	assert_int_equal(ledger_hazard_get(f->l, id2, &h), 1);
+	assert_string_equal(h.recurrence_of, "");
+	assert_false(h.suspect_rectification);
+	item_finish(&h);
+	/* Never overdue. */
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(hazard_mark_overdue(f->l, T0 + 400LL * 24 * 3600 * 1000), 1); /* the leak */
+	assert_int_equal(ledger_commit(f->l), 0);
+}
+
+/* Three false alarms of one detector within 30 days: a repeated_false_alarm hazard of that
+ * detector (maintenance needed); a fourth updates it; another detector's do not count. */
+static void test_false_alarms_become_a_hazard(void **state)
+{
+	struct fixture *f = *state;
+	char id[HAZARD_ID_LEN], cmd[16];
+	struct hazard h;
+
+	for (int i = 0; i < 4; i++) {
+		raise_fire(f, i == 1 ? "smoke-5f" : "smoke-3f", i * 86400000LL, id);
+		snprintf(cmd, sizeof(cmd), "fa%d", i);
+		apply(f, "{\"id\":\"%s\",\"type\":\"incident.verify\",\"hazard_id\":\"%s\","
+		         "\"outcome\":\"false_alarm\",\"actor\":\"duty\"}", cmd, id);
+		assert_string_equal(result(f, cmd), "ok");
+		snprintf(cmd, sizeof(cmd), "cl%d", i);
+		apply(f, "{\"id\":\"%s\",\"type\":\"hazard.close\",\"hazard_id\":\"%s\"}", cmd, id);
+		if (i == 2)
+			assert_int_equal(ledger_hazard_open_for(f->l, "smoke-3f", "smoke",
+			                                        KIND_REPEATED_FALSE_ALARM, &h), 0);
+	}
+	/* smoke-3f: incidents 0, 2, 3 false within the window (smoke-5f's was 1). */
+	assert_int_equal(ledger_hazard_open_for(f->l, "smoke-3f", "smoke", KIND_REPEATED_FALSE_ALARM, &h), 1);
+	assert_int_equal(h.iclass, ICLASS_HAZARD);
+	assert_true(h.value == 3);
+	assert_true(h.deadline > 0);
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(h.info, "false_alarms"), "last_incident")), id);
+	assert_null(json_object_get(h.info, "verification"));
+	item_finish(&h);
+	assert_int_equal(ledger_hazard_open_for(f->l, "smoke-5f", "smoke", KIND_REPEATED_FALSE_ALARM, &h), 0);
+}
+
 static void test_impossible_changes_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -381,6 +496,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_regrade, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_incident_verified_and_closed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_false_alarms_become_a_hazard, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_impossible_changes_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_applied_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limits_refuse_and_store_nothing, setup, teardown),

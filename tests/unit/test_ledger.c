@@ -476,7 +476,7 @@ static void test_migrates_schema_2(void **state)
 	struct fixture *f = *state;
 	struct ledger_open_info info;
 	struct hazard h;
-	char before[4096], after[4096], open_id[HAZARD_ID_LEN];
+	char before[4096], after[4096], open_id[HAZARD_ID_LEN], fire_id[HAZARD_ID_LEN];
 	const char *snapshot =
 	    "SELECT (SELECT group_concat(num || id || status || closed_at || info, ';') FROM "
 	    "hazards) || '|' || (SELECT group_concat(seq || event_id || type || body, ';') FROM "
@@ -484,6 +484,7 @@ static void test_migrates_schema_2(void **state)
 	    "|| (SELECT group_concat(id || reported, ';') FROM commands)";
 
 	record(f->l, "det", open_id);
+	record(f->l, "smoke", fire_id);
 	assert_int_equal(ledger_begin(f->l), 0);
 	closed_hazard(f->l, "det", T0 + 7);
 	assert_int_equal(
@@ -492,7 +493,13 @@ static void test_migrates_schema_2(void **state)
 	ledger_close(f->l);
 	f->l = NULL;
 	/* What firegw with schema 2 left: the same tables, without migration 3's indexes nor
-	 * migration 4's destinations. */
+	 * migration 4's destinations nor migration 5's classes; a fire alarm with a deadline,
+	 * as firegw raised them then. */
+	char fire[256];
+	snprintf(fire, sizeof(fire),
+	         "UPDATE hazards SET kind='fire_alarm', deadline=1 WHERE id='%s';"
+	         "ALTER TABLE hazards DROP COLUMN class;", fire_id);
+	exec_sql(f->path, fire);
 	exec_sql(f->path,
 	         "DROP INDEX outbox_seq; DROP INDEX outbox_prio; ALTER TABLE outbox DROP COLUMN dest;"
 	         "CREATE INDEX outbox_seq ON outbox(lane, seq);"
@@ -510,6 +517,11 @@ static void test_migrates_schema_2(void **state)
 	assert_false(info.corrupt);
 	assert_true(testutil_log_has("schema migrated to version 3"));
 	assert_true(testutil_log_has("schema migrated to version 4"));
+	assert_true(testutil_log_has("schema migrated to version 5"));
+	/* Classified: the fire alarm an incident without a deadline, the rest hazards. */
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM hazards WHERE class='incident' "
+	                                "AND deadline=0 AND kind='fire_alarm'"), 1);
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM hazards WHERE class='hazard'"), 2);
 	assert_int_equal(q_int(f->path, "PRAGMA user_version"), LEDGER_SCHEMA_VERSION);
 	assert_int_equal(q_int(f->path, "SELECT count(*) FROM sqlite_master WHERE type='index' "
 	                                "AND name IN ('hazards_open', 'hazards_closed', "

@@ -217,7 +217,9 @@ static void test_grade_defaults_per_kind(void **state)
 	value_at(f, 0, "smoke", "status", 0x1);
 	open_item(f, "smoke", "smoke", KIND_FIRE_ALARM, &h);
 	assert_int_equal(h.grade, GRADE_IMMEDIATE);
-	assert_int_equal(h.deadline, wall(f) + 1 * DAY);
+	/* A fire alarm is an incident (警情): verified and closed, never rectified by a date. */
+	assert_int_equal(h.iclass, ICLASS_INCIDENT);
+	assert_int_equal(h.deadline, 0);
 	item_finish(&h);
 	value_at(f, 1 * S, "smoke", "status", 0x1 | 0x2 | 0x4 | 0x8);
 	open_item(f, "smoke", "smoke", KIND_DEVICE_FAULT, &h);
