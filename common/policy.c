@@ -77,6 +77,64 @@ int policy_worsen_band(const struct policy *p, enum kind k, double value)
 	return n;
 }
 
+static const char *const step_names[STEP_COUNT] = {
+    [STEP_ACKNOWLEDGE] = "acknowledge", [STEP_ASSIGN] = "assign",
+    [STEP_ACCEPT] = "accept",           [STEP_ACCEPTANCE] = "acceptance",
+    [STEP_CLOSE] = "close",             [STEP_REOPEN] = "reopen",
+    [STEP_REGRADE] = "regrade",         [STEP_VERIFY] = "verify",
+    [STEP_SUPERVISE] = "supervise",     [STEP_DEFER] = "defer",
+};
+
+static const char *const field_names[FIELD_COUNT] = {
+    [FIELD_RESPONSIBLE] = "responsible",
+    [FIELD_DEPARTMENT] = "department",
+    [FIELD_MEASURES] = "measures",
+    [FIELD_FUNDS] = "funds",
+    [FIELD_DEADLINE] = "deadline",
+    [FIELD_CONTINGENCY_PLAN] = "contingency_plan",
+    [FIELD_TARGET] = "target",
+    [FIELD_INTERIM_MEASURES] = "interim_measures",
+    [FIELD_PLAN] = "plan",
+};
+
+static int name_index(const char *const *names, int n, const char *s)
+{
+	for (int i = 0; s && i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *policy_step_name(enum policy_step s)
+{
+	return (unsigned)s < STEP_COUNT ? step_names[s] : "unknown";
+}
+
+int policy_step_from_name(const char *s)
+{
+	return name_index(step_names, STEP_COUNT, s);
+}
+
+const char *policy_field_name(enum policy_field f)
+{
+	return (unsigned)f < FIELD_COUNT ? field_names[f] : "unknown";
+}
+
+int policy_field_from_name(const char *s)
+{
+	return name_index(field_names, FIELD_COUNT, s);
+}
+
+bool policy_role_allowed(const struct policy *p, enum policy_step step, const char *role)
+{
+	if ((unsigned)step >= STEP_COUNT || p->nroles[step] == 0)
+		return true;
+	for (int i = 0; role && i < p->nroles[step]; i++)
+		if (strcmp(role, p->roles[step][i]) == 0)
+			return true;
+	return false;
+}
+
 const char *kind_name(enum kind k)
 {
 	return (unsigned)k < KIND_COUNT ? kind_names[k] : "unknown";

@@ -37,6 +37,39 @@ enum level {
 };
 
 #define POLICY_BANDS_MAX 8
+#define POLICY_ROLES_MAX 8
+#define POLICY_ROLE_LEN  32
+
+/* The steps of the closed loop a platform command takes, by the command's name after the dot
+ * (hazard.close: close); a county may say which roles may take each (policy.roles). */
+enum policy_step {
+	STEP_ACKNOWLEDGE,
+	STEP_ASSIGN,
+	STEP_ACCEPT, /* 提请验收: hazard.accept, or its clearer name hazard.submit */
+	STEP_ACCEPTANCE, /* 验收: passed or failed */
+	STEP_CLOSE,      /* 销号 */
+	STEP_REOPEN,
+	STEP_REGRADE,
+	STEP_VERIFY, /* 核警 */
+	STEP_SUPERVISE, /* 挂牌督办 */
+	STEP_DEFER,     /* 无法按期整改 */
+	STEP_COUNT
+};
+
+/* The 五定 and the rest of a hazard's rectification fields a county may require before it goes
+ * to rectifying (policy.require_before_rectifying), as bits. */
+enum policy_field {
+	FIELD_RESPONSIBLE,
+	FIELD_DEPARTMENT,
+	FIELD_MEASURES,
+	FIELD_FUNDS,
+	FIELD_DEADLINE,
+	FIELD_CONTINGENCY_PLAN,
+	FIELD_TARGET,
+	FIELD_INTERIM_MEASURES,
+	FIELD_PLAN,
+	FIELD_COUNT
+};
 
 struct policy {
 	enum grade grade[KIND_COUNT]; /* grade of an alarm of each kind */
@@ -60,6 +93,14 @@ struct policy {
 	 * repeated_false_alarm hazard (maintenance needed). 0: never. */
 	int false_alarm_limit;
 	int64_t false_alarm_window_s;
+	/* Who may take each step: the roles named (empty: anyone). 谁主管谁验收, 谁管总谁销号. */
+	char roles[STEP_COUNT][POLICY_ROLES_MAX][POLICY_ROLE_LEN];
+	int nroles[STEP_COUNT];
+	/* Fields (bits of enum policy_field) an item of each grade needs before rectifying. */
+	uint32_t require_fields[GRADE_COUNT];
+	/* A hazard closes only after a passed acceptance, unless the command forces with a
+	 * reason. */
+	bool close_requires_acceptance;
 };
 
 void policy_defaults(struct policy *p);
@@ -69,6 +110,12 @@ int kind_from_name(const char *s); /* -1 if unknown */
 const char *grade_name(enum grade g);
 int grade_from_name(const char *s); /* -1 if unknown */
 const char *level_name(enum level l);
+const char *policy_step_name(enum policy_step s);
+int policy_step_from_name(const char *s); /* -1 if unknown */
+const char *policy_field_name(enum policy_field f);
+int policy_field_from_name(const char *s); /* -1 if unknown */
+/* Whether `role` may take `step` (true when the county named no roles for it). */
+bool policy_role_allowed(const struct policy *p, enum policy_step step, const char *role);
 
 enum grade grade_up(enum grade g);
 /* How many of the kind's worsening bands `value` has reached (0: none). */

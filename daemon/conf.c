@@ -45,6 +45,14 @@ static cfg_opt_t site_opts[] = {
 static cfg_opt_t grades_opts[KIND_COUNT + 3];
 static cfg_opt_t escalation_opts[KIND_COUNT + 1];
 static cfg_opt_t worsening_opts[KIND_COUNT + 1];
+static cfg_opt_t roles_opts[STEP_COUNT + 1];
+static cfg_opt_t require_opts[] = {
+    CFG_STR_LIST("immediate", NULL, CFGF_NODEFAULT),
+    CFG_STR_LIST("major", NULL, CFGF_NODEFAULT),
+    CFG_STR_LIST("significant", NULL, CFGF_NODEFAULT),
+    CFG_STR_LIST("general", NULL, CFGF_NODEFAULT),
+    CFG_END(),
+};
 static cfg_opt_t deadline_opts[] = {
     CFG_STR("immediate", NULL, CFGF_NONE),
     CFG_STR("major", NULL, CFGF_NONE),
@@ -69,6 +77,9 @@ static cfg_opt_t policy_opts[] = {
     CFG_SEC("worsening", worsening_opts, CFGF_NONE),
     CFG_STR_LIST("incidents", "{fire_alarm}", CFGF_NONE),
     CFG_SEC("false_alarms", false_alarm_opts, CFGF_NONE),
+    CFG_SEC("roles", roles_opts, CFGF_NONE),
+    CFG_SEC("require_before_rectifying", require_opts, CFGF_NONE),
+    CFG_BOOL("close_requires_acceptance", cfg_false, CFGF_NONE),
     CFG_END(),
 };
 
@@ -186,6 +197,10 @@ static void conf_schema_init(void)
 		worsening_opts[k] =
 		    (cfg_opt_t)CFG_FLOAT_LIST(kind_name((enum kind)k), NULL, CFGF_NODEFAULT);
 	worsening_opts[KIND_COUNT] = (cfg_opt_t)CFG_END();
+	for (int s = 0; s < STEP_COUNT; s++)
+		roles_opts[s] =
+		    (cfg_opt_t)CFG_STR_LIST(policy_step_name((enum policy_step)s), NULL, CFGF_NODEFAULT);
+	roles_opts[STEP_COUNT] = (cfg_opt_t)CFG_END();
 	conf_parse_schema(root_opts);
 	done = true;
 }
@@ -413,6 +428,53 @@ static void conf_read_incidents(struct conf_parse *p, cfg_t *pol, struct policy 
 		conf_parse_error(p, fa, "window", "policy: false_alarms window must be longer than 0");
 }
 
+/* policy.roles (who may take each step), policy.require_before_rectifying (the 五定 fields per
+ * grade) and policy.close_requires_acceptance. */
+static void conf_read_steps(struct conf_parse *p, cfg_t *pol, struct policy *x)
+{
+	cfg_t *roles = cfg_getsec(pol, "roles");
+	cfg_t *req = cfg_getsec(pol, "require_before_rectifying");
+
+	for (int s = 0; s < STEP_COUNT; s++) {
+		const char *step = policy_step_name((enum policy_step)s);
+		unsigned n = cfg_size(roles, step);
+
+		if (n > POLICY_ROLES_MAX) {
+			conf_parse_error(p, roles, step, "policy: roles %s names %u roles; at most %d",
+			                 step, n, POLICY_ROLES_MAX);
+			n = 0;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			const char *r = cfg_getnstr(roles, step, i);
+			if (!r || !*r || strlen(r) >= POLICY_ROLE_LEN) {
+				conf_parse_error(p, roles, step,
+				                 "policy: roles %s: a role is 1 to %d bytes", step,
+				                 POLICY_ROLE_LEN - 1);
+				continue;
+			}
+			snprintf(x->roles[s][x->nroles[s]++], POLICY_ROLE_LEN, "%s", r);
+		}
+	}
+	for (int g = 0; g < GRADE_COUNT; g++) {
+		const char *grade = grade_name((enum grade)g);
+		unsigned n = cfg_size(req, grade);
+
+		for (unsigned i = 0; i < n; i++) {
+			const char *f = cfg_getnstr(req, grade, i);
+			int bit = policy_field_from_name(f);
+			if (bit < 0)
+				conf_parse_error(p, req, grade,
+				                 "policy: require_before_rectifying %s: '%s' is not one of "
+				                 "responsible, department, measures, funds, deadline, "
+				                 "contingency_plan, target, interim_measures, plan",
+				                 grade, f ? f : "");
+			else
+				x->require_fields[g] |= 1u << bit;
+		}
+	}
+	x->close_requires_acceptance = cfg_getbool(pol, "close_requires_acceptance");
+}
+
 static void conf_read_policy(struct conf_parse *p, struct conf *c)
 {
 	cfg_t *pol = cfg_getsec(p->cfg, "policy");
@@ -442,6 +504,7 @@ static void conf_read_policy(struct conf_parse *p, struct conf *c)
 	x->auto_regrade = cfg_getbool(pol, "auto_regrade");
 	conf_read_worsening(p, cfg_getsec(pol, "worsening"), x);
 	conf_read_incidents(p, pol, x);
+	conf_read_steps(p, pol, x);
 }
 
 bool conf_baud_valid(long b)

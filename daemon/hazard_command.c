@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "jsonfmt.h"
 #include "ledger.h"
 #include "log.h"
 
@@ -35,72 +36,6 @@ static int64_t hazard_parse_iso(const char *s)
 	return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
-/* What a command does to an item: the new status and the event that records it, or a reason
- * why it cannot. */
-static const char *hazard_command_check(const char *type, const struct hazard *h, enum hstatus *to,
-                                        const char **event)
-{
-	bool closed = h->status == HSTATUS_CLOSED;
-	bool incident = h->iclass == ICLASS_INCIDENT;
-
-	if (strcmp(type, "incident.verify") == 0) {
-		*to = HSTATUS_ACKNOWLEDGED;
-		*event = "verified";
-		if (!incident)
-			return "only an incident is verified; this item is a hazard";
-		return closed ? "incident is closed" : NULL;
-	}
-	if (incident && (strcmp(type, "hazard.assign") == 0 || strcmp(type, "hazard.accept") == 0))
-		return "an incident is verified and closed, not rectified";
-
-	if (strcmp(type, "hazard.acknowledge") == 0) {
-		*to = HSTATUS_ACKNOWLEDGED;
-		*event = "acknowledged";
-		if (closed)
-			return "hazard is closed";
-		return h->status == HSTATUS_OPEN ? NULL : "hazard was acknowledged before";
-	}
-	if (strcmp(type, "hazard.assign") == 0) {
-		*to = HSTATUS_RECTIFYING;
-		*event = "assigned";
-		if (closed)
-			return "hazard is closed";
-		return h->status == HSTATUS_PENDING_ACCEPTANCE ? "hazard is pending acceptance"
-		                                               : NULL;
-	}
-	if (strcmp(type, "hazard.accept") == 0) {
-		*to = HSTATUS_PENDING_ACCEPTANCE;
-		*event = "accepted";
-		if (closed)
-			return "hazard is closed";
-		return h->status == HSTATUS_PENDING_ACCEPTANCE ? "hazard was accepted before"
-		                                               : NULL;
-	}
-	if (strcmp(type, "hazard.close") == 0) {
-		*to = HSTATUS_CLOSED;
-		*event = "closed";
-		return closed ? "hazard is already closed" : NULL;
-	}
-	if (strcmp(type, "hazard.regrade") == 0) {
-		*to = h->status;
-		*event = "regraded";
-		return closed ? "hazard is closed" : NULL;
-	}
-	if (strcmp(type, "hazard.reopen") == 0) {
-		*to = HSTATUS_OPEN;
-		*event = "reopened";
-		return closed ? NULL : "hazard is not closed";
-	}
-	return "unknown command type";
-}
-
-/* The platform's free-form fields of a command, each stored in the item's info.platform and
- * so copied into every later event of the item: each is bounded (HAZARD_CMD_FIELD_MAX). */
-static const char *const hazard_cmd_fields[] = {
-    "assignee", "measures", "funds", "plan", "acceptor", "note",
-    "deadline", "actor",    "role",  "reason", "grade", "outcome",
-};
-
 /* What a duty officer found a 警情 to be (核警). */
 static const char *const hazard_outcomes[] = {"real_fire", "false_alarm", "test", "unknown", NULL};
 
@@ -111,6 +46,138 @@ static bool hazard_outcome_valid(const char *s)
 			return true;
 	return false;
 }
+
+/* The commands a platform sends, and the step of the closed loop each takes. */
+static const struct {
+	const char *type;
+	enum policy_step step;
+} hazard_cmd_types[] = {
+    {"hazard.acknowledge", STEP_ACKNOWLEDGE}, {"hazard.assign", STEP_ASSIGN},
+    {"hazard.accept", STEP_ACCEPT},           {"hazard.submit", STEP_ACCEPT},
+    {"hazard.acceptance", STEP_ACCEPTANCE},   {"hazard.close", STEP_CLOSE},
+    {"hazard.reopen", STEP_REOPEN},           {"hazard.regrade", STEP_REGRADE},
+    {"incident.verify", STEP_VERIFY},         {"hazard.supervise", STEP_SUPERVISE},
+    {"hazard.defer", STEP_DEFER},
+};
+
+static int hazard_command_step(const char *type)
+{
+	for (size_t i = 0; i < sizeof(hazard_cmd_types) / sizeof(hazard_cmd_types[0]); i++)
+		if (strcmp(type, hazard_cmd_types[i].type) == 0)
+			return (int)hazard_cmd_types[i].step;
+	return -1;
+}
+
+static const char *hazard_cmd_str(json_t *cmd, const char *key)
+{
+	return json_string_value(json_object_get(cmd, key));
+}
+
+/* What a command does to an item: the new status and the event that records it, or a reason
+ * why it cannot. */
+static const char *hazard_command_check(enum policy_step step, json_t *cmd, const struct hazard *h,
+                                        enum hstatus *to, const char **event)
+{
+	bool closed = h->status == HSTATUS_CLOSED;
+	bool incident = h->iclass == ICLASS_INCIDENT;
+	const char *s;
+
+	*to = h->status;
+	if (incident && (step == STEP_ASSIGN || step == STEP_ACCEPT || step == STEP_ACCEPTANCE ||
+	                 step == STEP_SUPERVISE || step == STEP_DEFER))
+		return "an incident is verified and closed, not rectified";
+	switch (step) {
+	case STEP_VERIFY:
+		*to = HSTATUS_ACKNOWLEDGED;
+		*event = "verified";
+		if (!incident)
+			return "only an incident is verified; this item is a hazard";
+		if (closed)
+			return "incident is closed";
+		return hazard_outcome_valid(hazard_cmd_str(cmd, "outcome"))
+		           ? NULL
+		           : "outcome must be one of real_fire, false_alarm, test, unknown";
+	case STEP_ACKNOWLEDGE:
+		*to = HSTATUS_ACKNOWLEDGED;
+		*event = "acknowledged";
+		if (closed)
+			return "hazard is closed";
+		return h->status == HSTATUS_OPEN ? NULL : "hazard was acknowledged before";
+	case STEP_ASSIGN:
+		*to = HSTATUS_RECTIFYING;
+		*event = "assigned";
+		if (closed)
+			return "hazard is closed";
+		return h->status == HSTATUS_PENDING_ACCEPTANCE ? "hazard is pending acceptance" : NULL;
+	case STEP_ACCEPT:
+		*to = HSTATUS_PENDING_ACCEPTANCE;
+		*event = "accepted";
+		if (closed)
+			return "hazard is closed";
+		return h->status == HSTATUS_PENDING_ACCEPTANCE ? "hazard was accepted before" : NULL;
+	case STEP_ACCEPTANCE:
+		s = hazard_cmd_str(cmd, "result");
+		if (closed)
+			return "hazard is closed";
+		if (h->status != HSTATUS_PENDING_ACCEPTANCE)
+			return "hazard is not pending acceptance (hazard.submit first)";
+		if (!s || (strcmp(s, "passed") != 0 && strcmp(s, "failed") != 0))
+			return "result must be passed or failed";
+		*to = strcmp(s, "passed") == 0 ? HSTATUS_PENDING_ACCEPTANCE : HSTATUS_RECTIFYING;
+		*event = strcmp(s, "passed") == 0 ? "acceptance_passed" : "acceptance_failed";
+		return NULL;
+	case STEP_CLOSE:
+		*to = HSTATUS_CLOSED;
+		*event = "closed";
+		return closed ? "hazard is already closed" : NULL;
+	case STEP_REGRADE:
+		*event = "regraded";
+		if (closed)
+			return "hazard is closed";
+		return grade_from_name(hazard_cmd_str(cmd, "grade")) < 0
+		           ? "grade must be one of immediate, major, significant, general"
+		           : NULL;
+	case STEP_REOPEN:
+		*to = HSTATUS_OPEN;
+		*event = "reopened";
+		return closed ? NULL : "hazard is not closed";
+	case STEP_SUPERVISE:
+		*event = "supervised";
+		if (closed)
+			return "hazard is closed";
+		s = hazard_cmd_str(cmd, "office");
+		return s && *s ? NULL : "supervise needs office (the supervising office)";
+	case STEP_DEFER: {
+		*event = "deferred";
+		if (closed)
+			return "hazard is closed";
+		s = hazard_cmd_str(cmd, "reason");
+		int64_t d = hazard_parse_iso(hazard_cmd_str(cmd, "deadline"));
+		if (!s || !*s || d <= h->deadline)
+			return "defer needs a written reason and a new deadline later than the current "
+			       "one";
+		return NULL;
+	}
+	case STEP_COUNT:
+		break;
+	}
+	return "unknown command type";
+}
+
+/* The platform's free-form fields of a command, each stored in the item's info.platform and
+ * so copied into every later event of the item (the 五定: responsible, department, measures,
+ * funds, deadline, contingency_plan, plus target and interim_measures; who acted: actor, role),
+ * then the fields a command acts on, kept where it acts; each is bounded
+ * (HAZARD_CMD_FIELD_MAX). */
+static const char *const hazard_cmd_fields[] = {
+    "assignee", "measures",         "funds",  "plan",   "acceptor",         "note",
+    "actor",    "role",             "reason", "responsible", "department", "contingency_plan",
+    "target",   "interim_measures",
+    /* not copied: */
+    "deadline", "grade", "outcome", "result", "force", "office", "order_number",
+    "report_before_close",
+};
+#define HAZARD_CMD_COPIED 14
 
 /* Why the command's strings or fields break a limit, or NULL. */
 static const char *hazard_command_limits(json_t *cmd, const char *type, const char *hid, char *why,
@@ -179,6 +246,39 @@ static void hazard_command_verification(json_t *cmd, struct hazard *h, int64_t w
 	                    wall_ms);
 }
 
+/* What the other steps record beyond the status: the acceptance's result (验收), a forced
+ * close's reason, the supervision (挂牌督办), each deferral (无法按期整改). */
+static void hazard_command_record_step(enum policy_step step, json_t *cmd, struct hazard *h,
+                                       int64_t wall_ms)
+{
+	static const char *const acceptance[] = {"result", "actor", "role", "note", NULL};
+	static const char *const forced[] = {"actor", "role", "reason", NULL};
+	static const char *const supervision[] = {"office", "order_number", "report_before_close",
+	                                          "actor", "role", "note", NULL};
+	static const char *const deferral[] = {"reason", "actor", "role", NULL};
+
+	if (step == STEP_ACCEPTANCE) {
+		hazard_command_note(cmd, h, "acceptance", json_object(), acceptance, wall_ms);
+	} else if (step == STEP_CLOSE && json_is_true(json_object_get(cmd, "force"))) {
+		hazard_command_note(cmd, h, "forced_close", json_object(), forced, wall_ms);
+	} else if (step == STEP_SUPERVISE) {
+		hazard_command_note(cmd, h, "supervision", json_object(), supervision, wall_ms);
+	} else if (step == STEP_DEFER) {
+		json_t *list = json_object_get(h->info, "deferrals");
+		json_t *d = json_pack("{s:o}", "from", jsonfmt_time(h->deadline));
+
+		json_object_set(d, "to", json_object_get(cmd, "deadline"));
+		if (!json_is_array(list)) {
+			list = json_array();
+			json_object_set_new(h->info, "deferrals", list);
+		}
+		json_incref(list);
+		hazard_command_note(cmd, h, "last_deferral", d, deferral, wall_ms);
+		json_array_append(list, d);
+		json_decref(list);
+	}
+}
+
 /* The false-alarm rule: a detector whose incidents were verified false `false_alarm_limit`
  * times within the window needs maintenance, a hazard of its own (repeated_false_alarm) with
  * the count as its value; while that item is open a further false alarm updates it. */
@@ -226,8 +326,8 @@ static int hazard_command_false_alarms(struct ledger *l, const struct policy *p,
 
 /* The transition a valid command makes, with its event. */
 static int hazard_command_transition(struct ledger *l, const struct policy *p, json_t *cmd,
-                                     const char *id, struct hazard *h, enum hstatus to,
-                                     const char *event, int64_t wall_ms)
+                                     const char *id, struct hazard *h, enum policy_step step,
+                                     enum hstatus to, const char *event, int64_t wall_ms)
 {
 	json_t *pf = json_object_get(h->info, "platform");
 
@@ -235,22 +335,25 @@ static int hazard_command_transition(struct ledger *l, const struct policy *p, j
 		pf = json_object();
 		json_object_set_new(h->info, "platform", pf);
 	}
-	for (size_t i = 0; i < sizeof(hazard_cmd_fields) / sizeof(hazard_cmd_fields[0]); i++) {
+	for (size_t i = 0; i < HAZARD_CMD_COPIED; i++) {
 		json_t *v = json_object_get(cmd, hazard_cmd_fields[i]);
 
-		if (v && strcmp(hazard_cmd_fields[i], "deadline") != 0 &&
-		    strcmp(hazard_cmd_fields[i], "grade") != 0 &&
-		    strcmp(hazard_cmd_fields[i], "outcome") != 0)
+		if (v)
 			json_object_set(pf, hazard_cmd_fields[i], v);
 	}
-	if (strcmp(event, "verified") == 0)
+	if (step == STEP_VERIFY)
 		hazard_command_verification(cmd, h, wall_ms);
-	if (strcmp(event, "regraded") == 0)
+	else if (step == STEP_REGRADE)
 		hazard_regrade(p, cmd, h, wall_ms);
+	else
+		hazard_command_record_step(step, cmd, h, wall_ms);
 	const char *dl = json_string_value(json_object_get(cmd, "deadline"));
 	int64_t d = hazard_parse_iso(dl);
-	if (dl && d > 0 && h->iclass != ICLASS_INCIDENT)
+	if (dl && d > 0 && h->iclass != ICLASS_INCIDENT) {
 		h->deadline = d;
+		h->overdue = false;
+		json_object_set_new(h->info, "deadline_by_platform", json_true());
+	}
 	h->status = to;
 	if (to == HSTATUS_CLOSED) {
 		h->closed_at = wall_ms;
@@ -262,7 +365,7 @@ static int hazard_command_transition(struct ledger *l, const struct policy *p, j
 	json_object_set_new(h->info, "last_command", json_string(id));
 	int rc = hazard_record(l, h, event, wall_ms, false);
 	const char *outcome = json_string_value(json_object_get(cmd, "outcome"));
-	if (rc == 0 && strcmp(event, "verified") == 0 && strcmp(outcome, "false_alarm") == 0)
+	if (rc == 0 && step == STEP_VERIFY && strcmp(outcome, "false_alarm") == 0)
 		rc = hazard_command_false_alarms(l, p, h, wall_ms);
 	return rc;
 }
@@ -296,15 +399,15 @@ int hazard_apply_command(struct ledger *l, const struct policy *p, json_t *cmd, 
 	} else if (rc == 0) {
 		reason = "unknown hazard";
 	} else {
-		reason = hazard_command_check(type, &h, &to, &event);
-		if (!reason && strcmp(type, "hazard.regrade") == 0 &&
-		    grade_from_name(json_string_value(json_object_get(cmd, "grade"))) < 0)
-			reason = "grade must be one of immediate, major, significant, general";
-		if (!reason && strcmp(type, "incident.verify") == 0 &&
-		    !hazard_outcome_valid(json_string_value(json_object_get(cmd, "outcome"))))
-			reason = "outcome must be one of real_fire, false_alarm, test, unknown";
+		int step = hazard_command_step(type);
+
+		reason = step < 0 ? "unknown command type"
+		                  : hazard_command_check((enum policy_step)step, cmd, &h, &to, &event);
 		if (!reason)
-			rc = hazard_command_transition(l, p, cmd, id, &h, to, event, wall_ms);
+			reason = hazard_policy_refuses(p, (enum policy_step)step, cmd, &h, why, whylen);
+		if (!reason)
+			rc = hazard_command_transition(l, p, cmd, id, &h, (enum policy_step)step, to,
+			                               event, wall_ms);
 		item_finish(&h);
 		if (rc < 0)
 			return rc;

@@ -17,3 +17,7 @@ int hazard_record(struct ledger *l, struct hazard *h, const char *type, int64_t 
 /* The deadline of grade `g` counted from `from_ms`; 0 (none) for an incident. */
 int64_t hazard_deadline(const struct policy *p, const struct hazard *h, enum grade g,
                         int64_t from_ms);
+/* hazard_policy.c: why the county's rules refuse this step of this item (the reason, in `why`
+ * or static), or NULL. */
+const char *hazard_policy_refuses(const struct policy *p, enum policy_step step, json_t *cmd,
+                                  const struct hazard *h, char *why, size_t whylen);

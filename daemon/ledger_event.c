@@ -207,7 +207,8 @@ int ledger_resync_pending(struct ledger *l, const char *dest, const char *hazard
 const char *const ledger_event_types[] = {
     "raised",   "escalated", "recurred", "cleared",  "silenced", "overdue", "reopened",
     "acknowledged", "assigned", "accepted", "closed", "resync", "escalation_suggested",
-    "regraded", "worsened", "verified", NULL,
+    "regraded", "worsened", "verified", "acceptance_passed", "acceptance_failed", "supervised",
+    "deferred", NULL,
 };
 
 int ledger_event_type_index(const char *type)

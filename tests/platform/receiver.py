@@ -77,11 +77,13 @@ from urllib.parse import parse_qs, urlsplit
 EVENT_TYPES = frozenset((
     "raised", "escalated", "recurred", "cleared", "silenced", "overdue", "reopened",
     "acknowledged", "assigned", "accepted", "closed", "resync", "escalation_suggested",
-    "regraded", "worsened", "verified",
+    "regraded", "worsened", "verified", "acceptance_passed", "acceptance_failed", "supervised",
+    "deferred",
 ))
 COMMAND_TYPES = frozenset((
     "hazard.acknowledge", "hazard.assign", "hazard.accept", "hazard.close", "hazard.reopen",
-    "hazard.regrade", "incident.verify",
+    "hazard.regrade", "incident.verify", "hazard.submit", "hazard.acceptance",
+    "hazard.supervise", "hazard.defer",
 ))
 FAIL_MODES = ("none", "500", "503", "429", "slow", "reset", "garbage", "reject", "phantom")
 GRADES = ("immediate", "major", "significant", "general")

@@ -212,6 +212,133 @@ static void test_regrade(void **state)
 	assert_int_equal(ledger_event_count(f->l), 3);
 }
 
+static json_t *info_of(struct fixture *f, const char *id, const char *key, struct hazard *h)
+{
+	assert_int_equal(ledger_hazard_get(f->l, id, h), 1);
+	return json_object_get(h->info, key);
+}
+
+/* 谁主管谁验收, 谁管总谁销号: a county that names roles per step and wants a passed acceptance
+ * before a close gets exactly that; a forced close needs a reason, which is kept. */
+static void test_roles_and_close_after_acceptance(void **state)
+{
+	struct fixture *f = *state;
+	struct hazard h;
+
+	f->pol.close_requires_acceptance = true;
+	strcpy(f->pol.roles[STEP_CLOSE][0], "owner");
+	f->pol.nroles[STEP_CLOSE] = 1;
+	strcpy(f->pol.roles[STEP_ACCEPTANCE][0], "acceptor");
+	f->pol.nroles[STEP_ACCEPTANCE] = 1;
+
+	apply(f, "{\"id\":\"r1\",\"type\":\"hazard.close\",\"hazard_id\":\"%s\",\"role\":\"owner\"}", f->id);
+	assert_string_equal(result(f, "r1"), "close needs a passed acceptance first "
+	                                     "(hazard.acceptance), or force with a reason "
+	                                     "(policy.close_requires_acceptance)");
+	apply(f, "{\"id\":\"r2\",\"type\":\"hazard.acceptance\",\"hazard_id\":\"%s\",\"role\":\"acceptor\",\"result\":\"passed\"}", f->id);
+	assert_string_equal(result(f, "r2"), "hazard is not pending acceptance (hazard.submit first)");
+	apply(f, "{\"id\":\"r3\",\"type\":\"hazard.submit\",\"hazard_id\":\"%s\"}", f->id);
+	assert_string_equal(result(f, "r3"), "ok");
+	apply(f, "{\"id\":\"r4\",\"type\":\"hazard.acceptance\",\"hazard_id\":\"%s\",\"role\":\"landlord\",\"result\":\"passed\"}", f->id);
+	assert_string_equal(result(f, "r4"), "role 'landlord' may not acceptance (policy.roles.acceptance)");
+	apply(f, "{\"id\":\"r5\",\"type\":\"hazard.acceptance\",\"hazard_id\":\"%s\",\"role\":\"acceptor\",\"result\":\"failed\",\"note\":\"接线端子仍松动\"}", f->id);
+	assert_string_equal(result(f, "r5"), "ok");
+	json_t *a = info_of(f, f->id, "acceptance", &h);
+	assert_int_equal(h.status, HSTATUS_RECTIFYING); /* back to the rectifier */
+	assert_string_equal(json_string_value(json_object_get(a, "result")), "failed");
+	item_finish(&h);
+	apply(f, "{\"id\":\"r6\",\"type\":\"hazard.submit\",\"hazard_id\":\"%s\"}", f->id);
+	apply(f, "{\"id\":\"r7\",\"type\":\"hazard.acceptance\",\"hazard_id\":\"%s\",\"role\":\"acceptor\",\"actor\":\"赵验收\",\"result\":\"passed\"}", f->id);
+	assert_string_equal(result(f, "r7"), "ok");
+	apply(f, "{\"id\":\"r8\",\"type\":\"hazard.close\",\"hazard_id\":\"%s\",\"role\":\"acceptor\"}", f->id);
+	assert_string_equal(result(f, "r8"), "role 'acceptor' may not close (policy.roles.close)");
+	apply(f, "{\"id\":\"r9\",\"type\":\"hazard.close\",\"hazard_id\":\"%s\",\"role\":\"owner\",\"actor\":\"王房东\"}", f->id);
+	assert_string_equal(result(f, "r9"), "ok");
+	info_of(f, f->id, "acceptance", &h);
+	assert_int_equal(h.status, HSTATUS_CLOSED);
+	item_finish(&h);
+
+	/* Reopened: the old acceptance still says passed; force needs a reason either way. */
+	apply(f, "{\"id\":\"r10\",\"type\":\"hazard.reopen\",\"hazard_id\":\"%s\"}", f->id);
+	apply(f, "{\"id\":\"r11\",\"type\":\"hazard.close\",\"hazard_id\":\"%s\",\"role\":\"owner\",\"force\":true}", f->id);
+	assert_string_equal(result(f, "r11"), "a forced close needs a reason");
+	apply(f, "{\"id\":\"r12\",\"type\":\"hazard.close\",\"hazard_id\":\"%s\",\"role\":\"owner\",\"force\":true,\"reason\":\"建筑已拆除\"}", f->id);
+	assert_string_equal(result(f, "r12"), "ok");
+	json_t *fc = info_of(f, f->id, "forced_close", &h);
+	assert_string_equal(json_string_value(json_object_get(fc, "reason")), "建筑已拆除");
+	item_finish(&h);
+}
+
+/* 五定 before rectifying: a county that requires fields of a grade refuses an assign that lacks
+ * them, and names each missing one. */
+static void test_required_fields_before_rectifying(void **state)
+{
+	struct fixture *f = *state;
+	struct hazard h;
+
+	f->pol.require_fields[GRADE_SIGNIFICANT] = 1u << FIELD_MEASURES | 1u << FIELD_FUNDS |
+	                                           1u << FIELD_DEADLINE |
+	                                           1u << FIELD_CONTINGENCY_PLAN;
+	apply(f, "{\"id\":\"q1\",\"type\":\"hazard.assign\",\"hazard_id\":\"%s\",\"measures\":\"更换剩余电流动作继电器\"}", f->id);
+	assert_string_equal(result(f, "q1"), "a significant hazard needs funds, deadline, "
+	                                     "contingency_plan before rectifying "
+	                                     "(policy.require_before_rectifying)");
+	json_t *pf = info_of(f, f->id, "platform", &h);
+	assert_null(json_object_get(pf, "measures")); /* a refused command stored nothing */
+	assert_int_equal(h.status, HSTATUS_OPEN);
+	item_finish(&h);
+	apply(f, "{\"id\":\"q2\",\"type\":\"hazard.assign\",\"hazard_id\":\"%s\",\"funds\":\"800元\","
+	         "\"deadline\":\"2026-12-20T00:00:00Z\",\"contingency_plan\":\"断电并张贴警示\","
+	         "\"measures\":\"更换剩余电流动作继电器\",\"responsible\":\"王房东\","
+	         "\"interim_measures\":\"每日巡查\"}", f->id);
+	assert_string_equal(result(f, "q2"), "ok");
+	pf = info_of(f, f->id, "platform", &h);
+	assert_int_equal(h.status, HSTATUS_RECTIFYING);
+	assert_string_equal(json_string_value(json_object_get(pf, "interim_measures")), "每日巡查");
+	assert_string_equal(json_string_value(json_object_get(pf, "contingency_plan")), "断电并张贴警示");
+	item_finish(&h);
+}
+
+/* 挂牌督办 and 无法按期整改: the supervision is recorded; a deferral needs a written reason and a
+ * later date, moves the deadline, clears overdue and is kept in a list. */
+static void test_supervise_and_defer(void **state)
+{
+	struct fixture *f = *state;
+	struct hazard h;
+
+	apply(f, "{\"id\":\"s1\",\"type\":\"hazard.supervise\",\"hazard_id\":\"%s\"}", f->id);
+	assert_string_equal(result(f, "s1"), "supervise needs office (the supervising office)");
+	apply(f, "{\"id\":\"s2\",\"type\":\"hazard.supervise\",\"hazard_id\":\"%s\",\"office\":\"示例县消防救援大队\","
+	         "\"order_number\":\"示消督〔2026〕12号\",\"report_before_close\":true}", f->id);
+	assert_string_equal(result(f, "s2"), "ok");
+	json_t *sv = info_of(f, f->id, "supervision", &h);
+	assert_string_equal(json_string_value(json_object_get(sv, "order_number")), "示消督〔2026〕12号");
+	assert_true(json_is_true(json_object_get(sv, "report_before_close")));
+	int64_t deadline = h.deadline;
+	item_finish(&h);
+
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(hazard_mark_overdue(f->l, deadline + 1), 1);
+	assert_int_equal(ledger_commit(f->l), 0);
+	apply(f, "{\"id\":\"d1\",\"type\":\"hazard.defer\",\"hazard_id\":\"%s\",\"deadline\":\"2027-06-01T00:00:00Z\"}", f->id);
+	assert_string_equal(result(f, "d1"), "defer needs a written reason and a new deadline later "
+	                                     "than the current one");
+	apply(f, "{\"id\":\"d2\",\"type\":\"hazard.defer\",\"hazard_id\":\"%s\",\"reason\":\"等待供电局改造\","
+	         "\"deadline\":\"2020-01-01T00:00:00Z\"}", f->id);
+	assert_string_equal(result(f, "d2"), "defer needs a written reason and a new deadline later "
+	                                     "than the current one");
+	apply(f, "{\"id\":\"d3\",\"type\":\"hazard.defer\",\"hazard_id\":\"%s\",\"reason\":\"等待供电局改造\","
+	         "\"deadline\":\"2027-06-01T00:00:00Z\",\"actor\":\"王房东\"}", f->id);
+	assert_string_equal(result(f, "d3"), "ok");
+	json_t *list = info_of(f, f->id, "deferrals", &h);
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "reason")),
+	                    "等待供电局改造");
+	assert_true(h.deadline > deadline);
+	assert_false(h.overdue);
+	item_finish(&h);
+}
+
 /* A fire alarm on `device`, raised at T0 + `at_ms`: its id. */
 static void raise_fire(struct fixture *f, const char *device, int64_t at_ms, char *id)
 {
@@ -496,6 +623,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_regrade, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roles_and_close_after_acceptance, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_required_fields_before_rectifying, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_supervise_and_defer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_incident_verified_and_closed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_false_alarms_become_a_hazard, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_impossible_changes_nothing, setup, teardown),
