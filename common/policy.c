@@ -4,6 +4,10 @@
 
 #include <string.h>
 
+#include "i18n.h"
+#include "log.h"
+#include "workday.h"
+
 static const char *const kind_names[KIND_COUNT] = {
     [KIND_FIRE_ALARM] = "fire_alarm",
     [KIND_RESIDUAL_CURRENT] = "residual_current",
@@ -54,6 +58,10 @@ void policy_defaults(struct policy *p)
 	p->escalate_s[KIND_DEVICE_OFFLINE] = 72 * 3600;
 	p->recurrence_s = 30 * DAY;
 	p->offline_autoclose = false;
+	/* The seeds: the order within 3 working days of registration, acceptance within 5 working
+	 * days after the rectification deadline. */
+	p->order_within = (struct policy_span){3, true};
+	p->acceptance_within = (struct policy_span){5, true};
 	p->auto_regrade = false;
 	p->incident[KIND_FIRE_ALARM] = true;
 	p->false_alarm_limit = 3;
@@ -133,6 +141,27 @@ bool policy_role_allowed(const struct policy *p, enum policy_step step, const ch
 		if (strcmp(role, p->roles[step][i]) == 0)
 			return true;
 	return false;
+}
+
+int64_t policy_span_end(const struct policy *p, struct policy_span span, int64_t from_ms)
+{
+	static int warned_year;
+	int64_t end;
+	int missing = 0;
+
+	if (span.n <= 0)
+		return 0;
+	if (!span.working)
+		return from_ms + (int64_t)span.n * 86400 * 1000;
+	if (workday_deadline(p->calendar, from_ms, span.n, &end, &missing) == 0)
+		return end;
+	if (missing != warned_year) {
+		warned_year = missing;
+		log_warn(_("calendar: no holiday calendar for %d: working days counted Monday to "
+		           "Friday"),
+		         missing);
+	}
+	return workday_deadline(NULL, from_ms, span.n, &end, NULL) == 0 ? end : 0;
 }
 
 const char *kind_name(enum kind k)

@@ -36,6 +36,14 @@ enum level {
 	LEVEL_HIGH, /* above the high setpoint: life in danger now */
 };
 
+struct workday_cal;
+
+/* A time limit counted in calendar days or in working days ("5wd"); n 0: none. */
+struct policy_span {
+	int n;
+	bool working;
+};
+
 #define POLICY_BANDS_MAX 8
 #define POLICY_ROLES_MAX 8
 #define POLICY_ROLE_LEN  32
@@ -76,6 +84,13 @@ struct policy {
 	enum grade prealarm_grade;    /* grade of any pre-alarm */
 	enum grade high_grade;        /* grade above a high setpoint */
 	int64_t deadline_s[GRADE_COUNT];
+	int deadline_wd[GRADE_COUNT]; /* > 0: the grade's deadline in working days instead */
+	/* The stages' own limits: the rectification order (assign) after registration, and the
+	 * acceptance after the rectification deadline. Each has its own overdue event. */
+	struct policy_span order_within, acceptance_within;
+	/* The county's working days (config `calendar` sections; owned by the config). NULL:
+	 * Monday to Friday. */
+	const struct workday_cal *calendar;
 	int64_t escalate_s[KIND_COUNT]; /* 0: never escalates */
 	int64_t recurrence_s;           /* window after close in which a return is a recurrence */
 	bool offline_autoclose;         /* device_offline closes itself when the device is back */
@@ -114,6 +129,10 @@ const char *policy_step_name(enum policy_step s);
 int policy_step_from_name(const char *s); /* -1 if unknown */
 const char *policy_field_name(enum policy_field f);
 int policy_field_from_name(const char *s); /* -1 if unknown */
+/* The end of `span` from `from_ms`: n calendar days later, or the end of the n-th working day
+ * (workday.h); 0 for an empty span. A count that runs past the calendar's years falls back to
+ * Monday to Friday and logs it once. */
+int64_t policy_span_end(const struct policy *p, struct policy_span span, int64_t from_ms);
 /* Whether `role` may take `step` (true when the county named no roles for it). */
 bool policy_role_allowed(const struct policy *p, enum policy_step step, const char *role);
 

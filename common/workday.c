@@ -190,9 +190,9 @@ int workday_is_work(const struct workday_cal *cal, struct workday_date d)
 {
 	const struct workday_year *y = cal_year(cal, d.year);
 
-	if (!y || !date_valid(d))
+	if (!date_valid(d) || (!y && cal && cal->nyears > 0))
 		return -1;
-	switch (y->day[day_of_year(d)]) {
+	switch (y ? y->day[day_of_year(d)] : DAY_USUAL) {
 	case DAY_HOLIDAY:
 		return 0;
 	case DAY_WORK:

@@ -47,7 +47,8 @@ int workday_parse_span(const char *s, int *n, bool *working);
 /* Days since 1970-01-01 of a civil date, and back. */
 int64_t workday_days_from_civil(struct workday_date d);
 struct workday_date workday_civil_from_days(int64_t days);
-/* 1 = work, 0 = rest, -1 = the day's year is not covered. */
+/* 1 = work, 0 = rest, -1 = the day's year is not covered. A calendar that covers no year at
+ * all (or NULL) knows only weekends: Monday to Friday work. */
 int workday_is_work(const struct workday_cal *cal, struct workday_date d);
 
 /* The deadline of `n` working days from `from_ms` (wall clock, ms), in the local time zone

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* conf: schema, parse and checks of firegw.conf. */
 #include "conf.h"
+#include "conf_calendar.h"
+#include "workday.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -67,6 +69,12 @@ static cfg_opt_t false_alarm_opts[] = {
     CFG_END(),
 };
 
+static cfg_opt_t stages_opts[] = {
+    CFG_STR("order", "3wd", CFGF_NONE),
+    CFG_STR("acceptance", "5wd", CFGF_NONE),
+    CFG_END(),
+};
+
 static cfg_opt_t policy_opts[] = {
     CFG_SEC("grades", grades_opts, CFGF_NONE),
     CFG_SEC("deadlines", deadline_opts, CFGF_NONE),
@@ -80,6 +88,7 @@ static cfg_opt_t policy_opts[] = {
     CFG_SEC("roles", roles_opts, CFGF_NONE),
     CFG_SEC("require_before_rectifying", require_opts, CFGF_NONE),
     CFG_BOOL("close_requires_acceptance", cfg_false, CFGF_NONE),
+    CFG_SEC("stages", stages_opts, CFGF_NONE),
     CFG_END(),
 };
 
@@ -175,6 +184,7 @@ static cfg_opt_t root_opts[] = {
     CFG_SEC("platform", platform_opts, CFGF_MULTI | CFGF_TITLE),
     CFG_SEC("platform_unnamed", platform_opts, CFGF_NONE),
     CFG_SEC("mqtt", mqtt_opts, CFGF_NONE),
+    CFG_SEC("calendar", conf_calendar_opts, CFGF_MULTI | CFGF_TITLE),
     CFG_END(),
 };
 
@@ -428,6 +438,22 @@ static void conf_read_incidents(struct conf_parse *p, cfg_t *pol, struct policy 
 		conf_parse_error(p, fa, "window", "policy: false_alarms window must be longer than 0");
 }
 
+/* A limit written "0" (none), "30", "30d" or "5wd". False when it is none of these. */
+static bool conf_policy_span(struct conf_parse *p, cfg_t *sec, const char *opt,
+                             struct policy_span *out)
+{
+	const char *s = cfg_getstr(sec, opt);
+
+	(void)p;
+	if (!s)
+		return false;
+	if (strcmp(s, "0") == 0) {
+		*out = (struct policy_span){0, false};
+		return true;
+	}
+	return workday_parse_span(s, &out->n, &out->working) == 0;
+}
+
 /* policy.roles (who may take each step), policy.require_before_rectifying (the 五定 fields per
  * grade) and policy.close_requires_acceptance. */
 static void conf_read_steps(struct conf_parse *p, cfg_t *pol, struct policy *x)
@@ -473,6 +499,14 @@ static void conf_read_steps(struct conf_parse *p, cfg_t *pol, struct policy *x)
 		}
 	}
 	x->close_requires_acceptance = cfg_getbool(pol, "close_requires_acceptance");
+	cfg_t *st = cfg_getsec(pol, "stages");
+	if (!conf_policy_span(p, st, "order", &x->order_within))
+		conf_parse_error(p, st, "order", "policy: stages order = \"%s\" is not \"0\" (none), "
+		                 "days (\"3d\") or working days (\"3wd\")", cfg_getstr(st, "order"));
+	if (!conf_policy_span(p, st, "acceptance", &x->acceptance_within))
+		conf_parse_error(p, st, "acceptance", "policy: stages acceptance = \"%s\" is not \"0\" "
+		                 "(none), days (\"5d\") or working days (\"5wd\")",
+		                 cfg_getstr(st, "acceptance"));
 }
 
 static void conf_read_policy(struct conf_parse *p, struct conf *c)
@@ -494,6 +528,12 @@ static void conf_read_policy(struct conf_parse *p, struct conf *c)
 	for (int g = 0; g < GRADE_COUNT; g++) {
 		const char *name = grade_name((enum grade)g);
 
+		struct policy_span wd;
+		if (conf_policy_span(p, dl, name, &wd) && wd.working) {
+			x->deadline_wd[g] = wd.n;
+			x->deadline_s[g] = (int64_t)wd.n * 86400; /* for what only needs a length */
+			continue;
+		}
 		x->deadline_s[g] = conf_policy_s(p, dl, name, x->deadline_s[g]);
 		if (conf_parse_isset(p, dl, name) && x->deadline_s[g] <= 0)
 			conf_parse_error(p, dl, name,
@@ -1096,6 +1136,7 @@ struct conf *conf_load(const char *path, struct conf_errors *errs)
 	conf_read_gateway(&p, c);
 	conf_read_site(&p, c);
 	conf_read_policy(&p, c);
+	conf_calendar_read(&p, c);
 	c->nbuses = cfg_size(p.cfg, "bus");
 	c->buses = calloc(c->nbuses + 1, sizeof(*c->buses));
 	for (size_t i = 0; c->buses && i < c->nbuses; i++)
@@ -1133,6 +1174,7 @@ void conf_free(struct conf *c)
 {
 	if (!c)
 		return;
+	workday_cal_free(c->calendar);
 	for (size_t i = 0; c->buses && i < c->nbuses; i++) {
 		free(c->buses[i].name);
 		free(c->buses[i].port);

@@ -98,6 +98,7 @@ struct conf {
 	struct platform_conf *platforms; /* every platform block, in the config's order */
 	size_t nplatforms;
 	struct mqtt_conf mqtt;
+	struct workday_cal *calendar; /* the calendar sections; policy.calendar points here */
 };
 
 /* Parses and checks `path`. Returns a conf, or NULL with every problem in errs. */

@@ -30,6 +30,8 @@ int64_t hazard_deadline(const struct policy *p, const struct hazard *h, enum gra
 {
 	if (h->iclass == ICLASS_INCIDENT)
 		return 0; /* verified and closed, never rectified by a date */
+	if (p->deadline_wd[g] > 0)
+		return policy_span_end(p, (struct policy_span){p->deadline_wd[g], true}, from_ms);
 	return from_ms + p->deadline_s[g] * 1000;
 }
 
@@ -329,15 +331,60 @@ int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, in
 
 struct overdue_ctx {
 	struct ledger *l;
+	const struct policy *p;
 	int64_t now;
 	int count;
 	int rc;
 };
 
+/* A stage past its own limit (the order after registration, the acceptance after the
+ * deadline): one `<stage>_overdue` event, remembered in info.stages_overdue. Returns 1 if
+ * recorded. */
+static int hazard_stage_overdue(struct overdue_ctx *c, struct hazard *h, const char *stage,
+                                int64_t due)
+{
+	json_t *done = json_object_get(h->info, "stages_overdue");
+	char event[32], at[32];
+
+	if (due <= 0 || due > c->now || json_object_get(done, stage))
+		return 0;
+	if (!json_is_object(done)) {
+		done = json_object();
+		json_object_set_new(h->info, "stages_overdue", done);
+	}
+	clock_format_iso(due, at, sizeof(at));
+	json_object_set_new(done, stage, json_string(at));
+	snprintf(event, sizeof(event), "%s_overdue", stage);
+	c->rc = hazard_record(c->l, h, event, c->now, false);
+	return c->rc < 0 ? c->rc : 1;
+}
+
 static int hazard_overdue_one(struct hazard *h, void *userdata)
 {
 	struct overdue_ctx *c = userdata;
+	const struct policy *p = c->p;
+	int rc;
 
+	if (h->iclass == ICLASS_INCIDENT || h->test)
+		return 0;
+	/* The order (整改通知: the item assigned) within its limit of registration. */
+	if (h->status == HSTATUS_OPEN || h->status == HSTATUS_ACKNOWLEDGED) {
+		rc = hazard_stage_overdue(c, h, "order",
+		                          policy_span_end(p, p->order_within, h->first_seen));
+		if (rc < 0)
+			return rc;
+		c->count += rc;
+	}
+	/* The acceptance within its limit after the rectification deadline. */
+	const char *acc = json_string_value(
+	    json_object_get(json_object_get(h->info, "acceptance"), "result"));
+	if (h->deadline > 0 && !(acc && strcmp(acc, "passed") == 0)) {
+		rc = hazard_stage_overdue(c, h, "acceptance",
+		                          policy_span_end(p, p->acceptance_within, h->deadline));
+		if (rc < 0)
+			return rc;
+		c->count += rc;
+	}
 	if (h->overdue || h->deadline <= 0 || h->deadline > c->now)
 		return 0;
 	h->overdue = true;
@@ -348,9 +395,9 @@ static int hazard_overdue_one(struct hazard *h, void *userdata)
 	return 0;
 }
 
-int hazard_mark_overdue(struct ledger *l, int64_t wall_ms)
+int hazard_mark_overdue(struct ledger *l, const struct policy *p, int64_t wall_ms)
 {
-	struct overdue_ctx c = {.l = l, .now = wall_ms};
+	struct overdue_ctx c = {.l = l, .p = p, .now = wall_ms};
 	int rc = ledger_hazard_foreach_open(l, false, hazard_overdue_one, &c);
 
 	if (rc < 0)

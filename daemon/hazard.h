@@ -64,8 +64,10 @@ int hazard_silence(struct ledger *l, const char *device, const char *point, enum
 int hazard_escalate(struct ledger *l, const struct policy *p, const char *id, int64_t wall_ms);
 /* Whether persistence has already escalated the item or suggested it. */
 bool hazard_escalation_done(const struct hazard *h);
-/* Every item past its deadline and not closed gets one `overdue` event. Returns the count. */
-int hazard_mark_overdue(struct ledger *l, int64_t wall_ms);
+/* Every hazard past its deadline and not closed gets one `overdue` event, and one
+ * `order_overdue` / `acceptance_overdue` when a stage passes its own limit (policy
+ * order_within, acceptance_within). Incidents never. Returns the count of events. */
+int hazard_mark_overdue(struct ledger *l, const struct policy *p, int64_t wall_ms);
 
 /* After destination `dest` reconnected: a `resync` event with the current state of every open
  * item, queued for it alone after what already waits (an item whose resync still waits gets

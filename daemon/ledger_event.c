@@ -208,7 +208,7 @@ const char *const ledger_event_types[] = {
     "raised",   "escalated", "recurred", "cleared",  "silenced", "overdue", "reopened",
     "acknowledged", "assigned", "accepted", "closed", "resync", "escalation_suggested",
     "regraded", "worsened", "verified", "acceptance_passed", "acceptance_failed", "supervised",
-    "deferred", NULL,
+    "deferred", "order_overdue", "acceptance_overdue", NULL,
 };
 
 int ledger_event_type_index(const char *type)

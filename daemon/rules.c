@@ -554,7 +554,7 @@ int rules_tick(struct rules *r, int64_t mono_ms, int64_t wall_ms)
 	if (rc == 0 && (r->last_overdue_check == 0 || wall_ms - r->last_overdue_check >= 60000 ||
 	                wall_ms < r->last_overdue_check)) {
 		r->last_overdue_check = wall_ms;
-		rc = hazard_mark_overdue(r->ledger, wall_ms);
+		rc = hazard_mark_overdue(r->ledger, &r->conf->policy, wall_ms);
 		if (rc > 0) {
 			r->stats.overdue += (uint64_t)rc;
 			rc = 0;

@@ -28,12 +28,14 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "conf_parse.h"
 #include "ledger.h"
 #include "policy.h"
 #include "profile.h"
 #include "testutil.h"
+#include "workday.h"
 
 #define DAY (24 * 3600)
 
@@ -1256,6 +1258,143 @@ static void test_policy_overrides(void **state)
 	free(dir);
 }
 
+/* Whether some error of `errs` holds `part`. */
+static bool errors_have(const struct conf_errors *errs, const char *part)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		if (strstr(errs->items[i], part))
+			return true;
+	fprintf(stderr, "# no error with \"%s\" among %zu:\n", part, errs->n);
+	for (size_t i = 0; i < errs->n; i++)
+		fprintf(stderr, "#   %s\n", errs->items[i]);
+	return false;
+}
+
+/* The county's rules (DESIGN section 12) as a county writes them: deadlines in working days
+ * with the shipped 2026 holiday calendar, the stages' limits, roles per step, the 五定 before
+ * rectifying, incidents and the false-alarm rule, worsening bands, automatic regrading. */
+static void test_county_rules(void **state)
+{
+	(void)state;
+	char *dir = testutil_mkdtemp(), *body;
+	const char *root = getenv("FIREGW_SOURCE_ROOT");
+
+	clock_set_fake(1000, 1780000000000LL); /* 2026-05-28 */
+	assert_true(asprintf(&body,
+	                     "include(\"%s/config/calendar/2026.conf\")\n"
+	                     "policy {\n"
+	                     "  deadlines {\n"
+	                     "    major = \"20wd\"\n"
+	                     "    general = \"7d\"\n"
+	                     "  }\n"
+	                     "  stages {\n"
+	                     "    order = \"2wd\"\n"
+	                     "    acceptance = \"0\"\n"
+	                     "  }\n"
+	                     "  roles {\n"
+	                     "    acceptance = {\"acceptor\", \"town_office\"}\n"
+	                     "    close = {\"owner\"}\n"
+	                     "  }\n"
+	                     "  require_before_rectifying {\n"
+	                     "    major = {\"responsible\", \"measures\", \"funds\", \"deadline\", "
+	                     "\"contingency_plan\"}\n"
+	                     "  }\n"
+	                     "  close_requires_acceptance = true\n"
+	                     "  auto_regrade = true\n"
+	                     "  incidents = {\"fire_alarm\", \"tamper\"}\n"
+	                     "  false_alarms {\n"
+	                     "    count = 5\n"
+	                     "    window = \"60d\"\n"
+	                     "  }\n"
+	                     "  worsening {\n"
+	                     "    residual_current = {400, 800}\n"
+	                     "    overtemperature = {90}\n"
+	                     "  }\n"
+	                     "}\n",
+	                     root ? root : "../..") > 0);
+	struct conf *c = testutil_conf(dir, body);
+	const struct policy *p = &c->policy;
+
+	assert_int_equal(p->deadline_wd[GRADE_MAJOR], 20);
+	assert_int_equal(p->deadline_wd[GRADE_GENERAL], 0);
+	assert_int_equal(p->deadline_s[GRADE_GENERAL], 7 * DAY);
+	assert_int_equal(p->order_within.n, 2);
+	assert_true(p->order_within.working);
+	assert_int_equal(p->acceptance_within.n, 0);
+	assert_non_null(p->calendar);
+	assert_true(workday_cal_covers(p->calendar, 2026));
+	struct workday_date oct1 = {2026, 10, 1}, oct10 = {2026, 10, 10};
+	assert_int_equal(workday_is_work(p->calendar, oct1), 0);
+	assert_int_equal(workday_is_work(p->calendar, oct10), 1);
+	assert_true(policy_role_allowed(p, STEP_ACCEPTANCE, "town_office"));
+	assert_false(policy_role_allowed(p, STEP_CLOSE, "town_office"));
+	assert_true(policy_role_allowed(p, STEP_ASSIGN, "anyone"));
+	assert_int_equal(p->require_fields[GRADE_MAJOR],
+	                 1u << FIELD_RESPONSIBLE | 1u << FIELD_MEASURES | 1u << FIELD_FUNDS |
+	                     1u << FIELD_DEADLINE | 1u << FIELD_CONTINGENCY_PLAN);
+	assert_int_equal(p->require_fields[GRADE_GENERAL], 0);
+	assert_true(p->close_requires_acceptance);
+	assert_true(p->auto_regrade);
+	assert_true(p->incident[KIND_FIRE_ALARM] && p->incident[KIND_TAMPER]);
+	assert_false(p->incident[KIND_RESIDUAL_CURRENT]);
+	assert_int_equal(p->false_alarm_limit, 5);
+	assert_int_equal(p->false_alarm_window_s, 60 * DAY);
+	assert_int_equal(p->nworsen_bands[KIND_RESIDUAL_CURRENT], 2);
+	assert_true(p->worsen_band[KIND_RESIDUAL_CURRENT][0] == 400);
+	assert_int_equal(p->nworsen_bands[KIND_OVERTEMPERATURE], 1);
+	conf_free(c);
+	free(body);
+
+	/* The same calendar in 2027: a working-day deadline needs 2027's, which is not there. */
+	struct conf_errors errs;
+	clock_set_fake(1000, 1800000000000LL); /* 2027-01-15 */
+	assert_true(asprintf(&body,
+	                     "include(\"%s/config/calendar/2026.conf\")\n"
+	                     "calendar \"2028x\" {\n"
+	                     "}\n"
+	                     "calendar \"2026\" {\n"
+	                     "  holidays = {\"2026-13-01\", \"2027-01-01\"}\n"
+	                     "}\n"
+	                     "policy {\n"
+	                     "  deadlines {\n"
+	                     "    significant = \"15wd\"\n"
+	                     "  }\n"
+	                     "  stages {\n"
+	                     "    order = \"3x\"\n"
+	                     "  }\n"
+	                     "  roles {\n"
+	                     "    close = {\"a-role-name-that-is-far-too-long-to-keep\"}\n"
+	                     "  }\n"
+	                     "  require_before_rectifying {\n"
+	                     "    major = {\"money\"}\n"
+	                     "  }\n"
+	                     "  incidents = {\"ledger_corrupt\"}\n"
+	                     "  false_alarms {\n"
+	                     "    count = -1\n"
+	                     "  }\n"
+	                     "  worsening {\n"
+	                     "    residual_current = {800, 400}\n"
+	                     "  }\n"
+	                     "}\n",
+	                     root ? root : "../..") > 0);
+	load_errors(dir, body, &errs);
+	assert_true(errors_have(&errs, "need the holiday calendar of 2027"));
+	assert_true(errors_have(&errs, "calendar \"2028x\": the title is a year"));
+	assert_true(errors_have(&errs, "'2026-13-01' is not a date"));
+	assert_true(errors_have(&errs, "'2027-01-01' is not in 2026"));
+	assert_true(errors_have(&errs, "stages order = \"3x\""));
+	assert_true(errors_have(&errs, "roles close: a role is 1 to 31 bytes"));
+	assert_true(errors_have(&errs, "'money' is not one of responsible"));
+	assert_true(errors_have(&errs, "'ledger_corrupt' is not a kind a detector reports"));
+	assert_true(errors_have(&errs, "false_alarms count = -1"));
+	assert_true(errors_have(&errs, "worsening residual_current: bands must be above 0 and rising"));
+	conf_errors_finish(&errs);
+	free(body);
+	clock_set_fake(-1, -1);
+	testutil_rmdir(dir);
+	free(dir);
+}
+
 /* A site file includes an example and writes `gateway` a second time: the two merge. */
 static void test_untitled_section_merges(void **state)
 {
@@ -1450,6 +1589,7 @@ int main(void)
 	    cmocka_unit_test(test_policy_overrides),
 	    cmocka_unit_test(test_untitled_section_merges),
 	    cmocka_unit_test(test_platform_destinations),
+	    cmocka_unit_test(test_county_rules),
 	    cmocka_unit_test(test_allowed_lookalikes),
 	    cmocka_unit_test(test_bug_truncated_ints),
 	    cmocka_unit_test(test_bug_unclosed_section),
