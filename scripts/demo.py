@@ -304,9 +304,9 @@ class Demo:
         wait_until("every device online with normal values", settled)
         self.ctl("status", show=True)
 
-        say("2. leakage current in the 3F box creeps up to 250 mA: pre-alarm at 200")
+        say("2. leakage current in the 3F box creeps up to 270 mA: pre-alarm at 250")
         t = time.time()
-        self.sim.set(3, "input", 0, 250)
+        self.sim.set(3, "input", 0, 270)
         leak = self.expect("residual_current", "box-3f", "general", t)
         say("   ... and on to 420 mA: alarm at 300")
         self.sim.set(3, "input", 0, 420)

@@ -360,8 +360,8 @@ static const struct bad_case bad_cases[] = {
         "  }\n"                    /* 15 */
         "}\n",
         .want = {"%D/firegw.conf:14: device 'd1' setpoint 'leak': clear level 350 is above its "
-                 "prealarm level 200, so the condition could never clear; set clear at or "
-                 "below 200"},
+                 "prealarm level 250, so the condition could never clear; set clear at or "
+                 "below 250"},
     },
     {
         .name = "setpoint override with its levels out of order",

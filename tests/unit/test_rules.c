@@ -296,9 +296,9 @@ static void test_hysteresis_and_clear_hold(void **state)
 	struct hazard h;
 
 	raise_leak_alarm(f, 0);
-	/* Below prealarm (200) but above clear (180): still active. */
-	value_at(f, 10 * S, "box", "leak", 190);
-	value_at(f, 60 * S, "box", "leak", 190);
+	/* Below prealarm (250) but above clear (200): still active. */
+	value_at(f, 10 * S, "box", "leak", 220);
+	value_at(f, 60 * S, "box", "leak", 220);
 	open_item(f, "box", "leak", KIND_RESIDUAL_CURRENT, &h);
 	assert_true(h.active);
 	item_finish(&h);
