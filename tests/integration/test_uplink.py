@@ -830,3 +830,97 @@ def assert_exactly_once_or_waiting(gw, rx):
                                 " WHERE o.lane = 0")}
     assert set(ledger) - stored <= waiting, "an event neither stored nor waiting"
     assert rx.state()["conflicts"] == 0 and rx.state()["out_of_order"] == 0
+
+
+def test_county_closed_loop_through_the_platform(gw, platform, sims, daemon_factory, pki):
+    """The county's closed loop end to end: a fire alarm is an incident (class, no deadline)
+    the platform verifies (核警) and closes; two false alarms of the detector make it a
+    repeated_false_alarm hazard; a hazard is supervised (挂牌督办), deferred with a reason,
+    submitted, accepted by the acceptor's role only and closed by the owner's role only. Every
+    command's event reaches the platform with who acted."""
+    rx = platform()
+    sim = sims("20")
+    gw.write(rx.url, pki.ca(), smoke_port=sim.port, dead=1, heartbeat="1s")
+    with open(gw.conf, "a", encoding="utf-8") as f:
+        f.write('policy {\n  close_requires_acceptance = true\n'
+                '  roles {\n    acceptance = {"acceptor"}\n    close = {"owner"}\n  }\n'
+                '  false_alarms {\n    count = 2\n  }\n}\n')
+    d = start_gw(daemon_factory, gw)
+    (off,) = wait_until("the device_offline hazard", lambda: gw.hazard_ids("device_offline"),
+                        daemon=d)
+
+    def results(*ids):
+        got = {r["id"]: r for r in rx.command_results()}
+        return got if set(got) >= set(ids) else None
+
+    incidents = []
+    for n in range(2):
+        sim.set(20, "input", 0, 0b1)
+        inc = wait_until("a new fire-alarm incident", lambda: (
+            [h for h in gw.hazard_ids("fire_alarm") if h not in incidents] or None),
+            daemon=d)[0]
+        incidents.append(inc)
+        sim.set(20, "input", 0, 0)
+        wait_event(gw, inc, "cleared", d)
+        rx.queue_command({"id": f"v{n}", "type": "incident.verify", "hazard_id": inc,
+                          "outcome": "false_alarm", "actor": "值班员 张三",
+                          "role": "duty_officer"})
+        rx.queue_command({"id": f"x{n}", "type": "hazard.close", "hazard_id": inc,
+                          "role": "duty_officer"})
+        got = wait_until("the incident verified and closed", lambda: results(f"v{n}", f"x{n}"),
+                         daemon=d)
+        assert got[f"v{n}"]["ok"] and got[f"x{n}"]["ok"], got
+    (rfa,) = wait_until("a repeated_false_alarm hazard",
+                        lambda: gw.hazard_ids("repeated_false_alarm"), daemon=d)
+
+    cmds = [
+        {"id": "s1", "type": "hazard.supervise", "hazard_id": off, "office": "示例县消防救援大队",
+         "order_number": "示消督〔2026〕12号", "actor": "李科长", "role": "county_office"},
+        {"id": "d1", "type": "hazard.defer", "hazard_id": off, "reason": "等待供电局线路改造",
+         "deadline": "2030-01-01T00:00:00.000Z", "actor": "王房东", "role": "owner"},
+        {"id": "a1", "type": "hazard.submit", "hazard_id": off, "actor": "李电工"},
+        {"id": "a2", "type": "hazard.acceptance", "hazard_id": off, "result": "passed",
+         "role": "owner"},
+        {"id": "a3", "type": "hazard.acceptance", "hazard_id": off, "result": "passed",
+         "role": "acceptor", "actor": "城关镇安监办 赵验收"},
+        {"id": "c1", "type": "hazard.close", "hazard_id": off, "role": "acceptor"},
+        {"id": "c2", "type": "hazard.close", "hazard_id": off, "role": "owner",
+         "actor": "王房东"},
+    ]
+    for c in cmds:
+        rx.queue_command(c)
+    got = wait_until("results of the closed loop", lambda: results(*(c["id"] for c in cmds)),
+                     daemon=d)
+    assert {c: (got[c]["ok"], got[c]["reason"]) for c in got if c in
+            {"s1", "d1", "a1", "a2", "a3", "c1", "c2"}} == {
+        "s1": (True, None), "d1": (True, None), "a1": (True, None),
+        "a2": (False, "role 'owner' may not acceptance (policy.roles.acceptance)"),
+        "a3": (True, None),
+        "c1": (False, "role 'acceptor' may not close (policy.roles.close)"),
+        "c2": (True, None)}
+
+    wait_delivered(gw, rx, d)
+    stored = assert_exactly_once(gw, rx)
+    by = {}
+    for e in stored:
+        by.setdefault(e["hazard_id"], []).append(e)
+    first = by[incidents[0]]
+    raised = first[0]["body"]["hazard"]
+    assert (raised["class"], raised["kind"], raised["deadline"]) == ("incident", "fire_alarm",
+                                                                      None)
+    verified = next(e for e in first if e["type"] == "verified")["body"]["hazard"]
+    assert verified["verification"]["outcome"] == "false_alarm"
+    assert verified["verification"]["actor"] == "值班员 张三"
+    rf = by[rfa][0]["body"]["hazard"]
+    assert (rf["class"], rf["kind"], rf["value"]) == ("hazard", "repeated_false_alarm", 2)
+    assert rf["false_alarms"]["last_incident"] == incidents[1]
+    types = [e["type"] for e in by[off] if e["type"] != "resync"]
+    assert types == ["raised", "supervised", "deferred", "accepted", "acceptance_passed",
+                     "closed"]
+    last = by[off][-1]["body"]["hazard"]
+    assert last["supervision"]["order_number"] == "示消督〔2026〕12号"
+    assert last["deferrals"][0]["reason"] == "等待供电局线路改造"
+    assert last["acceptance"]["actor"] == "城关镇安监办 赵验收"
+    assert last["platform"]["actor"] == "王房东" and last["status"] == "closed"
+    st = rx.state()
+    assert st["rejected"] == 0
