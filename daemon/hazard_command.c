@@ -175,7 +175,7 @@ static const char *const hazard_cmd_fields[] = {
     "target",   "interim_measures",
     /* not copied: */
     "deadline", "grade", "outcome", "result", "force", "office", "order_number",
-    "report_before_close",
+    "report_before_close", "report",
 };
 #define HAZARD_CMD_COPIED 14
 
@@ -259,8 +259,13 @@ static void hazard_command_record_step(enum policy_step step, json_t *cmd, struc
 
 	if (step == STEP_ACCEPTANCE) {
 		hazard_command_note(cmd, h, "acceptance", json_object(), acceptance, wall_ms);
-	} else if (step == STEP_CLOSE && json_is_true(json_object_get(cmd, "force"))) {
-		hazard_command_note(cmd, h, "forced_close", json_object(), forced, wall_ms);
+	} else if (step == STEP_CLOSE) {
+		json_t *report = json_object_get(cmd, "report");
+		json_t *sv = json_object_get(h->info, "supervision");
+		if (report && json_is_object(sv))
+			json_object_set(sv, "report", report);
+		if (json_is_true(json_object_get(cmd, "force")))
+			hazard_command_note(cmd, h, "forced_close", json_object(), forced, wall_ms);
 	} else if (step == STEP_SUPERVISE) {
 		hazard_command_note(cmd, h, "supervision", json_object(), supervision, wall_ms);
 	} else if (step == STEP_DEFER) {
@@ -358,6 +363,10 @@ static int hazard_command_transition(struct ledger *l, const struct policy *p, j
 	if (to == HSTATUS_CLOSED) {
 		h->closed_at = wall_ms;
 	} else if (strcmp(event, "reopened") == 0) {
+		/* A new round of the loop: the old acceptance and the stages' overdue no longer
+		 * hold. */
+		json_object_del(h->info, "acceptance");
+		json_object_del(h->info, "stages_overdue");
 		h->closed_at = 0;
 		h->overdue = false;
 		h->deadline = hazard_deadline(p, h, h->grade, wall_ms);

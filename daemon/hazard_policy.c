@@ -70,6 +70,12 @@ const char *hazard_policy_refuses(const struct policy *p, enum policy_step step,
 		return "deferred 20 times already: the county decides what next";
 	if (step != STEP_CLOSE || h->iclass == ICLASS_INCIDENT)
 		return NULL;
+	/* 挂牌督办 with a report due before close: the close carries it. */
+	json_t *sv = json_object_get(h->info, "supervision");
+	json_t *report = json_object_get(cmd, "report");
+	if (json_is_true(json_object_get(sv, "report_before_close")) &&
+	    (!report || json_is_null(report) || (json_is_string(report) && !json_string_length(report))))
+		return "a supervised item (挂牌督办) closes with its report (report_before_close)";
 	json_t *force = json_object_get(cmd, "force");
 	const char *reason = json_string_value(json_object_get(cmd, "reason"));
 	if (json_is_true(force))

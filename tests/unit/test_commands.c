@@ -258,8 +258,14 @@ static void test_roles_and_close_after_acceptance(void **state)
 	assert_int_equal(h.status, HSTATUS_CLOSED);
 	item_finish(&h);
 
-	/* Reopened: the old acceptance still says passed; force needs a reason either way. */
+	/* Reopened: a new round, the old acceptance gone; force needs a reason. */
 	apply(f, "{\"id\":\"r10\",\"type\":\"hazard.reopen\",\"hazard_id\":\"%s\"}", f->id);
+	assert_null(info_of(f, f->id, "acceptance", &h));
+	item_finish(&h);
+	apply(f, "{\"id\":\"r10b\",\"type\":\"hazard.close\",\"hazard_id\":\"%s\",\"role\":\"owner\"}", f->id);
+	assert_string_equal(result(f, "r10b"), "close needs a passed acceptance first "
+	                                       "(hazard.acceptance), or force with a reason "
+	                                       "(policy.close_requires_acceptance)");
 	apply(f, "{\"id\":\"r11\",\"type\":\"hazard.close\",\"hazard_id\":\"%s\",\"role\":\"owner\",\"force\":true}", f->id);
 	assert_string_equal(result(f, "r11"), "a forced close needs a reason");
 	apply(f, "{\"id\":\"r12\",\"type\":\"hazard.close\",\"hazard_id\":\"%s\",\"role\":\"owner\",\"force\":true,\"reason\":\"建筑已拆除\"}", f->id);
@@ -336,6 +342,15 @@ static void test_supervise_and_defer(void **state)
 	                    "等待供电局改造");
 	assert_true(h.deadline > deadline);
 	assert_false(h.overdue);
+	item_finish(&h);
+	/* The report the supervision asked for comes with the close. */
+	apply(f, "{\"id\":\"e1\",\"type\":\"hazard.close\",\"hazard_id\":\"%s\"}", f->id);
+	assert_string_equal(result(f, "e1"),
+	                    "a supervised item (挂牌督办) closes with its report (report_before_close)");
+	apply(f, "{\"id\":\"e2\",\"type\":\"hazard.close\",\"hazard_id\":\"%s\",\"report\":\"已更换线路，附照片\"}", f->id);
+	assert_string_equal(result(f, "e2"), "ok");
+	sv = info_of(f, f->id, "supervision", &h);
+	assert_string_equal(json_string_value(json_object_get(sv, "report")), "已更换线路，附照片");
 	item_finish(&h);
 }
 
