@@ -1136,7 +1136,7 @@ struct conf *conf_load(const char *path, struct conf_errors *errs)
 	conf_read_gateway(&p, c);
 	conf_read_site(&p, c);
 	conf_read_policy(&p, c);
-	conf_calendar_read(&p, c);
+	c->calendar = conf_calendar_read(&p, &c->policy);
 	c->nbuses = cfg_size(p.cfg, "bus");
 	c->buses = calloc(c->nbuses + 1, sizeof(*c->buses));
 	for (size_t i = 0; c->buses && i < c->nbuses; i++)

@@ -6,7 +6,6 @@
 #include <time.h>
 
 #include "clock.h"
-#include "conf.h"
 #include "i18n.h"
 #include "log.h"
 #include "workday.h"
@@ -49,16 +48,17 @@ static bool conf_calendar_needed(const struct policy *x)
 	       (x->acceptance_within.n > 0 && x->acceptance_within.working);
 }
 
-void conf_calendar_read(struct conf_parse *p, struct conf *c)
+struct workday_cal *conf_calendar_read(struct conf_parse *p, struct policy *policy)
 {
 	unsigned n = cfg_size(p->cfg, "calendar");
+	struct workday_cal *cal;
 
 	if (n == 0)
-		return; /* working days are Monday to Friday */
-	c->calendar = workday_cal_new();
-	if (!c->calendar) {
+		return NULL; /* working days are Monday to Friday */
+	cal = workday_cal_new();
+	if (!cal) {
 		conf_parse_error(p, p->cfg, NULL, _("out of memory"));
-		return;
+		return NULL;
 	}
 	for (unsigned i = 0; i < n; i++) {
 		cfg_t *sec = cfg_getnsec(p->cfg, "calendar", i);
@@ -67,7 +67,7 @@ void conf_calendar_read(struct conf_parse *p, struct conf *c)
 		long year = strtol(title ? title : "", &end, 10);
 
 		if (!title || *end || year < 1970 || year > 9999 ||
-		    workday_cal_cover(c->calendar, (int)year) < 0) {
+		    workday_cal_cover(cal, (int)year) < 0) {
 			conf_parse_error(p, sec, NULL,
 			                 _("calendar \"%s\": the title is a year (calendar \"2026\"), at "
 			                   "most %d of them"),
@@ -76,25 +76,26 @@ void conf_calendar_read(struct conf_parse *p, struct conf *c)
 		}
 		/* Make-up working days after the holidays: a range of holidays may span a weekend
 		 * that is partly worked. */
-		conf_calendar_days(p, sec, "holidays", (int)year, false, c->calendar);
-		conf_calendar_days(p, sec, "workdays", (int)year, true, c->calendar);
+		conf_calendar_days(p, sec, "holidays", (int)year, false, cal);
+		conf_calendar_days(p, sec, "workdays", (int)year, true, cal);
 	}
-	c->policy.calendar = c->calendar;
-	if (!conf_calendar_needed(&c->policy))
-		return;
+	policy->calendar = cal;
+	if (!conf_calendar_needed(policy))
+		return cal;
 	time_t now = (time_t)(clock_wall_ms() / 1000), soon = now + 30 * 86400;
 	struct tm t, s;
 	localtime_r(&now, &t);
 	localtime_r(&soon, &s);
-	if (!workday_cal_covers(c->calendar, t.tm_year + 1900))
+	if (!workday_cal_covers(cal, t.tm_year + 1900))
 		conf_parse_error(p, p->cfg, NULL,
 		                 _("calendar: deadlines in working days need the holiday calendar of "
 		                   "%d (include(\"/usr/share/firegw/calendar/%d.conf\"), or write a "
 		                   "calendar \"%d\" section)"),
 		                 t.tm_year + 1900, t.tm_year + 1900, t.tm_year + 1900);
-	else if (!workday_cal_covers(c->calendar, s.tm_year + 1900))
+	else if (!workday_cal_covers(cal, s.tm_year + 1900))
 		log_warn(_("calendar: the holiday calendar of %d is missing and is needed within 30 "
 		           "days: include(\"/usr/share/firegw/calendar/%d.conf\") once it is "
 		           "published"),
 		         s.tm_year + 1900, s.tm_year + 1900);
+	return cal;
 }

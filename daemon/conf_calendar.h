@@ -9,11 +9,14 @@
 
 #include "conf_parse.h"
 
-struct conf;
+#include "policy.h"
+
+struct workday_cal;
 
 extern cfg_opt_t conf_calendar_opts[];
 
-/* Builds c->calendar from the calendar sections and points c->policy.calendar at it; reports
- * each bad section or date at its line, and a working-day limit that needs this year's
+/* The calendar of the calendar sections (NULL when there are none: Monday to Friday), which
+ * policy->calendar then points at; the caller frees it (workday_cal_free). Reports each bad
+ * section or date at its line, and a working-day limit of `policy` that needs this year's
  * calendar when calendars are given but this year's is not. */
-void conf_calendar_read(struct conf_parse *p, struct conf *c);
+struct workday_cal *conf_calendar_read(struct conf_parse *p, struct policy *policy);
