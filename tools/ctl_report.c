@@ -117,6 +117,37 @@ static const char *ctl_report_name(const char *key)
 
 /* ---------------------------------------------------------------- writing */
 
+/* Columns a terminal gives s: two for each wide character (CJK, fullwidth forms), one for any
+ * other character. */
+static int ctl_report_width(const char *s)
+{
+	int w = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		unsigned cp = *p;
+		int n = cp < 0x80 ? 1 : cp < 0xe0 ? 2 : cp < 0xf0 ? 3 : 4;
+
+		for (int i = 1; i < n && p[i]; i++)
+			cp = (cp << 6) | (p[i] & 0x3f);
+		cp &= n == 1 ? 0x7f : n == 2 ? 0x7ff : n == 3 ? 0xffff : 0x1fffff;
+		w += cp >= 0x2e80 && cp < 0xff61 ? 2 : 1;
+		for (int i = 0; i < n && *p; i++)
+			p++;
+	}
+	return w;
+}
+
+/* s, then spaces up to `width` columns and one more (none after a last column, width 0). */
+static void ctl_report_pad(FILE *f, const char *s, int width)
+{
+	fputs(s, f);
+	if (width <= 0)
+		return;
+	for (int w = ctl_report_width(s); w < width; w++)
+		fputc(' ', f);
+	fputc(' ', f);
+}
+
 /* One CSV field: quoted, quotes doubled, control characters made spaces, and text from
  * outside kept from being read as a formula (a leading ', as spreadsheets expect). */
 static void ctl_report_field(FILE *f, const char *s, bool outside)
@@ -157,7 +188,9 @@ static void ctl_report_row(struct ctl_report_out *o, const char *label, const ch
 		return;
 	}
 	char *v = outside ? textesc_dup(value) : NULL;
-	fprintf(o->f, "  %-36s %s\n", label, v ? v : value);
+	fputs("  ", o->f);
+	ctl_report_pad(o->f, label, 36);
+	fprintf(o->f, "%s\n", v ? v : value);
 	free(v);
 }
 
@@ -236,7 +269,7 @@ static void ctl_report_paragraph(struct ctl_report_out *o, json_t *r)
 	}
 	if (fires > 0)
 		snprintf(fire, sizeof(fire),
-		         _("%lld fire alarms (the gateway records no verification of them)"), fires);
+		         _("fire alarms: %lld (the gateway records no verification of them)"), fires);
 	else
 		snprintf(fire, sizeof(fire), "%s", _("no fire alarms"));
 	snprintf(text, sizeof(text),
@@ -350,6 +383,9 @@ static void ctl_report_others(struct ctl_report_out *o, json_t *r)
 	ctl_report_count(o, _("Test alarms (not counted)"), ctl_report_num(r, "tests.items"));
 }
 
+/* The widths of the list's columns but the last. */
+static const int ctl_report_cols[8] = {20, 16, 16, 10, 16, 16, 12, 18};
+
 /* The 隐患清单. */
 static void ctl_report_list(struct ctl_report_out *o, json_t *list, bool truncated)
 {
@@ -367,10 +403,12 @@ static void ctl_report_list(struct ctl_report_out *o, json_t *list, bool truncat
 			ctl_report_field(o->f, _(cols[i]), false);
 		}
 		fputs("\r\n", o->f);
-	} else
-		fprintf(o->f, "  %-20s %-16s %-16s %-12s %-16s %-16s %-12s %-18s %s\n", _(cols[0]),
-		        _(cols[1]), _(cols[2]), _(cols[3]), _(cols[4]), _(cols[5]), _(cols[6]),
-		        _(cols[7]), _(cols[8]));
+	} else {
+		fputs("  ", o->f);
+		for (i = 0; i < 9; i++)
+			ctl_report_pad(o->f, _(cols[i]), i == 8 ? 0 : ctl_report_cols[i]);
+		fputc('\n', o->f);
+	}
 	json_array_foreach(list, i, e)
 	{
 		char found[32], dl[32];
@@ -394,15 +432,14 @@ static void ctl_report_list(struct ctl_report_out *o, json_t *list, bool truncat
 			fputs("\r\n", o->f);
 			continue;
 		}
-		char *s[9];
-		for (size_t c = 0; c < 9; c++)
-			s[c] = textesc_dup(v[c]);
-		fprintf(o->f, "  %-20s %-16s %-16s %-12s %-16s %-16s %-12s %-18s %s\n",
-		        s[0] ? s[0] : "", s[1] ? s[1] : "", s[2] ? s[2] : "", s[3] ? s[3] : "",
-		        s[4] ? s[4] : "", s[5] ? s[5] : "", s[6] ? s[6] : "", s[7] ? s[7] : "",
-		        s[8] ? s[8] : "");
-		for (size_t c = 0; c < 9; c++)
-			free(s[c]);
+		fputs("  ", o->f);
+		for (size_t c = 0; c < 9; c++) {
+			char *t = textesc_dup(v[c]);
+
+			ctl_report_pad(o->f, t ? t : "", c == 8 ? 0 : ctl_report_cols[c]);
+			free(t);
+		}
+		fputc('\n', o->f);
 	}
 	if (json_array_size(list) == 0 && !o->csv)
 		fprintf(o->f, "  %s\n", _("no items in the period"));

@@ -21,9 +21,11 @@ from test_control import (ctl, ctl_bin, ctl_json, sockdir, write,  # noqa: F401 
 from test_uplink import GATEWAY, LONG, gw, start_gw, wait_until  # noqa: F401 (fixtures)
 
 
-def _site(gw, sockdir, sims, daemon_factory):
+def _site(gw, sockdir, sims, daemon_factory, location1="dead box 1"):
     sim = sims("20")
     sock = write(gw, sockdir, smoke_port=sim.port, dead=2)
+    text = gw.conf.read_text(encoding="utf-8")
+    gw.conf.write_text(text.replace('"dead box 1"', json.dumps(location1)), encoding="utf-8")
     d = start_gw(daemon_factory, gw)
     sim.set(20, "input", 0, 0b1)
     m = d.wait_log(r"hazard (\S+) raised: fire_alarm", timeout=LONG)
@@ -66,7 +68,8 @@ def test_month_json_and_text(gw, sockdir, sims, daemon_factory, ctl_bin):
     assert "示例县" in text and "王房东" in text and "城关镇安监办" in text
     assert ("This month: 2 new hazards (0 major, 0 significant, 2 general), 0 rectified and "
             "closed out, rectification rate none due; at the end of the month: 2 not "
-            "rectified, 0 of them overdue; 1 fire alarms") in text
+            "rectified, 0 of them overdue; fire alarms: 1 (the gateway records no "
+            "verification of them); device online rate ") in text
     assert "no reviews reported by the platform" in text
     assert "not recorded by the gateway" in text
 
@@ -88,7 +91,8 @@ def test_month_json_and_text(gw, sockdir, sims, daemon_factory, ctl_bin):
 
 
 def test_csv_and_week(gw, sockdir, sims, daemon_factory, ctl_bin):
-    sock, month, _ = _site(gw, sockdir, sims, daemon_factory)
+    # A location a spreadsheet would run as a formula stays text in the CSV.
+    sock, month, _ = _site(gw, sockdir, sims, daemon_factory, location1="=1+1 box")
     out = ctl(sock, "report", "--month", month, "--list", "--csv", check=0).stdout
     assert out.startswith("\ufeff")  # the BOM Excel needs to read UTF-8
     rows = list(csv.reader(io.StringIO(out[1:])))
@@ -100,7 +104,7 @@ def test_csv_and_week(gw, sockdir, sims, daemon_factory, ctl_bin):
     header = rows.index(["ID", "Location", "Kind", "Grade", "Found", "Deadline",
                          "Responsible", "Status", "Overdue"])
     listed = rows[header + 1:]
-    assert sorted(r[1] for r in listed) == ["dead box 1", "dead box 2"]
+    assert sorted(r[1] for r in listed) == ["'=1+1 box", "dead box 2"]
     assert all(r[6] == "王房东" and r[8] == "no" for r in listed)
 
     # GB 18030 on request: the same rows, no BOM.
