@@ -493,7 +493,8 @@ static json_t *ledger_report_devices(struct ledger_report_acc *a, size_t devices
 	int64_t span = a->upto - a->p->start_ms;
 	json_t *top = json_array(), *rate = json_null();
 
-	qsort(a->devs, a->ndevs, sizeof(*a->devs), ledger_report_device_cmp);
+	if (a->ndevs > 0) /* qsort of NULL, even of none, is undefined */
+		qsort(a->devs, a->ndevs, sizeof(*a->devs), ledger_report_device_cmp);
 	for (size_t i = 0; i < a->ndevs && i < LEDGER_REPORT_TOP_DEVICES; i++)
 		json_array_append_new(top, json_pack("{s:s, s:I}", "device", a->devs[i].name,
 		                                     "faults", (json_int_t)a->devs[i].faults));
