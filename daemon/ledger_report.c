@@ -156,7 +156,8 @@ struct ledger_report_item {
 	int64_t num;
 	char id[HAZARD_ID_LEN], device[HAZARD_NAME_LEN];
 	int kind;
-	bool test, recurrence;
+	bool test, recurrence, incident;
+	int outcome; /* an incident's verification: LR_* below */
 	int64_t first_seen;
 	/* the running snapshot */
 	int status, grade; /* -1 before the first event */
@@ -174,6 +175,11 @@ struct ledger_report_item {
 	size_t nmarks, capmarks;
 };
 
+/* An incident's verification (incident.verify's outcome), as the report counts it. */
+enum { LR_UNVERIFIED, LR_REAL_FIRE, LR_FALSE_ALARM, LR_TEST, LR_UNKNOWN, LR_OUTCOMES };
+static const char *const ledger_report_outcomes[LR_OUTCOMES] = {"unverified", "real_fire",
+                                                                "false_alarm", "test", "unknown"};
+
 struct ledger_report_device {
 	char name[HAZARD_NAME_LEN];
 	int64_t faults;
@@ -186,7 +192,7 @@ struct ledger_report_acc {
 	    reopened, raised_grade;
 	int64_t added_grade[GRADE_COUNT], added_kind[KIND_COUNT], closing_grade[GRADE_COUNT],
 	    overdue_stage[HSTATUS_CLOSED];
-	int64_t fire, fire_closed, fire_open, tests;
+	int64_t fire, fire_closed, fire_open, tests, outcomes[LR_OUTCOMES];
 	int64_t offline_ms;
 	struct ledger_report_device *devs;
 	size_t ndevs;
@@ -200,7 +206,8 @@ struct ledger_report_acc {
 static bool ledger_report_is_fault(int kind)
 {
 	return kind == KIND_SENSOR_FAULT || kind == KIND_DEVICE_FAULT ||
-	       kind == KIND_DEVICE_OFFLINE || kind == KIND_LOW_BATTERY || kind == KIND_TAMPER;
+	       kind == KIND_DEVICE_OFFLINE || kind == KIND_LOW_BATTERY || kind == KIND_TAMPER ||
+	       kind == KIND_REPEATED_FALSE_ALARM;
 }
 
 static void ledger_report_copy(char *dst, size_t len, sqlite3_stmt *st, int col)
@@ -280,7 +287,9 @@ static void ledger_report_item_done(struct ledger_report_acc *a, struct ledger_r
 		a->tests += it->raised;
 		return;
 	}
-	if (it->kind == KIND_FIRE_ALARM) {
+	if (it->incident) {
+		if (it->raised)
+			a->outcomes[it->outcome]++;
 		a->fire += it->raised;
 		a->fire_closed += it->closed;
 		a->fire_open += open_end;
@@ -368,6 +377,11 @@ static void ledger_report_event(struct ledger_report_acc *a, struct ledger_repor
 	ledger_report_copy(it->person, sizeof(it->person), st, 15);
 	if (!it->person[0])
 		ledger_report_copy(it->person, sizeof(it->person), st, 14);
+	const char *outcome = (const char *)sqlite3_column_text(st, 17);
+	it->outcome = LR_UNVERIFIED;
+	for (int i = 1; outcome && i < LR_OUTCOMES; i++)
+		if (strcmp(outcome, ledger_report_outcomes[i]) == 0)
+			it->outcome = i;
 	if (in) {
 		it->raised |= strcmp(type, "raised") == 0;
 		it->accepted |= strcmp(type, "accepted") == 0;
@@ -415,6 +429,10 @@ static void ledger_report_item_start(struct ledger_report_item *it, sqlite3_stmt
 	it->first_seen = sqlite3_column_int64(st, 5);
 	const unsigned char *rec = sqlite3_column_text(st, 6);
 	it->recurrence = rec && *rec;
+	/* the class is fixed at the raise; an older ledger's fire alarms were made incidents by
+	 * migration 5 */
+	it->incident = item_class_from_name((const char *)sqlite3_column_text(st, 16)) ==
+	               ICLASS_INCIDENT;
 	it->status = it->grade = it->status_start = it->grade_start = -1;
 	it->offline_since = -1;
 }
@@ -427,7 +445,8 @@ static const char *const ledger_report_sql =
     " json_extract(e.body, '$.hazard.grade'), json_extract(e.body, '$.hazard.deadline'), "
     " json_extract(e.body, '$.hazard.active'), json_extract(e.body, '$.hazard.location'), "
     " json_extract(e.body, '$.hazard.responsible.name'), "
-    " json_extract(e.body, '$.hazard.platform.assignee') "
+    " json_extract(e.body, '$.hazard.platform.assignee'), h.class, "
+    " json_extract(e.body, '$.hazard.verification.outcome') "
     "FROM hazards h JOIN events e ON e.hazard_id = h.id "
     "WHERE h.first_seen < ?2 AND (h.status <> 'closed' OR h.closed_at >= ?1) AND e.at < ?2 "
     "ORDER BY h.num, e.seq";
@@ -461,7 +480,7 @@ static json_t *ledger_report_hazards(const struct ledger_report_acc *a)
 	json_t *kinds = json_object(), *stages = json_object(), *oldest = json_null();
 
 	for (int k = 0; k < KIND_COUNT; k++)
-		if (k != KIND_FIRE_ALARM)
+		if (k != KIND_FIRE_ALARM) /* an incident's kind, never a hazard's */
 			json_object_set_new(kinds, kind_name((enum kind)k),
 			                    json_integer(a->added_kind[k]));
 	for (int s = 0; s < HSTATUS_CLOSED; s++)
@@ -549,14 +568,17 @@ json_t *ledger_report(struct ledger *l, const struct ledger_report_period *p,
 		*err = ledger_report_db_error;
 		return NULL;
 	}
+	json_t *verified = json_object();
+	for (int i = 0; i < LR_OUTCOMES; i++)
+		json_object_set_new(verified, ledger_report_outcomes[i], json_integer(a.outcomes[i]));
 	json_t *out = json_pack(
-	    "{s:{s:s, s:s, s:o, s:o, s:o, s:o}, s:o, s:{s:I, s:I, s:I, s:n}, s:o, s:{s:I}}",
+	    "{s:{s:s, s:s, s:o, s:o, s:o, s:o}, s:o, s:{s:I, s:I, s:I, s:o}, s:o, s:{s:I}}",
 	    "period", "type", p->week ? "week" : "month", "label", p->label, "from",
 	    ledger_report_local(p->start_ms), "to", ledger_report_local(p->end_ms), "first_day",
 	    ledger_report_date(p->start_ms), "last_day", ledger_report_date(p->end_ms - 1),
 	    "hazards", ledger_report_hazards(&a), "fire_alarms", "count", (json_int_t)a.fire,
 	    "closed", (json_int_t)a.fire_closed, "open_at_end", (json_int_t)a.fire_open,
-	    "verification", "devices", ledger_report_devices(&a, o->devices), "tests", "items",
+	    "verification", verified, "devices", ledger_report_devices(&a, o->devices), "tests", "items",
 	    (json_int_t)a.tests);
 	free(a.devs);
 	if (a.list) {

@@ -95,6 +95,7 @@ static const char *const ctl_report_kinds[][2] = {
     {"tamper", N_("tamper")},
     {"device_fault", N_("device fault")},
     {"ledger_corrupt", N_("ledger damaged")},
+    {"repeated_false_alarm", N_("repeated false alarms")},
     {"immediate", N_("immediate")},
     {"major", N_("major")},
     {"significant", N_("significant")},
@@ -243,7 +244,7 @@ static void ctl_report_paragraph(struct ctl_report_out *o, json_t *r)
 {
 	json_t *h = json_object_get(r, "hazards");
 	bool week = strcmp(ctl_report_str(r, "period.type"), "week") == 0;
-	char grades[256] = "", fire[160], rate[16], online[16], text[1024];
+	char grades[256] = "", fire[256], rate[16], online[16], text[1024];
 	long long fires = ctl_report_num(r, "fire_alarms.count");
 	static const char *const grade_keys[] = {"immediate", "major", "significant", "general"};
 
@@ -269,7 +270,13 @@ static void ctl_report_paragraph(struct ctl_report_out *o, json_t *r)
 	}
 	if (fires > 0)
 		snprintf(fire, sizeof(fire),
-		         _("fire alarms: %lld (the gateway records no verification of them)"), fires);
+		         _("fire alarms: %lld (verified: %lld real, %lld false, %lld test; %lld not "
+		           "verified)"),
+		         fires, ctl_report_num(r, "fire_alarms.verification.real_fire"),
+		         ctl_report_num(r, "fire_alarms.verification.false_alarm"),
+		         ctl_report_num(r, "fire_alarms.verification.test"),
+		         ctl_report_num(r, "fire_alarms.verification.unverified") +
+		             ctl_report_num(r, "fire_alarms.verification.unknown"));
 	else
 		snprintf(fire, sizeof(fire), "%s", _("no fire alarms"));
 	snprintf(text, sizeof(text),
@@ -352,12 +359,19 @@ static void ctl_report_others(struct ctl_report_out *o, json_t *r)
 	size_t i;
 	json_t *d;
 
-	ctl_report_section(o, _("Fire alarms (counted apart)"));
+	ctl_report_section(o, _("Fire alarms and other incidents (counted apart)"));
 	ctl_report_count(o, _("Fire alarms"), ctl_report_num(r, "fire_alarms.count"));
 	ctl_report_count(o, _("Closed"), ctl_report_num(r, "fire_alarms.closed"));
 	ctl_report_count(o, _("Open at the end"), ctl_report_num(r, "fire_alarms.open_at_end"));
-	ctl_report_row(o, _("Verification (real, false, test)"),
-	               _("not recorded by the gateway"), false);
+	ctl_report_count(o, _("  verified a real fire"),
+	                 ctl_report_num(r, "fire_alarms.verification.real_fire"));
+	ctl_report_count(o, _("  verified a false alarm"),
+	                 ctl_report_num(r, "fire_alarms.verification.false_alarm"));
+	ctl_report_count(o, _("  verified a test"), ctl_report_num(r, "fire_alarms.verification.test"));
+	ctl_report_count(o, _("  verified, outcome unknown"),
+	                 ctl_report_num(r, "fire_alarms.verification.unknown"));
+	ctl_report_count(o, _("  not verified"),
+	                 ctl_report_num(r, "fire_alarms.verification.unverified"));
 	ctl_report_section(o, _("Devices"));
 	ctl_report_count(o, _("Devices"), ctl_report_num(r, "devices.count"));
 	ctl_report_row(o, _("Online rate"),

@@ -54,6 +54,9 @@ def test_month_json_and_text(gw, sockdir, sims, daemon_factory, ctl_bin):
     assert h["rectification_rate"] is None and h["review_rate"] is None
     assert h["oldest_open"]["kind"] == "device_offline"
     assert r["fire_alarms"]["count"] == 1 and r["tests"]["items"] == 1
+    # An incident, not a hazard; nobody has verified it (no platform here).
+    assert r["fire_alarms"]["verification"] == {"unverified": 1, "real_fire": 0,
+                                                "false_alarm": 0, "test": 0, "unknown": 0}
     assert r["devices"]["count"] == 3
     # Offline for a second or two of the month so far: the rate is there, the hours tiny (the
     # figures themselves: tests/unit/test_report.c).
@@ -68,10 +71,10 @@ def test_month_json_and_text(gw, sockdir, sims, daemon_factory, ctl_bin):
     assert "示例县" in text and "王房东" in text and "城关镇安监办" in text
     assert ("This month: 2 new hazards (0 major, 0 significant, 2 general), 0 rectified and "
             "closed out, rectification rate none due; at the end of the month: 2 not "
-            "rectified, 0 of them overdue; fire alarms: 1 (the gateway records no "
-            "verification of them); device online rate ") in text
+            "rectified, 0 of them overdue; fire alarms: 1 (verified: 0 real, 0 false, 0 "
+            "test; 1 not verified); device online rate ") in text
     assert "no reviews reported by the platform" in text
-    assert "not recorded by the gateway" in text
+    assert "  not verified" in text
 
     # The hazard list: both offline detectors, where they are, open, not overdue.
     r = ctl_json(sock, "report", "--month", month, "--list")["report"]

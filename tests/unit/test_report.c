@@ -94,7 +94,8 @@ static void clear(struct fixture *f, const char *dev, const char *point, enum ki
 	assert_int_equal(ledger_commit(f->l), 0);
 }
 
-/* A platform command: type ("accept"), item, time, and extra JSON fields ("" for none). */
+/* A platform command: type ("accept"; "verify" is incident.verify), item, time, and extra JSON
+ * fields ("" for none). */
 static void command(struct fixture *f, const char *type, const char *id, int64_t when,
                     const char *extra)
 {
@@ -102,8 +103,8 @@ static void command(struct fixture *f, const char *type, const char *id, int64_t
 	char text[512], why[192];
 	json_t *cmd;
 
-	snprintf(text, sizeof(text), "{\"id\":\"c%d\",\"type\":\"hazard.%s\",\"hazard_id\":\"%s\"%s}",
-	         ++n, type, id, extra);
+	snprintf(text, sizeof(text), "{\"id\":\"c%d\",\"type\":\"%s.%s\",\"hazard_id\":\"%s\"%s}",
+	         ++n, strcmp(type, "verify") ? "hazard" : "incident", type, id, extra);
 	cmd = json_loads(text, 0, NULL);
 	assert_non_null(cmd);
 	assert_int_equal(ledger_begin(f->l), 0);
@@ -157,13 +158,11 @@ static void script(struct fixture *f, char ids[][HAZARD_ID_LEN])
 	command(f, "close", ids[0], at(2026, 11, 9, 9, 0), "");
 	/* K: 1 Nov 00:30 local, still 31 Oct in UTC: November's. */
 	observe(f, "box7", "volt", KIND_UNDERVOLTAGE, false, at(2026, 11, 1, 0, 30), ids[7]);
-	/* B: raised 2 Nov, due 15 Nov, still being rectified at the end: overdue; escalated. */
+	/* B: raised 2 Nov, due 15 Nov, still being rectified at the end: overdue; regraded. */
 	observe(f, "box2", "t1", KIND_OVERTEMPERATURE, false, at(2026, 11, 2, 10, 0), ids[1]);
 	command(f, "assign", ids[1], at(2026, 11, 2, 11, 0),
 	        ",\"deadline\":\"2026-11-15T04:00:00Z\"");
-	assert_int_equal(ledger_begin(f->l), 0);
-	assert_int_equal(hazard_escalate(f->l, &f->pol, ids[1], at(2026, 11, 16, 9, 0)), 0);
-	assert_int_equal(ledger_commit(f->l), 0);
+	command(f, "regrade", ids[1], at(2026, 11, 16, 9, 0), ",\"grade\":\"major\"");
 	/* C: accepted, closed, reopened, accepted and closed again: once in each figure. */
 	observe(f, "box3", "arc", KIND_ARC_FAULT, false, at(2026, 11, 3, 9, 0), ids[2]);
 	command(f, "accept", ids[2], at(2026, 11, 4, 9, 0), "");
@@ -171,10 +170,13 @@ static void script(struct fixture *f, char ids[][HAZARD_ID_LEN])
 	command(f, "reopen", ids[2], at(2026, 11, 6, 9, 0), "");
 	command(f, "accept", ids[2], at(2026, 11, 7, 9, 0), "");
 	command(f, "close", ids[2], at(2026, 11, 8, 9, 0), "");
-	/* D: a fire alarm, closed; E: a test alarm. Both apart. */
+	/* D: a fire alarm verified false and closed; D2 one not verified; E: a test alarm. All
+	 * apart from the hazards. */
 	observe(f, "smoke1", "smoke", KIND_FIRE_ALARM, false, at(2026, 11, 10, 9, 0), ids[3]);
 	clear(f, "smoke1", "smoke", KIND_FIRE_ALARM, at(2026, 11, 10, 9, 5), false);
+	command(f, "verify", ids[3], at(2026, 11, 10, 9, 30), ",\"outcome\":\"false_alarm\"");
 	command(f, "close", ids[3], at(2026, 11, 11, 9, 0), "");
+	observe(f, "smoke2", "smoke", KIND_FIRE_ALARM, false, at(2026, 11, 25, 9, 0), NULL);
 	observe(f, "smoke1", "test", KIND_FIRE_ALARM, true, at(2026, 11, 10, 10, 0), NULL);
 	clear(f, "smoke1", "test", KIND_FIRE_ALARM, at(2026, 11, 10, 10, 1), true);
 	/* H closed 13 Nov and back on 14 Nov: H2, a recurrence after close. */
@@ -232,15 +234,22 @@ static void test_month_counted_by_item(void **state)
 	    sum += json_integer_value(v);
 	assert_int_equal(sum, 6);
 	assert_int_equal(num(r, "hazards.new_by_kind.residual_current"), 2);
-	assert_int_equal(num(r, "hazards.new_by_grade.major"), 2); /* H2 one up, B escalated: grade at the end */
-	assert_int_equal(num(r, "hazards.closing_by_grade.major"), 2); /* H2, B escalated */
+	/* B regraded: counted once, in its grade at the end; H2 only suggested one grade up */
+	assert_int_equal(num(r, "hazards.new_by_grade.major"), 1);
+	assert_int_equal(num(r, "hazards.new_by_grade.immediate"), 1);   /* C */
+	assert_int_equal(num(r, "hazards.new_by_grade.significant"), 2); /* H, H2 */
+	assert_int_equal(num(r, "hazards.new_by_grade.general"), 2);     /* K, F */
+	assert_int_equal(num(r, "hazards.closing_by_grade.major"), 1);
 	/* The oldest open item: K, since 1 Nov 00:30 local. */
 	assert_string_equal(json_string_value(json_object_get(
 	                        json_object_get(json_object_get(r, "hazards"), "oldest_open"), "id")),
 	                    ids[7]);
-	assert_int_equal(num(r, "fire_alarms.count"), 1);
+	assert_int_equal(num(r, "fire_alarms.count"), 2);
 	assert_int_equal(num(r, "fire_alarms.closed"), 1);
-	assert_int_equal(num(r, "fire_alarms.open_at_end"), 0);
+	assert_int_equal(num(r, "fire_alarms.open_at_end"), 1);
+	assert_int_equal(num(r, "fire_alarms.verification.false_alarm"), 1);
+	assert_int_equal(num(r, "fire_alarms.verification.unverified"), 1);
+	assert_int_equal(num(r, "fire_alarms.verification.real_fire"), 0);
 	assert_int_equal(num(r, "tests.items"), 1);
 	/* 24 offline hours of 10 devices over 30 days. */
 	assert_true(real(r, "devices.offline_hours") == 24.0);
