@@ -168,7 +168,7 @@ struct ledger_report_item {
 	bool passed_start;
 	int status_start, grade_start;
 	/* in the period */
-	bool raised, accepted, closed, reopened;
+	bool raised, submitted, passed, failed, closed, reopened, deferred, supervised;
 	int64_t offline_since; /* device_offline: active since, or -1 */
 	int64_t offline_ms;
 	struct ledger_report_mark *marks; /* (at, status) after each event, for the deadline */
@@ -188,8 +188,8 @@ struct ledger_report_device {
 struct ledger_report_acc {
 	const struct ledger_report_period *p;
 	int64_t upto; /* min(end, now): what has happened of the period */
-	int64_t opening, added, accepted, closed, closing, overdue, due, rectified, recurred,
-	    reopened, raised_grade;
+	int64_t opening, added, submitted, passed, refused, closed, closing, overdue, due, rectified,
+	    recurred, reopened, raised_grade, deferred, supervised;
 	int64_t added_grade[GRADE_COUNT], added_kind[KIND_COUNT], closing_grade[GRADE_COUNT],
 	    overdue_stage[HSTATUS_CLOSED];
 	int64_t fire, fire_closed, fire_open, tests, outcomes[LR_OUTCOMES];
@@ -304,9 +304,13 @@ static void ledger_report_item_done(struct ledger_report_acc *a, struct ledger_r
 		if (ledger_report_is_fault(it->kind))
 			ledger_report_fault(a, it->device);
 	}
-	a->accepted += it->accepted;
+	a->submitted += it->submitted;
+	a->passed += it->passed;
+	a->refused += it->failed;
 	a->closed += it->closed;
 	a->reopened += it->reopened;
+	a->deferred += it->deferred;
+	a->supervised += it->supervised;
 	if (it->grade_start >= 0 && it->grade > it->grade_start)
 		a->raised_grade++;
 	/* past its deadline at the end (or now, in a period not over yet) */
@@ -336,7 +340,7 @@ static void ledger_report_item_done(struct ledger_report_acc *a, struct ledger_r
 			ledger_report_offline(a, it, it->offline_since, a->upto);
 		a->offline_ms += it->offline_ms;
 	}
-	if (a->list && (open_end || it->raised || it->closed || it->accepted)) {
+	if (a->list && (open_end || it->raised || it->closed || it->submitted || it->passed)) {
 		if (json_array_size(a->list) >= LEDGER_REPORT_LIST_MAX)
 			a->truncated = true;
 		else
@@ -384,9 +388,13 @@ static void ledger_report_event(struct ledger_report_acc *a, struct ledger_repor
 			it->outcome = i;
 	if (in) {
 		it->raised |= strcmp(type, "raised") == 0;
-		it->accepted |= strcmp(type, "accepted") == 0;
+		it->submitted |= strcmp(type, "accepted") == 0; /* hazard.submit (accept) */
+		it->passed |= strcmp(type, "acceptance_passed") == 0;
+		it->failed |= strcmp(type, "acceptance_failed") == 0;
 		it->closed |= strcmp(type, "closed") == 0;
 		it->reopened |= strcmp(type, "reopened") == 0;
+		it->deferred |= strcmp(type, "deferred") == 0;
+		it->supervised |= strcmp(type, "supervised") == 0;
 	}
 	if (it->kind == KIND_DEVICE_OFFLINE) {
 		if (active && it->offline_since < 0)
@@ -494,17 +502,19 @@ static json_t *ledger_report_hazards(const struct ledger_report_acc *a)
 		                   jsonfmt_time(a->oldest.first_seen), "age_days",
 		                   (json_int_t)((a->upto - a->oldest.first_seen) / 86400000));
 	return json_pack(
-	    "{s:I, s:I, s:o, s:o, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:I, s:o, s:n, s:I, s:I, s:I,"
-	    " s:o}",
+	    "{s:I, s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:I, s:o, s:n, s:I,"
+	    " s:I, s:I, s:I, s:I, s:o}",
 	    "opening", (json_int_t)a->opening, "new", (json_int_t)a->added, "new_by_grade",
-	    ledger_report_grades(a->added_grade), "new_by_kind", kinds, "accepted",
-	    (json_int_t)a->accepted, "closed", (json_int_t)a->closed, "closing",
+	    ledger_report_grades(a->added_grade), "new_by_kind", kinds, "rectified",
+	    (json_int_t)a->submitted, "acceptance_passed", (json_int_t)a->passed,
+	    "acceptance_failed", (json_int_t)a->refused, "closed", (json_int_t)a->closed, "closing",
 	    (json_int_t)a->closing, "closing_by_grade", ledger_report_grades(a->closing_grade),
 	    "overdue", (json_int_t)a->overdue, "overdue_by_stage", stages, "due",
 	    (json_int_t)a->due, "rectified_by_deadline", (json_int_t)a->rectified,
 	    "rectification_rate", ledger_report_rate(a->rectified, a->due), "review_rate",
 	    "recurred_after_close", (json_int_t)a->recurred, "reopened", (json_int_t)a->reopened,
-	    "grade_raised", (json_int_t)a->raised_grade, "oldest_open", oldest);
+	    "grade_raised", (json_int_t)a->raised_grade, "deferred", (json_int_t)a->deferred,
+	    "supervised", (json_int_t)a->supervised, "oldest_open", oldest);
 }
 
 static json_t *ledger_report_devices(struct ledger_report_acc *a, size_t devices)

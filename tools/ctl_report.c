@@ -317,7 +317,9 @@ static void ctl_report_hazards(struct ctl_report_out *o, json_t *h)
 		snprintf(buf, sizeof(buf), _("  of kind %s"), ctl_report_name(k));
 		ctl_report_count(o, buf, json_integer_value(v));
 	}
-	ctl_report_count(o, _("Rectified and accepted"), ctl_report_num(h, "accepted"));
+	ctl_report_count(o, _("Rectified (submitted for acceptance)"), ctl_report_num(h, "rectified"));
+	ctl_report_count(o, _("Acceptance passed"), ctl_report_num(h, "acceptance_passed"));
+	ctl_report_count(o, _("Acceptance failed"), ctl_report_num(h, "acceptance_failed"));
 	ctl_report_count(o, _("Closed out"), ctl_report_num(h, "closed"));
 	ctl_report_count(o, _("Open at the end (closing stock)"), ctl_report_num(h, "closing"));
 	ctl_report_count(o, _("Overdue at the end"), ctl_report_num(h, "overdue"));
@@ -341,6 +343,8 @@ static void ctl_report_hazards(struct ctl_report_out *o, json_t *h)
 	ctl_report_count(o, _("Recurred after close"), ctl_report_num(h, "recurred_after_close"));
 	ctl_report_count(o, _("Reopened"), ctl_report_num(h, "reopened"));
 	ctl_report_count(o, _("Grade raised"), ctl_report_num(h, "grade_raised"));
+	ctl_report_count(o, _("Deferred with a written reason"), ctl_report_num(h, "deferred"));
+	ctl_report_count(o, _("Put under supervision"), ctl_report_num(h, "supervised"));
 	json_t *old = json_object_get(h, "oldest_open");
 	if (json_is_object(old)) {
 		char *id = textesc_dup(ctl_report_str(old, "id"));

@@ -47,8 +47,8 @@ def test_month_json_and_text(gw, sockdir, sims, daemon_factory, ctl_bin):
     h = r["hazards"]
     assert r["period"]["type"] == "month" and r["period"]["label"] == month
     assert r["period"]["first_day"] == month + "-01"
-    assert (h["opening"], h["new"], h["closed"], h["accepted"], h["closing"],
-            h["overdue"]) == (0, 2, 0, 0, 2, 0)
+    assert (h["opening"], h["new"], h["closed"], h["rectified"], h["acceptance_passed"],
+            h["closing"], h["overdue"]) == (0, 2, 0, 0, 0, 2, 0)
     # Counted by item: the grade rows and the kind rows each add up to the new items.
     assert sum(h["new_by_grade"].values()) == 2 == h["new_by_kind"]["device_offline"]
     assert h["rectification_rate"] is None and h["review_rate"] is None

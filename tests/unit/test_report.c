@@ -150,25 +150,36 @@ static void script(struct fixture *f, char ids[][HAZARD_ID_LEN])
 	observe(f, "box0", "leak", KIND_RESIDUAL_CURRENT, false, at(2026, 10, 1, 9, 0), ids[6]);
 	clear(f, "box0", "leak", KIND_RESIDUAL_CURRENT, at(2026, 10, 2, 9, 0), false);
 	command(f, "close", ids[6], at(2026, 10, 5, 9, 0), "");
-	/* A: open at the start; due 10 Nov, accepted 8 Nov, closed 9 Nov. */
+	/* A: open at the start; due 10 Nov, submitted and accepted 8 Nov, closed 9 Nov. */
 	observe(f, "box1", "leak", KIND_RESIDUAL_CURRENT, false, at(2026, 10, 20, 9, 0), ids[0]);
 	command(f, "assign", ids[0], at(2026, 10, 21, 9, 0),
 	        ",\"assignee\":\"Li\",\"deadline\":\"2026-11-10T04:00:00Z\"");
-	command(f, "accept", ids[0], at(2026, 11, 8, 9, 0), "");
+	command(f, "submit", ids[0], at(2026, 11, 8, 9, 0), "");
+	command(f, "acceptance", ids[0], at(2026, 11, 8, 10, 0), ",\"result\":\"passed\"");
 	command(f, "close", ids[0], at(2026, 11, 9, 9, 0), "");
 	/* K: 1 Nov 00:30 local, still 31 Oct in UTC: November's. */
 	observe(f, "box7", "volt", KIND_UNDERVOLTAGE, false, at(2026, 11, 1, 0, 30), ids[7]);
-	/* B: raised 2 Nov, due 15 Nov, still being rectified at the end: overdue; regraded. */
+	/* B: raised 2 Nov, due 15 Nov, submitted 14 Nov but failed its acceptance: rectifying at
+	 * its deadline and at the end, so overdue; regraded, put under supervision. */
 	observe(f, "box2", "t1", KIND_OVERTEMPERATURE, false, at(2026, 11, 2, 10, 0), ids[1]);
 	command(f, "assign", ids[1], at(2026, 11, 2, 11, 0),
 	        ",\"deadline\":\"2026-11-15T04:00:00Z\"");
+	command(f, "submit", ids[1], at(2026, 11, 14, 9, 0), "");
+	command(f, "acceptance", ids[1], at(2026, 11, 14, 15, 0), ",\"result\":\"failed\"");
+	command(f, "supervise", ids[1], at(2026, 11, 17, 9, 0), ",\"office\":\"县消防救援大队\"");
+	/* M: due 12 Nov, deferred on 10 Nov with a reason to 20 Dec: not due in November. */
+	observe(f, "box6", "i1", KIND_OVERCURRENT, false, at(2026, 11, 4, 9, 0), ids[10]);
+	command(f, "assign", ids[10], at(2026, 11, 4, 10, 0),
+	        ",\"deadline\":\"2026-11-12T04:00:00Z\"");
+	command(f, "defer", ids[10], at(2026, 11, 10, 9, 0),
+	        ",\"reason\":\"parts on order\",\"deadline\":\"2026-12-20T04:00:00Z\"");
 	command(f, "regrade", ids[1], at(2026, 11, 16, 9, 0), ",\"grade\":\"major\"");
 	/* C: accepted, closed, reopened, accepted and closed again: once in each figure. */
 	observe(f, "box3", "arc", KIND_ARC_FAULT, false, at(2026, 11, 3, 9, 0), ids[2]);
-	command(f, "accept", ids[2], at(2026, 11, 4, 9, 0), "");
+	command(f, "submit", ids[2], at(2026, 11, 4, 9, 0), "");
 	command(f, "close", ids[2], at(2026, 11, 5, 9, 0), "");
 	command(f, "reopen", ids[2], at(2026, 11, 6, 9, 0), "");
-	command(f, "accept", ids[2], at(2026, 11, 7, 9, 0), "");
+	command(f, "accept", ids[2], at(2026, 11, 7, 9, 0), ""); /* submit's older name */
 	command(f, "close", ids[2], at(2026, 11, 8, 9, 0), "");
 	/* D: a fire alarm verified false and closed; D2 one not verified; E: a test alarm. All
 	 * apart from the hazards. */
@@ -194,25 +205,30 @@ static void script(struct fixture *f, char ids[][HAZARD_ID_LEN])
 static void test_month_counted_by_item(void **state)
 {
 	struct fixture *f = *state;
-	char ids[10][HAZARD_ID_LEN];
+	char ids[11][HAZARD_ID_LEN];
 	json_t *r;
 
 	script(f, ids);
 	r = report(f, "2026-11", false);
 	/* The table, by hand:
-	 * opening  A                          1
-	 * new      K B C H H2 F               6 (D fire, E test apart; L is December's)
-	 * accepted A C                        2 (C twice, counted once)
-	 * closed   A C H F                    4 (C twice, counted once)
-	 * closing  K B H2                     3
-	 * overdue  B (rectifying)             1
-	 * due      A (rectified by it) B      2 -> 整改率 0.5
-	 * recurred H2, reopened C, regraded B 1 each */
+	 * opening   A                          1
+	 * new       K B C M H H2 F             7 (D, D2 incidents, E test apart; L December's)
+	 * rectified A B C                      3 (submitted; C twice, counted once)
+	 * accepted  A passed, B failed         1, 1
+	 * closed    A C H F                    4 (C twice, counted once)
+	 * closing   K B M H2                   4
+	 * overdue   B (rectifying)             1 (M deferred past the month)
+	 * due       A (rectified by it) B      2 -> 整改率 0.5
+	 * recurred H2, reopened C, regraded B, deferred M, supervised B: 1 each */
 	assert_int_equal(num(r, "hazards.opening"), 1);
-	assert_int_equal(num(r, "hazards.new"), 6);
-	assert_int_equal(num(r, "hazards.accepted"), 2);
+	assert_int_equal(num(r, "hazards.new"), 7);
+	assert_int_equal(num(r, "hazards.rectified"), 3);
+	assert_int_equal(num(r, "hazards.acceptance_passed"), 1);
+	assert_int_equal(num(r, "hazards.acceptance_failed"), 1);
 	assert_int_equal(num(r, "hazards.closed"), 4);
-	assert_int_equal(num(r, "hazards.closing"), 3);
+	assert_int_equal(num(r, "hazards.closing"), 4);
+	assert_int_equal(num(r, "hazards.deferred"), 1);
+	assert_int_equal(num(r, "hazards.supervised"), 1);
 	assert_int_equal(num(r, "hazards.overdue"), 1);
 	assert_int_equal(num(r, "hazards.overdue_by_stage.rectifying"), 1);
 	assert_int_equal(num(r, "hazards.due"), 2);
@@ -228,16 +244,16 @@ static void test_month_counted_by_item(void **state)
 	json_t *v;
 	json_object_foreach(json_object_get(json_object_get(r, "hazards"), "new_by_grade"), k, v)
 	    sum += json_integer_value(v);
-	assert_int_equal(sum, 6);
+	assert_int_equal(sum, 7);
 	sum = 0;
 	json_object_foreach(json_object_get(json_object_get(r, "hazards"), "new_by_kind"), k, v)
 	    sum += json_integer_value(v);
-	assert_int_equal(sum, 6);
+	assert_int_equal(sum, 7);
 	assert_int_equal(num(r, "hazards.new_by_kind.residual_current"), 2);
 	/* B regraded: counted once, in its grade at the end; H2 only suggested one grade up */
 	assert_int_equal(num(r, "hazards.new_by_grade.major"), 1);
 	assert_int_equal(num(r, "hazards.new_by_grade.immediate"), 1);   /* C */
-	assert_int_equal(num(r, "hazards.new_by_grade.significant"), 2); /* H, H2 */
+	assert_int_equal(num(r, "hazards.new_by_grade.significant"), 3); /* H, H2, M */
 	assert_int_equal(num(r, "hazards.new_by_grade.general"), 2);     /* K, F */
 	assert_int_equal(num(r, "hazards.closing_by_grade.major"), 1);
 	/* The oldest open item: K, since 1 Nov 00:30 local. */
@@ -260,9 +276,9 @@ static void test_month_counted_by_item(void **state)
 	assert_null(json_object_get(r, "list"));
 	json_decref(r);
 
-	/* December: K, B and H2 are its opening stock; L is new. */
+	/* December: K, B, M and H2 are its opening stock; L is new. */
 	r = report(f, "2026-12", false);
-	assert_int_equal(num(r, "hazards.opening"), 3);
+	assert_int_equal(num(r, "hazards.opening"), 4);
 	assert_int_equal(num(r, "hazards.new"), 1);
 	json_decref(r);
 	/* October: A and G new, G closed, A open at the end. */
@@ -276,15 +292,15 @@ static void test_month_counted_by_item(void **state)
 static void test_list(void **state)
 {
 	struct fixture *f = *state;
-	char ids[10][HAZARD_ID_LEN];
+	char ids[11][HAZARD_ID_LEN];
 	json_t *r, *row;
 	size_t i;
 	int overdue = 0;
 
 	script(f, ids);
 	r = report(f, "2026-11", true);
-	/* A B C H H2 F K: open at the end or active in the month; not D, E, G, L. */
-	assert_int_equal(json_array_size(json_object_get(r, "list")), 7);
+	/* A B C M H H2 F K: open at the end or active in the month; not D, E, G, L. */
+	assert_int_equal(json_array_size(json_object_get(r, "list")), 8);
 	json_array_foreach(json_object_get(r, "list"), i, row)
 	{
 		const char *id = json_string_value(json_object_get(row, "id"));
@@ -308,7 +324,7 @@ static void test_list(void **state)
 static void test_week(void **state)
 {
 	struct fixture *f = *state;
-	char ids[10][HAZARD_ID_LEN];
+	char ids[11][HAZARD_ID_LEN];
 	struct ledger_report_period p;
 	struct ledger_report_opts o = {.devices = 10, .now_ms = at(2026, 12, 5, 0, 0)};
 	const char *err = NULL;
@@ -323,8 +339,8 @@ static void test_week(void **state)
 	r = ledger_report(f->l, &p, &o, &err);
 	assert_non_null(r);
 	assert_int_equal(num(r, "hazards.opening"), 2); /* A, K */
-	assert_int_equal(num(r, "hazards.new"), 2);     /* B, C */
-	assert_int_equal(num(r, "hazards.accepted"), 2); /* A, C */
+	assert_int_equal(num(r, "hazards.new"), 3);       /* B, C, M */
+	assert_int_equal(num(r, "hazards.rectified"), 2); /* A, C */
 	assert_int_equal(num(r, "hazards.closed"), 1);  /* C */
 	assert_string_equal(json_string_value(json_object_get(json_object_get(r, "period"), "type")),
 	                    "week");
