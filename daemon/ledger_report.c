@@ -158,6 +158,8 @@ struct ledger_report_item {
 	int kind;
 	bool test, recurrence, incident;
 	int outcome; /* an incident's verification: LR_* below */
+	/* the stages past their own limits (info.stages_overdue), and a passed acceptance */
+	bool order_late, acceptance_late, acceptance_passed;
 	int64_t first_seen;
 	/* the running snapshot */
 	int status, grade; /* -1 before the first event */
@@ -189,7 +191,7 @@ struct ledger_report_acc {
 	const struct ledger_report_period *p;
 	int64_t upto; /* min(end, now): what has happened of the period */
 	int64_t opening, added, submitted, passed, refused, closed, closing, overdue, due, rectified,
-	    recurred, reopened, raised_grade, deferred, supervised;
+	    recurred, reopened, raised_grade, deferred, supervised, order_late, acceptance_late;
 	int64_t added_grade[GRADE_COUNT], added_kind[KIND_COUNT], closing_grade[GRADE_COUNT],
 	    overdue_stage[HSTATUS_CLOSED];
 	int64_t fire, fire_closed, fire_open, tests, outcomes[LR_OUTCOMES];
@@ -322,6 +324,10 @@ static void ledger_report_item_done(struct ledger_report_acc *a, struct ledger_r
 			a->overdue++;
 			a->overdue_stage[it->status]++;
 		}
+		/* a stage still late at the end: no order yet, or no passed acceptance yet */
+		a->order_late += it->order_late && (it->status == HSTATUS_OPEN ||
+		                                    it->status == HSTATUS_ACKNOWLEDGED);
+		a->acceptance_late += it->acceptance_late && !it->acceptance_passed;
 		if (!a->oldest_set || it->first_seen < a->oldest.first_seen) {
 			a->oldest = *it;
 			a->oldest.marks = NULL;
@@ -382,6 +388,10 @@ static void ledger_report_event(struct ledger_report_acc *a, struct ledger_repor
 	if (!it->person[0])
 		ledger_report_copy(it->person, sizeof(it->person), st, 14);
 	const char *outcome = (const char *)sqlite3_column_text(st, 17);
+	const unsigned char *result = sqlite3_column_text(st, 20);
+	it->order_late = sqlite3_column_type(st, 18) != SQLITE_NULL;
+	it->acceptance_late = sqlite3_column_type(st, 19) != SQLITE_NULL;
+	it->acceptance_passed = result && strcmp((const char *)result, "passed") == 0;
 	it->outcome = LR_UNVERIFIED;
 	for (int i = 1; outcome && i < LR_OUTCOMES; i++)
 		if (strcmp(outcome, ledger_report_outcomes[i]) == 0)
@@ -454,7 +464,10 @@ static const char *const ledger_report_sql =
     " json_extract(e.body, '$.hazard.active'), json_extract(e.body, '$.hazard.location'), "
     " json_extract(e.body, '$.hazard.responsible.name'), "
     " json_extract(e.body, '$.hazard.platform.assignee'), h.class, "
-    " json_extract(e.body, '$.hazard.verification.outcome') "
+    " json_extract(e.body, '$.hazard.verification.outcome'), "
+    " json_extract(e.body, '$.hazard.stages_overdue.order'), "
+    " json_extract(e.body, '$.hazard.stages_overdue.acceptance'), "
+    " json_extract(e.body, '$.hazard.acceptance.result') "
     "FROM hazards h JOIN events e ON e.hazard_id = h.id "
     "WHERE h.first_seen < ?2 AND (h.status <> 'closed' OR h.closed_at >= ?1) AND e.at < ?2 "
     "ORDER BY h.num, e.seq";
@@ -494,6 +507,8 @@ static json_t *ledger_report_hazards(const struct ledger_report_acc *a)
 	for (int s = 0; s < HSTATUS_CLOSED; s++)
 		json_object_set_new(stages, item_status_name((enum hstatus)s),
 		                    json_integer(a->overdue_stage[s]));
+	json_t *stages_late = json_pack("{s:I, s:I}", "order", (json_int_t)a->order_late,
+	                                "acceptance", (json_int_t)a->acceptance_late);
 	if (a->oldest_set)
 		oldest = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:I}", "id", a->oldest.id,
 		                   "device", a->oldest.device, "location", a->oldest.location, "kind",
@@ -503,7 +518,7 @@ static json_t *ledger_report_hazards(const struct ledger_report_acc *a)
 		                   (json_int_t)((a->upto - a->oldest.first_seen) / 86400000));
 	return json_pack(
 	    "{s:I, s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:I, s:o, s:n, s:I,"
-	    " s:I, s:I, s:I, s:I, s:o}",
+	    " s:I, s:I, s:I, s:I, s:o, s:o}",
 	    "opening", (json_int_t)a->opening, "new", (json_int_t)a->added, "new_by_grade",
 	    ledger_report_grades(a->added_grade), "new_by_kind", kinds, "rectified",
 	    (json_int_t)a->submitted, "acceptance_passed", (json_int_t)a->passed,
@@ -514,7 +529,8 @@ static json_t *ledger_report_hazards(const struct ledger_report_acc *a)
 	    "rectification_rate", ledger_report_rate(a->rectified, a->due), "review_rate",
 	    "recurred_after_close", (json_int_t)a->recurred, "reopened", (json_int_t)a->reopened,
 	    "grade_raised", (json_int_t)a->raised_grade, "deferred", (json_int_t)a->deferred,
-	    "supervised", (json_int_t)a->supervised, "oldest_open", oldest);
+	    "supervised", (json_int_t)a->supervised, "stages_overdue", stages_late, "oldest_open",
+	    oldest);
 }
 
 static json_t *ledger_report_devices(struct ledger_report_acc *a, size_t devices)

@@ -330,6 +330,9 @@ static void ctl_report_hazards(struct ctl_report_out *o, json_t *h)
 		snprintf(buf, sizeof(buf), _("  at stage %s"), ctl_report_name(k));
 		ctl_report_count(o, buf, json_integer_value(v));
 	}
+	ctl_report_count(o, _("Order overdue at the end"), ctl_report_num(h, "stages_overdue.order"));
+	ctl_report_count(o, _("Acceptance overdue at the end"),
+	                 ctl_report_num(h, "stages_overdue.acceptance"));
 	ctl_report_count(o, _("Deadline fell in the period"), ctl_report_num(h, "due"));
 	ctl_report_count(o, _("Rectified by the deadline"), ctl_report_num(h, "rectified_by_deadline"));
 	ctl_report_row(o, _("Rectification rate"),

@@ -52,6 +52,7 @@ def test_month_json_and_text(gw, sockdir, sims, daemon_factory, ctl_bin):
     # Counted by item: the grade rows and the kind rows each add up to the new items.
     assert sum(h["new_by_grade"].values()) == 2 == h["new_by_kind"]["device_offline"]
     assert h["rectification_rate"] is None and h["review_rate"] is None
+    assert h["stages_overdue"] == {"order": 0, "acceptance": 0}
     assert h["oldest_open"]["kind"] == "device_offline"
     assert r["fire_alarms"]["count"] == 1 and r["tests"]["items"] == 1
     # An incident, not a hazard; nobody has verified it (no platform here).

@@ -198,6 +198,11 @@ static void script(struct fixture *f, char ids[][HAZARD_ID_LEN])
 	/* F: box4 offline for 24 hours, closed when back. */
 	observe(f, "box4", "link", KIND_DEVICE_OFFLINE, false, at(2026, 11, 20, 0, 0), ids[8]);
 	clear(f, "box4", "link", KIND_DEVICE_OFFLINE, at(2026, 11, 21, 0, 0), true);
+	/* The overdue sweep late on 30 Nov: B past its deadline and its acceptance's limit (5
+	 * working days after it), K and H2 past the order's (3 working days, never assigned). */
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(hazard_mark_overdue(f->l, &f->pol, at(2026, 11, 30, 23, 0)), 4);
+	assert_int_equal(ledger_commit(f->l), 0);
 	/* L: 1 Dec 00:30 local, still 30 Nov in UTC: December's. */
 	observe(f, "box9", "volt", KIND_UNDERVOLTAGE, false, at(2026, 12, 1, 0, 30), ids[9]);
 }
@@ -231,6 +236,8 @@ static void test_month_counted_by_item(void **state)
 	assert_int_equal(num(r, "hazards.supervised"), 1);
 	assert_int_equal(num(r, "hazards.overdue"), 1);
 	assert_int_equal(num(r, "hazards.overdue_by_stage.rectifying"), 1);
+	assert_int_equal(num(r, "hazards.stages_overdue.order"), 2);      /* K, H2 */
+	assert_int_equal(num(r, "hazards.stages_overdue.acceptance"), 1); /* B */
 	assert_int_equal(num(r, "hazards.due"), 2);
 	assert_int_equal(num(r, "hazards.rectified_by_deadline"), 1);
 	assert_true(real(r, "hazards.rectification_rate") == 0.5);
