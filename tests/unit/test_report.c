@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "clock.h"
 #include "hazard.h"
@@ -24,7 +25,7 @@
 #define DAY  (24 * HOUR)
 
 struct fixture {
-	char *dir;
+	char *dir, *path;
 	struct ledger *l;
 	struct policy pol;
 };
@@ -49,7 +50,7 @@ static int setup(void **state)
 	policy_defaults(&f->pol);
 	for (int g = 0; g < GRADE_COUNT; g++)
 		f->pol.deadline_s[g] = 60 * 24 * 3600; /* only the deadlines set below fall in November */
-	f->l = testutil_ledger_open(&f->dir, NULL);
+	f->l = testutil_ledger_open(&f->dir, &f->path);
 	*state = f;
 	return 0;
 }
@@ -58,7 +59,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	testutil_ledger_close(f->l, f->dir, NULL);
+	testutil_ledger_close(f->l, f->dir, f->path);
 	free(f);
 	clock_set_fake(-1, -1);
 	unsetenv("TZ");
@@ -356,6 +357,41 @@ static void test_week(void **state)
 	assert_int_equal(ledger_report_week("2026-W47", &p, &err), -1);
 }
 
+/* A ledger an older firegw wrote (schema 4: no item classes, no class in the events'
+ * snapshots) is migrated at open; its bulletin is the same as before, fire alarms apart. */
+static void test_migrated_ledger(void **state)
+{
+	struct fixture *f = *state;
+	char ids[11][HAZARD_ID_LEN];
+	struct ledger_open_info info;
+	sqlite3 *db;
+	json_t *r;
+	char *before, *after;
+
+	script(f, ids);
+	r = report(f, "2026-11", true);
+	before = json_dumps(r, JSON_SORT_KEYS | JSON_COMPACT);
+	json_decref(r);
+	ledger_close(f->l);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+	                              "ALTER TABLE hazards DROP COLUMN class;"
+	                              "UPDATE events SET body = json_remove(body, '$.hazard.class');"
+	                              "PRAGMA user_version=4",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	assert_true(testutil_log_has("schema migrated to version 5"));
+	r = report(f, "2026-11", true);
+	after = json_dumps(r, JSON_SORT_KEYS | JSON_COMPACT);
+	assert_int_equal(num(r, "fire_alarms.count"), 2);
+	json_decref(r);
+	assert_string_equal(after, before);
+	free(before);
+	free(after);
+}
+
 /* The month's bounds are the gateway's local midnights, whatever UTC says. */
 static void test_month_bounds_local(void **state)
 {
@@ -395,6 +431,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_month_counted_by_item, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_week, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrated_ledger, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_month_bounds_local, setup, teardown),
 	};
 
