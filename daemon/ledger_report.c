@@ -613,3 +613,31 @@ json_t *ledger_report(struct ledger *l, const struct ledger_report_period *p,
 	}
 	return out;
 }
+
+json_t *ledger_report_bulletin(struct ledger *l, size_t devices, int64_t now_ms, const char **err)
+{
+	struct ledger_report_opts o = {.devices = devices, .now_ms = now_ms};
+	struct ledger_report_period p;
+	time_t t = (time_t)(now_ms / 1000);
+	struct tm tm;
+	char month[16];
+	json_t *r, *kinds, *v;
+	const char *k;
+	void *tmp;
+
+	localtime_r(&t, &tm);
+	if (tm.tm_mon-- == 0) {
+		tm.tm_mon = 11;
+		tm.tm_year--;
+	}
+	snprintf(month, sizeof(month), "%04d-%02d", tm.tm_year + 1900, tm.tm_mon + 1);
+	if (ledger_report_month(month, &p, err) < 0 || !(r = ledger_report(l, &p, &o, err)))
+		return NULL;
+	kinds = json_object_get(json_object_get(r, "hazards"), "new_by_kind");
+	json_object_foreach_safe(kinds, tmp, k, v)
+	{
+		if (json_integer_value(v) == 0)
+			json_object_del(kinds, k);
+	}
+	return r;
+}

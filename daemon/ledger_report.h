@@ -41,3 +41,7 @@ struct ledger_report_opts {
 /* The figures as JSON (English keys), or NULL with *err set. */
 json_t *ledger_report(struct ledger *l, const struct ledger_report_period *p,
                       const struct ledger_report_opts *o, const char **err);
+/* The last full local month before now_ms, as the heartbeat carries it (docs/platform-api.md,
+ * section 8): the figures of ledger_report without the list, the kinds with no new item left
+ * out. NULL with *err set. */
+json_t *ledger_report_bulletin(struct ledger *l, size_t devices, int64_t now_ms, const char **err);

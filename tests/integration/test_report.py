@@ -18,7 +18,8 @@ import time
 
 from test_control import (ctl, ctl_bin, ctl_json, sockdir, write,  # noqa: F401 (fixtures)
                           FIREGWCTL)
-from test_uplink import GATEWAY, LONG, gw, start_gw, wait_until  # noqa: F401 (fixtures)
+from test_uplink import (GATEWAY, LONG, gw, pki, platform, start_gw,  # noqa: F401 (fixtures)
+                         wait_until)
 
 
 def _site(gw, sockdir, sims, daemon_factory, location1="dead box 1"):
@@ -126,3 +127,22 @@ def test_csv_and_week(gw, sockdir, sims, daemon_factory, ctl_bin):
         sock, "report", "--week", time.strftime("%Y-%m-%d"), check=0).stdout
     assert json.loads(ctl(sock, "--json", "report", "--week", "2026-11-16",
                           check=0).stdout)["report"]["period"]["label"] == "2026-11-16"
+
+
+def test_heartbeat_carries_last_month(gw, platform, daemon_factory, pki):
+    """The platform gets the last full month's bulletin on the first heartbeat after start
+    (then on those of the first interval of each hour), not on every heartbeat."""
+    rx = platform()
+    gw.write(rx.url, pki.ca(), dead=1, heartbeat="1s")
+    d = start_gw(daemon_factory, gw)
+    wait_until("five heartbeats", lambda: len(rx.heartbeats()) >= 5, daemon=d)
+    hb = [h["body"] for h in rx.heartbeats()]
+    first = hb[0]["bulletin"]
+    t = time.localtime()
+    last = f"{t.tm_year - (t.tm_mon == 1)}-{12 if t.tm_mon == 1 else t.tm_mon - 1:02d}"
+    assert first["period"]["type"] == "month" and first["period"]["label"] == last
+    assert set(first) == {"period", "hazards", "fire_alarms", "devices", "tests"}
+    assert first["devices"]["count"] == 1 and "list" not in first
+    assert first["hazards"]["new_by_kind"] == {}  # nothing happened last month
+    assert any("bulletin" not in b for b in hb[2:])
+

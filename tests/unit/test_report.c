@@ -357,6 +357,34 @@ static void test_week(void **state)
 	assert_int_equal(ledger_report_week("2026-W47", &p, &err), -1);
 }
 
+/* What the heartbeat carries: the last full local month, without the list, only the kinds
+ * that had new items. */
+static void test_bulletin(void **state)
+{
+	struct fixture *f = *state;
+	char ids[11][HAZARD_ID_LEN];
+	const char *err = NULL;
+	json_t *b, *kinds;
+
+	script(f, ids);
+	b = ledger_report_bulletin(f->l, 10, at(2026, 12, 5, 0, 0), &err);
+	assert_non_null(b);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(b, "period"), "label")),
+	                    "2026-11");
+	assert_null(json_object_get(b, "list"));
+	assert_int_equal(num(b, "hazards.new"), 7);
+	kinds = json_object_get(json_object_get(b, "hazards"), "new_by_kind");
+	assert_int_equal(json_object_size(kinds), 6); /* 2 residual current, 5 kinds of one */
+	assert_null(json_object_get(kinds, "tamper"));
+	json_decref(b);
+	/* Early in January: December of the year before. */
+	b = ledger_report_bulletin(f->l, 10, at(2027, 1, 1, 0, 5), &err);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(b, "period"), "label")),
+	                    "2026-12");
+	assert_int_equal(num(b, "hazards.new"), 1); /* L */
+	json_decref(b);
+}
+
 /* A ledger an older firegw wrote (schema 4: no item classes, no class in the events'
  * snapshots) is migrated at open; its bulletin is the same as before, fire alarms apart. */
 static void test_migrated_ledger(void **state)
@@ -432,6 +460,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_week, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrated_ledger, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bulletin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_month_bounds_local, setup, teardown),
 	};
 
