@@ -74,13 +74,13 @@ static void daemon_status(struct daemon *d)
 }
 
 /* The last full month's bulletin (docs/platform-api.md, section 8) rides on the heartbeats
- * sent within 1.25 heartbeat intervals (the longest of the destinations': a little more than
- * one, as intervals have jitter) after start and after each full hour: one or two an hour to
- * each destination, so a platform that missed one has it again within the hour without every
- * heartbeat growing. */
+ * built within 1.25 heartbeat intervals (the longest of the destinations': a little more than
+ * one, as intervals have jitter) of the first one since start and after each full hour: one or
+ * two an hour to each destination, so a platform that missed one has it again within the hour
+ * without every heartbeat growing. */
 static void daemon_heartbeat_bulletin(struct daemon *d, json_t *hb)
 {
-	int64_t window = 0, wall = clock_wall_ms();
+	int64_t window = 0, wall = clock_wall_ms(), mono = clock_mono_ms();
 	const char *err = NULL;
 	json_t *b;
 
@@ -88,7 +88,9 @@ static void daemon_heartbeat_bulletin(struct daemon *d, json_t *hb)
 		if (d->conf->platforms[i].enabled && d->conf->platforms[i].heartbeat_ms > window)
 			window = d->conf->platforms[i].heartbeat_ms;
 	window += window / 4;
-	if (clock_mono_ms() - d->started_mono >= window && wall % 3600000 >= window)
+	if (d->first_heartbeat_mono == 0)
+		d->first_heartbeat_mono = mono;
+	if (mono - d->first_heartbeat_mono >= window && wall % 3600000 >= window)
 		return;
 	b = ledger_report_bulletin(d->ledger, d->conf->ndevices, wall, &err);
 	if (b)
