@@ -13,7 +13,9 @@ const struct control_option control_options[] = {
     {"open", 'o', CONTROL_OPT_FLAG},     {"grade", 'g', CONTROL_OPT_STRING},
     {"since", 's', CONTROL_OPT_STRING},  {"device", 'd', CONTROL_OPT_STRING},
     {"limit", 'l', CONTROL_OPT_COUNT},   {"month", 'm', CONTROL_OPT_STRING},
-    {"wait", 'w', CONTROL_OPT_LOCAL},    {NULL, 0, CONTROL_OPT_FLAG},
+    {"wait", 'w', CONTROL_OPT_LOCAL},    {"week", 'k', CONTROL_OPT_STRING},
+    {"list", 't', CONTROL_OPT_FLAG},     {"csv", 'v', CONTROL_OPT_LOCAL_FLAG},
+    {"csv-encoding", 'e', CONTROL_OPT_LOCAL}, {NULL, 0, CONTROL_OPT_FLAG},
 };
 
 const struct control_command control_commands[CONTROL_NCMDS] = {
@@ -30,8 +32,9 @@ const struct control_command control_commands[CONTROL_NCMDS] = {
     [CONTROL_TEST] = {"test", "w", "device", "DEVICE [--wait S]",
                       "a test alarm end to end; waits for the platform"},
     [CONTROL_RELOAD] = {"reload", "", NULL, "", "reload the configuration"},
-    [CONTROL_REPORT] = {"report", "m", NULL, "--month YYYY-MM",
-                        "the monthly summary by grade and kind"},
+    [CONTROL_REPORT] = {"report", "mktve", NULL,
+                        "--month YYYY-MM | --week YYYY-MM-DD [--list] [--csv [--csv-encoding E]]",
+                        "the monthly bulletin or weekly statistics, counted by item"},
 };
 
 const char *control_request_name(enum control_cmd cmd)
@@ -129,6 +132,23 @@ static int control_request_need(struct control_request *r, const char *name, con
 	return 0;
 }
 
+/* report: a month or a week (one of them), and whether to add the hazard list. */
+static int control_request_report(struct control_request *r, char *err, size_t errlen)
+{
+	json_t *month, *week, *list;
+
+	if (!control_request_opt(r->json, "month", JSON_STRING, &month) ||
+	    !control_request_opt(r->json, "week", JSON_STRING, &week) ||
+	    !control_request_opt(r->json, "list", JSON_TRUE, &list) || (!month == !week))
+		return control_request_fail(r, err, errlen,
+		                            "report needs a month or a week: firegwctl report "
+		                            "--month YYYY-MM, or --week YYYY-MM-DD (a day of it)");
+	r->month = month ? json_string_value(month) : NULL;
+	r->week = week ? json_string_value(week) : NULL;
+	r->list = list && json_is_true(list);
+	return 0;
+}
+
 int control_request_parse(struct control_request *r, const char *line, size_t len, int64_t now_wall_ms,
                       char *err, size_t errlen)
 {
@@ -169,8 +189,7 @@ int control_request_parse(struct control_request *r, const char *line, size_t le
 		return control_request_need(r, "device", &r->id, err, errlen,
 		                        "test needs a device id: firegwctl test DEVICE");
 	case CONTROL_REPORT:
-		return control_request_need(r, "month", &r->month, err, errlen,
-		                        "report needs a month: firegwctl report --month YYYY-MM");
+		return control_request_report(r, err, errlen);
 	case CONTROL_OUTBOX:
 	case CONTROL_DEADLETTER:
 		if (!control_request_opt(r->json, "limit", JSON_INTEGER, &limit))

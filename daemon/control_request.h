@@ -7,6 +7,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,7 @@ enum control_opt_type {
 	CONTROL_OPT_STRING, /* --grade G: a string */
 	CONTROL_OPT_COUNT,  /* --limit N: a positive number */
 	CONTROL_OPT_LOCAL,  /* --wait S: firegwctl's own, never sent */
+	CONTROL_OPT_LOCAL_FLAG, /* --csv: firegwctl's own flag, never sent */
 };
 
 struct control_option {
@@ -61,7 +63,9 @@ struct control_request {
 	enum control_cmd cmd;
 	struct ledger_query_filter filter; /* hazards: open, grade, since, device, limit */
 	const char *id;             /* hazard: the item's id; test: the device's */
-	const char *month;          /* report: as given ("YYYY-MM" is checked by ledger_query_report) */
+	const char *month;          /* report: as given ("YYYY-MM" is checked by ledger_report_month) */
+	const char *week;           /* report: a day of the week, or NULL for a month */
+	bool list;                  /* report: with the hazard list */
 	int limit;                  /* outbox, deadletter: 0 (the default) .. LEDGER_QUERY_MAX_LIMIT */
 	json_t *json;               /* the request; owns the strings above */
 };

@@ -19,6 +19,7 @@
 #include "ledger.h"
 #include "mqtt_in.h"
 #include "ledger_query.h"
+#include "ledger_report.h"
 #include "rules.h"
 #include "uplink.h"
 #include "uplink_mqtt.h"
@@ -107,6 +108,32 @@ static json_t *control_run_reload(struct daemon *d)
 }
 
 /* What a request asks for, parsed and checked by ctl_request. */
+/* The bulletin's figures (ledger_report.c) under the site's header from the config. */
+static json_t *control_run_report(struct daemon *d, const struct control_request *q)
+{
+	const struct site_conf *s = &d->conf->site;
+	struct ledger_report_period p;
+	struct ledger_report_opts o = {
+	    .devices = d->conf->ndevices, .list = q->list, .now_ms = clock_wall_ms()};
+	const char *err = NULL;
+	json_t *r;
+
+	if ((q->week ? ledger_report_week(q->week, &p, &err) : ledger_report_month(q->month, &p, &err)) < 0)
+		return control_error("%s", err);
+	r = ledger_report(d->ledger, &p, &o, &err);
+	if (!r)
+		return control_error("%s", err ? err : "internal error");
+	json_object_set_new(r, "site",
+	                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "gateway",
+	                              d->conf->gateway_id, "county", s->county ? s->county : "",
+	                              "town", s->town ? s->town : "", "village",
+	                              s->village ? s->village : "", "unit", s->unit ? s->unit : "",
+	                              "address", s->address ? s->address : "", "responsible",
+	                              s->responsible ? s->responsible : "", "acceptor",
+	                              s->acceptor ? s->acceptor : ""));
+	return control_run_ok(r, "report");
+}
+
 static json_t *control_run_request(struct daemon *d, const struct control_request *q,
                        const struct control_peer *peer)
 {
@@ -141,8 +168,7 @@ static json_t *control_run_request(struct daemon *d, const struct control_reques
 		           (long)peer->pid);
 		return control_run_reload(d);
 	case CONTROL_REPORT:
-		o = ledger_query_report(d->ledger, q->month, &err);
-		return control_run_result(o, "report", &err);
+		return control_run_report(d, q);
 	}
 	return control_error("internal error");
 }

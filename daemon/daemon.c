@@ -17,6 +17,7 @@
 #include "control.h"
 #include "ingest.h"
 #include "ledger.h"
+#include "ledger_report.h"
 #include "log.h"
 #include "mqtt_in.h"
 #include "sdnotify.h"
@@ -72,6 +73,30 @@ static void daemon_status(struct daemon *d)
 	sdnotify_status(status);
 }
 
+/* The last full month's bulletin (docs/platform-api.md, section 8) rides on the heartbeats
+ * built within 1.25 heartbeat intervals (the longest of the destinations': a little more than
+ * one, as intervals have jitter) of the first one since start and after each full hour: one or
+ * two an hour to each destination, so a platform that missed one has it again within the hour
+ * without every heartbeat growing. */
+static void daemon_heartbeat_bulletin(struct daemon *d, json_t *hb)
+{
+	int64_t window = 0, wall = clock_wall_ms(), mono = clock_mono_ms();
+	const char *err = NULL;
+	json_t *b;
+
+	for (size_t i = 0; i < d->conf->nplatforms; i++)
+		if (d->conf->platforms[i].enabled && d->conf->platforms[i].heartbeat_ms > window)
+			window = d->conf->platforms[i].heartbeat_ms;
+	window += window / 4;
+	if (d->first_heartbeat_mono == 0)
+		d->first_heartbeat_mono = mono;
+	if (mono - d->first_heartbeat_mono >= window && wall % 3600000 >= window)
+		return;
+	b = ledger_report_bulletin(d->ledger, d->conf->ndevices, wall, &err);
+	if (b)
+		json_object_set_new(hb, "bulletin", b);
+}
+
 static json_t *daemon_heartbeat(void *userdata)
 {
 	json_t *o = status_build(userdata, false);
@@ -80,6 +105,8 @@ static json_t *daemon_heartbeat(void *userdata)
 	/* As in events: only while the wall clock is not known to be synchronised. */
 	if (o && quality)
 		json_object_set_new(o, "time_quality", json_string(quality));
+	if (o)
+		daemon_heartbeat_bulletin(userdata, o);
 	return o;
 }
 

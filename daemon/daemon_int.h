@@ -55,6 +55,7 @@ struct daemon {
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t tick, watchdog;
 	int64_t started_mono;
+	int64_t first_heartbeat_mono; /* when the first heartbeat was built, 0 before */
 	bool status_ledger_ok; /* what the last systemd STATUS said of the ledger */
 	int exit_code;
 };

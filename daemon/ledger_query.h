@@ -2,7 +2,7 @@
 /* ledger_query: what the operators' tools read from the ledger, as JSON. Read-only queries on the
  * daemon's own connection (WAL: they never block a commit for long): hazard lists with
  * filters, one hazard with its event history and the delivery state of each event, the
- * outbox and dead letters, and the monthly report county offices ask for. */
+ * outbox and dead letters (the monthly report is ledger_report.c's). */
 #pragma once
 
 #include <jansson.h>
@@ -30,10 +30,6 @@ json_t *ledger_query_hazard(struct ledger *l, const char *id, const char **err);
 /* Depth and oldest age per lane, and the first `limit` alarm-lane rows. */
 json_t *ledger_query_outbox(struct ledger *l, int limit, const char **err);
 json_t *ledger_query_deadletter(struct ledger *l, int limit, const char **err);
-/* Counts of raised / escalated / recurred / cleared / closed / overdue events in the month
- * (local time), by grade and by kind; test items are counted apart. month is "YYYY-MM". */
-json_t *ledger_query_report(struct ledger *l, const char *month, const char **err);
-
 /* Parses "YYYY-MM-DD", "YYYY-MM-DDTHH:MM[:SS]" (local time) or a duration ago ("24h", "7d").
  * Returns wall ms, or -1. */
 int64_t ledger_query_parse_since(const char *s, int64_t now_ms);

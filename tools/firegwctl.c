@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "control_request.h"
+#include "ctl_report.h"
 #include "conf.h"
 #include "log.h"
 #include "textesc.h"
@@ -34,6 +35,7 @@ struct firegwctl {
 	const char *socket;
 	bool json;
 	int fd;
+	struct ctl_report_opts report; /* report --csv, --csv-encoding */
 };
 
 static void usage(FILE *f)
@@ -537,30 +539,6 @@ static void print_deadletter(json_t *list)
 	}
 }
 
-static void print_counts_row(const char *label, json_t *c)
-{
-	printf("%-20s %8lld %9lld %8lld %7lld %6lld %7lld\n", label, num(c, "raised"),
-	       num(c, "escalated"), num(c, "recurred"), num(c, "cleared"), num(c, "closed"),
-	       num(c, "overdue"));
-}
-
-static void print_report(json_t *r)
-{
-	const char *k;
-	json_t *v;
-
-	printf("monthly report %s (%s to %s)\n\n", str(r, "month"), str(r, "from"), str(r, "to"));
-	printf("%-20s %8s %9s %8s %7s %6s %7s\n", "GRADE", "RAISED", "ESCALATED", "RECURRED",
-	       "CLEARED", "CLOSED", "OVERDUE");
-	json_object_foreach(json_object_get(r, "by_grade"), k, v) print_counts_row(esc(k), v);
-	print_counts_row("total", json_object_get(r, "totals"));
-	printf("\n%-20s %8s %9s %8s %7s %6s %7s\n", "KIND", "RAISED", "ESCALATED", "RECURRED",
-	       "CLEARED", "CLOSED", "OVERDUE");
-	json_object_foreach(json_object_get(r, "by_kind"), k, v) print_counts_row(esc(k), v);
-	printf("\n");
-	print_counts_row("tests (not counted)", json_object_get(r, "tests"));
-}
-
 static void print_error(json_t *r)
 {
 	size_t i;
@@ -699,8 +677,12 @@ static int firegwctl_run(struct firegwctl *c, const char *cmd, json_t *req, doub
 		print_outbox(r);
 	else if (!strcmp(cmd, "deadletter"))
 		print_deadletter(json_object_get(r, "deadletter"));
-	else if (!strcmp(cmd, "report"))
-		print_report(json_object_get(r, "report"));
+	else if (!strcmp(cmd, "report")) {
+		code = ctl_report_print(json_object_get(r, "report"), &c->report) ? EXIT_ERROR
+		                                                                  : EXIT_OK;
+		json_decref(r);
+		return code;
+	}
 	else if (!strcmp(cmd, "reload"))
 		printf("configuration reloaded from %s: %lld buses, %lld devices\n",
 		       str(r, "config"), num(r, "buses"), num(r, "devices"));
@@ -710,7 +692,8 @@ static int firegwctl_run(struct firegwctl *c, const char *cmd, json_t *req, doub
 
 /* The command's own options and arguments, into a request, by the daemon's table of
  * commands and options (control_request.h). NULL on a usage error. */
-static json_t *firegwctl_request(const char *cmd, int argc, char **argv, double *wait_s)
+static json_t *firegwctl_request(const char *cmd, int argc, char **argv, double *wait_s,
+                                 struct ctl_report_opts *rep)
 {
 	struct option opts[16];
 	const struct control_command *cc = control_command_find(cmd);
@@ -724,8 +707,10 @@ static json_t *firegwctl_request(const char *cmd, int argc, char **argv, double 
 	}
 	for (const struct control_option *co = control_options; co->name && n < 15; co++)
 		opts[n++] = (struct option){co->name,
-		                            co->type == CONTROL_OPT_FLAG ? no_argument
-		                                                         : required_argument,
+		                            co->type == CONTROL_OPT_FLAG ||
+		                                    co->type == CONTROL_OPT_LOCAL_FLAG
+		                                ? no_argument
+		                                : required_argument,
 		                            NULL, co->letter};
 	opts[n] = (struct option){NULL, 0, NULL, 0};
 	req = json_pack("{s:s}", "cmd", cmd);
@@ -763,7 +748,19 @@ static json_t *firegwctl_request(const char *cmd, int argc, char **argv, double 
 			json_object_set_new(req, co->name, json_integer(v));
 			break;
 		}
-		case CONTROL_OPT_LOCAL: /* --wait */
+		case CONTROL_OPT_LOCAL_FLAG: /* report --csv */
+			rep->csv = true;
+			break;
+		case CONTROL_OPT_LOCAL: /* --wait, --csv-encoding */
+			if (co->letter == 'e') {
+				rep->encoding = optarg;
+				if (!ctl_report_encoding_ok(optarg)) {
+					fprintf(stderr, "firegwctl: --csv-encoding is utf-8 or gb18030\n");
+					json_decref(req);
+					return NULL;
+				}
+				break;
+			}
 			*wait_s = strtod(optarg, &end);
 			if (*end || !(*wait_s >= 0)) {
 				fprintf(stderr, "firegwctl: --wait wants seconds\n");
@@ -781,8 +778,8 @@ static json_t *firegwctl_request(const char *cmd, int argc, char **argv, double 
 	}
 	if (cc->arg)
 		json_object_set_new(req, cc->arg, json_string(argv[optind]));
-	if (!strcmp(cmd, "report") && !json_object_get(req, "month")) {
-		fprintf(stderr, "firegwctl: report needs --month YYYY-MM\n");
+	if (!strcmp(cmd, "report") && !json_object_get(req, "month") == !json_object_get(req, "week")) {
+		fprintf(stderr, "firegwctl: report needs --month YYYY-MM or --week YYYY-MM-DD\n");
 		json_decref(req);
 		return NULL;
 	}
@@ -861,7 +858,7 @@ int main(int argc, char **argv)
 			sub_argc--;
 			i--;
 		}
-	json_t *req = firegwctl_request(cmd, sub_argc, sub_argv, &wait_s);
+	json_t *req = firegwctl_request(cmd, sub_argc, sub_argv, &wait_s, &c.report);
 	if (!req) {
 		usage(stderr);
 		return EXIT_USAGE;

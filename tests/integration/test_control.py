@@ -175,37 +175,6 @@ def test_hazards_filters_and_one_hazard(gw, sockdir, sims, daemon_factory, ctl_b
     assert "no dead letters" in ctl(sock, "deadletter", check=0).stdout
 
 
-def test_monthly_report(gw, sockdir, sims, daemon_factory, ctl_bin):
-    """report --month counts raised and cleared by grade and kind; a test alarm is counted
-    apart, never as a real one."""
-    sim = sims("20")
-    sock = write(gw, sockdir, smoke_port=sim.port, dead=0)
-    d = start_gw(daemon_factory, gw)
-    sim.set(20, "input", 0, 0b1)
-    m = d.wait_log(r"hazard (\S+) raised: fire_alarm", timeout=LONG)
-    sim.set(20, "input", 0, 0)
-    d.wait_log(rf"hazard {m.group(1)} cleared", timeout=LONG)
-    ctl(sock, "test", "smoke-1", check=1)  # no platform: recorded, not delivered
-    month = time.strftime("%Y-%m")
-
-    def counted():
-        r = ctl_json(sock, "report", "--month", month)["report"]
-        return r if r["totals"]["cleared"] >= 1 else None
-    rep = wait_until("the clear counted", counted, daemon=d)
-    assert rep["by_grade"]["immediate"]["raised"] == 1
-    assert rep["by_grade"]["immediate"]["cleared"] == 1
-    assert rep["by_kind"]["fire_alarm"]["raised"] == 1
-    assert rep["totals"]["raised"] == 1
-    assert rep["tests"]["raised"] == 1 and rep["tests"]["closed"] == 1
-    text = ctl(sock, "report", "--month", month, check=0).stdout
-    assert f"monthly report {month}" in text and "fire_alarm" in text
-
-    assert ctl_json(sock, "report", "--month", "1999-01")["report"]["totals"]["raised"] == 0
-    r = ctl(sock, "report", "--month", "2026-13", check=1)
-    assert "YYYY-MM" in r.stderr
-    ctl(sock, "report", check=2)
-
-
 def test_test_alarm_end_to_end(gw, sockdir, platform, sims, daemon_factory, pki, ctl_bin):
     """`firegwctl test DEVICE` raises a test fire alarm that the platform accepts; it is
     flagged test and closes itself, and an unknown device is a clear error."""
