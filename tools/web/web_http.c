@@ -226,14 +226,19 @@ static void web_http_who(char *out, size_t len, const char *user, const char *ad
 
 /* ---------------------------------------------------------------- routes */
 
+/* The login form, with the CSRF token of the anonymous session `have` (NULL: a new one). The
+ * session is kept as long as it lives: a browser fetching the form again in another tab, or
+ * /favicon.ico sent here, must not make the token of a form already shown stale. */
 static enum MHD_Result web_http_login_page(struct web_http *h, struct MHD_Connection *c,
                                            struct web_req *rq, unsigned status,
-                                           const char *message)
+                                           const char *message, const struct web_session *have)
 {
 	struct web_session s;
 	struct web_buf b;
 
-	if (web_session_create(&h->sessions, "", web_http_now(), &s) != 0)
+	if (have && !have->user[0])
+		s = *have;
+	else if (web_session_create(&h->sessions, "", web_http_now(), &s) != 0)
 		return web_http_send(h, c, 500, NULL, 0, NULL, NULL);
 	struct web_page p = {.lang = rq->lang, .csrf = s.csrf, .user = ""};
 	web_buf_init(&b);
@@ -253,14 +258,15 @@ static enum MHD_Result web_http_login(struct web_http *h, struct MHD_Connection 
 		log_notice(_("firegw-web: login refused (no valid CSRF token): %s"), who);
 		return web_http_login_page(
 		    h, c, rq, MHD_HTTP_FORBIDDEN,
-		    T("Your session has expired or the form is stale; please try again."));
+		    T("Your session has expired or the form is stale; please try again."), NULL);
 	}
 	if (!web_ratelimit_allowed(&h->limit, rq->addr, web_http_now(), &retry)) {
 		log_warn(_("firegw-web: login refused, too many failures (locked %d s more): %s"),
 		         retry, who);
 		return web_http_login_page(
 		    h, c, rq, MHD_HTTP_TOO_MANY_REQUESTS,
-		    T("Too many failed logins from your address; try again in a few minutes."));
+		    T("Too many failed logins from your address; try again in a few minutes."),
+		    anon);
 	}
 	int ok = web_passwd_check(h->o.passwd, rq->user, rq->password, err, sizeof(err));
 	explicit_bzero(rq->password, sizeof(rq->password));
@@ -270,7 +276,7 @@ static enum MHD_Result web_http_login(struct web_http *h, struct MHD_Connection 
 		web_ratelimit_failed(&h->limit, rq->addr, web_http_now());
 		log_warn(_("firegw-web: login failed: %s"), who);
 		return web_http_login_page(h, c, rq, MHD_HTTP_UNAUTHORIZED,
-		                           T("Wrong user name or password."));
+		                           T("Wrong user name or password."), anon);
 	}
 	web_ratelimit_succeeded(&h->limit, rq->addr);
 	/* A new session (and id) for the logged-in user: the anonymous one goes. */
@@ -467,7 +473,7 @@ static enum MHD_Result web_http_answer(struct web_http *h, struct MHD_Connection
 	if (!strcmp(url, "/login")) {
 		if (logged_in)
 			return web_http_redirect(h, c, "/", NULL, false);
-		return web_http_login_page(h, c, rq, MHD_HTTP_OK, NULL);
+		return web_http_login_page(h, c, rq, MHD_HTTP_OK, NULL, have ? &s : NULL);
 	}
 	if (!logged_in) {
 		if (!strncmp(url, "/api/", 5)) {

@@ -303,7 +303,9 @@ void web_pages_devices(struct web_buf *b, const struct web_page *p, json_t *r)
 		web_buf_add(b, "</td><td class=\"last\">");
 		web_pages_when(b, d, "last_ok");
 		web_buf_add(b, "</td><td class=\"values\">");
-		web_pages_values(b, json_object_get(d, "values"));
+		/* An offline device's last values are not news: as firegwctl, none are shown. */
+		if (online)
+			web_pages_values(b, json_object_get(d, "values"));
 		web_buf_add(b, "</td><td class=\"location\">");
 		web_buf_esc(b, web_pages_str(d, "location"));
 		web_buf_add(b, "</td></tr>");

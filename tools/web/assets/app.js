@@ -46,10 +46,10 @@
           var row = rows[d.id];
           if (!row) return;
           var why = d.why || "";
-          if (d.backing_off) why += " (" + d.retry_in_s + " s)";
+          if (d.backing_off) why += " (" + Math.floor(d.retry_in_s || 0) + " s)";
           set(row, "why", why);
           set(row, "last", when(d.last_ok));
-          set(row, "values", values(d.values));
+          set(row, "values", d.online ? values(d.values) : "");
           row.className = d.online ? "on" : "off";
         });
         var stamp = document.getElementById("refreshed");
