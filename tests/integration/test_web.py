@@ -213,6 +213,7 @@ def test_no_default_password_then_login_wrong_and_right(webs, passwd, sockdir):
     # Logged in: pages answer (firegw is not running here, and the page says so).
     st, _, html = c.req("GET", "/")
     assert st == 502 and "firegw is not running" in html
+    assert 'action="/logout"' in html, "an error page keeps the logged-in navigation"
     # A user name with a newline cannot forge a log line.
     c2 = Client(w.port)
     c2.login("x\nforged: login: user admin", "nope")

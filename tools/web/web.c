@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <locale.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -124,6 +125,10 @@ int main(int argc, char **argv)
 	};
 	int ch;
 
+	/* Messages in the reader's language (gettext); numbers stay in the C locale. */
+	setlocale(LC_CTYPE, "");
+	setlocale(LC_MESSAGES, "");
+	textdomain("firegw");
 	while ((ch = getopt_long(argc, argv, "l:s:p:c:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l': o.listen = optarg; break;

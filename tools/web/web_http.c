@@ -45,6 +45,7 @@ struct web_req {
 	enum web_lang lang;
 	bool lang_asked; /* ?lang= given: remembered in the fgw_lang cookie */
 	char addr[64];
+	struct web_session session; /* the request's live session, if any (for the navigation) */
 };
 
 /* The request being answered (MHD calls the handler from its one thread). */
@@ -150,7 +151,7 @@ static enum MHD_Result web_http_error(struct web_http *h, struct MHD_Connection 
                                       struct web_req *rq, unsigned status, const char *message)
 {
 	struct web_buf b;
-	struct web_page p = {.lang = rq->lang, .user = ""};
+	struct web_page p = {.lang = rq->lang, .csrf = rq->session.csrf, .user = rq->session.user};
 
 	web_buf_init(&b);
 	web_pages_error(&b, &p, message);
@@ -441,6 +442,8 @@ static enum MHD_Result web_http_answer(struct web_http *h, struct MHD_Connection
 	web_http_address(c, rq->addr, sizeof(rq->addr));
 	have = web_session_find(&h->sessions, sid, web_http_now(), &s) == 0;
 	bool logged_in = have && s.user[0];
+	if (logged_in)
+		rq->session = s;
 
 	if (rq->too_big)
 		return web_http_error(h, c, rq, MHD_HTTP_CONTENT_TOO_LARGE, T("The request is too large."));
@@ -641,6 +644,7 @@ struct web_http *web_http_start(const struct web_http_options *o)
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_HTTP_PER_ADDRESS,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_HTTP_MEMORY,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_HTTP_TIMEOUT_S,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)WEB_HTTP_THREADS,
 	    MHD_OPTION_NOTIFY_COMPLETED, web_http_done, h, MHD_OPTION_ARRAY, h->tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
 	if (!h->mhd) {
 		log_err(_("firegw-web: cannot listen on %s: %s"), o->listen, strerror(errno));

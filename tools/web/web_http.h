@@ -17,6 +17,9 @@
 #define WEB_HTTP_MEMORY (64 * 1024)
 #define WEB_HTTP_TIMEOUT_S 30
 #define WEB_HTTP_CTL_TIMEOUT_MS 15000
+/* Threads answering requests: one slow answer (the config page's firegw check, a daemon busy
+ * for seconds) does not hold up the devices page's refresh. */
+#define WEB_HTTP_THREADS 2
 
 struct web_http_options {
 	const char *listen;   /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8443" */
