@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -92,6 +93,16 @@ static int web_cmd_passwd(const char *path, const char *user)
 			uid = pwd->pw_uid;
 			gid = pwd->pw_gid;
 		}
+	}
+	/* Before the service first ran, its state directory is not there yet: made as the
+	 * service would make it (StateDirectory=firegw-web, 0700). */
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) == 0 && uid != (uid_t)-1 && chown(dir, uid, gid) != 0)
+			fprintf(stderr, "firegw-web: chown %s: %s\n", dir, strerror(errno));
 	}
 	if (web_passwd_set(path, user, pw, uid, gid, err, sizeof(err)) != 0) {
 		fprintf(stderr, "firegw-web: %s\n", err);
