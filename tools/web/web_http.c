@@ -382,9 +382,10 @@ static enum MHD_Result web_http_get(struct web_http *h, struct MHD_Connection *c
 		web_pages_devices(&b, &p, reply);
 	} else if (!strcmp(url, "/api/devices")) {
 		char err[512];
+		json_t *req = json_pack("{s:s}", "cmd", "devices");
 
-		reply = web_ctl_call(h->o.socket, json_pack("{s:s}", "cmd", "devices"),
-		                     WEB_HTTP_CTL_TIMEOUT_MS, err, sizeof(err));
+		reply = web_ctl_call(h->o.socket, req, WEB_HTTP_CTL_TIMEOUT_MS, err, sizeof(err));
+		json_decref(req);
 		if (!reply)
 			reply = json_pack("{s:b, s:s}", "ok", 0, "error", err);
 		char *text = json_dumps(reply, JSON_COMPACT);
