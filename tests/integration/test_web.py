@@ -439,12 +439,23 @@ def _driver():
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
 
 
+def _text(drv, by, sel):
+    """An element's text, or "" while the page is replacing it (the live refresh)."""
+    from selenium.common.exceptions import (NoSuchElementException,
+                                            StaleElementReferenceException)
+    try:
+        return drv.find_element(by, sel).text
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+
+
 @pytest.mark.no_valgrind
 def test_browser_login_and_live_devices_on_a_phone(webs, passwd, gw, sockdir, sims,
                                                    daemon_factory):
     """In headless Chromium on a phone-sized window: the login page, a wrong password
-    refused, the right one let in; the devices page then shows a new value from the detector
-    without the page being reloaded; the English page renders too. Screenshots are kept."""
+    refused, the right one let in; a fire alarm on the simulator appears on the open hazard
+    list, and the detector's new value on the devices page, without the page being reloaded;
+    the English page renders too. Screenshots are kept."""
     if not _chromium() or not shutil.which("chromedriver"):
         pytest.skip("chromium and chromium-driver are not installed (apt-get install "
                     "chromium chromium-driver python3-selenium)")
@@ -477,14 +488,25 @@ def test_browser_login_and_live_devices_on_a_phone(webs, passwd, gw, sockdir, si
         assert drv.execute_script("return window.innerWidth") == 390
         assert drv.execute_script("return document.documentElement.scrollWidth") <= 390
 
-        drv.get(base + "/devices")
-        cell = '[data-dev="smoke-1"] td.values'
-        wait_until("smoke-1's values", lambda: "status 0" in drv.find_element(
-            By.CSS_SELECTOR, cell).text, timeout=LONG)
+        # The hazard list, open before the alarm: the alarm appears without a reload.
+        drv.get(base + "/hazards")
+        assert "fire_alarm" not in drv.find_element(By.ID, "hazard-list").text
         drv.execute_script("window.fgwNotReloaded = true;")
         sim.set(20, "input", 0, 0b1)
-        wait_until("the new value on the page, without a reload", lambda: "status 1" in
-                   drv.find_element(By.CSS_SELECTOR, cell).text, timeout=LONG * 2, daemon=d)
+        wait_until("the fire alarm on the hazard list, without a reload", lambda: "fire_alarm" in
+                   _text(drv, By.ID, "hazards"), timeout=LONG * 2, daemon=d)
+        assert drv.execute_script("return window.fgwNotReloaded === true")
+        drv.save_screenshot(str(SHOTS / "hazards-zh.png"))
+
+        # The devices page: the detector's value changes back without a reload.
+        drv.get(base + "/devices")
+        cell = '[data-dev="smoke-1"] td.values'
+        wait_until("smoke-1's values", lambda: "status 1" in _text(drv, By.CSS_SELECTOR, cell),
+                   timeout=LONG)
+        drv.execute_script("window.fgwNotReloaded = true;")
+        sim.set(20, "input", 0, 0)
+        wait_until("the new value on the page, without a reload", lambda: "status 0" in
+                   _text(drv, By.CSS_SELECTOR, cell), timeout=LONG * 2, daemon=d)
         assert drv.execute_script("return window.fgwNotReloaded === true")
         assert drv.find_element(By.ID, "refreshed").text != "-"
         drv.save_screenshot(str(SHOTS / "devices-zh.png"))
@@ -493,7 +515,7 @@ def test_browser_login_and_live_devices_on_a_phone(webs, passwd, gw, sockdir, si
         assert drv.find_element(By.TAG_NAME, "h1").text == "Devices"
         drv.save_screenshot(str(SHOTS / "devices-en.png"))
         drv.get(base + "/hazards")
-        assert "fire_alarm" in drv.find_element(By.ID, "hazards").text
+        assert "fire_alarm" in _text(drv, By.ID, "hazards")
         drv.save_screenshot(str(SHOTS / "hazards-en.png"))
     finally:
         drv.quit()

@@ -180,7 +180,10 @@ void web_pages_overview(struct web_buf *b, const struct web_page *p, json_t *r)
 	          off = web_pages_num(r, "devices_offline");
 
 	web_pages_head(b, p, T("Overview"));
-	web_buf_addf(b, "<dl class=\"facts\"><div><dt>%s</dt><dd data-k=\"gateway\">", T("Gateway"));
+	web_buf_addf(b,
+	             "<div id=\"overview\" data-live><dl class=\"facts\"><div><dt>%s</dt>"
+	             "<dd data-k=\"gateway\">",
+	             T("Gateway"));
 	web_buf_esc(b, web_pages_str(r, "gateway"));
 	web_buf_addf(b, "</dd></div><div><dt>%s</dt><dd data-k=\"version\">", T("Version"));
 	web_buf_esc(b, web_pages_str(r, "version"));
@@ -236,7 +239,7 @@ void web_pages_overview(struct web_buf *b, const struct web_page *p, json_t *r)
 		web_buf_add(b, "-");
 	else
 		web_buf_addf(b, "%.1f MiB", (double)disk / (1024.0 * 1024.0));
-	web_buf_add(b, "</dd></div></dl>");
+	web_buf_add(b, "</dd></div></dl></div>");
 	web_pages_foot(b);
 }
 
@@ -345,7 +348,8 @@ void web_pages_hazards(struct web_buf *b, const struct web_page *p, json_t *r, c
 	web_buf_addf(b, "</select></label><button type=\"submit\">%s</button></form>", T("Filter"));
 
 	web_buf_addf(b,
-	             "<div class=\"scroll\"><table id=\"hazards\"><thead><tr><th>%s</th><th>%s</th>"
+	             "<div id=\"hazard-list\" data-live><div class=\"scroll\"><table id=\"hazards\">"
+	             "<thead><tr><th>%s</th><th>%s</th>"
 	             "<th>%s</th><th>%s</th><th>%s</th><th>%s</th><th>%s</th></tr></thead><tbody>",
 	             T("Hazard"), T("Grade"), T("Status"), T("Kind"), T("Device"), T("First seen"),
 	             T("Flags"));
@@ -387,6 +391,7 @@ void web_pages_hazards(struct web_buf *b, const struct web_page *p, json_t *r, c
 	web_buf_add(b, "</tbody></table></div>");
 	if (!shown)
 		web_buf_addf(b, "<p id=\"nohazards\">%s</p>", T("No hazards."));
+	web_buf_add(b, "</div>");
 	web_pages_foot(b);
 }
 

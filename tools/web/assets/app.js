@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // firegw-web's one script (no inline script: the Content-Security-Policy forbids it). On the
 // devices page it fetches /api/devices every few seconds and writes each device's state, last
-// poll and values into its row, without reloading the page. Text goes in with textContent,
-// never as HTML.
+// poll and values into its row, without reloading the page; text goes in with textContent,
+// never as HTML. An element marked data-live (the overview's figures, the hazard list) is
+// replaced by the same element of the page fetched again: the server's own escaped HTML,
+// parsed by DOMParser (whose scripts never run), not text put together here.
 "use strict";
 
 (function () {
@@ -58,10 +60,29 @@
       .catch(function () {});
   }
 
+  function refreshLive() {
+    fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) {
+        if (r.redirected || r.status !== 200) throw new Error("not the page");
+        return r.text();
+      })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        document.querySelectorAll("[data-live][id]").forEach(function (el) {
+          var fresh = doc.getElementById(el.id);
+          if (fresh && fresh.innerHTML !== el.innerHTML) el.replaceWith(document.adoptNode(fresh));
+        });
+      })
+      .catch(function () {});
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var table = document.querySelector("table[data-refresh]");
-    if (!table) return;
-    refresh(table);
-    window.setInterval(function () { refresh(table); }, 2000);
+    if (table) {
+      refresh(table);
+      window.setInterval(function () { refresh(table); }, 2000);
+    }
+    if (document.querySelector("[data-live][id]"))
+      window.setInterval(refreshLive, 5000);
   });
 })();
