@@ -28,7 +28,7 @@ import pytest
 import conftest
 from conftest import BUILD_ROOT, SLOW
 from test_control import ctl_json, sockdir, write  # noqa: F401 (fixtures)
-from test_uplink import (GATEWAY, LONG, gw, pki,  # noqa: F401 (fixtures)
+from test_uplink import (GATEWAY, LONG, gw, pki, platform,  # noqa: F401 (fixtures)
                          start_gw, wait_until, _clean_exit)
 
 WEB = BUILD_ROOT / "tools" / "web" / "firegw-web"
@@ -416,6 +416,48 @@ def test_pages_show_the_running_gateway(webs, passwd, gw, sockdir, sims, daemon_
     assert check.group(1) == "good" and ": ok (gateway" in check.group(2)
 
 
+def test_test_alarm_followed_to_the_platform(webs, passwd, gw, sockdir, platform, sims,
+                                             daemon_factory, pki):
+    """The devices page's test alarm: refused without the CSRF token (nothing recorded);
+    with it, logged with user and address, and the item's page follows each event until the
+    platform has accepted raised, cleared and closed."""
+    rx = platform()
+    sim = sims("20")
+    sock = write(gw, sockdir, rx=rx, pki=pki, smoke_port=sim.port, dead=0)
+    d = start_gw(daemon_factory, gw)
+    set_password(passwd)
+    w = webs(sock, passwd)
+    c = Client(w.port)
+    assert c.login()[0] == 303
+    st, _, html = c.req("GET", "/devices")
+    assert 'id="testform"' in html and '<option value="smoke-1">' in html
+    st, _, _ = c.req("POST", "/test", {"device": "smoke-1"})
+    assert st == 403
+    st, _, _ = c.req("POST", "/test", {"device": "smoke-1", "csrf": "f" * 64})
+    assert st == 403
+    assert "asks for a test alarm" not in d.log_text()
+
+    st, hdr, _ = c.req("POST", "/test", {"device": "smoke-1", "csrf": c.csrf(html)})
+    assert st == 303 and hdr["Location"].startswith("/hazard?id=")
+    hid = hdr["Location"].split("=", 1)[1]
+    w.wait_log(r"test alarm on smoke-1: user admin from 127\.0\.0\.1")
+    d.wait_log(r"asks for a test alarm on smoke-1")
+
+    def delivered():
+        page = c.req("GET", hdr["Location"])[2]
+        rows = re.findall(r"<tr><td>\d+</td><td>(\w+)</td><td>[^<]*</td><td>([^<]*)</td>", page)
+        done = [t for t, state in rows if state == "delivered"]
+        return page if done == ["raised", "cleared", "closed"] else None
+    page = wait_until("the test alarm's three events delivered, on its page", delivered,
+                      timeout=LONG * 2, daemon=d)
+    assert _dd(page, "test") == "true" and _dd(page, "status") == "closed"
+    assert [e["type"] for e in rx.events() if e["hazard_id"] == hid and e["type"] != "resync"] \
+        == ["raised", "cleared", "closed"]
+    # An unknown device: the daemon's answer, on a page.
+    st, _, html = c.req("POST", "/test", {"device": "box-99", "csrf": c.csrf(html)})
+    assert st == 404 and "no device" in html
+
+
 def _chromium():
     for name in ("chromium", "chromium-browser"):
         if shutil.which(name):
@@ -510,6 +552,13 @@ def test_browser_login_and_live_devices_on_a_phone(webs, passwd, gw, sockdir, si
         assert drv.execute_script("return window.fgwNotReloaded === true")
         assert drv.find_element(By.ID, "refreshed").text != "-"
         drv.save_screenshot(str(SHOTS / "devices-zh.png"))
+        # The test alarm from the same page: its item's page shows it as it goes (no platform
+        # here: recorded, waiting in the outbox).
+        drv.find_element(By.ID, "testbutton").click()
+        wait_until("the test alarm's page", lambda: "/hazard?id=" in drv.current_url,
+                   timeout=LONG)
+        wait_until("its history", lambda: "raised" in _text(drv, By.ID, "events"), timeout=LONG)
+        drv.save_screenshot(str(SHOTS / "test-alarm-zh.png"))
 
         drv.get(base + "/devices?lang=en")
         assert drv.find_element(By.TAG_NAME, "h1").text == "Devices"

@@ -41,6 +41,7 @@ struct web_req {
 	char user[WEB_PASSWD_USER_MAX + 2];
 	char password[WEB_PASSWD_PASSWORD_MAX + 2];
 	char csrf[WEB_SESSION_ID_LEN + 2];
+	char device[130];
 	/* Filled when the request is answered. */
 	enum web_lang lang;
 	bool lang_asked; /* ?lang= given: remembered in the fgw_lang cookie */
@@ -211,6 +212,8 @@ static enum MHD_Result web_http_post_field(void *cls, enum MHD_ValueKind kind, c
 		web_http_field(rq->password, sizeof(rq->password), data, off, size, &rq->too_big);
 	else if (!strcmp(key, "csrf"))
 		web_http_field(rq->csrf, sizeof(rq->csrf), data, off, size, &rq->too_big);
+	else if (!strcmp(key, "device"))
+		web_http_field(rq->device, sizeof(rq->device), data, off, size, &rq->too_big);
 	return MHD_YES;
 }
 
@@ -414,6 +417,33 @@ static enum MHD_Result web_http_get(struct web_http *h, struct MHD_Connection *c
 	return web_http_page(h, c, MHD_HTTP_OK, &b, NULL);
 }
 
+/* POST /test: a test alarm end to end (the daemon's "test" request), then the item's page,
+ * which follows its events to the platform as they happen. */
+static enum MHD_Result web_http_test(struct web_http *h, struct MHD_Connection *c,
+                                     struct web_req *rq, const char *who)
+{
+	char dev[sizeof(rq->device) * 4], to[256];
+	enum MHD_Result rc;
+	json_t *reply;
+
+	textesc(dev, sizeof(dev), rq->device);
+	log_notice(_("firegw-web: test alarm on %s: %s"), dev, who);
+	if (!(reply = web_http_ask(h, c, rq, json_pack("{s:s, s:s}", "cmd", "test", "device",
+	                                                rq->device),
+	                           &rc)))
+		return rc;
+	const char *hid = json_string_value(json_object_get(reply, "hazard_id"));
+	/* Ids are the gateway's own ([A-Za-z0-9_-]); anything else is not put in a header. */
+	if (!hid || strspn(hid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
+	                strlen(hid) || strlen(hid) > 128) {
+		json_decref(reply);
+		return web_http_error(h, c, rq, MHD_HTTP_BAD_GATEWAY, "?");
+	}
+	snprintf(to, sizeof(to), "/hazard?id=%s", hid);
+	json_decref(reply);
+	return web_http_redirect(h, c, to, NULL, false);
+}
+
 static void web_http_address(struct MHD_Connection *c, char *out, size_t len)
 {
 	const union MHD_ConnectionInfo *ci =
@@ -462,6 +492,8 @@ static enum MHD_Result web_http_answer(struct web_http *h, struct MHD_Connection
 			    h, c, rq, MHD_HTTP_FORBIDDEN,
 			    T("Your session has expired or the form is stale; please try again."));
 		}
+		if (!strcmp(url, "/test"))
+			return web_http_test(h, c, rq, who);
 		if (!strcmp(url, "/logout")) {
 			web_session_drop(&h->sessions, s.id);
 			log_notice(_("firegw-web: logout: %s"), who);

@@ -314,6 +314,25 @@ void web_pages_devices(struct web_buf *b, const struct web_page *p, json_t *r)
 		web_buf_add(b, "</td></tr>");
 	}
 	web_buf_add(b, "</tbody></table></div>");
+	/* The test alarm: recorded, sent to the platform, followed on the item's page. */
+	web_buf_addf(b, "<h2>%s</h2><p>%s</p><form method=\"post\" action=\"/test\" "
+	                "class=\"filter\" id=\"testform\"><input type=\"hidden\" name=\"csrf\" "
+	                "value=\"",
+	             T("Test alarm"),
+	             T("A test fire alarm on the device, recorded, sent to the platform and closed; "
+	               "each step is shown as it happens. It never counts as a real alarm."));
+	web_buf_esc(b, p->csrf);
+	web_buf_add(b, "\"><select name=\"device\" id=\"testdevice\">");
+	json_array_foreach(json_object_get(r, "devices"), i, d)
+	{
+		web_buf_add(b, "<option value=\"");
+		web_buf_esc(b, web_pages_str(d, "id"));
+		web_buf_add(b, "\">");
+		web_buf_esc(b, web_pages_str(d, "id"));
+		web_buf_add(b, "</option>");
+	}
+	web_buf_addf(b, "</select><button type=\"submit\" id=\"testbutton\">%s</button></form>",
+	             T("Send a test alarm"));
 	web_pages_foot(b);
 }
 
@@ -402,7 +421,7 @@ void web_pages_hazard(struct web_buf *b, const struct web_page *p, json_t *r)
 	size_t i;
 
 	web_pages_head(b, p, T("Hazard"));
-	web_buf_add(b, "<dl class=\"facts\" id=\"hazard\">");
+	web_buf_add(b, "<dl class=\"facts\" id=\"hazard\" data-live>");
 	json_object_foreach(h, k, v)
 	{
 		if (json_is_null(v) || json_is_object(v) || json_is_array(v))
@@ -423,7 +442,8 @@ void web_pages_hazard(struct web_buf *b, const struct web_page *p, json_t *r)
 		web_buf_add(b, "</dd></div>");
 	}
 	web_buf_addf(b,
-	             "</dl><h2>%s</h2><div class=\"scroll\"><table id=\"events\"><thead><tr>"
+	             "</dl><h2>%s</h2><div class=\"scroll\" id=\"history\" data-live>"
+	             "<table id=\"events\"><thead><tr>"
 	             "<th>#</th><th>%s</th><th>%s</th><th>%s</th></tr></thead><tbody>",
 	             T("History"), T("Event"), T("At"), T("Delivery"));
 	json_array_foreach(json_object_get(r, "events"), i, e)

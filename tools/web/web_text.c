@@ -85,6 +85,11 @@ static const struct {
      "this page does not apply a new one.",
      "配置在网关上修改（firegw check，然后 systemctl reload firegw）；本页面不应用新配置。"},
     {"Page not found.", "页面不存在。"},
+    {"Test alarm", "测试报警"},
+    {"A test fire alarm on the device, recorded, sent to the platform and closed; "
+     "each step is shown as it happens. It never counts as a real alarm.",
+     "在该设备上产生一次测试火警：记录、发送到平台并关闭，每一步实时显示。测试报警不计为真实报警。"},
+    {"Send a test alarm", "发送测试报警"},
     {"The request is too large.", "请求过大。"},
     {"Method not allowed.", "不允许的请求方法。"},
 };

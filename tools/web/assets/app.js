@@ -83,6 +83,6 @@
       window.setInterval(function () { refresh(table); }, 2000);
     }
     if (document.querySelector("[data-live][id]"))
-      window.setInterval(refreshLive, 5000);
+      window.setInterval(refreshLive, 3000);
   });
 })();
