@@ -322,6 +322,38 @@ def test_oversized_requests_refused(webs, passwd, sockdir):
     assert Client(w.port).login()[0] == 303
 
 
+def test_connections_per_address_bounded(webs, passwd, sockdir):
+    """One address holds at most 8 connections: a 9th is closed without an answer while 8
+    idle ones are open, and served once they are gone."""
+    import socket
+    set_password(passwd)
+    w = webs(sockdir / "ctl", passwd)
+    held = [socket.create_connection(("127.0.0.1", w.port), timeout=LONG) for _ in range(8)]
+    try:
+        # Each held connection has started a request, so the console counts it as in use.
+        for s in held:
+            s.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n")
+        extra = socket.create_connection(("127.0.0.1", w.port), timeout=LONG)
+        try:
+            extra.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = extra.recv(100)
+        except ConnectionError:
+            got = b""
+        finally:
+            extra.close()
+        assert got == b"", f"a 9th connection from one address was served: {got!r}"
+    finally:
+        for s in held:
+            s.close()
+
+    def served():
+        try:
+            return Client(w.port).req("GET", "/login")[0] == 200
+        except (ConnectionError, http.client.HTTPException):
+            return False  # the held connections are not yet seen closed
+    wait_until("served again", served, timeout=LONG)
+
+
 def test_plain_http_only_on_loopback_and_tls(webs, passwd, sockdir, pki):
     """Without a certificate firegw-web will not listen beyond loopback; with one it speaks
     TLS and its cookies are Secure."""
