@@ -578,6 +578,10 @@ static void web_http_done(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 static void web_http_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+/* libmicrohttpd's own messages, into firegw's log (one line each). */
+static void web_http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 
