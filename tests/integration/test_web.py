@@ -431,6 +431,8 @@ def test_pages_show_the_running_gateway(webs, passwd, gw, sockdir, sims, daemon_
         h["id"] == hid for h in ctl_json(sock, "hazards", "--open")["hazards"]), daemon=d)
     st, _, html = c.req("GET", "/hazards?status=open&grade=immediate")
     assert st == 200 and f'data-hazard="{hid}"' in html
+    # In Chinese (the language chosen last), the kind and status in words, the code kept.
+    assert 'title="fire_alarm">火警<' in html and 'title="open">待处理<' in html
     assert 'data-hazard="' + hid in c.req("GET", "/hazards")[2]
     html = c.req("GET", "/hazards?status=open&grade=general")[2]
     assert hid not in html
@@ -564,10 +566,10 @@ def test_browser_login_and_live_devices_on_a_phone(webs, passwd, gw, sockdir, si
 
         # The hazard list, open before the alarm: the alarm appears without a reload.
         drv.get(base + "/hazards")
-        assert "fire_alarm" not in drv.find_element(By.ID, "hazard-list").text
+        assert "火警" not in drv.find_element(By.ID, "hazard-list").text
         drv.execute_script("window.fgwNotReloaded = true;")
         sim.set(20, "input", 0, 0b1)
-        wait_until("the fire alarm on the hazard list, without a reload", lambda: "fire_alarm" in
+        wait_until("the fire alarm on the hazard list, without a reload", lambda: "火警" in
                    _text(drv, By.ID, "hazards"), timeout=LONG * 2, daemon=d)
         assert drv.execute_script("return window.fgwNotReloaded === true")
         drv.save_screenshot(str(SHOTS / "hazards-zh.png"))

@@ -345,6 +345,16 @@ static void web_pages_option(struct web_buf *b, const char *value, const char *l
 	web_buf_add(b, "</option>");
 }
 
+/* <td title="code">the code in the reader's language</td>: a status or a kind. */
+static void web_pages_coded(struct web_buf *b, const struct web_page *p, const char *code)
+{
+	web_buf_add(b, "<td title=\"");
+	web_buf_esc(b, code);
+	web_buf_add(b, "\">");
+	web_buf_esc(b, web_text(p->lang, code));
+	web_buf_add(b, "</td>");
+}
+
 void web_pages_hazards(struct web_buf *b, const struct web_page *p, json_t *r, const char *status,
                        const char *grade)
 {
@@ -358,7 +368,8 @@ void web_pages_hazards(struct web_buf *b, const struct web_page *p, json_t *r, c
 	web_pages_option(b, "", T("all"), status);
 	web_pages_option(b, "open", T("open (not closed)"), status);
 	for (i = 0; i < sizeof(web_pages_statuses) / sizeof(web_pages_statuses[0]); i++)
-		web_pages_option(b, web_pages_statuses[i], web_pages_statuses[i], status);
+		web_pages_option(b, web_pages_statuses[i], web_text(p->lang, web_pages_statuses[i]),
+		                 status);
 	web_buf_addf(b, "</select></label><label>%s <select name=\"grade\" id=\"grade\">",
 	             T("Grade"));
 	web_pages_option(b, "", T("all"), grade);
@@ -392,11 +403,9 @@ void web_pages_hazards(struct web_buf *b, const struct web_page *p, json_t *r, c
 		                 ? web_pages_str(h, "grade")
 		                 : "");
 		web_buf_esc(b, web_text(p->lang, web_pages_str(h, "grade")));
-		web_buf_add(b, "</td><td>");
-		web_buf_esc(b, st);
-		web_buf_add(b, "</td><td>");
-		web_buf_esc(b, web_pages_str(h, "kind"));
-		web_buf_add(b, "</td><td>");
+		web_pages_coded(b, p, st);
+		web_pages_coded(b, p, web_pages_str(h, "kind"));
+		web_buf_add(b, "<td>");
 		web_buf_esc(b, web_pages_str(h, "device_id"));
 		web_buf_add(b, "/");
 		web_buf_esc(b, web_pages_str(h, "point"));
