@@ -3,8 +3,8 @@
  * HTTP; firegw-web picks the language from the Accept-Language header and builds its pages
  * from the daemon's control replies, whose strings come from devices, configs and the
  * platform. The input is an Accept-Language value, a newline, then a JSON reply; the reply is
- * rendered by every page builder (tools/web/web_pages.c), as firegw-web would render a reply
- * of any shape.
+ * rendered by every page builder (tools/web/web_pages.c) and as /metrics (web_metrics.c), as
+ * firegw-web would render a reply of any shape.
  *
  * Holds: no crash, no leak; every page is either refused whole (over its bound) or a document
  * that ends with </html>, and "<x-fuzz" (in the corpus's replies, and the user name here)
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "web_buf.h"
+#include "web_metrics.h"
 #include "web_pages.h"
 #include "web_text.h"
 
@@ -77,6 +78,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	web_buf_init(&b);
 	web_pages_error(&b, &p, json_string_value(json_object_get(reply, "error")));
 	check(&b);
+	/* /metrics: every line a comment or NAME[{LABELS}] VALUE, the labels closed. */
+	web_buf_init(&b);
+	web_metrics_text(&b, reply);
+	char *m = web_buf_take(&b, NULL);
+	for (char *line = m; line && *line;) {
+		char *end = strchr(line, '\n');
+
+		if (!end || (line[0] != '#' && strncmp(line, "firegw_", 7) != 0))
+			abort();
+		*end = '\0';
+		char *brace = strchr(line, '{');
+		if (line[0] != '#' && brace && !strstr(brace, "\"} "))
+			abort();
+		line = end + 1;
+	}
+	free(m);
 	json_decref(reply);
 	return 0;
 }

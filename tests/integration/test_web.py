@@ -492,6 +492,58 @@ def test_test_alarm_followed_to_the_platform(webs, passwd, gw, sockdir, platform
     assert st == 404 and "no device" in html
 
 
+def _samples(text):
+    """{'name{labels}': value} of a Prometheus text; every line checked for its shape."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("# "):
+            assert re.match(r"# (HELP|TYPE) firegw_[a-z_]+ ", line), line
+            continue
+        m = re.fullmatch(r'(firegw_[a-z_]+(?:\{[a-z]+="[^"]*"(?:,[a-z]+="[^"]*")*\})?) (\S+)', line)
+        assert m, f"not a sample line: {line!r}"
+        out[m.group(1)] = float(m.group(2))
+    return out
+
+
+def test_metrics_for_a_fleet(webs, passwd, gw, sockdir, sims, daemon_factory):
+    """/metrics: the numbers of `firegwctl status --json` in the Prometheus text format,
+    behind the login unless --metrics-public; firegw_up 0 once firegw is gone."""
+    sim = sims("20")
+    sock = write(gw, sockdir, smoke_port=sim.port, dead=1)
+    d = start_gw(daemon_factory, gw)
+    set_password(passwd)
+    private = webs(sock, passwd)
+    assert Client(private.port).req("GET", "/metrics")[0] == 401
+    c = Client(private.port)
+    assert c.login()[0] == 303
+    assert c.req("GET", "/metrics")[0] == 200
+
+    w = webs(sock, passwd, ["-l", "127.0.0.1:0", "--metrics-public"])
+    wait_until("smoke-1 polled, dead-1 offline and its item counted", lambda: (
+        lambda s: s["devices_online"] == 1 and s["devices_offline"] == 1 and
+        sum(s["open_hazards"].values()) >= 1)(ctl_json(sock, "status")), daemon=d)
+    st, hdr, text = Client(w.port).req("GET", "/metrics")
+    assert st == 200 and hdr["Content-Type"].startswith("text/plain; version=0.0.4")
+    m = _samples(text)
+    status = ctl_json(sock, "status")
+    assert m["firegw_up"] == 1
+    assert m['firegw_devices{state="online"}'] == status["devices_online"] == 1
+    assert m['firegw_devices{state="offline"}'] == status["devices_offline"] == 1
+    assert m['firegw_device_online{device="smoke-1"}'] == 1
+    assert m['firegw_device_online{device="dead-1"}'] == 0
+    assert m['firegw_device_polls_total{device="smoke-1"}'] >= 1
+    assert m['firegw_device_failures_total{device="dead-1"}'] >= 1
+    assert m['firegw_reading{device="smoke-1",point="status"}'] == 0
+    for g, n in status["open_hazards"].items():
+        assert m[f'firegw_open_hazards{{grade="{g}"}}'] == n
+    assert m['firegw_outbox_events{lane="alarm"}'] == status["outbox"]["alarm"]
+    assert m["firegw_ledger_ok"] == 1 and m["firegw_disk_free_bytes"] > 0
+
+    d.stop()
+    st, _, text = Client(w.port).req("GET", "/metrics")
+    assert st == 200 and _samples(text) == {"firegw_up": 0}
+
+
 def _chromium():
     for name in ("chromium", "chromium-browser"):
         if shutil.which(name):

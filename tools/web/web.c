@@ -41,6 +41,7 @@ static void web_usage(FILE *f)
 	          "      --firegw PATH        the firegw that checks it (default " WEB_DEFAULT_FIREGW ")\n"
 	          "      --tls-cert FILE      serve HTTPS with this certificate (PEM)\n"
 	          "      --tls-key FILE       and this key (PEM)\n"
+	          "      --metrics-public     serve /metrics without a login\n"
 	          "  -h, --help               show this help\n"
 	          "  -V, --version            show the version\n"));
 }
@@ -118,13 +119,14 @@ out:
 
 int main(int argc, char **argv)
 {
-	enum { OPT_FIREGW = 256, OPT_CERT, OPT_KEY };
+	enum { OPT_FIREGW = 256, OPT_CERT, OPT_KEY, OPT_METRICS };
 	static const struct option longopts[] = {
 	    {"listen", required_argument, NULL, 'l'},  {"socket", required_argument, NULL, 's'},
 	    {"passwd", required_argument, NULL, 'p'},  {"config", required_argument, NULL, 'c'},
 	    {"firegw", required_argument, NULL, OPT_FIREGW},
 	    {"tls-cert", required_argument, NULL, OPT_CERT},
 	    {"tls-key", required_argument, NULL, OPT_KEY},
+	    {"metrics-public", no_argument, NULL, OPT_METRICS},
 	    {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -149,6 +151,7 @@ int main(int argc, char **argv)
 		case OPT_FIREGW: o.firegw = optarg; break;
 		case OPT_CERT: o.tls_cert = optarg; break;
 		case OPT_KEY: o.tls_key = optarg; break;
+		case OPT_METRICS: o.metrics_public = true; break;
 		case 'h': web_usage(stdout); return 0;
 		case 'V': printf("firegw-web %s\n", FIREGW_VERSION); return 0;
 		default: web_usage(stderr); return 2;

@@ -19,6 +19,7 @@
 #include "web_buf.h"
 #include "web_config.h"
 #include "web_ctl.h"
+#include "web_metrics.h"
 #include "web_pages.h"
 #include "web_passwd.h"
 
@@ -417,6 +418,29 @@ static enum MHD_Result web_http_get(struct web_http *h, struct MHD_Connection *c
 	return web_http_page(h, c, MHD_HTTP_OK, &b, NULL);
 }
 
+/* GET /metrics: the status in the Prometheus text format; firegw_up 0 when firegw does not
+ * answer (the scrape itself succeeds, so that the fleet sees which gateway's daemon is down). */
+static enum MHD_Result web_http_metrics(struct web_http *h, struct MHD_Connection *c)
+{
+	char err[512];
+	json_t *req = json_pack("{s:s}", "cmd", "status");
+	json_t *reply = web_ctl_call(h->o.socket, req, WEB_HTTP_CTL_TIMEOUT_MS, err, sizeof(err));
+	struct web_buf b;
+	size_t len;
+
+	json_decref(req);
+	if (reply && !json_is_true(json_object_get(reply, "ok"))) {
+		json_decref(reply);
+		reply = NULL;
+	}
+	web_buf_init(&b);
+	web_metrics_text(&b, reply);
+	json_decref(reply);
+	char *text = web_buf_take(&b, &len);
+	return web_http_send(h, c, MHD_HTTP_OK, text, len, "text/plain; version=0.0.4; charset=utf-8",
+	                     NULL);
+}
+
 /* POST /test: a test alarm end to end (the daemon's "test" request), then the item's page,
  * which follows its events to the platform as they happen. */
 static enum MHD_Result web_http_test(struct web_http *h, struct MHD_Connection *c,
@@ -506,13 +530,15 @@ static enum MHD_Result web_http_answer(struct web_http *h, struct MHD_Connection
 	enum MHD_Result rc;
 	if (web_http_asset(h, c, url, &rc))
 		return rc;
+	if (!strcmp(url, "/metrics") && (logged_in || h->o.metrics_public))
+		return web_http_metrics(h, c);
 	if (!strcmp(url, "/login")) {
 		if (logged_in)
 			return web_http_redirect(h, c, "/", NULL, false);
 		return web_http_login_page(h, c, rq, MHD_HTTP_OK, NULL, have ? &s : NULL);
 	}
 	if (!logged_in) {
-		if (!strncmp(url, "/api/", 5)) {
+		if (!strncmp(url, "/api/", 5) || !strcmp(url, "/metrics")) {
 			char *t = strdup("{\"ok\":false,\"error\":\"not logged in\"}");
 			return web_http_send(h, c, MHD_HTTP_UNAUTHORIZED, t, t ? strlen(t) : 0,
 			                     "application/json", NULL);

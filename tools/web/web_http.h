@@ -29,7 +29,7 @@ struct web_http_options {
 	const char *firegw;   /* the firegw binary that checks it */
 	const char *tls_cert; /* PEM files; both or neither */
 	const char *tls_key;
-	int refresh_s; /* how often the devices page refreshes its values */
+	bool metrics_public; /* /metrics without a login (for a fleet's Prometheus) */
 };
 
 struct web_http;
