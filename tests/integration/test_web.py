@@ -35,6 +35,8 @@ WEB = BUILD_ROOT / "tools" / "web" / "firegw-web"
 SHOTS = BUILD_ROOT / "pytest-results" / "web"
 PASSWORD = "correct horse 电池"
 CSP = "default-src 'self'; frame-ancestors 'none'"
+# Every wait, scaled for a slow build (valgrind, sanitizers) as the harness's own are.
+WAIT = LONG * SLOW
 
 
 class Web:
@@ -42,8 +44,9 @@ class Web:
 
     def __init__(self, sock, passwd, args=()):
         self.exe = str(WEB)
+        # Under valgrind as firegw is (FIREGW_VALGRIND=1), but for a test marked no_valgrind.
         argv, self.pattern = (conftest.valgrind_argv(self.exe, "firegw-web")
-                              if conftest.VALGRIND else ([self.exe], None))
+                              if conftest._wrap else ([self.exe], None))
         self.lines = []
         self.proc = subprocess.Popen(
             [*argv, "-s", str(sock), "-p", str(passwd), "--firegw", str(conftest.FIREGW),
@@ -67,12 +70,12 @@ class Web:
             if self.proc.poll() is not None:
                 raise AssertionError(f"firegw-web exited {self.proc.returncode}:\n{self.log()}")
             return int(m.group(1)) if m else None
-        self.port = wait_until("firegw-web listening", port, timeout=LONG)
+        self.port = wait_until("firegw-web listening", port, timeout=WAIT)
         return self
 
     def wait_log(self, pattern):
         return wait_until(f"firegw-web logs {pattern!r}",
-                          lambda: re.search(pattern, self.log()), timeout=LONG)
+                          lambda: re.search(pattern, self.log()), timeout=WAIT)
 
     def stop(self):
         if self.proc.poll() is None:
@@ -130,9 +133,9 @@ class Client:
     def req(self, method, path, body=None, headers=None):
         if self.tls:
             c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.tls,
-                                            timeout=LONG)
+                                            timeout=WAIT)
         else:
-            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=LONG)
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=WAIT)
         h = dict(headers or {})
         if self.cookies:
             h["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -304,7 +307,7 @@ def test_oversized_requests_refused(webs, passwd, sockdir):
                         {"Content-Type": "application/x-www-form-urlencoded"})
     assert st == 413
     # A body without Content-Length (chunked) is bounded all the same.
-    conn = http.client.HTTPConnection("127.0.0.1", w.port, timeout=LONG)
+    conn = http.client.HTTPConnection("127.0.0.1", w.port, timeout=WAIT)
     conn.putrequest("POST", "/login")
     conn.putheader("Transfer-Encoding", "chunked")
     conn.putheader("Content-Type", "application/x-www-form-urlencoded")
@@ -328,12 +331,12 @@ def test_connections_per_address_bounded(webs, passwd, sockdir):
     import socket
     set_password(passwd)
     w = webs(sockdir / "ctl", passwd)
-    held = [socket.create_connection(("127.0.0.1", w.port), timeout=LONG) for _ in range(8)]
+    held = [socket.create_connection(("127.0.0.1", w.port), timeout=WAIT) for _ in range(8)]
     try:
         # Each held connection has started a request, so the console counts it as in use.
         for s in held:
             s.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n")
-        extra = socket.create_connection(("127.0.0.1", w.port), timeout=LONG)
+        extra = socket.create_connection(("127.0.0.1", w.port), timeout=WAIT)
         try:
             extra.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n")
             got = extra.recv(100)
@@ -351,7 +354,7 @@ def test_connections_per_address_bounded(webs, passwd, sockdir):
             return Client(w.port).req("GET", "/login")[0] == 200
         except (ConnectionError, http.client.HTTPException):
             return False  # the held connections are not yet seen closed
-    wait_until("served again", served, timeout=LONG)
+    wait_until("served again", served, timeout=WAIT)
 
 
 def test_plain_http_only_on_loopback_and_tls(webs, passwd, sockdir, pki):
@@ -359,7 +362,7 @@ def test_plain_http_only_on_loopback_and_tls(webs, passwd, sockdir, pki):
     TLS and its cookies are Secure."""
     set_password(passwd)
     w = webs(sockdir / "ctl", passwd, ["-l", "0.0.0.0:0"], wait=False)
-    assert w.proc.wait(timeout=LONG) == 1
+    assert w.proc.wait(timeout=WAIT) == 1
     w.reader.join(timeout=5)
     assert "plain HTTP is only served on 127.0.0.1" in w.log()
 
@@ -425,7 +428,7 @@ def test_pages_show_the_running_gateway(webs, passwd, gw, sockdir, sims, daemon_
     assert Client(w.port).req("GET", "/api/devices")[0] == 401
 
     sim.set(20, "input", 0, 0b1)
-    m = d.wait_log(r"hazard (\S+) raised: fire_alarm", timeout=LONG)
+    m = d.wait_log(r"hazard (\S+) raised: fire_alarm", timeout=WAIT)
     hid = m.group(1)
     wait_until("the alarm committed", lambda: any(
         h["id"] == hid for h in ctl_json(sock, "hazards", "--open")["hazards"]), daemon=d)
@@ -483,7 +486,7 @@ def test_test_alarm_followed_to_the_platform(webs, passwd, gw, sockdir, platform
         done = [t for t, state in rows if state == "delivered"]
         return page if done == ["raised", "cleared", "closed"] else None
     page = wait_until("the test alarm's three events delivered, on its page", delivered,
-                      timeout=LONG * 2, daemon=d)
+                      timeout=WAIT * 2, daemon=d)
     assert _dd(page, "test") == "true" and _dd(page, "status") == "closed"
     assert [e["type"] for e in rx.events() if e["hazard_id"] == hid and e["type"] != "resync"] \
         == ["raised", "cleared", "closed"]
@@ -597,19 +600,20 @@ def test_browser_login_and_live_devices_on_a_phone(webs, passwd, gw, sockdir, si
     SHOTS.mkdir(parents=True, exist_ok=True)
     drv = _driver()
     try:
-        drv.set_page_load_timeout(LONG * 3)
+        drv.set_page_load_timeout(WAIT * 3)
         drv.get(base + "/")
         assert drv.current_url.endswith("/login")
         assert drv.find_element(By.ID, "login").text == "登录"
         drv.find_element(By.ID, "user").send_keys("admin")
         drv.find_element(By.ID, "password").send_keys("wrong")
         drv.find_element(By.ID, "login").click()
-        assert "用户名或密码错误" in drv.find_element(By.ID, "error").text
+        wait_until("the refusal", lambda: "用户名或密码错误" in _text(drv, By.ID, "error"),
+                   timeout=WAIT)
         drv.find_element(By.ID, "user").send_keys("admin")
         drv.find_element(By.ID, "password").send_keys(PASSWORD)
         drv.find_element(By.ID, "login").click()
         wait_until("the overview after login", lambda: drv.find_elements(
-            By.CSS_SELECTOR, '[data-k="gateway"]'), timeout=LONG)
+            By.CSS_SELECTOR, '[data-k="gateway"]'), timeout=WAIT)
         drv.save_screenshot(str(SHOTS / "overview-zh.png"))
         # The page fits the phone's width: nothing wider than the window but the tables'
         # own scrolling boxes.
@@ -622,7 +626,7 @@ def test_browser_login_and_live_devices_on_a_phone(webs, passwd, gw, sockdir, si
         drv.execute_script("window.fgwNotReloaded = true;")
         sim.set(20, "input", 0, 0b1)
         wait_until("the fire alarm on the hazard list, without a reload", lambda: "火警" in
-                   _text(drv, By.ID, "hazards"), timeout=LONG * 2, daemon=d)
+                   _text(drv, By.ID, "hazards"), timeout=WAIT * 2, daemon=d)
         assert drv.execute_script("return window.fgwNotReloaded === true")
         drv.save_screenshot(str(SHOTS / "hazards-zh.png"))
 
@@ -630,11 +634,11 @@ def test_browser_login_and_live_devices_on_a_phone(webs, passwd, gw, sockdir, si
         drv.get(base + "/devices")
         cell = '[data-dev="smoke-1"] td.values'
         wait_until("smoke-1's values", lambda: "status 1" in _text(drv, By.CSS_SELECTOR, cell),
-                   timeout=LONG)
+                   timeout=WAIT)
         drv.execute_script("window.fgwNotReloaded = true;")
         sim.set(20, "input", 0, 0)
         wait_until("the new value on the page, without a reload", lambda: "status 0" in
-                   _text(drv, By.CSS_SELECTOR, cell), timeout=LONG * 2, daemon=d)
+                   _text(drv, By.CSS_SELECTOR, cell), timeout=WAIT * 2, daemon=d)
         assert drv.execute_script("return window.fgwNotReloaded === true")
         assert drv.find_element(By.ID, "refreshed").text != "-"
         drv.save_screenshot(str(SHOTS / "devices-zh.png"))
@@ -642,8 +646,8 @@ def test_browser_login_and_live_devices_on_a_phone(webs, passwd, gw, sockdir, si
         # here: recorded, waiting in the outbox).
         drv.find_element(By.ID, "testbutton").click()
         wait_until("the test alarm's page", lambda: "/hazard?id=" in drv.current_url,
-                   timeout=LONG)
-        wait_until("its history", lambda: "raised" in _text(drv, By.ID, "events"), timeout=LONG)
+                   timeout=WAIT)
+        wait_until("its history", lambda: "raised" in _text(drv, By.ID, "events"), timeout=WAIT)
         drv.save_screenshot(str(SHOTS / "test-alarm-zh.png"))
 
         drv.get(base + "/devices?lang=en")
