@@ -60,6 +60,26 @@ static void web_metrics_sample(struct web_buf *b, const char *name, const char *
 		web_buf_addf(b, " %.17g\n", value);
 }
 
+/* A per-device counter: the Modbus device's counter `modbus`, or the MQTT one's `mqtt`. */
+static void web_metrics_counter(struct web_buf *b, json_t *devs, const char *name,
+                                const char *help, const char *modbus, const char *mqtt)
+{
+	json_t *d;
+	size_t i;
+
+	web_metrics_family(b, name, "counter", help);
+	json_array_foreach(devs, i, d)
+	{
+		json_t *c = json_object_get(d, "counters");
+
+		if (c)
+			web_metrics_sample(b, name, "device", json_string_value(json_object_get(d, "id")),
+			                   NULL, NULL,
+			                   json_object_get(c, modbus) ? web_metrics_num(c, modbus)
+			                                              : web_metrics_num(c, mqtt));
+	}
+}
+
 static void web_metrics_devices(struct web_buf *b, json_t *devs)
 {
 	json_t *d, *v;
@@ -74,30 +94,12 @@ static void web_metrics_devices(struct web_buf *b, json_t *devs)
 		                   json_string_value(json_object_get(d, "id")), NULL, NULL,
 		                   json_is_true(json_object_get(d, "online")) ? 1 : 0);
 	}
-	web_metrics_family(b, "firegw_device_polls_total", "counter",
-	                   "polls of a Modbus device, messages from an MQTT device");
-	json_array_foreach(devs, i, d)
-	{
-		json_t *c = json_object_get(d, "counters");
-
-		if (c)
-			web_metrics_sample(b, "firegw_device_polls_total", "device",
-			                   json_string_value(json_object_get(d, "id")), NULL, NULL,
-			                   json_object_get(c, "polls") ? web_metrics_num(c, "polls")
-			                                               : web_metrics_num(c, "messages"));
-	}
-	web_metrics_family(b, "firegw_device_failures_total", "counter",
-	                   "failed polls of a Modbus device, bad messages from an MQTT device");
-	json_array_foreach(devs, i, d)
-	{
-		json_t *c = json_object_get(d, "counters");
-
-		if (c)
-			web_metrics_sample(b, "firegw_device_failures_total", "device",
-			                   json_string_value(json_object_get(d, "id")), NULL, NULL,
-			                   json_object_get(c, "failures") ? web_metrics_num(c, "failures")
-			                                                  : web_metrics_num(c, "bad"));
-	}
+	web_metrics_counter(b, devs, "firegw_device_polls_total",
+	                    "polls of a Modbus device, messages from an MQTT device", "polls",
+	                    "messages");
+	web_metrics_counter(b, devs, "firegw_device_failures_total",
+	                    "failed polls of a Modbus device, bad messages from an MQTT device",
+	                    "failures", "bad");
 	web_metrics_family(b, "firegw_reading", "gauge",
 	                   "the last value of each point of an online device, in its unit");
 	json_array_foreach(devs, i, d)
