@@ -290,6 +290,12 @@ def test_security_headers_and_no_inline_script(webs, passwd, sockdir):
             assert not re.search(r"<script(?![^>]*\bsrc=)", body), path
             assert not re.search(r"\son\w+=|\sstyle=", body), path
     assert ("/static/app.js", 200) in seen and ("/login", 200) in seen
+    # Plain HTTP answers loopback names only: a page whose own name was rebound to
+    # 127.0.0.1 (DNS rebinding) gets nothing.
+    for host in ("evil.example", "evil.example:8080", "127.0.0.1.evil.example"):
+        assert c.req("GET", "/login", headers={"Host": host})[0] == 421, host
+    for host in ("localhost", f"localhost:{w.port}", f"127.0.0.1:{w.port}"):
+        assert c.req("GET", "/login", headers={"Host": host})[0] == 200, host
     assert c.login()[0] == 303
     for path in ["/", "/devices", "/hazards", "/config"]:
         st, hdr, body = c.req("GET", path)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "i18n.h"
@@ -481,6 +482,28 @@ static void web_http_address(struct MHD_Connection *c, char *out, size_t len)
 		            out, (socklen_t)len, NULL, 0, NI_NUMERICHOST);
 }
 
+/* On plain HTTP (loopback only), the Host a browser sends must be a loopback name: a page
+ * elsewhere that rebinds its own name to 127.0.0.1 (DNS rebinding) then gets nothing. */
+static bool web_http_host_ok(struct web_http *h, struct MHD_Connection *c)
+{
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	static const char *const names[] = {"127.0.0.1", "[::1]", "localhost"};
+
+	if (h->tls)
+		return true;
+	if (!host)
+		return false;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t n = strlen(names[i]);
+
+		if (strncasecmp(host, names[i], n) == 0 &&
+		    (host[n] == '\0' || (host[n] == ':' && strspn(host + n + 1, "0123456789") ==
+		                                                 strlen(host + n + 1))))
+			return true;
+	}
+	return false;
+}
+
 static enum MHD_Result web_http_answer(struct web_http *h, struct MHD_Connection *c,
                                        struct web_req *rq, const char *url, const char *method)
 {
@@ -502,6 +525,9 @@ static enum MHD_Result web_http_answer(struct web_http *h, struct MHD_Connection
 
 	if (rq->too_big)
 		return web_http_error(h, c, rq, MHD_HTTP_CONTENT_TOO_LARGE, T("The request is too large."));
+	if (!web_http_host_ok(h, c))
+		return web_http_error(h, c, rq, MHD_HTTP_MISDIRECTED_REQUEST,
+		                      T("Open this console at 127.0.0.1 or localhost."));
 	if (!strcmp(method, MHD_HTTP_METHOD_POST)) {
 		if (!strcmp(url, "/login"))
 			return web_http_login(h, c, rq, &s, have);

@@ -112,6 +112,7 @@ static const struct {
     {"Send a test alarm", "发送测试报警"},
     {"The request is too large.", "请求过大。"},
     {"Method not allowed.", "不允许的请求方法。"},
+    {"Open this console at 127.0.0.1 or localhost.", "请通过 127.0.0.1 或 localhost 打开本控制台。"},
 };
 
 const char *web_text(enum web_lang lang, const char *en)
