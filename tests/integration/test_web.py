@@ -548,9 +548,22 @@ def test_metrics_for_a_fleet(webs, passwd, gw, sockdir, sims, daemon_factory):
     assert m['firegw_outbox_events{lane="alarm"}'] == status["outbox"]["alarm"]
     assert m["firegw_ledger_ok"] == 1 and m["firegw_disk_free_bytes"] > 0
 
+    # The same figures once on stdout, for node_exporter's textfile collector.
+    r = subprocess.run([str(WEB), "metrics", "-s", str(sock)], capture_output=True, text=True,
+                       timeout=WAIT)
+    assert r.returncode == 0, r.stderr
+    once = _samples(r.stdout)
+    assert set(once) == set(m)
+    assert once['firegw_devices{state="online"}'] == 1
+    assert once['firegw_device_online{device="dead-1"}'] == 0
+
     d.stop()
     st, _, text = Client(w.port).req("GET", "/metrics")
     assert st == 200 and _samples(text) == {"firegw_up": 0}
+    r = subprocess.run([str(WEB), "metrics", "-s", str(sock)], capture_output=True, text=True,
+                       timeout=WAIT)
+    assert r.returncode == 3 and _samples(r.stdout) == {"firegw_up": 0}
+    assert "firegw is not running" in r.stderr
 
 
 def _chromium():

@@ -18,7 +18,10 @@
 #include "firegw-config.h"
 #include "i18n.h"
 #include "log.h"
+#include "web_buf.h"
+#include "web_ctl.h"
 #include "web_http.h"
+#include "web_metrics.h"
 #include "web_passwd.h"
 
 #define WEB_DEFAULT_LISTEN "127.0.0.1:8080"
@@ -32,6 +35,8 @@ static void web_usage(FILE *f)
 	fprintf(f, "%s",
 	        _("Usage: firegw-web [OPTIONS]             serve the web console\n"
 	          "       firegw-web passwd USER [-p FILE] set USER's password (read from stdin)\n"
+	          "       firegw-web metrics [-s SOCKET]   print /metrics once (node_exporter's\n"
+	          "                                        textfile collector)\n"
 	          "\n"
 	          "  -l, --listen ADDR:PORT   where to listen (default " WEB_DEFAULT_LISTEN ");\n"
 	          "                           plain HTTP only on 127.0.0.1 or ::1\n"
@@ -117,6 +122,36 @@ out:
 	return rc;
 }
 
+/* The /metrics text on stdout, once: for node_exporter's textfile collector. Exit 0, or 3
+ * when firegw did not answer (the text then says firegw_up 0). */
+static int web_cmd_metrics(const char *socket_path)
+{
+	char err[512];
+	json_t *req = json_pack("{s:s}", "cmd", "status");
+	json_t *reply = web_ctl_call(socket_path, req, 15000, err, sizeof(err));
+	struct web_buf b;
+	size_t len;
+
+	json_decref(req);
+	if (!reply)
+		fprintf(stderr, "firegw-web: %s\n", err);
+	else if (!json_is_true(json_object_get(reply, "ok"))) {
+		fprintf(stderr, "firegw-web: firegw: %s\n",
+		        json_string_value(json_object_get(reply, "error")));
+		json_decref(reply);
+		reply = NULL;
+	}
+	web_buf_init(&b);
+	web_metrics_text(&b, reply);
+	char *text = web_buf_take(&b, &len);
+	if (text)
+		fwrite(text, 1, len, stdout);
+	free(text);
+	int rc = reply ? 0 : 3;
+	json_decref(reply);
+	return fflush(stdout) == 0 ? rc : 1;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_FIREGW = 256, OPT_CERT, OPT_KEY, OPT_METRICS };
@@ -164,6 +199,8 @@ int main(int argc, char **argv)
 		}
 		return web_cmd_passwd(o.passwd, argv[optind + 1]);
 	}
+	if (optind + 1 == argc && strcmp(argv[optind], "metrics") == 0)
+		return web_cmd_metrics(o.socket);
 	if (optind < argc) {
 		fprintf(stderr, _("firegw-web: unexpected argument '%s'\n"), argv[optind]);
 		web_usage(stderr);
