@@ -3,7 +3,8 @@
  * (tools/web/web_session.c, web_ratelimit.c, web_passwd.c, web_text.c, web_buf.c), on their
  * own: random distinct ids and tokens, both expiries, a full table giving way without losing
  * a logged-in session to anonymous ones, a token of another session refused, the lock-out and
- * its end, hashes in the file with mode 0600, and the escaping of outside text in HTML. */
+ * its end, hashes in the file with mode 0600, the escaping of outside text in HTML, and the
+ * listen address and Host names that keep plain HTTP on loopback. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "web_buf.h"
+#include "web_listen.h"
 #include "web_passwd.h"
 #include "web_ratelimit.h"
 #include "web_session.h"
@@ -223,6 +225,41 @@ static void test_html_escaping_and_language(void **state)
 	assert_string_equal(web_text(WEB_LANG_ZH, "no such text"), "no such text");
 }
 
+static void test_listen_and_host(void **state)
+{
+	struct sockaddr_storage ss;
+	bool lo = false;
+
+	(void)state;
+	assert_true(web_listen_parse("127.0.0.1:8080", &ss, &lo));
+	assert_true(lo);
+	assert_true(web_listen_parse("127.8.9.1:0", &ss, &lo));
+	assert_true(lo);
+	assert_true(web_listen_parse("[::1]:8080", &ss, &lo));
+	assert_true(lo);
+	assert_true(web_listen_parse("0.0.0.0:8443", &ss, &lo));
+	assert_false(lo);
+	assert_true(web_listen_parse("192.0.2.1:8443", &ss, &lo));
+	assert_false(lo);
+	assert_true(web_listen_parse("[::]:8443", &ss, &lo));
+	assert_false(lo);
+	/* Names are not looked up; a missing port or address is refused. */
+	assert_false(web_listen_parse("localhost:8080", &ss, &lo));
+	assert_false(web_listen_parse("127.0.0.1", &ss, &lo));
+	assert_false(web_listen_parse(":8080", &ss, &lo));
+
+	assert_true(web_listen_host_ok("127.0.0.1"));
+	assert_true(web_listen_host_ok("127.0.0.1:8080"));
+	assert_true(web_listen_host_ok("LOCALHOST:8080"));
+	assert_true(web_listen_host_ok("[::1]:8080"));
+	assert_false(web_listen_host_ok(NULL));
+	assert_false(web_listen_host_ok(""));
+	assert_false(web_listen_host_ok("evil.example"));
+	assert_false(web_listen_host_ok("127.0.0.1.evil.example"));
+	assert_false(web_listen_host_ok("localhost.evil.example:80"));
+	assert_false(web_listen_host_ok("127.0.0.1:80x"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +270,7 @@ int main(void)
 	    cmocka_unit_test(test_rate_limit_locks_then_frees),
 	    cmocka_unit_test(test_passwd_file),
 	    cmocka_unit_test(test_html_escaping_and_language),
+	    cmocka_unit_test(test_listen_and_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

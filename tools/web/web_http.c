@@ -2,7 +2,6 @@
 /* web_http: routes, login, sessions, CSRF and security headers on libmicrohttpd. */
 #include "web_http.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -10,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "i18n.h"
@@ -20,6 +18,7 @@
 #include "web_buf.h"
 #include "web_config.h"
 #include "web_ctl.h"
+#include "web_listen.h"
 #include "web_metrics.h"
 #include "web_pages.h"
 #include "web_passwd.h"
@@ -482,28 +481,6 @@ static void web_http_address(struct MHD_Connection *c, char *out, size_t len)
 		            out, (socklen_t)len, NULL, 0, NI_NUMERICHOST);
 }
 
-/* On plain HTTP (loopback only), the Host a browser sends must be a loopback name: a page
- * elsewhere that rebinds its own name to 127.0.0.1 (DNS rebinding) then gets nothing. */
-static bool web_http_host_ok(struct web_http *h, struct MHD_Connection *c)
-{
-	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-	static const char *const names[] = {"127.0.0.1", "[::1]", "localhost"};
-
-	if (h->tls)
-		return true;
-	if (!host)
-		return false;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		size_t n = strlen(names[i]);
-
-		if (strncasecmp(host, names[i], n) == 0 &&
-		    (host[n] == '\0' || (host[n] == ':' && strspn(host + n + 1, "0123456789") ==
-		                                                 strlen(host + n + 1))))
-			return true;
-	}
-	return false;
-}
-
 static enum MHD_Result web_http_answer(struct web_http *h, struct MHD_Connection *c,
                                        struct web_req *rq, const char *url, const char *method)
 {
@@ -525,7 +502,8 @@ static enum MHD_Result web_http_answer(struct web_http *h, struct MHD_Connection
 
 	if (rq->too_big)
 		return web_http_error(h, c, rq, MHD_HTTP_CONTENT_TOO_LARGE, T("The request is too large."));
-	if (!web_http_host_ok(h, c))
+	if (!h->tls && !web_listen_host_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	                                                               MHD_HTTP_HEADER_HOST)))
 		return web_http_error(h, c, rq, MHD_HTTP_MISDIRECTED_REQUEST,
 		                      T("Open this console at 127.0.0.1 or localhost."));
 	if (!strcmp(method, MHD_HTTP_METHOD_POST)) {
@@ -654,38 +632,6 @@ static char *web_http_pem(const char *path)
 	return t;
 }
 
-/* Parses "HOST:PORT" or "[V6]:PORT" into *ss; false with the reason logged. */
-static bool web_http_listen_addr(const char *listen, struct sockaddr_storage *ss, bool *loopback)
-{
-	char host[128];
-	const char *colon = strrchr(listen, ':');
-	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
-	                         .ai_socktype = SOCK_STREAM},
-	                *ai = NULL;
-
-	if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof(host)) {
-		log_err(_("firegw-web: --listen %s: give ADDRESS:PORT, e.g. 127.0.0.1:8080"), listen);
-		return false;
-	}
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
-	int e = getaddrinfo(host, colon + 1, &hints, &ai);
-	if (e != 0 || !ai) {
-		log_err(_("firegw-web: --listen %s: %s"), listen, gai_strerror(e));
-		return false;
-	}
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	if (ai->ai_family == AF_INET)
-		*loopback = (ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr) >> 24) == 127;
-	else
-		*loopback = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
-	freeaddrinfo(ai);
-	return true;
-}
-
 struct web_http *web_http_start(const struct web_http_options *o)
 {
 	struct web_http *h = calloc(1, sizeof(*h));
@@ -698,7 +644,7 @@ struct web_http *web_http_start(const struct web_http_options *o)
 	h->o = *o;
 	web_session_init(&h->sessions);
 	web_ratelimit_init(&h->limit);
-	if (!web_http_listen_addr(o->listen, &ss, &loopback))
+	if (!web_listen_parse(o->listen, &ss, &loopback))
 		goto fail;
 	if (!!o->tls_cert != !!o->tls_key) {
 		log_err(_("firegw-web: TLS needs both --tls-cert and --tls-key"));
