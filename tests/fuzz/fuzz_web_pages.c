@@ -1,22 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz_web_pages: libFuzzer target for what firegw-web reads itself. libmicrohttpd parses the
- * HTTP; firegw-web picks the language from the Accept-Language header and builds its pages
- * from the daemon's control replies, whose strings come from devices, configs and the
- * platform. The input is an Accept-Language value, a newline, then a JSON reply; the reply is
- * rendered by every page builder (tools/web/web_pages.c) and as /metrics (web_metrics.c), as
- * firegw-web would render a reply of any shape.
+ * HTTP; firegw-web checks the Host header, picks the language from Accept-Language and builds
+ * its pages from the daemon's control replies, whose strings come from devices, configs and
+ * the platform. The input is one header value (tried as Host and as Accept-Language), a
+ * newline, then a JSON reply; the reply is rendered by every page builder (web_pages.c) and as
+ * /metrics (web_metrics.c), as firegw-web would render a reply of any shape.
  *
- * Holds: no crash, no leak; every page is either refused whole (over its bound) or a document
- * that ends with </html>, and "<x-fuzz" (in the corpus's replies, and the user name here)
- * never reaches a page unescaped.
+ * Holds: no crash, no leak; only loopback names pass as Host; every page is either refused
+ * whole (over its bound) or a document that ends with </html>, and "<x-fuzz" (in the corpus's
+ * replies, and the user name here) never reaches a page unescaped; every /metrics line is a
+ * comment or a sample with its labels closed.
  *
  *   build-fuzz/tests/fuzz-web-pages -max_len=8192 tests/fuzz/corpus/web_pages */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "web_buf.h"
+#include "web_listen.h"
 #include "web_metrics.h"
 #include "web_pages.h"
 #include "web_text.h"
@@ -49,6 +52,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		alen = sizeof(accept) - 1;
 	memcpy(accept, data, alen);
 	accept[alen] = '\0';
+	/* The first line is also a Host header: only loopback names pass. */
+	if (web_listen_host_ok(accept) &&
+	    strncmp(accept, "127.0.0.1", 9) != 0 && strncmp(accept, "[::1]", 5) != 0 &&
+	    strncasecmp(accept, "localhost", 9) != 0)
+		abort();
 	enum web_lang lang = web_text_lang(NULL, NULL, accept);
 	if (lang != WEB_LANG_ZH && lang != WEB_LANG_EN)
 		abort();
