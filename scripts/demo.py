@@ -159,6 +159,7 @@ class Demo:
         self.sock = self.work / "ctl"
         self.rx = None
         self.log_lines = []
+        self.web_url = None
 
     # ---- peers ----
 
@@ -190,6 +191,27 @@ class Demo:
         threading.Thread(target=self._pump, daemon=True).start()
         wait_until("firegw's control socket", lambda: self.ctl("status", quiet=True))
         say("firegw is running (its log: " + str(self.work / "firegw.log") + ")")
+        self.start_web(conf)
+
+    def start_web(self, conf):
+        """firegw-web on loopback, with a demo password (a real gateway has none until
+        `firegw-web passwd` sets one)."""
+        web = BUILD / "tools" / "web" / "firegw-web"
+        if not web.exists():
+            say(f"web console: not built ({web})")
+            return
+        passwd = self.work / "web-passwd"
+        subprocess.run([web, "passwd", "admin", "-p", passwd], input="firegw-demo\n",
+                       text=True, check=True, stdout=subprocess.DEVNULL)
+        port = free_port()
+        self.web_log = open(self.work / "firegw-web.log", "w", encoding="utf-8")
+        self.procs.start("firegw-web", [web, "-l", f"127.0.0.1:{port}", "-s", self.sock,
+                                        "-p", passwd, "-c", conf, "--firegw", BUILD / "firegw"],
+                         stdout=subprocess.DEVNULL, stderr=self.web_log)
+        wait_until("firegw-web", lambda: self._connects(port))
+        self.web_url = f"http://127.0.0.1:{port}/"
+        say(f"web console: {self.web_url} (user admin, password firegw-demo; "
+            f"its log: {self.work / 'firegw-web.log'})")
 
     def _pump(self):
         with open(self.work / "firegw.log", "w", encoding="utf-8") as f:
@@ -402,6 +424,8 @@ class Demo:
               f"    {BUILD / 'firegwctl'} -s {self.sock} test box-1f\n"
               f"    {BUILD / 'firegwctl'} -s {self.sock} report --month "
               f"{time.strftime('%Y-%m')}\n\n"
+              + (f"  or open the web console: {self.web_url} (admin / firegw-demo)\n\n"
+                 if self.web_url else "") +
               "  every 20 s a detector on 1F has a leakage spike; Ctrl-C stops everything.\n",
               flush=True)
         n = 0

@@ -9,6 +9,7 @@ exactly once. This test checks that the newcomer's first experience still works.
 """
 
 import os
+import re
 import subprocess
 
 from conftest import BUILD_ROOT, SOURCE_ROOT, run_firegw
@@ -33,6 +34,8 @@ def test_demo_scenario_runs_end_to_end():
                  "the platform is back", "is closed; its whole history is on the platform",
                  "12 online, 0 offline"):
         assert step in r.stdout, step
+    # The web console starts with it, and the demo says where.
+    assert re.search(r"web console: http://127\.0\.0\.1:\d+/ \(user admin", r.stdout)
 
 
 def test_demo_config_is_a_valid_example():

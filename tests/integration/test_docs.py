@@ -10,7 +10,7 @@ import pytest
 
 from conftest import BUILD_ROOT, FIREGW
 
-PAGES = ("firegw.8", "firegwctl.8", "firegw.conf.5")
+PAGES = ("firegw.8", "firegwctl.8", "firegw.conf.5", "firegw-web.8")
 
 
 def page(name):

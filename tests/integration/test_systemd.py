@@ -185,6 +185,10 @@ def test_sysusers_and_tmpfiles(tmp_path):
     assert "firegw" in dialout[3].split(","), "firegw is a member of dialout"
     assert user[6].endswith("nologin")
     uid, gid = int(user[2]), int(group[2])
+    # The web console's own user, a member of group firegw (the control socket's), not root.
+    web = _passwd(root, "firegw-web")
+    assert web and int(web[2]) not in (0, uid) and web[6].endswith("nologin")
+    assert "firegw-web" in _group(root, "firegw")[3].split(",")
 
     r = run(tmpfiles, f"--root={root}", "--create", TMPFILES)
     assert r.returncode == 0, r.stderr
@@ -199,3 +203,31 @@ def test_sysusers_and_tmpfiles(tmp_path):
         assert stat.S_IMODE(st.st_mode) == int(mode, 8), f"{path}: {oct(st.st_mode)}"
         assert st.st_uid == (uid if owner == "firegw" else 0), path
         assert st.st_gid == gid, path
+
+
+WEB_UNIT = BUILD_ROOT / "systemd" / "firegw-web.service"
+WEB_MAX_EXPOSURE = 2.0  # issue 16
+
+
+def test_web_unit_hardened_and_runs_firegw_web(tmp_path):
+    """firegw-web.service: its own user in group firegw, no capabilities, the ledger out of
+    its reach, an exposure of at most 2.0, and an ExecStart with options firegw-web has."""
+    assert WEB_UNIT.is_file(), f"{WEB_UNIT} was not built"
+    lines = unit_lines(WEB_UNIT)
+    assert values(lines, "User") == ["firegw-web"]
+    assert values(lines, "SupplementaryGroups") == ["firegw"]
+    assert values(lines, "CapabilityBoundingSet") == [""]
+    assert any(v.endswith("/lib/firegw") for v in
+               (x.lstrip("-") for x in values(lines, "InaccessiblePaths")))
+    (start,) = values(lines, "ExecStart")
+    argv = start.split()
+    assert argv[0].endswith("/sbin/firegw-web") and argv[1] == "-c", start
+    web = BUILD_ROOT / "tools" / "web" / "firegw-web"
+    help_text = run(web, "--help").stdout
+    for opt in ("-c, --config FILE", "-l, --listen", "--tls-cert", "--tls-key"):
+        assert opt in help_text
+    assert any("-l 127.0.0.1:" in v for v in values(lines, "Environment"))
+    analyze = tool("systemd-analyze")
+    shutil.copy(WEB_UNIT, tmp_path / "firegw-web.service")
+    score, table = exposure(analyze, tmp_path / "firegw-web.service")
+    assert score <= WEB_MAX_EXPOSURE, f"firegw-web.service exposure {score}:\n{table}"
