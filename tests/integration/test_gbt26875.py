@@ -112,3 +112,248 @@ def test_modbus_fire_alarm_reaches_centre_as_fire_status(gw, platform, sims, cen
                lambda: ("fire_alarm", "raised") in county_kinds(county), daemon=d)
     wait_until("the centre's outbox empty", lambda: not gw.q(
         "SELECT count(*) FROM outbox WHERE dest = 'centre'")[0][0], daemon=d)
+
+
+def add_mqtt(gw, broker, *devices):
+    text = gw.conf.read_text(encoding="utf-8")
+    text += f'mqtt {{\n  host = "127.0.0.1"\n  port = {broker.port}\n  keepalive = "10s"\n}}\n'
+    for dev_id, key, profile, location, extra in devices:
+        text += (f'device "{dev_id}" {{\n  key = "{key}"\n  profile = "{profile}"\n'
+                 f'  location = "{location}"\n  heartbeat_timeout = "30m"\n{extra}}}\n')
+    gw.conf.write_text(text, encoding="utf-8")
+
+
+def test_mqtt_smoke_alarm_and_residual_current(gw, platform, broker, centre, daemon_factory,
+                                               pki):
+    """An MQTT smoke alarm's fire alarm arrives as a type-2 fire status; an electrical fire
+    detector's residual current alarm as a supervisory status (GB 50116: not a fire alarm)
+    with its reading as an analog value of the user-defined type 128 in mA; a location longer
+    than 31 bytes is cut on a character boundary; a per-device block changes the codes."""
+    county, c = platform(), centre()
+    gw.write(county.url, pki.ca())
+    long_place = "二层配电间东侧剩余电流式电气火灾监控探测器旁"  # 22 characters, 44 bytes
+    add_mqtt(gw, broker, ("sa-1", "A-100", "smoke-json", "3F 走廊", ""),
+             ("efd-1", "E1", "efd-json", long_place,
+              '  setpoint "leak" { hold = "0s" clear_hold = "0s" }\n'))
+    add_centre(gw, c, extra='  device "sa-1" {\n    component_type = 42\n    loop = 7\n  }\n')
+    d = start_gw(daemon_factory, gw)
+    c.wait_for(lambda: c.objects(21), timeout=LONG)
+    d.wait_log(r"mqtt: connected", timeout=LONG)
+
+    t0 = time.monotonic()
+    broker.publish("smoke/x/state", '{"id": "A-100", "alarm": true, "battery": 90}')
+    fire = c.wait_for(lambda: fire_objects(c), timeout=LONG)[0]
+    assert time.monotonic() - t0 < ARRIVAL
+    assert (fire["system_type"], fire["component_type"]) == (1, 42)
+    assert fire["component_address"] & 0xFFFF == 7
+    assert fire["description"] == "3F 走廊"
+
+    data = '{"data": [{"ch": "leak", "value": 350}, {"value": 31.5}, {"value": 40}, ' \
+           '{"value": 30}, {"value": 30}], "fault": false}'
+    broker.publish("efd/E1/data", data)
+    sup = c.wait_for(lambda: [o for o in c.objects(2) if "supervisory" in o["flags"]],
+                     timeout=LONG)[0]
+    assert sup["system_type"] == 0          # no code for 电气火灾监控系统: general
+    assert sup["component_type"] == 16      # residual current and temperature: the unit
+    assert sup["component_address"] & 0xFFFF == 2
+    raw = sup["description_raw"]
+    assert raw.rstrip(b"\x00") == long_place.encode("gb18030")[:30]  # 15 characters
+    an = c.wait_for(lambda: c.objects(3), timeout=LONG)[0]
+    assert (an["analog_type"], an["value"]) == (128, 350)
+    assert an["component_address"] == sup["component_address"]
+    assert not c.problems()
+
+
+def test_county_down_centre_keeps_receiving(gw, platform, sims, centre, daemon_factory, pki):
+    """The county platform answers 503 for as long as the test runs: the centre still gets
+    each fire alarm within the bound, and the county gets every event once it is back."""
+    county, c = platform(), centre()
+    sim = sims("20")
+    county.set_fail("503", retry_after="1", path="events")
+    gw.write(county.url, pki.ca(), smoke_port=sim.port, dead=1)
+    add_centre(gw, c)
+    d = start_gw(daemon_factory, gw)
+    c.wait_for(lambda: c.objects(21), timeout=LONG)
+    d.wait_log(r"HTTP 503", timeout=LONG)
+    for n in range(1, 3):
+        t0 = time.monotonic()
+        sim.set(20, "input", 0, 0b1)
+        c.wait_for(lambda: len(fire_objects(c)) >= n, timeout=LONG)
+        assert time.monotonic() - t0 < ARRIVAL
+        sim.set(20, "input", 0, 0)
+        c.wait_for(lambda: len([o for o in c.objects(2) if o["flags"] == ["normal"]]) >= n,
+                   timeout=LONG)
+    assert not county.events()
+    county.set_fail("none")
+    wait_until("the county has everything", lambda: not gw.q(
+        "SELECT count(*) FROM outbox WHERE lane = 0")[0][0], daemon=d)
+    kinds = county_kinds(county)
+    assert kinds.count(("fire_alarm", "raised")) + kinds.count(("fire_alarm", "recurred")) == 2
+    assert ("device_offline", "raised") in kinds
+    # The centre got the device_offline fault too.
+    assert [o for o in c.objects(2) if "fault" in o["flags"]]
+
+
+def test_centre_down_county_keeps_receiving(gw, platform, sims, centre, daemon_factory, pki):
+    """The centre is down: the county gets the fire alarm at once; when the centre comes back
+    it gets the alarm too (nothing lost), and status showed the link closed meanwhile."""
+    county, c = platform(), centre()
+    sim = sims("20")
+    gw.write(county.url, pki.ca(), smoke_port=sim.port)
+    add_centre(gw, c)
+    sock = add_control_socket(gw)
+    c.stop()
+    d = start_gw(daemon_factory, gw)
+    sim.set(20, "input", 0, 0b1)
+    wait_until("the county has the fire alarm",
+               lambda: ("fire_alarm", "raised") in county_kinds(county), daemon=d)
+    dest = [x for x in status(sock)["destinations"] if x["name"] == "centre"][0]
+    assert dest["gbt26875"]["connected"] is False and dest["outbox"] >= 1
+    c.start()
+    c.wait_for(lambda: fire_objects(c), timeout=LONG)
+    wait_until("the centre's outbox empty", lambda: not gw.q(
+        "SELECT count(*) FROM outbox WHERE dest = 'centre'")[0][0], daemon=d)
+    dest = [x for x in status(sock)["destinations"] if x["name"] == "centre"][0]
+    assert dest["gbt26875"]["connected"] is True and dest["gbt26875"]["last_confirm"]
+
+
+def test_lost_confirms_resent_same_serial_at_most_three_tries(gw, platform, sims, centre,
+                                                              daemon_factory, pki):
+    """Two confirms lost: the same frame (same serial, same bytes) three times, stored once by
+    the centre. Three lost: three tries, then a new connection and a new exchange; never a
+    fourth copy of a frame."""
+    county, c = platform(), centre()
+    sim = sims("20")
+    gw.write(county.url, pki.ca(), smoke_port=sim.port)
+    add_centre(gw, c, answer_timeout="1s")
+    d = start_gw(daemon_factory, gw)
+    c.wait_for(lambda: c.objects(21), timeout=LONG)
+    c.set_mode("drop", count=2)
+    sim.set(20, "input", 0, 0b1)
+    ev = c.wait_for(lambda: [e for e in c.events() if e["type"] == 2 and e["deliveries"] >= 3],
+                    timeout=LONG)[0]
+    copies = [f for f in c.frames() if f.get("cmd") == 2 and f["serial"] == ev["serial"]]
+    assert len(copies) == 3 and len({f["raw"] for f in copies}) == 1
+    assert len(fire_objects(c)) == 1
+
+    conns = c.state()["connections"]
+    c.set_mode("drop", count=3)
+    sim.set(20, "input", 0, 0)
+    c.wait_for(lambda: [e for e in c.events() if e["type"] == 2 and e["deliveries"] == 1 and
+                        e["objects"][0]["flags"] == ["normal"] and
+                        c.state()["connections"] > conns], timeout=LONG)
+    by_raw = {}
+    for f in c.frames():
+        if f.get("cmd") == 2 and f["length"]:
+            by_raw[f["raw"]] = by_raw.get(f["raw"], 0) + 1
+    assert max(by_raw.values()) <= 3
+    d.wait_log(r"no answer from the centre to 3 tries of 1\.0 s", timeout=LONG)
+
+
+def test_kill_9_during_an_exchange_loses_nothing(gw, platform, sims, centre, daemon_factory,
+                                                 pki):
+    """firegw is killed while the centre holds back its confirm: after a restart the centre
+    gets the fire alarm confirmed and the county has it; both outboxes empty."""
+    county, c = platform(), centre()
+    sim = sims("20")
+    gw.write(county.url, pki.ca(), smoke_port=sim.port)
+    add_centre(gw, c, answer_timeout="5s")
+    d = start_gw(daemon_factory, gw)
+    c.wait_for(lambda: c.objects(21), timeout=LONG)
+    c.set_mode("drop")
+    sim.set(20, "input", 0, 0b1)
+    c.wait_for(lambda: fire_objects(c), timeout=LONG)
+    d.send(signal.SIGKILL)
+    d.wait_exit()
+    c.set_mode("none")
+    confirmed = c.state()["confirmed"]
+    d2 = start_gw(daemon_factory, gw, name="firegw-2")
+    c.wait_for(lambda: c.state()["confirmed"] > confirmed and not gw.q(
+        "SELECT count(*) FROM outbox WHERE dest = 'centre'")[0][0], timeout=LONG)
+    wait_until("the county has the fire alarm",
+               lambda: ("fire_alarm", "raised") in county_kinds(county), daemon=d2)
+    wait_until("both outboxes empty", lambda: not gw.q(
+        "SELECT count(*) FROM outbox WHERE lane = 0")[0][0], daemon=d2)
+    assert fire_objects(c)
+
+
+def test_filter_and_three_destinations(gw, platform, sims, centre, daemon_factory, pki):
+    """Three destinations: the county (everything), the centre (fire alarms and faults,
+    raised and cleared) and an insurer over HTTPS (immediate grade only). The county's
+    assignment of the fire alarm reaches the county only; the centre never had a workflow
+    event queued (none went without a frame); each destination's outbox empties."""
+    county, insurer, c = platform(), platform(), centre()
+    sim = sims("20")
+    gw.write(county.url, pki.ca(), smoke_port=sim.port, dead=1, heartbeat="1s")
+    add_centre(gw, c, extra='  events = {"raised", "cleared"}\n'
+                            '  kinds = {"fire_alarm", "device_offline", "device_fault"}\n')
+    with open(gw.conf, "a", encoding="utf-8") as f:
+        f.write(f'platform "insurer" {{\n  url = "{insurer.url}"\n  token_file = "{gw.token}"\n'
+                f'  ca_file = "{pki.ca()}"\n  heartbeat = "1s"\n  backoff_max = "1s"\n'
+                '  grades = {"immediate"}\n}\n')
+    sock = add_control_socket(gw)
+    d = start_gw(daemon_factory, gw)
+    sim.set(20, "input", 0, 0b1)
+    fire = d.wait_log(r"hazard (\S+) raised: fire_alarm", timeout=LONG).group(1)
+    c.wait_for(lambda: fire_objects(c), timeout=LONG)
+    county.queue_command({"id": "a1", "type": "hazard.assign", "hazard_id": fire,
+                          "assignee": "李工", "deadline": "2027-01-31T00:00:00.000Z"})
+    wait_until("the county has the assignment",
+               lambda: ("fire_alarm", "assigned") in county_kinds(county), daemon=d)
+    wait_until("every outbox empty", lambda: not gw.q(
+        "SELECT count(*) FROM outbox WHERE lane = 0")[0][0], daemon=d)
+    assert [o for o in c.objects(2) if "fault" in o["flags"]]  # the device_offline
+    st = status(sock)
+    assert [x["name"] for x in st["destinations"]] == ["platform", "centre", "insurer"]
+    g = st["destinations"][1]["gbt26875"]
+    assert g["events_without_frame"] == 0 and g["connected"]
+    assert {e["body"]["hazard"]["kind"] for e in insurer.events()} == {"fire_alarm"}
+    assert not c.problems()
+
+
+def test_control_frames_answered(gw, platform, centre, daemon_factory, pki):
+    """The centre's clock sync and roll call are confirmed and shown in status; its reads of
+    the UITD status, operation records, version, configuration and time are answered with
+    types 21, 24, 25, 26 and 28; initialise and a read firegw does not answer are denied and
+    counted. With apply_clock_sync the frames' times follow the centre's clock."""
+    county, c = platform(), centre()
+    gw.write(county.url, pki.ca())
+    add_centre(gw, c, extra="  apply_clock_sync = true\n")
+    sock = add_control_socket(gw)
+    d = start_gw(daemon_factory, gw)
+    c.wait_for(lambda: c.objects(21), timeout=LONG)
+
+    def answer(serial):
+        return c.wait_for(lambda: c.reply(serial), timeout=LONG)[0]
+
+    assert answer(c.roll_call(minutes=5))["cmd"] == 3
+    a = answer(c.read(81))
+    assert (a["cmd"], a["type"], a["objects"][0]["flags"]) == (5, 21, ["normal"])
+    a = answer(c.read(84, records=5))
+    assert (a["cmd"], a["type"], a["objects"]) == (5, 24, [])
+    a = answer(c.read(85))
+    assert (a["cmd"], a["type"]) == (5, 25)
+    ver = conftest.project_version().split(".")
+    assert (a["objects"][0]["major"], a["objects"][0]["minor"]) == (int(ver[0]), int(ver[1]))
+    a = answer(c.read(86))
+    assert a["type"] == 26 and a["objects"][0]["config"].startswith(f"firegw {'.'.join(ver)}")
+    assert f"gateway={GATEWAY}" in a["objects"][0]["config"]
+    a = answer(c.read(88))
+    assert a["type"] == 28
+    assert answer(c.initialise())["cmd"] == 6
+    assert answer(c.send_frame(4, bytes((61, 1, 0))))["cmd"] == 6
+
+    from datetime import datetime, timedelta
+    ahead = datetime.now().replace(microsecond=0) + timedelta(hours=1)
+    assert answer(c.clock_sync(ahead, reserved=True))["cmd"] == 3
+    hb = c.state()["heartbeats"]
+    c.wait_for(lambda: c.state()["heartbeats"] > hb, timeout=LONG)
+    last = [f for f in c.frames() if f.get("cmd") == 2][-1]
+    assert abs((last["time"] - ahead).total_seconds()) < 600, last["time"]
+
+    st = [x for x in status(sock)["destinations"] if x["name"] == "centre"][0]["gbt26875"]
+    assert st["roll_calls"] == 1 and st["last_roll_call"]
+    assert st["clock_syncs"] == 1 and st["clock_applied"] is True
+    assert 3000 * 1000 < st["clock_offset_ms"] < 4200 * 1000
+    assert st["controls_denied"] == 2
+    d.wait_log(r"roll call .* answered", timeout=LONG)
