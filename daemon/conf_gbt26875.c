@@ -23,6 +23,11 @@ static const char *const conf_gbt26875_keys[] = {
     "apply_clock_sync", "pre_alarm", "residual_current_analog_type",
 };
 
+/* The keys of the other transports that mean nothing here: refused, not ignored. */
+static const char *const conf_gbt26875_foreign[] = {
+    "token_file", "ca_file", "cert_file", "key_file", "pin", "batch", "timeout", "topic_prefix",
+};
+
 bool conf_gbt26875_isset(const struct conf_parse *p, const cfg_t *s)
 {
 	return conf_parse_isset(p, s, "url") || conf_parse_isset(p, s, "host");
@@ -91,7 +96,13 @@ static void conf_gbt26875_url(struct conf_parse *p, cfg_t *s, const char *label,
 			errno = 0;
 			long port = strtol(colon + 1, &end, 10);
 			g->host = strndup(host, (size_t)(colon - host));
-			g->port = errno || end == colon + 1 || (*end && strcmp(end, "/")) ? -1 : (int)port;
+			g->port = errno || end == colon + 1 || (*end && strcmp(end, "/")) ||
+			                  port < 1 || port > 65535
+			              ? -1
+			              : (int)port;
+		} else {
+			g->host = strdup(host);
+			g->port = -1; /* the standard has no port: it must be written */
 		}
 	} else if (u) {
 		conf_parse_error(p, s, "url",
@@ -182,6 +193,12 @@ struct conf_gbt26875 *conf_gbt26875_read(struct conf_parse *p, cfg_t *s, const c
 	if (!g->pre_alarm && strcmp(pre, "none") != 0)
 		conf_parse_error(p, s, "pre_alarm",
 		                 _("%s: pre_alarm '%s' is not supervisory or none"), label, pre);
+	for (size_t i = 0; i < sizeof(conf_gbt26875_foreign) / sizeof(*conf_gbt26875_foreign); i++)
+		if (conf_parse_isset(p, s, conf_gbt26875_foreign[i]))
+			conf_parse_error(p, s, conf_gbt26875_foreign[i],
+			                 _("%s: %s is not used with transport = \"gbt26875\" (GB/T "
+			                   "26875.3 has no token, TLS or batch size); remove it"),
+			                 label, conf_gbt26875_foreign[i]);
 	conf_gbt26875_devices(p, s, label, known, ctx, g);
 	return g;
 }
