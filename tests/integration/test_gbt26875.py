@@ -356,4 +356,8 @@ def test_control_frames_answered(gw, platform, centre, daemon_factory, pki):
     assert st["clock_syncs"] == 1 and st["clock_applied"] is True
     assert 3000 * 1000 < st["clock_offset_ms"] < 4200 * 1000
     assert st["controls_denied"] == 2
+    text = run_tool(conftest.BUILD_ROOT / "firegwctl", ["-s", str(sock), "status"],
+                    timeout=LONG).stdout
+    assert "centre link idle" in text or "centre link waiting" in text, text
+    assert "roll calls 1 (last 20" in text and "controls denied 2" in text, text
     d.wait_log(r"roll call .* answered", timeout=LONG)
