@@ -548,7 +548,9 @@ static void gbt_fwd_on_resolved(uv_getaddrinfo_t *req, int status, struct addrin
 	char what[256];
 
 	f->resolving = false;
-	if (f->stopping) {
+	if (f->stopping || !f->connecting) {
+		/* Stopped, or the connect timeout gave up on this attempt (its cancel came too
+		 * late): the backoff's retry makes the next one. */
 		uv_freeaddrinfo(ai);
 		gbt_fwd_unref(f);
 		return;
