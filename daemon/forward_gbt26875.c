@@ -252,6 +252,10 @@ static int gbt_fwd_load(struct gbt_fwd *f)
 		gbt_fwd_fail(f, FAIL_LEDGER, _("cannot read the outbox"));
 		return -1;
 	}
+	if (f->nbatch == 0) { /* an empty batch is still an allocation */
+		ledger_outbox_free(f->batch, 0);
+		f->batch = NULL;
+	}
 	f->nadus = f->adu_next = 0;
 	struct gbt_map_out o[GBT_FWD_BATCH];
 	for (size_t i = 0; i < f->nbatch; i++) {
