@@ -327,6 +327,16 @@ def test_control_frames_answered(gw, platform, centre, daemon_factory, pki):
         return c.wait_for(lambda: c.reply(serial), timeout=LONG)[0]
 
     assert answer(c.roll_call(minutes=5))["cmd"] == 3
+    # Bytes before a frame, a frame split over two writes, two frames in one write: each
+    # frame found and answered, the noise skipped and counted.
+    from centre import build_frame
+    frames = [build_frame(serial, c.address, SOURCE_ADDRESS, 4, bytes((typ, 1, 0)), c.clock())
+              for serial, typ in ((901, 81), (902, 85), (903, 88))]
+    c.send_raw(b"\x00\x01noise" + frames[0][:10])
+    time.sleep(0.3)
+    c.send_raw(frames[0][10:] + frames[1] + frames[2])
+    for serial, typ in ((901, 21), (902, 25), (903, 28)):
+        assert answer(serial)["type"] == typ
     a = answer(c.read(81))
     assert (a["cmd"], a["type"], a["objects"][0]["flags"]) == (5, 21, ["normal"])
     a = answer(c.read(84, records=5))
@@ -356,6 +366,7 @@ def test_control_frames_answered(gw, platform, centre, daemon_factory, pki):
     assert st["clock_syncs"] == 1 and st["clock_applied"] is True
     assert 3000 * 1000 < st["clock_offset_ms"] < 4200 * 1000
     assert st["controls_denied"] == 2
+    assert st["input_skipped"], st  # the noise before the first frame
     text = run_tool(conftest.BUILD_ROOT / "firegwctl", ["-s", str(sock), "status"],
                     timeout=LONG).stdout
     assert "centre link idle" in text or "centre link waiting" in text, text
