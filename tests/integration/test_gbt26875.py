@@ -372,3 +372,30 @@ def test_control_frames_answered(gw, platform, centre, daemon_factory, pki):
     assert "centre link idle" in text or "centre link waiting" in text, text
     assert "roll calls 1 (last 20" in text and "controls denied 2" in text, text
     d.wait_log(r"roll call .* answered", timeout=LONG)
+
+
+def test_reload_and_stop_mid_exchange(gw, platform, sims, centre, daemon_factory, pki):
+    """A reload while the centre holds back its confirm: the new transport connects again and
+    sends the alarm in a new exchange, which the centre confirms; a stop while a frame waits
+    for its answer exits cleanly (the fixture checks the exit code)."""
+    county, c = platform(), centre()
+    sim = sims("20")
+    gw.write(county.url, pki.ca(), smoke_port=sim.port)
+    add_centre(gw, c, answer_timeout="5s")
+    d = start_gw(daemon_factory, gw)
+    c.wait_for(lambda: c.objects(21), timeout=LONG)
+    c.set_mode("drop")
+    sim.set(20, "input", 0, 0b1)
+    c.wait_for(lambda: fire_objects(c), timeout=LONG)
+    conns = c.state()["connections"]
+    c.set_mode("none")
+    d.reload()
+    c.wait_for(lambda: c.state()["connections"] > conns and not gw.q(
+        "SELECT count(*) FROM outbox WHERE dest = 'centre'")[0][0], timeout=LONG)
+    seen = len(c.frames())
+    c.set_mode("drop")
+    sim.set(20, "input", 0, 0)
+    c.wait_for(lambda: [f for f in c.frames()[seen:] if f["cmd"] == 2 and f["length"]],
+               timeout=LONG)
+    d.stop()
+    assert d.returncode == 0
