@@ -462,8 +462,21 @@ static void gbt_fwd_input(struct gbt_fwd *f, const struct gbt26875_frame *fr,
 		log_state_report(&f->log, 0, f->pc->label, NULL);
 		gbt_fwd_pump(f);
 	} else if (out == GBT26875_OUT_DENIED && !ev.heartbeat) {
-		snprintf(what, sizeof(what), _("the centre denied frame serial %u"), fr->h.serial);
-		gbt_fwd_fail(f, FAIL_DENIED, what);
+		/* A deny says the frame could not be used (damaged on the way): the same frame
+		 * again, as one more try; after the last, a failure like any other. */
+		const uint8_t *frame;
+		size_t len;
+
+		if (gbt26875_link_resend(&f->link, clock_mono_ms(), &frame, &len) == GBT26875_OK) {
+			log_info(_("%s: the centre denied serial %u; sent again (try %d of %d)"),
+			         f->pc->label, fr->h.serial, f->link.tries, f->link.conf.tries);
+			gbt_fwd_write(f, frame, len);
+		} else {
+			snprintf(what, sizeof(what), _("the centre denied frame serial %u %d times"),
+			         fr->h.serial, f->link.tries);
+			gbt_fwd_lost(f, FAIL_DENIED, what);
+			return;
+		}
 	} else if (out == GBT26875_OUT_DENIED) {
 		gbt_fwd_pump(f);
 	}

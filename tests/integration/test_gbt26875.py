@@ -399,3 +399,31 @@ def test_reload_and_stop_mid_exchange(gw, platform, sims, centre, daemon_factory
                timeout=LONG)
     d.stop()
     assert d.returncode == 0
+
+
+def test_denied_frames_resent_same_serial(gw, platform, sims, centre, daemon_factory, pki):
+    """Two denies: the same frame (same serial, same bytes) a second and a third time, the
+    third confirmed and stored once. Three denies: the exchange has failed; firegw reconnects
+    after its backoff and the event arrives in a new exchange."""
+    county, c = platform(), centre()
+    sim = sims("20")
+    gw.write(county.url, pki.ca(), smoke_port=sim.port)
+    add_centre(gw, c)
+    d = start_gw(daemon_factory, gw)
+    c.wait_for(lambda: c.objects(21), timeout=LONG)
+    seen = len(c.frames())
+    c.set_mode("deny", count=2)
+    sim.set(20, "input", 0, 0b1)
+    fire = c.wait_for(lambda: fire_objects(c), timeout=LONG)
+    sent = [f for f in c.frames()[seen:] if f["cmd"] == 2 and f["length"]]
+    assert len(sent) >= 3 and len({f["raw"] for f in sent[:3]}) == 1, sent
+    assert len(fire) == 1 and c.state()["denied"] == 2
+
+    conns = c.state()["connections"]
+    c.set_mode("deny", count=3)
+    sim.set(20, "input", 0, 0)
+    d.wait_log(r"the centre denied frame serial \d+ 3 times", timeout=LONG)
+    c.wait_for(lambda: c.state()["connections"] > conns and
+               [o for o in c.objects(2) if o["flags"] == ["normal"]], timeout=LONG)
+    wait_until("the centre's outbox empty", lambda: not gw.q(
+        "SELECT count(*) FROM outbox WHERE dest = 'centre'")[0][0], daemon=d)
