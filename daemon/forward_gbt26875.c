@@ -57,7 +57,7 @@ struct gbt_fwd {
 	uint8_t roll_call_minutes;
 	uint64_t connects, no_frame_events, out_of_range, unreadable_events, skipped_input;
 	struct uplink_stats stats;
-	struct log_state log;
+	struct log_state log, input_log;
 	char rbuf[2048];
 };
 
@@ -516,9 +516,11 @@ static void gbt_fwd_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 			    e == GBT26875_BAD_VERSION || e == GBT26875_BAD_COMMAND)
 				gbt_fwd_input(f, &fr, e);
 			if (e != GBT26875_OK) {
+				/* Logged when the kind of bad input changes, else only counted
+				 * (status: input_skipped): a centre sending noise cannot flood the
+				 * log. */
 				f->skipped_input++;
-				log_info(_("%s: input from the centre skipped: %s"), f->pc->label,
-				         f->stream.detail);
+				log_state_report(&f->input_log, (int)e, f->pc->label, f->stream.detail);
 			}
 		}
 	}
