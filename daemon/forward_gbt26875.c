@@ -45,6 +45,7 @@ struct gbt_fwd {
 	struct outbox_item *batch;
 	size_t nbatch;
 	bool unreadable[GBT_FWD_BATCH];
+	uint8_t last_frame[GBT_FWD_BATCH]; /* 1 + the last frame holding the event's objects; 0: none */
 	struct gbt26875_adu adus[GBT_FWD_FRAMES];
 	bool adu_is_connect_uitd[GBT_FWD_FRAMES];
 	size_t nadus, adu_next;
@@ -238,6 +239,15 @@ static struct gbt26875_adu *gbt_fwd_adu(struct gbt_fwd *f, struct gbt26875_adu *
 	return *slot;
 }
 
+/* Event i has an object in frame `a`: it is settled only once that frame is confirmed. */
+static void gbt_fwd_mark(struct gbt_fwd *f, size_t i, const struct gbt26875_adu *a)
+{
+	uint8_t n = a ? (uint8_t)(a - f->adus + 1) : 0;
+
+	if (n > f->last_frame[i])
+		f->last_frame[i] = n;
+}
+
 /* The frames of the batch, fire alarms first: 1 if there is something to send or settle, 0
  * if the outbox is empty, -1 on a ledger failure (handled). */
 static int gbt_fwd_load(struct gbt_fwd *f)
@@ -261,9 +271,12 @@ static int gbt_fwd_load(struct gbt_fwd *f)
 	for (size_t i = 0; i < f->nbatch; i++) {
 		f->unreadable[i] = gbt_map_event(f->conf, f->g, f->batch[i].body, f->clock_offset_ms,
 		                                 &o[i]) < 0;
-		if (!f->unreadable[i] && o[i].fire)
+		f->last_frame[i] = 0;
+		if (!f->unreadable[i] && o[i].fire) {
 			gbt26875_adu_add_status(gbt_fwd_adu(f, &fire, GBT26875_T_COMPONENT_STATUS),
 			                        &o[i].st);
+			gbt_fwd_mark(f, i, fire);
+		}
 	}
 	if (f->nbatch > 0 && gbt_fwd_uitd_status(f) != f->uitd_status)
 		f->uitd_due = true;
@@ -283,16 +296,21 @@ static int gbt_fwd_load(struct gbt_fwd *f)
 			        f->pc->label, f->batch[i].event_id, (long long)f->batch[i].seq);
 			continue;
 		}
-		if (o[i].status && !o[i].fire)
+		if (o[i].status && !o[i].fire) {
 			gbt26875_adu_add_status(gbt_fwd_adu(f, &status, GBT26875_T_COMPONENT_STATUS),
 			                        &o[i].st);
-		if (o[i].analog)
+			gbt_fwd_mark(f, i, status);
+		}
+		if (o[i].analog) {
 			gbt26875_adu_add_analog(gbt_fwd_adu(f, &analog, GBT26875_T_ANALOG), &o[i].an);
+			gbt_fwd_mark(f, i, analog);
+		}
 		if (o[i].uitd && gbt_fwd_adu(f, &uitd, GBT26875_T_UITD_STATUS)) {
 			if (uitd->len == 2) /* one object: the newest condition wins below */
 				gbt26875_adu_add_uitd(uitd, o[i].uitd_status, &o[i].time);
 			else
 				uitd->buf[2] = o[i].uitd_status;
+			gbt_fwd_mark(f, i, uitd);
 		}
 		f->out_of_range += o[i].out_of_range;
 		f->no_frame_events += !o[i].status && !o[i].analog && !o[i].uitd;
@@ -300,19 +318,24 @@ static int gbt_fwd_load(struct gbt_fwd *f)
 	return f->nbatch > 0 || f->nadus > 0;
 }
 
-/* Every frame of the batch was confirmed: its events leave the outbox of this destination,
- * in one transaction. */
-static int gbt_fwd_settle(struct gbt_fwd *f)
+/* The first `confirmed` frames of the batch were confirmed: the events whose objects are all
+ * in them leave the outbox of this destination, in one transaction; the batch is done with
+ * (what was not settled is read again with the next batch). */
+static int gbt_fwd_settle(struct gbt_fwd *f, size_t confirmed)
 {
+	size_t n = 0;
 	int rc = 0;
 
-	if (f->nbatch == 0) {
+	for (size_t i = 0; i < f->nbatch; i++)
+		n += f->last_frame[i] <= confirmed;
+	if (n == 0) {
 		gbt_fwd_batch_drop(f);
 		return 0;
 	}
 	rc = ledger_begin(f->ledger);
 	for (size_t i = 0; rc == 0 && i < f->nbatch; i++)
-		rc = f->unreadable[i]
+		if (f->last_frame[i] <= confirmed)
+			rc = f->unreadable[i]
 		         ? ledger_deadletter(f->ledger, f->pc->name, f->batch[i].seq,
 		                             "not an event firegw can read", clock_wall_ms())
 		         : ledger_outbox_accept(f->ledger, f->pc->name, f->batch[i].seq);
@@ -324,7 +347,7 @@ static int gbt_fwd_settle(struct gbt_fwd *f)
 		gbt_fwd_fail(f, FAIL_LEDGER, _("cannot record the centre's confirm in the ledger"));
 		return -1;
 	}
-	f->stats.accepted += f->nbatch;
+	f->stats.accepted += n;
 	f->stats.last_success_wall = clock_wall_ms();
 	gbt_fwd_batch_drop(f);
 	return 0;
@@ -336,6 +359,14 @@ static void gbt_fwd_pump(struct gbt_fwd *f)
 	for (int guard = 0; guard < 64; guard++) {
 		if (!f->connected || f->backing_off || f->link.state != GBT26875_LINK_IDLE)
 			return;
+		/* New events since this batch was read (a fire alarm, maybe): what is confirmed
+		 * is settled and the rest read again with them, new fire alarms first. */
+		if (f->adu_next > 0 && f->adu_next < f->nadus &&
+		    ledger_events_appended(f->ledger) != f->seen_appended) {
+			if (gbt_fwd_settle(f, f->adu_next) < 0)
+				return;
+			continue;
+		}
 		if (f->adu_next < f->nadus) {
 			const struct gbt26875_adu *a = &f->adus[f->adu_next];
 			struct gbt26875_time t;
@@ -354,7 +385,7 @@ static void gbt_fwd_pump(struct gbt_fwd *f)
 			gbt_fwd_arm(f);
 			return;
 		}
-		if ((f->nbatch > 0 || f->nadus > 0) && gbt_fwd_settle(f) < 0)
+		if ((f->nbatch > 0 || f->nadus > 0) && gbt_fwd_settle(f, f->nadus) < 0)
 			return;
 		if (gbt_fwd_load(f) <= 0)
 			return;

@@ -427,3 +427,35 @@ def test_denied_frames_resent_same_serial(gw, platform, sims, centre, daemon_fac
                [o for o in c.objects(2) if o["flags"] == ["normal"]], timeout=LONG)
     wait_until("the centre's outbox empty", lambda: not gw.q(
         "SELECT count(*) FROM outbox WHERE dest = 'centre'")[0][0], daemon=d)
+
+
+def test_fire_alarm_overtakes_the_rest_of_a_batch(gw, platform, broker, centre,
+                                                  daemon_factory, pki):
+    """A residual current alarm makes two frames (its supervisory status, then its reading).
+    The centre holds the first frame's confirm while a smoke alarm fires: the fire alarm's
+    frame goes next, before the reading, and nothing is lost."""
+    county, c = platform(), centre()
+    gw.write(county.url, pki.ca())
+    add_mqtt(gw, broker, ("sa-1", "A-100", "smoke-json", "3F 走廊", ""),
+             ("efd-1", "E1", "efd-json", "配电间",
+              '  setpoint "leak" { hold = "0s" clear_hold = "0s" }\n'))
+    add_centre(gw, c, answer_timeout="10s")
+    d = start_gw(daemon_factory, gw)
+    c.wait_for(lambda: c.objects(21), timeout=LONG)
+    d.wait_log(r"mqtt: connected", timeout=LONG)
+    seen = len(c.frames())
+    c.set_mode("delay", count=1, delay=5.0)
+    data = '{"data": [{"ch": "leak", "value": 350}, {"value": 31.5}, {"value": 40}, ' \
+           '{"value": 30}, {"value": 30}], "fault": false}'
+    broker.publish("efd/E1/data", data)
+    c.wait_for(lambda: [o for o in c.objects(2) if "supervisory" in o["flags"]], timeout=LONG)
+    broker.publish("smoke/x/state", '{"id": "A-100", "alarm": true, "battery": 90}')
+    c.wait_for(lambda: fire_objects(c) and c.objects(3), timeout=LONG)
+    kinds = []
+    for f in c.frames()[seen:]:
+        if f["cmd"] == 2 and f["length"]:
+            flags = f["objects"][0].get("flags", [])
+            kinds.append("fire" if f["type"] == 2 and "fire" in flags else f["type"])
+    assert kinds.index("fire") < kinds.index(3), kinds
+    assert kinds.count(3) == 1 and kinds.count("fire") == 1, kinds
+    assert not c.problems()
