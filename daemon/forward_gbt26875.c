@@ -13,10 +13,10 @@
 #include "conf_gbt26875.h"
 #include "gbt26875_link.h"
 #include "gbt_map.h"
+#include "gbt_uitd.h"
 #include "i18n.h"
 #include "jsonfmt.h"
 #include "log.h"
-#include "firegw-config.h"
 
 /* Events per batch: each makes at most one component status and one analog value, and a
  * frame holds at most 22 of the former. */
@@ -174,57 +174,16 @@ static void gbt_fwd_lost(struct gbt_fwd *f, int code, const char *what)
 	gbt_fwd_fail(f, code, what);
 }
 
-/* ---- what the centre may read ---- */
-
-static int gbt_fwd_uitd_item(struct hazard *h, void *userdata)
-{
-	uint8_t *s = userdata;
-
-	if (h->test)
-		return 0;
-	if (h->kind == KIND_FIRE_ALARM)
-		*s |= GBT26875_UITD_FIRE;
-	else if (h->kind == KIND_SENSOR_FAULT || h->kind == KIND_DEVICE_OFFLINE ||
-	         h->kind == KIND_DEVICE_FAULT || h->kind == KIND_LEDGER_CORRUPT)
-		*s |= GBT26875_UITD_FAULT;
-	return 0;
-}
+/* ---- what the centre may read (gbt_uitd.c) ---- */
 
 static uint8_t gbt_fwd_uitd_status(void *ctx)
 {
-	struct gbt_fwd *f = ctx;
-	uint8_t s = 0;
-
-	if (ledger_hazard_foreach_open(f->ledger, true, gbt_fwd_uitd_item, &s) < 0)
-		s |= GBT26875_UITD_FAULT; /* the ledger cannot be read: a fault of the UITD */
-	return s ? s : GBT26875_UITD_NORMAL;
-}
-
-static size_t gbt_fwd_operations(void *ctx, const struct gbt26875_time *from, size_t max,
-                                 struct gbt26875_operation *out)
-{
-	(void)ctx, (void)from, (void)max, (void)out;
-	return 0; /* an unattended gateway has no operator's key presses to report */
-}
-
-static void gbt_fwd_version(void *ctx, uint8_t *major, uint8_t *minor)
-{
-	unsigned a = 0, b = 0;
-
-	(void)ctx;
-	if (sscanf(FIREGW_VERSION, "%u.%u", &a, &b) != 2)
-		a = b = 0;
-	*major = (uint8_t)a;
-	*minor = (uint8_t)b;
+	return gbt_uitd_status(((struct gbt_fwd *)ctx)->ledger);
 }
 
 static size_t gbt_fwd_config_text(void *ctx, char *buf, size_t cap)
 {
-	struct gbt_fwd *f = ctx;
-	int n = snprintf(buf, cap, "firegw %s gateway=%s devices=%zu", FIREGW_VERSION,
-	                 f->conf->gateway_id, f->conf->ndevices);
-
-	return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+	return gbt_uitd_config(((struct gbt_fwd *)ctx)->conf, buf, cap);
 }
 
 /* ---- the batch and its frames ---- */
@@ -702,7 +661,7 @@ struct gbt_fwd *gbt_fwd_start(uv_loop_t *loop, const struct conf *c,
 	    .tries = f->g->tries,
 	    .heartbeat_ms = pc->heartbeat_ms,
 	};
-	struct gbt26875_link_ops ops = {gbt_fwd_uitd_status, gbt_fwd_operations, gbt_fwd_version,
+	struct gbt26875_link_ops ops = {gbt_fwd_uitd_status, gbt_uitd_operations, gbt_uitd_version,
 	                                gbt_fwd_config_text, f};
 	gbt26875_link_init(&f->link, &lc, &ops);
 	gbt26875_stream_init(&f->stream);
