@@ -84,10 +84,7 @@ static void gbt_fwd_handle_closed(uv_handle_t *h)
 /* The time frames carry: local time, plus an applied clock sync. */
 static void gbt_fwd_now(const struct gbt_fwd *f, struct gbt26875_time *t)
 {
-	int64_t wall = clock_wall_ms() + f->clock_offset_ms;
-
-	if (gbt26875_time_from_unix((time_t)(wall / 1000), t) != GBT26875_OK)
-		memset(t, 0, sizeof(*t)); /* a clock outside 2000-2255: the centre sees a bad time */
+	gbt_map_time((clock_wall_ms() + f->clock_offset_ms) / 1000, t);
 }
 
 static void gbt_fwd_arm(struct gbt_fwd *f);

@@ -214,6 +214,14 @@ static void gbt_map_component(const struct conf *c, const struct conf_gbt26875 *
 	(void)gbt26875_adu_desc(where && *where ? where : device ? device : "", o->st.desc);
 }
 
+void gbt_map_time(int64_t unix_s, struct gbt26875_time *t)
+{
+	static const struct gbt26875_time first = {0, 0, 0, 1, 1, 0}, last = {59, 59, 23, 31, 12, 255};
+
+	if (gbt26875_time_from_unix((time_t)unix_s, t) != GBT26875_OK)
+		*t = unix_s < 4102444800 /* 2100 */ ? first : last;
+}
+
 int gbt_map_event(const struct conf *c, const struct conf_gbt26875 *g, const char *body,
                   int64_t offset_ms, struct gbt_map_out *o)
 {
@@ -240,8 +248,8 @@ int gbt_map_event(const struct conf *c, const struct conf_gbt26875 *g, const cha
 	             !strcmp(type, "resync");
 	bool cleared = !strcmp(type, "cleared") || (state && !active && strcmp(type, "raised"));
 
-	if (gbt26875_time_from_unix((time_t)(at + offset_ms / 1000), &o->time) != GBT26875_OK ||
-	    kind < 0 || json_is_true(json_object_get(hz, "test")) || (!state && !cleared) ||
+	gbt_map_time(at + offset_ms / 1000, &o->time);
+	if (kind < 0 || json_is_true(json_object_get(hz, "test")) || (!state && !cleared) ||
 	    (state && !active && !cleared)) {
 		json_decref(ev);
 		return 0; /* nothing the centre has a frame for */

@@ -26,6 +26,11 @@ struct gbt_map_out {
 	struct gbt26875_time time;
 };
 
+/* A Unix time as the gateway's local time on the wire; a clock outside the years the protocol
+ * can carry (never set after a power cut: 1970) gives 2000-01-01 00:00:00 (or the last second
+ * of 2255), so that what happened is still sent, with a time a centre sees is wrong. */
+void gbt_map_time(int64_t unix_s, struct gbt26875_time *t);
+
 /* Maps one outbox event (its stored JSON). offset_ms is added to the event's time (an applied
  * clock sync). Returns 0 (out says what to send; nothing for an event the centre has no frame
  * for: a workflow step, a test alarm), or -1 for a body that cannot be read. */

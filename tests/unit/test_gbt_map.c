@@ -186,6 +186,29 @@ static void test_device_block_and_faults(void **state)
 	assert_int_equal(o.st.status, GBT26875_ST_BACKUP_POWER);
 }
 
+/* A gateway whose clock was never set (1970 after a power cut) still sends the alarm, with the
+ * first time the protocol can carry. */
+static void test_clock_not_set(void **state)
+{
+	struct gbt_map_out o;
+	struct gbt26875_time t;
+
+	(void)state;
+	assert_int_equal(gbt_map_event(conf, centre(),
+	                               "{\"type\":\"raised\",\"at\":\"1970-01-01T00:00:12.000Z\","
+	                               "\"hazard\":{\"kind\":\"fire_alarm\",\"device_id\":\"sa-1\","
+	                               "\"point\":\"smoke\",\"active\":true}}",
+	                               0, &o),
+	                 0);
+	assert_true(o.status && o.fire);
+	assert_int_equal(o.st.time.year, 0);
+	assert_int_equal(o.st.time.mon, 1);
+	assert_int_equal(o.st.time.day, 1);
+	gbt_map_time(20000000000, &t); /* 2603 */
+	assert_int_equal(t.year, 255);
+	assert_true(gbt26875_time_valid(&t));
+}
+
 static void test_nothing_to_send(void **state)
 {
 	struct gbt_map_out o;
@@ -218,6 +241,7 @@ int main(void)
 	    cmocka_unit_test(test_electrical_alarm_and_reading),
 	    cmocka_unit_test(test_pre_alarm_convention),
 	    cmocka_unit_test(test_device_block_and_faults),
+	    cmocka_unit_test(test_clock_not_set),
 	    cmocka_unit_test(test_nothing_to_send),
 	};
 
