@@ -704,13 +704,13 @@ json_t *gbt_fwd_status_json(const struct gbt_fwd *f)
 {
 	static const char *const states[] = {"closed", "idle", "waiting"};
 	const struct gbt26875_link *l = &f->link;
-	json_t *skipped = json_object();
+	json_t *skipped = json_object(), *o;
 
 	for (int e = GBT26875_GARBAGE; e < GBT26875_ERR_COUNT; e++)
 		if (f->stream.errors[e])
 			json_object_set_new(skipped, gbt26875_err_name((enum gbt26875_err)e),
 			                    json_integer((json_int_t)f->stream.errors[e]));
-	return json_pack(
+	o = json_pack(
 	    "{s:s, s:b, s:s, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, "
 	    "s:o, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:o}",
 	    "link", f->connected ? states[l->state] : f->connecting ? "connecting" : "closed",
@@ -728,4 +728,13 @@ json_t *gbt_fwd_status_json(const struct gbt_fwd *f)
 	    "bad_frames", (json_int_t)l->bad_frames, "events_without_frame",
 	    (json_int_t)f->no_frame_events, "readings_out_of_range", (json_int_t)f->out_of_range,
 	    "input_skipped", skipped);
+
+	if (o) {
+		/* The answer time the last roll call asked for, and events that could not be read
+		 * (dead-lettered for this destination). */
+		json_object_set_new(o, "roll_call_minutes", json_integer(f->roll_call_minutes));
+		json_object_set_new(o, "unreadable_events",
+		                    json_integer((json_int_t)f->unreadable_events));
+	}
+	return o;
 }

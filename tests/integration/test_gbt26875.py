@@ -362,7 +362,7 @@ def test_control_frames_answered(gw, platform, centre, daemon_factory, pki):
     assert abs((last["time"] - ahead).total_seconds()) < 600, last["time"]
 
     st = [x for x in status(sock)["destinations"] if x["name"] == "centre"][0]["gbt26875"]
-    assert st["roll_calls"] == 1 and st["last_roll_call"]
+    assert st["roll_calls"] == 1 and st["last_roll_call"] and st["roll_call_minutes"] == 5
     assert st["clock_syncs"] == 1 and st["clock_applied"] is True
     assert 3000 * 1000 < st["clock_offset_ms"] < 4200 * 1000
     assert st["controls_denied"] == 2
