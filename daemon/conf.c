@@ -858,6 +858,10 @@ static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const struct 
 	if (gbt) {
 		if (x->enabled && !userinfo)
 			x->gbt = conf_gbt26875_read(p, s, x->label, x->url, conf_device_known, c);
+		/* host and port written apart: the url status shows, as it would be written. */
+		if (x->gbt && !x->url && x->gbt->host &&
+		    asprintf(&x->url, "gbt26875://%s:%d", x->gbt->host, x->gbt->port) < 0)
+			x->url = NULL;
 		/* The vendors' practice, 20-30 s, unless written. */
 		if (!conf_parse_isset(p, s, "heartbeat"))
 			x->heartbeat_ms = 30000;

@@ -1470,6 +1470,14 @@ static void test_platform_gbt26875(void **state)
 	assert_false(pc->gbt->apply_clock_sync);
 	conf_free(c);
 
+	/* host and port written apart: the same, and the url status shows. */
+	c = testutil_conf(dir, "platform \"centre\" {\n  transport = \"gbt26875\"\n"
+	                       "  host = \"10.0.0.9\"\n  port = 9001\n  source_address = \"1\"\n}\n");
+	assert_string_equal(c->platforms[0].gbt->host, "10.0.0.9");
+	assert_int_equal(c->platforms[0].gbt->port, 9001);
+	assert_string_equal(c->platforms[0].url, "gbt26875://10.0.0.9:9001");
+	conf_free(c);
+
 	char *text;
 	assert_true(asprintf(&text,
 	                     "gateway {\n  id = \"GW-T\"\n  data_dir = \"%s\"\n}\n"
