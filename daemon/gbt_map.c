@@ -218,8 +218,10 @@ void gbt_map_time(int64_t unix_s, struct gbt26875_time *t)
 {
 	static const struct gbt26875_time first = {0, 0, 0, 1, 1, 0}, last = {59, 59, 23, 31, 12, 255};
 
-	if (gbt26875_time_from_unix((time_t)unix_s, t) != GBT26875_OK)
-		*t = unix_s < 4102444800 /* 2100 */ ? first : last;
+	/* A time_t of 32 bits (armhf) cannot even hold some of them. */
+	if ((int64_t)(time_t)unix_s != unix_s ||
+	    gbt26875_time_from_unix((time_t)unix_s, t) != GBT26875_OK)
+		*t = unix_s < INT64_C(4102444800) /* 2100 */ ? first : last;
 }
 
 int gbt_map_event(const struct conf *c, const struct conf_gbt26875 *g, const char *body,
