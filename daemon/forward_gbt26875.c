@@ -165,8 +165,14 @@ static void gbt_fwd_close_tcp(struct gbt_fwd *f)
 }
 
 /* The connection is gone or useless: close it and reconnect after the backoff. */
+static int gbt_fwd_settle(struct gbt_fwd *f, size_t confirmed);
+
 static void gbt_fwd_lost(struct gbt_fwd *f, int code, const char *what)
 {
+	/* The frames of the batch confirmed before this failure: their events are the centre's
+	 * (a ledger failure here is reported and backed off by itself). */
+	if (f->nbatch > 0 && f->adu_next > 0 && !f->stopping)
+		(void)gbt_fwd_settle(f, f->adu_next);
 	gbt_fwd_close_tcp(f);
 	gbt_fwd_fail(f, code, what);
 }
