@@ -685,6 +685,8 @@ void gbt_fwd_stop(struct gbt_fwd *f)
 {
 	if (!f)
 		return;
+	if (f->nbatch > 0 && f->adu_next > 0) /* what the centre confirmed is its */
+		(void)gbt_fwd_settle(f, f->adu_next);
 	f->stopping = true;
 	gbt_fwd_batch_drop(f);
 	if (f->resolving)
