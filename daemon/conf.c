@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf_gbt26875.h"
 #include "conf_parse.h"
+#include "i18n.h"
 #include "ledger.h"
 #include "profile_load.h"
 #include "firegw-config.h"
@@ -156,6 +158,7 @@ static cfg_opt_t platform_opts[] = {
     CFG_STR_LIST("events", NULL, CFGF_NONE),
     CFG_STR_LIST("kinds", NULL, CFGF_NONE),
     CFG_STR_LIST("grades", NULL, CFGF_NONE),
+    CONF_GBT26875_OPTS,
     CFG_END(),
 };
 
@@ -938,8 +941,15 @@ static int conf_grade_index(const char *s)
 	return grade_from_name(s);
 }
 
-static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const char *name,
-                                   struct platform_conf *x)
+static bool conf_device_known(const void *ctx, const char *id)
+{
+	const struct conf *c = ctx;
+
+	return !c->devices || conf_device(c, id) != NULL;
+}
+
+static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const struct conf *c,
+                                   const char *name, struct platform_conf *x)
 {
 	bool userinfo = false;
 
@@ -963,8 +973,9 @@ static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const char *n
 	x->grades = conf_platform_filter(p, s, "grades", x->label, conf_grade_index,
 	                                 "immediate, major, significant, general");
 
-	x->enabled = conf_parse_isset(p, s, "url");
 	x->transport = strdup(cfg_getstr(s, "transport"));
+	bool gbt = strcmp(x->transport, "gbt26875") == 0;
+	x->enabled = gbt ? conf_gbt26875_isset(p, s) : conf_parse_isset(p, s, "url");
 	x->url = dupstr(cfg_getstr(s, "url"));
 	x->token_file = conf_path_opt(p, s, "token_file");
 	x->ca_file = conf_path_opt(p, s, "ca_file");
@@ -994,8 +1005,9 @@ static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const char *n
 	x->timeout_ms = conf_parse_duration_opt(p, s, "timeout", 10000);
 	x->connect_timeout_ms = conf_parse_duration_opt(p, s, "connect_timeout", 5000);
 	x->backoff_max_ms = conf_parse_duration_opt(p, s, "backoff_max", 300000);
-	if (strcmp(x->transport, "https") && strcmp(x->transport, "mqtt"))
-		conf_parse_error(p, s, "transport", "%s: transport '%s' is not https or mqtt", x->label,
+	if (strcmp(x->transport, "https") && strcmp(x->transport, "mqtt") && !gbt)
+		conf_parse_error(p, s, "transport",
+		                 _("%s: transport '%s' is not https, mqtt or gbt26875"), x->label,
 		                 x->transport);
 	/* The shipped template: url = "" until the installer sets it. */
 	if (x->url && !*x->url)
@@ -1023,6 +1035,18 @@ static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const char *n
 		                 "%s: connect_timeout must be longer than 0", x->label);
 	if (x->backoff_max_ms < 1000 && conf_parse_isset(p, s, "backoff_max"))
 		conf_parse_error(p, s, "backoff_max", "%s: backoff_max must be at least 1s", x->label);
+	if (gbt) {
+		if (x->enabled && !userinfo)
+			x->gbt = conf_gbt26875_read(p, s, x->label, x->url, conf_device_known, c);
+		/* host and port written apart: the url status shows, as it would be written. */
+		if (x->gbt && !x->url && x->gbt->host &&
+		    asprintf(&x->url, "gbt26875://%s:%d", x->gbt->host, x->gbt->port) < 0)
+			x->url = NULL;
+		/* The vendors' practice, 20-30 s, unless written. */
+		if (!conf_parse_isset(p, s, "heartbeat"))
+			x->heartbeat_ms = 30000;
+	} else
+		conf_gbt26875_refuse(p, s, x->label);
 	if (x->transport && strcmp(x->transport, "mqtt") == 0) {
 		if (!userinfo) /* the url is refused already */
 			conf_read_platform_mqtt(p, s, x);
@@ -1049,7 +1073,7 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 	/* The unnamed block first: after an upgrade it is the one an older ledger's waiting
 	 * events belong to (ledger_set_dests). */
 	if (has_unnamed)
-		conf_read_platform_one(p, unnamed, "platform", &c->platforms[n++]);
+		conf_read_platform_one(p, unnamed, c, "platform", &c->platforms[n++]);
 	for (size_t i = 0; i < named; i++) {
 		cfg_t *s = cfg_getnsec(p->cfg, "platform", (unsigned)i);
 
@@ -1057,7 +1081,7 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 			conf_parse_error(p, s, NULL,
 			                 "platform \"platform\" is the name of the unnamed platform "
 			                 "block; give this one another name");
-		conf_read_platform_one(p, s, cfg_title(s), &c->platforms[n++]);
+		conf_read_platform_one(p, s, c, cfg_title(s), &c->platforms[n++]);
 	}
 	c->nplatforms = n;
 }
@@ -1226,6 +1250,7 @@ void conf_free(struct conf *c)
 		free(pl->username);
 		free(pl->password_file);
 		free(pl->mqtt_host);
+		conf_gbt26875_free(pl->gbt);
 	}
 	free(c->platforms);
 	struct mqtt_conf *m = &c->mqtt;

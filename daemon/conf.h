@@ -12,6 +12,8 @@
 #include "modbus_bus.h"
 #include "profile.h"
 
+struct conf_gbt26875;
+
 struct device_conf {
 	char *id;
 	char *bus; /* Modbus devices */
@@ -46,7 +48,7 @@ struct platform_conf {
 	uint32_t kinds;  /* bit per enum kind, 0 = all */
 	uint32_t grades; /* bit per enum grade, 0 = all */
 	bool enabled;
-	char *transport; /* "https" or "mqtt" */
+	char *transport; /* "https", "mqtt" or "gbt26875" */
 	char *url;
 	char *token_file;
 	char *ca_file, *cert_file, *key_file, *pin;
@@ -64,6 +66,8 @@ struct platform_conf {
 	int64_t keepalive_ms; /* MQTT keepalive: a dead broker is noticed within 1.5 times it */
 	/* mqtt:// with a password: accepted only when set (warned at every start). */
 	bool insecure_plaintext;
+	/* transport "gbt26875": the centre's keys (conf_gbt26875.h), NULL otherwise. */
+	struct conf_gbt26875 *gbt;
 };
 
 struct mqtt_conf {

@@ -24,6 +24,7 @@
 #include "rules.h"
 #include "uplink.h"
 #include "uplink_mqtt.h"
+#include "forward_gbt26875.h"
 #include "daemon_int.h"
 #include "firegw-config.h"
 
@@ -130,12 +131,16 @@ void daemon_dests_kick(struct daemon *d)
 	for (size_t i = 0; i < d->ndests; i++) {
 		uplink_kick(d->dests[i].https);
 		uplink_mqtt_kick(d->dests[i].mqtt);
+		gbt_fwd_kick(d->dests[i].gbt);
 	}
 }
 
 const struct uplink_stats *daemon_dest_stats(const struct daemon_dest *dd)
 {
-	return dd->https ? uplink_stats(dd->https) : dd->mqtt ? uplink_mqtt_stats(dd->mqtt) : NULL;
+	return dd->https ? uplink_stats(dd->https)
+	       : dd->mqtt ? uplink_mqtt_stats(dd->mqtt)
+	       : dd->gbt  ? gbt_fwd_stats(dd->gbt)
+	                  : NULL;
 }
 
 static void daemon_dests_stop(struct daemon *d)
@@ -143,6 +148,7 @@ static void daemon_dests_stop(struct daemon *d)
 	for (size_t i = 0; i < d->ndests; i++) {
 		uplink_free(d->dests[i].https);
 		uplink_mqtt_free(d->dests[i].mqtt);
+		gbt_fwd_stop(d->dests[i].gbt);
 	}
 	free(d->dests);
 	d->dests = NULL;
@@ -183,7 +189,9 @@ static int daemon_dests_start(struct daemon *d)
 		struct daemon_dest *dd = &d->dests[i];
 		bool fatal = false;
 
-		if (strcmp(dd->pc->transport, "mqtt") == 0)
+		if (strcmp(dd->pc->transport, "gbt26875") == 0)
+			dd->gbt = gbt_fwd_start(&d->loop, d->conf, dd->pc, d->ledger);
+		else if (strcmp(dd->pc->transport, "mqtt") == 0)
 			dd->mqtt = uplink_mqtt_new(&d->loop, d->conf, dd->pc, d->ledger, &hooks, &fatal);
 		else
 			dd->https = uplink_new(&d->loop, d->conf, dd->pc, d->ledger, &hooks, &fatal);

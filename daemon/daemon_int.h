@@ -19,18 +19,20 @@ struct acquire;
 struct mqtt_in;
 struct uplink;
 struct uplink_mqtt;
+struct gbt_fwd;
 struct control;
 struct control_peer;
 struct daemon;
 struct platform_conf;
 struct uplink_stats;
 
-/* A destination of events: a platform block and its running transport (one of the two, or
- * neither while its token file is missing). */
+/* A destination of events: a platform block and its running transport (one of them, or
+ * none while its token file is missing). */
 struct daemon_dest {
 	const struct platform_conf *pc;
 	struct uplink *https;
 	struct uplink_mqtt *mqtt;
+	struct gbt_fwd *gbt;
 };
 
 /* The destination's counters, NULL while its transport is not running. */

@@ -20,6 +20,7 @@
 #include "rules.h"
 #include "uplink.h"
 #include "uplink_mqtt.h"
+#include "forward_gbt26875.h"
 #include "firegw-config.h"
 #include "jsonfmt.h"
 
@@ -179,6 +180,8 @@ static json_t *status_destination(struct daemon *d, const struct daemon_dest *dd
 	                      (json_int_t)(oldest > 0 && now > oldest ? (now - oldest) / 1000 : 0),
 	                      "last_success", jsonfmt_time(us ? us->last_success_wall : 0));
 
+	if (o && dd->gbt)
+		json_object_set_new(o, "gbt26875", gbt_fwd_status_json(dd->gbt));
 	if (!o || !full)
 		return o;
 	if (pc->url)

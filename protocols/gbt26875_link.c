@@ -206,12 +206,12 @@ enum gbt26875_outcome gbt26875_link_input(struct gbt26875_link *l, const struct 
 		if (cmd == GBT26875_CMD_CONFIRM) {
 			l->confirmed++;
 			l->last_confirm_ms = now_ms;
+			l->tries = 0;
 		} else {
-			l->denied++;
+			l->denied++; /* tries kept: gbt26875_link_resend may send it again */
 		}
 		l->state = GBT26875_LINK_IDLE;
 		l->idle_since_ms = now_ms;
-		l->tries = 0;
 		return ev->outcome;
 	case GBT26875_CMD_CONTROL:
 	case GBT26875_CMD_REQUEST:
@@ -225,6 +225,21 @@ enum gbt26875_outcome gbt26875_link_input(struct gbt26875_link *l, const struct 
 		gbt26875_link_reply(l, &f->h, GBT26875_CMD_DENY, NULL, t, ev);
 		return ev->outcome;
 	}
+}
+
+enum gbt26875_err gbt26875_link_resend(struct gbt26875_link *l, int64_t now_ms,
+                                       const uint8_t **frame, size_t *frame_len)
+{
+	if (l->state != GBT26875_LINK_IDLE || l->out_len == 0 || l->tries < 1 ||
+	    l->tries >= l->conf.tries)
+		return GBT26875_BAD_ARG;
+	l->tries++;
+	l->resent++;
+	l->deadline_ms = now_ms + l->conf.answer_timeout_ms;
+	l->state = GBT26875_LINK_WAITING;
+	*frame = l->out;
+	*frame_len = l->out_len;
+	return GBT26875_OK;
 }
 
 enum gbt26875_due gbt26875_link_tick(struct gbt26875_link *l, int64_t now_ms,

@@ -96,6 +96,12 @@ enum gbt26875_outcome gbt26875_link_input(struct gbt26875_link *l, const struct 
                                           const struct gbt26875_time *t,
                                           struct gbt26875_link_event *ev);
 
+/* After a deny of the frame in flight (the centre could not use it: damaged on the way):
+ * the same frame again, same serial and bytes, as one more try. BAD_ARG when the link is not
+ * idle after a deny or every try is used (then the exchange has failed). */
+enum gbt26875_err gbt26875_link_resend(struct gbt26875_link *l, int64_t now_ms,
+                                       const uint8_t **frame, size_t *frame_len);
+
 enum gbt26875_due {
 	GBT26875_DUE_NOTHING,
 	GBT26875_DUE_RESEND,    /* write *frame again: same bytes, same serial */

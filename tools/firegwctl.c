@@ -23,6 +23,7 @@
 #include "log.h"
 #include "textesc.h"
 #include "firegw-config.h"
+#include "i18n.h"
 
 #define DEFAULT_SOCKET  "/run/firegw/control"
 #define DEFAULT_CONF    FIREGW_SYSCONFDIR "/firegw.conf"
@@ -389,6 +390,17 @@ static void print_status(json_t *r)
 			       num(dd, "failures_in_a_row"), num(dd, "retry_in_s"),
 			       str(dd, "last_error"));
 		printf("\n");
+		json_t *gl = json_object_get(dd, "gbt26875");
+		if (gl) {
+			char t2[40];
+
+			/* A monitoring centre: its link, the last confirm, what it asked. */
+			printf(_("              centre link %s; last confirm %s; roll calls %lld (last "
+			         "%s); clock syncs %lld; denied %lld; controls denied %lld\n"),
+			       str(gl, "link"), when(gl, "last_confirm", t, sizeof(t)),
+			       num(gl, "roll_calls"), when(gl, "last_roll_call", t2, sizeof(t2)),
+			       num(gl, "clock_syncs"), num(gl, "denied"), num(gl, "controls_denied"));
+		}
 	}
 	json_t *mq = json_object_get(r, "mqtt");
 	if (mq) {

@@ -30,6 +30,7 @@
 
 #include "clock.h"
 #include "conf.h"
+#include "conf_gbt26875.h"
 #include "conf_parse.h"
 #include "ledger.h"
 #include "policy.h"
@@ -1577,6 +1578,75 @@ static void test_platform_destinations(void **state)
 	free(dir);
 }
 
+/* A fire monitoring centre over GB/T 26875.3: the url or host and port, the defaults of
+ * docs/gbt26875.md section 4, and each mistake of its block reported. */
+static void test_platform_gbt26875(void **state)
+{
+	(void)state;
+	char *dir = testutil_mkdtemp();
+	struct conf_errors errs;
+	struct conf *c = testutil_conf(dir, "platform \"centre\" {\n"
+	                                    "  transport = \"gbt26875\"\n"
+	                                    "  url = \"gbt26875://centre.example.invalid:9000\"\n"
+	                                    "  source_address = \"0x379\"\n"
+	                                    "  centre_address = \"88888\"\n"
+	                                    "}\n");
+	const struct platform_conf *pc = &c->platforms[0];
+
+	assert_true(pc->enabled);
+	assert_non_null(pc->gbt);
+	assert_string_equal(pc->gbt->host, "centre.example.invalid");
+	assert_int_equal(pc->gbt->port, 9000);
+	assert_int_equal(pc->gbt->src, 0x379);
+	assert_int_equal(pc->gbt->dst, 88888);
+	assert_int_equal(pc->heartbeat_ms, 30000);
+	assert_int_equal(pc->gbt->answer_timeout_ms, 10000);
+	assert_int_equal(pc->gbt->tries, 3);
+	assert_int_equal(pc->gbt->sys_type, -1);
+	assert_int_equal(pc->gbt->sys_addr, 1);
+	assert_int_equal(pc->gbt->residual_analog_type, 128);
+	assert_true(pc->gbt->pre_alarm);
+	assert_false(pc->gbt->apply_clock_sync);
+	conf_free(c);
+
+	/* host and port written apart: the same, and the url status shows. */
+	c = testutil_conf(dir, "platform \"centre\" {\n  transport = \"gbt26875\"\n"
+	                       "  host = \"10.0.0.9\"\n  port = 9001\n  source_address = \"1\"\n}\n");
+	assert_string_equal(c->platforms[0].gbt->host, "10.0.0.9");
+	assert_int_equal(c->platforms[0].gbt->port, 9001);
+	assert_string_equal(c->platforms[0].url, "gbt26875://10.0.0.9:9001");
+	conf_free(c);
+
+	char *text;
+	assert_true(asprintf(&text,
+	                     "gateway {\n  id = \"GW-T\"\n  data_dir = \"%s\"\n}\n"
+	                     "platform \"a\" {\n  transport = \"gbt26875\"\n"
+	                     "  url = \"gbt26875://h.example.invalid\"\n  token_file = \"t\"\n"
+	                     "  tries = 0\n  pre_alarm = \"loud\"\n"
+	                     "  device \"nobody\" {\n    component_type = 300\n  }\n}\n"
+	                     "platform \"b\" {\n  transport = \"gbt26875\"\n  host = \"h\"\n"
+	                     "  port = 9000\n  source_address = \"0x1000000000000\"\n}\n"
+	                     "platform \"c\" {\n  url = \"https://c.example.invalid/api\"\n"
+	                     "  source_address = \"1\"\n}\n",
+	                     dir) > 0);
+	testutil_conf_errors(dir, text, &errs);
+	assert_true(has_error(&errs, "platform 'a': the monitoring centre's port must be 1-65535"));
+	assert_true(has_error(&errs, "platform 'a': source_address is required"));
+	assert_true(has_error(&errs, "platform 'a': token_file is not used with transport"));
+	assert_true(has_error(&errs, "platform 'a': tries 0 is outside 1-10"));
+	assert_true(has_error(&errs, "platform 'a': pre_alarm 'loud' is not supervisory or none"));
+	assert_true(has_error(&errs, "platform 'a' device 'nobody': no device of that id"));
+	assert_true(has_error(&errs, "platform 'a' device 'nobody': component_type 300 is outside"));
+	assert_true(has_error(&errs, "platform 'b': source_address '0x1000000000000' is not a "
+	                             "number of at most 48 bits"));
+	assert_true(has_error(&errs, "platform 'c': source_address is for transport = "
+	                             "\"gbt26875\""));
+	conf_errors_finish(&errs);
+	free(text);
+	testutil_rmdir(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1590,6 +1660,7 @@ int main(void)
 	    cmocka_unit_test(test_untitled_section_merges),
 	    cmocka_unit_test(test_platform_destinations),
 	    cmocka_unit_test(test_county_rules),
+	    cmocka_unit_test(test_platform_gbt26875),
 	    cmocka_unit_test(test_allowed_lookalikes),
 	    cmocka_unit_test(test_bug_truncated_ints),
 	    cmocka_unit_test(test_bug_unclosed_section),

@@ -199,8 +199,30 @@ static void test_deny_and_stray(void **state)
 	                 GBT26875_OUT_DENIED);
 	assert_int_equal(l.denied, 1);
 	assert_int_equal(l.state, GBT26875_LINK_IDLE);
+	/* Denied: the same bytes again, twice more (3 tries), then no more. */
+	const uint8_t *again;
+	size_t again_n;
+	uint8_t first[GBT26875_MAX_FRAME];
+	memcpy(first, out, n);
+	for (int k = 2; k <= 3; k++) {
+		assert_int_equal(gbt26875_link_resend(&l, 20, &again, &again_n), GBT26875_OK);
+		assert_int_equal(again_n, n);
+		assert_memory_equal(again, first, n);
+		assert_int_equal(l.tries, k);
+		assert_int_equal(l.state, GBT26875_LINK_WAITING);
+		assert_int_equal(gbt26875_link_input(&l, &f, GBT26875_OK, 20, &t_sent, &ev),
+		                 GBT26875_OUT_DENIED);
+	}
+	assert_int_equal(gbt26875_link_resend(&l, 20, &again, &again_n), GBT26875_BAD_ARG);
+	assert_int_equal(l.resent, 2);
+	/* After a confirm there is nothing to resend. */
+	assert_int_equal(gbt26875_link_send(&l, a.buf, a.len, &t_sent, 30, &out, &n), GBT26875_OK);
+	centre_frame(&f, 2, GBT26875_CMD_CONFIRM, NULL, 0);
+	assert_int_equal(gbt26875_link_input(&l, &f, GBT26875_OK, 30, &t_sent, &ev),
+	                 GBT26875_OUT_CONFIRMED);
+	assert_int_equal(gbt26875_link_resend(&l, 30, &again, &again_n), GBT26875_BAD_ARG);
 	/* An answer (5) to nothing firegw asked: ignored. */
-	centre_frame(&f, 2, GBT26875_CMD_ANSWER, NULL, 0);
+	centre_frame(&f, 5, GBT26875_CMD_ANSWER, NULL, 0);
 	assert_int_equal(gbt26875_link_input(&l, &f, GBT26875_OK, 30, &t_sent, &ev),
 	                 GBT26875_OUT_NONE);
 	assert_int_equal(ev.reply_len, 0);
