@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* conf_parse: libconfuse with line marks and file:line errors. */
+#include "i18n.h"
 #include "conf_parse.h"
 
 #include <ctype.h>
@@ -88,8 +89,8 @@ static int conf_parse_validate(cfg_t *cfg, cfg_opt_t *opt)
 				    &p->src, conf_parse_opening(p, opt->name, cfg->line));
 
 				conf_errors_add(p->errs, now.file, now.line,
-				                "%s '%s' is defined twice (first at %s:%d); names "
-				                "must be unique",
+				                _("%s '%s' is defined twice (first at %s:%d); names "
+				                "must be unique"),
 				                opt->name, title ? title : "", was.file, was.line);
 				free(key);
 				return 0;
@@ -142,12 +143,12 @@ int conf_parse_file(struct conf_parse *p, const char *path, cfg_opt_t *opts,
 	char renamed[64];
 	snprintf(renamed, sizeof(renamed), "%s_unnamed", untitled ? untitled : "");
 	if (untitled && conf_source_rename_untitled(&p->src, untitled, renamed) != 0) {
-		conf_errors_add(errs, path, 0, "out of memory");
+		conf_errors_add(errs, path, 0, _("out of memory"));
 		return -1;
 	}
 	p->cfg = cfg_init(opts, CFGF_NONE);
 	if (!p->cfg) {
-		conf_errors_add(errs, path, 0, "out of memory");
+		conf_errors_add(errs, path, 0, _("out of memory"));
 		return -1;
 	}
 	cfg_set_error_function(p->cfg, conf_parse_errfunc);
@@ -156,7 +157,7 @@ int conf_parse_file(struct conf_parse *p, const char *path, cfg_opt_t *opts,
 	conf_parse_current = NULL;
 	if (rc != CFG_SUCCESS) {
 		if (errs->n == before)
-			conf_errors_add(errs, path, 0, "cannot be parsed");
+			conf_errors_add(errs, path, 0, _("cannot be parsed"));
 		return -1;
 	}
 	return 0;
@@ -295,8 +296,8 @@ int64_t conf_parse_duration_opt(struct conf_parse *p, cfg_t *sec, const char *op
 		else if (strcmp(cfg_name(sec), "root") != 0)
 			snprintf(who, sizeof(who), "%s: ", cfg_name(sec));
 		conf_parse_error(p, sec, opt,
-		                 "%s%s = \"%s\" is not a duration; write a positive number with a "
-		                 "unit, e.g. \"500ms\", \"5s\", \"30m\", \"72h\", \"7d\"",
+		                 _("%s%s = \"%s\" is not a duration; write a positive number with a "
+		                 "unit, e.g. \"500ms\", \"5s\", \"30m\", \"72h\", \"7d\""),
 		                 who, opt, s);
 		return dflt_ms;
 	}

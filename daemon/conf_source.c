@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* conf_source: comment stripping and include() expansion with a line map. */
+#include "i18n.h"
 #include "conf_source.h"
 
 #include <ctype.h>
@@ -324,32 +325,32 @@ static int conf_source_file(struct conf_source *s, const char *path, int depth,
 
 	if (depth > CONF_MAX_DEPTH) {
 		conf_errors_add(errs, from_file, from_line,
-		                "include(\"%s\"): nested more than %d deep (an include loop?)",
+		                _("include(\"%s\"): nested more than %d deep (an include loop?)"),
 		                path, CONF_MAX_DEPTH);
 		return -1;
 	}
 	buf = conf_read_file(path, &n, &err, &st);
 	if (!buf) {
 		if (from_file)
-			conf_errors_add(errs, from_file, from_line, "include(\"%s\"): %s", path,
+			conf_errors_add(errs, from_file, from_line, _("include(\"%s\"): %s"), path,
 			                strerror(err));
 		else
-			conf_errors_add(errs, path, 0, "cannot read: %s", strerror(err));
+			conf_errors_add(errs, path, 0, _("cannot read: %s"), strerror(err));
 		return -1;
 	}
 	/* The config says where the token goes: a file someone else can write is not read. */
 	if (secret_judge_trusted(&st, path, geteuid(), secret_service_uid(), why, sizeof(why)) !=
 	    0) {
 		if (from_file)
-			conf_errors_add(errs, from_file, from_line, "include(\"%s\"): %s", path,
+			conf_errors_add(errs, from_file, from_line, _("include(\"%s\"): %s"), path,
 			                why);
 		else
-			conf_errors_add(errs, path, 0, "refused: %s", why);
+			conf_errors_add(errs, path, 0, _("refused: %s"), why);
 		free(buf);
 		return -1;
 	}
 	if (memchr(buf, '\0', n)) {
-		conf_errors_add(errs, path, 0, "contains a NUL byte; is this a config file?");
+		conf_errors_add(errs, path, 0, _("contains a NUL byte; is this a config file?"));
 		free(buf);
 		return -1;
 	}
@@ -386,8 +387,8 @@ static int conf_source_file(struct conf_source *s, const char *path, int depth,
 		} else {
 			if (is_inc < 0)
 				conf_errors_add(errs, name, line,
-				                "include: write it alone on its line as "
-				                "include(\"file.conf\")");
+				                _("include: write it alone on its line as "
+				                "include(\"file.conf\")"));
 			if (conf_source_put(s, p, len) != 0 || conf_source_put(s, "\n", 1) != 0 ||
 			    conf_source_line(s, name, line) != 0)
 				rc = -1;
@@ -429,7 +430,7 @@ static int conf_source_braces(struct conf_source *s, struct conf_errors *errs)
 	struct conf_line w = conf_source_where(s, open_line[depth > 64 ? 63 : depth - 1]);
 	conf_errors_add(
 	    errs, w.file, w.line,
-	    "this section is never closed: a '}' is missing before the end of the file");
+	    _("this section is never closed: a '}' is missing before the end of the file"));
 	return -1;
 }
 

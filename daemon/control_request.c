@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* control_request: a control-socket request line into a command and its checked arguments. */
+#include "i18n.h"
 #include "control_request.h"
 
 #include <stdarg.h>
@@ -17,21 +18,21 @@ const struct control_option control_options[] = {
 };
 
 const struct control_command control_commands[CONTROL_NCMDS] = {
-    [CONTROL_STATUS] = {"status", "", NULL, "", "the gateway at a glance"},
+    [CONTROL_STATUS] = {"status", "", NULL, "", N_("the gateway at a glance")},
     [CONTROL_DEVICES] = {"devices", "", NULL, "",
-                         "every device, why it has no data, its last values"},
+                         N_("every device, why it has no data, its last values")},
     [CONTROL_HAZARDS] = {"hazards", "ogsdl", NULL,
                          "[--open] [--grade G] [--since T] [--device D] [--limit N]",
-                         "hazard items, newest first"},
-    [CONTROL_HAZARD] = {"hazard", "", "id", "ID", "one item with its event history"},
-    [CONTROL_OUTBOX] = {"outbox", "l", NULL, "[--limit N]", "events waiting for the platform"},
+                         N_("hazard items, newest first")},
+    [CONTROL_HAZARD] = {"hazard", "", "id", "ID", N_("one item with its event history")},
+    [CONTROL_OUTBOX] = {"outbox", "l", NULL, "[--limit N]", N_("events waiting for the platform")},
     [CONTROL_DEADLETTER] = {"deadletter", "l", NULL, "[--limit N]",
-                            "events the platform rejected, with its reason"},
+                            N_("events the platform rejected, with its reason")},
     [CONTROL_TEST] = {"test", "w", "device", "DEVICE [--wait S]",
-                      "a test alarm end to end; waits for the platform"},
-    [CONTROL_RELOAD] = {"reload", "", NULL, "", "reload the configuration"},
+                      N_("a test alarm end to end; waits for the platform")},
+    [CONTROL_RELOAD] = {"reload", "", NULL, "", N_("reload the configuration")},
     [CONTROL_REPORT] = {"report", "m", NULL, "--month YYYY-MM",
-                        "the monthly summary by grade and kind"},
+                        N_("the monthly summary by grade and kind")},
 };
 
 const char *control_request_name(enum control_cmd cmd)

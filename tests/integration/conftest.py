@@ -65,6 +65,8 @@ FIREGW = BUILD_ROOT / "firegw"
 # The binary itself: a test that puts a wrapper of its own in FIREGW is not run under valgrind.
 _REAL_FIREGW = FIREGW
 EXAMPLES = SOURCE_ROOT / "config" / "examples"
+# The message catalogues as built (po/<lang>/LC_MESSAGES/firegw.mo), for firegw and firegwctl.
+os.environ.setdefault("FIREGW_LOCALEDIR", str(BUILD_ROOT / "po"))
 PROFILES = SOURCE_ROOT / "config" / "profiles"
 
 
