@@ -213,16 +213,28 @@ static char *conf_path_opt(struct conf_parse *p, cfg_t *sec, const char *opt)
 
 /* A secret file (token, password, private key) that breaks secret.h's rules is a config
  * error, so that `firegw check`, the start and a reload name it with its line and the fix,
- * as the daemon would refuse it. A file that does not exist is left to its reader: a missing
- * token keeps the uplink off, a missing key fails the connection, each saying so. */
+ * as the daemon would refuse it. A file that does not exist is a warning: the daemon starts
+ * without it (a missing token keeps the uplink off, a missing key fails the connection). */
 static void conf_secret_file(struct conf_parse *p, cfg_t *sec, const char *section,
                              const char *opt, const char *path, const char *what)
 {
 	char err[1024];
 
-	if (path && secret_check_private(path, what, strcmp(what, "private key") == 0, err,
-	                                 sizeof(err)) < 0)
+	int rc = path ? secret_check_private(path, what, strcmp(what, "private key") == 0, err,
+	                                     sizeof(err))
+	              : 0;
+	struct conf_line w;
+
+	if (rc < 0) {
 		conf_parse_error(p, sec, opt, "%s: %s %s", section, opt, err);
+	} else if (rc > 0) {
+		w = conf_parse_where(p, sec, opt);
+		conf_errors_warn(p->errs, w.file, w.line,
+		                 _("%s: %s %s does not exist yet: what needs the %s stays off until "
+		                   "it does; create it with: install -m 600 -o firegw /dev/null %s, "
+		                   "then put the %s in it"),
+		                 section, opt, path, _(what), path, _(what));
+	}
 }
 
 /* A file that decides where the secrets go (a ca_file) must be writable by no one else. */
@@ -322,6 +334,27 @@ static void conf_read_site(struct conf_parse *p, struct conf *c)
 	x->responsible_phone = strdup(cfg_getstr(s, "responsible_phone"));
 	x->acceptor = strdup(cfg_getstr(s, "acceptor"));
 	x->acceptor_phone = strdup(cfg_getstr(s, "acceptor_phone"));
+	/* Not refused (a gateway on the bench has no site yet), but every hazard names them. */
+	struct conf_line w = conf_parse_where(p, s, NULL);
+	if (w.line == 0) {
+		conf_errors_warn(p->errs, p->src.nfiles ? p->src.files[0] : c->path, 0,
+		                 _("no site section: hazards reach the platform without the site's "
+		                   "address, responsible person and acceptor; add site { county = \"...\" "
+		                   "address = \"...\" responsible = \"...\" acceptor = \"...\" }"));
+		return;
+	}
+	if (x->responsible && !*x->responsible) {
+		w = conf_parse_where(p, s, conf_parse_isset(p, s, "responsible") ? "responsible" : NULL);
+		conf_errors_warn(p->errs, w.file, w.line,
+		                 _("site: responsible (消防安全责任人) is empty: every hazard names the "
+		                   "person answerable for the building; write their name"));
+	}
+	if (x->acceptor && !*x->acceptor) {
+		w = conf_parse_where(p, s, conf_parse_isset(p, s, "acceptor") ? "acceptor" : NULL);
+		conf_errors_warn(p->errs, w.file, w.line,
+		                 _("site: acceptor (验收人) is empty: write the name of the person who "
+		                   "accepts a rectification"));
+	}
 }
 
 static int conf_grade_opt(struct conf_parse *p, cfg_t *sec, const char *opt, int dflt)
@@ -963,6 +996,7 @@ struct conf *conf_load(const char *path, struct conf_errors *errs)
 	conf_schema_init();
 	if (conf_parse_file(&p, path, root_opts, "platform", errs) != 0) {
 		conf_parse_finish(&p);
+		conf_errors_sort(errs, before);
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));

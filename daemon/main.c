@@ -39,19 +39,32 @@ static void usage(FILE *f)
  * summary (before detaching, where only the errors matter). Returns the exit code. */
 static int cmd_check(const char *path, bool quiet)
 {
-	struct conf_errors errs;
+	struct conf_errors errs, warnings, all;
 	struct conf *c;
+	size_t nerr;
 
 	conf_errors_init(&errs);
+	conf_errors_init(&warnings);
+	conf_errors_init(&all);
+	errs.warnings = quiet ? NULL : &warnings;
 	c = conf_load(path, &errs);
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s\n", errs.items[i]);
-	if (!c && !quiet)
-		fprintf(stderr, _("%s: %zu error(s)\n"), path, errs.n);
+	nerr = errs.n;
+	/* Errors and warnings in one list, in the order of the file's lines. */
+	conf_errors_take(&all, &errs);
+	conf_errors_take(&all, &warnings);
+	conf_errors_sort(&all, 0);
+	for (size_t i = 0; i < all.n; i++)
+		fprintf(stderr, "%s\n", all.items[i]);
+	if (!c && !quiet && all.n > nerr)
+		fprintf(stderr, _("%s: %zu error(s), %zu warning(s)\n"), path, nerr, all.n - nerr);
+	else if (!c && !quiet)
+		fprintf(stderr, _("%s: %zu error(s)\n"), path, nerr);
 	else if (c && !quiet)
 		printf(_("%s: ok (gateway %s, %zu buses, %zu devices, %zu profiles)\n"), path,
 		       c->gateway_id, c->nbuses, c->ndevices, c->nprofiles);
-	conf_errors_finish(&errs);
+	if (c && !quiet && all.n)
+		fprintf(stderr, _("%s: %zu warning(s)\n"), path, all.n);
+	conf_errors_finish(&all);
 	if (!c)
 		return 1;
 	conf_free(c);

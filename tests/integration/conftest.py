@@ -100,6 +100,16 @@ def daemon_env(extra=None):
     return env
 
 
+def person_env(lang):
+    """The environment of a person at a shell: LANG as given (zh_CN.UTF-8, C), nothing
+    overriding it (daemon_env's LC_ALL=C dropped)."""
+    env = daemon_env()
+    for k in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        env.pop(k, None)
+    env["LANG"] = lang
+    return env
+
+
 # ---- valgrind ----
 
 _wrap = VALGRIND  # off during a test marked no_valgrind

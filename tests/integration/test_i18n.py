@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (BUILD_ROOT, FIREGW, SOURCE_ROOT, _run_to_end, daemon_env, firegw_argv,
+from conftest import (BUILD_ROOT, SOURCE_ROOT, _run_to_end, firegw_argv, person_env,
                       write_site_config)
 
 PO = SOURCE_ROOT / "po" / "zh_CN.po"
@@ -24,22 +24,13 @@ FIREGWCTL = BUILD_ROOT / "firegwctl"
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
-def lang_env(lang):
-    """A person's environment: LANG as given, nothing overriding it."""
-    env = daemon_env()
-    for k in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
-        env.pop(k, None)
-    env["LANG"] = lang
-    return env
-
-
 def firegw(lang, *args):
     argv, pattern = firegw_argv("i18n")
-    return _run_to_end("firegw", argv, pattern, args, 30, env=lang_env(lang))
+    return _run_to_end("firegw", argv, pattern, args, 30, env=person_env(lang))
 
 
 def firegwctl(lang, *args):
-    return _run_to_end("firegwctl", [str(FIREGWCTL)], None, args, 30, env=lang_env(lang))
+    return _run_to_end("firegwctl", [str(FIREGWCTL)], None, args, 30, env=person_env(lang))
 
 
 def po_entries(text):
