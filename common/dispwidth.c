@@ -2,15 +2,31 @@
 /* dispwidth: display width of UTF-8 text and padding by it. */
 #include "dispwidth.h"
 
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 #include <wchar.h>
+
+/* Terminals show UTF-8 whatever LC_CTYPE says (firegwctl run with LANG=C still prints a
+ * Chinese location): widths are taken in C.UTF-8 when the system has it. */
+static locale_t dispwidth_utf8(void)
+{
+	static locale_t u8;
+	static int tried;
+
+	if (!tried) {
+		tried = 1;
+		u8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	}
+	return u8;
+}
 
 int dispwidth_of(const char *s)
 {
 	mbstate_t st;
 	int w = 0;
 	size_t left = s ? strlen(s) : 0;
+	locale_t u8 = dispwidth_utf8(), old = u8 ? uselocale(u8) : (locale_t)0;
 
 	memset(&st, 0, sizeof(st));
 	while (left > 0) {
@@ -29,6 +45,8 @@ int dispwidth_of(const char *s)
 		s += n;
 		left -= n;
 	}
+	if (u8)
+		uselocale(old);
 	return w;
 }
 

@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 
-/* Columns `s` takes in the current LC_CTYPE (wcwidth); a byte that is not UTF-8, or a
- * character without a width, counts as one. */
+/* Columns `s` takes as UTF-8 (wcwidth in C.UTF-8, or in LC_CTYPE where the system lacks it); a
+ * byte that is not UTF-8, or a character without a width, counts as one. */
 int dispwidth_of(const char *s);
 /* `s` followed by spaces up to `width` columns (nothing added when it is wider), into out.
  * Returns out. */

@@ -9,7 +9,6 @@ Chinese quotes, ＝ and ｛｝ are named as such.
 """
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -179,8 +178,8 @@ def good_config(tmp_path):
 ])
 def test_lookalikes_named(tmp_path, name, change, line, en, zh):
     conf = tmp_path / "site.conf"
-    assert check(Path(conf.write_text(good_config(tmp_path), encoding="utf-8") and conf)
-                 ).returncode == 0
+    conf.write_text(good_config(tmp_path), encoding="utf-8")
+    assert check(conf).returncode == 0
     conf.write_text(change(good_config(tmp_path)), encoding="utf-8")
     for lang, want in (("C", en), ("zh_CN.UTF-8", zh)):
         r = check(conf, lang)

@@ -7,17 +7,24 @@ errors and firegwctl errors in Chinese, an English one in English; JSON stays En
 """
 
 import ast
+import datetime
+import json
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import unicodedata
+import zoneinfo
 from pathlib import Path
 
 import pytest
 
 from conftest import (BUILD_ROOT, SOURCE_ROOT, _run_to_end, firegw_argv, person_env,
                       write_site_config)
+from test_control import sockdir, write as ctl_write  # noqa: F401 (fixture)
+from test_uplink import (GATEWAY, LONG, gw, start_gw, wait_until,  # noqa: F401 (fixtures)
+                         _clean_exit)
 
 PO = SOURCE_ROOT / "po" / "zh_CN.po"
 FIREGWCTL = BUILD_ROOT / "firegwctl"
@@ -155,3 +162,89 @@ def test_daemon_speaks_gateway_language(daemon_factory, site):
     d.wait_log(r"^<5>firegw \S+ 已就绪：网关 ZW-0001，1 条总线，5 台设备，台账 ")
     assert d.stop() == 0, d.log_text()
     assert any(re.match(r"^<5>\S+：正在停止$", l) for l in d.lines), d.log_text()
+
+
+# ---- firegwctl's tables: local time with its offset, Chinese columns aligned ----
+
+def cols(s):
+    """Terminal columns of s: a wide (CJK) character takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+
+
+def col_of(line, text):
+    """The terminal column where text starts in line."""
+    return cols(line[:line.index(text)])
+
+
+def local(utc, tz="Asia/Shanghai"):
+    """'2026-11-23T13:40:02.123Z' -> '2026-11-23 21:40:02 +08', as firegwctl shows it."""
+    t = datetime.datetime.strptime(utc[:19], "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=datetime.timezone.utc).astimezone(zoneinfo.ZoneInfo(tz))
+    off = t.utcoffset().total_seconds()
+    sign = "-" if off < 0 else "+"
+    off = abs(int(off))
+    return t.strftime("%Y-%m-%d %H:%M:%S ") + (
+        f"{sign}{off // 3600:02d}" if off % 3600 == 0 else
+        f"{sign}{off // 3600:02d}:{off // 60 % 60:02d}")
+
+
+def ctl_as(lang, sock, *args, tz="Asia/Shanghai"):
+    env = person_env(lang)
+    env["TZ"] = tz
+    r = _run_to_end("firegwctl", [str(FIREGWCTL)], None, ["-s", sock, *args], 60, env=env)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_firegwctl_tables_local_time_both_languages(gw, sockdir, sims, daemon_factory):
+    sim = sims("20")
+    sock = ctl_write(gw, sockdir, smoke_port=sim.port, dead=0)
+    d = start_gw(daemon_factory, gw)
+    sim.set(20, "input", 0, 0b1)
+    hid = d.wait_log(r"hazard (\S+) raised: fire_alarm", timeout=LONG).group(1)
+
+    def item():
+        hs = json.loads(ctl_as("C", sock, "--json", "hazards"))["hazards"]
+        return next((x for x in hs if x["id"] == hid), None)
+    wait_until("the alarm committed", item, daemon=d)
+    h = item()
+    # JSON keeps UTC.
+    assert h["first_seen"].endswith("Z") and h["deadline"].endswith("Z")
+    first, deadline = local(h["first_seen"]), local(h["deadline"])
+    assert first.endswith(" +08")
+
+    en = ctl_as("C", sock, "hazards").splitlines()
+    zh = ctl_as("zh_CN.UTF-8", sock, "hazards").splitlines()
+    for lines, heads, words in (
+            (en, ["ID", "GRADE", "STATUS", "KIND", "DEVICE/POINT", "LOCATION", "FIRST SEEN",
+                  "DEADLINE", "FLAGS"], ["immediate", "open", "fire_alarm"]),
+            (zh, ["编号", "等级", "状态", "类型", "设备/监测点", "安装位置", "首次发现", "整改期限",
+                  "标记"], ["立查立改", "待处理", "火灾报警"])):
+        head, row = lines[0], next(l for l in lines if l.startswith(hid))
+        # Every column of the row starts where its heading does, counted in terminal columns.
+        for name, value in zip(heads, [hid, *words, "smoke-1/smoke", "3F 走廊", first,
+                                       deadline]):
+            assert col_of(head, name) == col_of(row, value), (name, value, head, row)
+    one = ctl_as("zh_CN.UTF-8", sock, "hazard", hid)
+    assert re.search(r"^首次发现 +" + re.escape(first) + "$", one, re.M), one
+    assert re.search(r"^整改期限 +" + re.escape(deadline) + "$", one, re.M), one
+    assert re.search(r"^等级 +立查立改$", one, re.M) and "报警" in one, one
+    one_en = ctl_as("C", sock, "hazard", hid, tz="UTC")
+    assert re.search(r"^first seen +" + re.escape(local(h["first_seen"], "UTC")) + "$",
+                     one_en, re.M), one_en
+
+    devs = ctl_as("zh_CN.UTF-8", sock, "devices").splitlines()
+    assert devs[0].split()[:4] == ["设备", "类型", "接入", "状态"]
+    smoke = next(l for l in devs if l.startswith("smoke-1"))
+    last_ok = re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08", smoke)
+    assert last_ok, smoke
+    assert col_of(devs[0], "最近正常") == col_of(smoke, last_ok.group(0)), devs
+    assert col_of(devs[0], "安装位置") == col_of(smoke, "3F 走廊"), devs
+    assert col_of(devs[0], "状态") == col_of(smoke, "正常"), devs
+    st = ctl_as("zh_CN.UTF-8", sock, "status")
+    assert "网关          " + GATEWAY in st and "未销号隐患    立查立改 1" in st, st
+    ob = ctl_as("zh_CN.UTF-8", sock, "outbox")
+    assert "报警" in ob and "产生时间" in ob, ob
+    month = h["first_seen"][:7]
+    rep = ctl_as("zh_CN.UTF-8", sock, "report", "--month", month, tz="UTC")
+    assert rep.startswith(f"{month} 月报（{month}-01 00:00:00 +00 至 "), rep
