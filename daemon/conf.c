@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* conf: schema, parse and checks of firegw.conf. */
-#include "i18n.h"
 #include "conf.h"
 
 #include <ctype.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "conf_parse.h"
+#include "i18n.h"
 #include "ledger.h"
 #include "profile_load.h"
 #include "firegw-config.h"

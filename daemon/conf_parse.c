@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* conf_parse: libconfuse with line marks and file:line errors. */
-#include "i18n.h"
 #include "conf_parse.h"
 
 #include <ctype.h>
@@ -12,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "i18n.h"
 
 #define CONF_PARSE_MAX_RECOVER 50
 

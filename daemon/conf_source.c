@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* conf_source: comment stripping and include() expansion with a line map. */
-#include "i18n.h"
 #include "conf_source.h"
 
 #include <ctype.h>
@@ -16,6 +15,7 @@
 
 #include "conf_errors.h"
 #include "conf_lint.h"
+#include "i18n.h"
 #include "secret.h"
 
 #define CONF_MAX_DEPTH 8

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* control_request: a control-socket request line into a command and its checked arguments. */
-#include "i18n.h"
 #include "control_request.h"
 
 #include <stdarg.h>
@@ -8,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "policy.h"
 
 const struct control_option control_options[] = {

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* modbus_tools: `firegw scan` and `firegw probe`: their options, the scan of a line and
  * the one-off read of a configured device. */
-#include "i18n.h"
 #include "modbus_tools.h"
 
 #include <dirent.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "i18n.h"
 #include "profile_load.h"
 #include "firegw-config.h"
 #include "modbus_bus.h"

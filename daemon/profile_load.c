@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* profile_load: loading and checking detector profiles. */
-#include "i18n.h"
 #include "profile_load.h"
 
 #include <math.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 
 #include "conf_parse.h"
+#include "i18n.h"
 #include "mqtt_map.h"
 
 #define SETPOINT_OPTS                                                                              \

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* secret: owner and mode rules of the files firegw trusts, and the reading of a secret. */
-#include "i18n.h"
 #include "secret.h"
 
 #include <errno.h>
@@ -10,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "i18n.h"
 
 uid_t secret_service_uid(void)
 {

@@ -198,7 +198,10 @@ def ctl_as(lang, sock, *args, tz="Asia/Shanghai"):
 
 def test_firegwctl_tables_local_time_both_languages(gw, sockdir, sims, daemon_factory):
     sim = sims("20")
-    sock = ctl_write(gw, sockdir, smoke_port=sim.port, dead=0)
+    # The gateway speaks Chinese (its hazard titles, for the platform); each firegwctl the
+    # language of its own shell.
+    sock = ctl_write(gw, sockdir, smoke_port=sim.port, dead=0,
+                     extra='gateway {\n  language = "zh_CN"\n}\n')
     d = start_gw(daemon_factory, gw)
     sim.set(20, "input", 0, 0b1)
     hid = d.wait_log(r"hazard (\S+) raised: fire_alarm", timeout=LONG).group(1)
@@ -208,6 +211,7 @@ def test_firegwctl_tables_local_time_both_languages(gw, sockdir, sims, daemon_fa
         return next((x for x in hs if x["id"] == hid), None)
     wait_until("the alarm committed", item, daemon=d)
     h = item()
+    assert h["title"] == "火灾报警：3F 走廊 / smoke", h["title"]
     # JSON keeps UTC.
     assert h["first_seen"].endswith("Z") and h["deadline"].endswith("Z")
     first, deadline = local(h["first_seen"]), local(h["deadline"])
