@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "log.h"
 
 #define CONTROL_MAX_LINE    (64 * 1024)
@@ -184,7 +185,7 @@ static void control_line(struct control_client *cl, const char *line, size_t len
 	/* A complete request: the client has another CONTROL_IDLE_MS for its next one. */
 	uv_timer_again(&cl->idle);
 	reply = cl->ctl->fn(line, len, &cl->peer, cl->ctl->userdata);
-	control_reply(cl, reply ? reply : control_error("internal error"), false);
+	control_reply(cl, reply ? reply : control_error(_("internal error")), false);
 }
 
 static void control_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -225,7 +226,7 @@ static void control_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (cl->len > CONTROL_MAX_LINE) {
 		uv_read_stop(s);
 		cl->len = 0;
-		control_reply(cl, control_error("request longer than %d bytes", CONTROL_MAX_LINE),
+		control_reply(cl, control_error(_("request longer than %d bytes"), CONTROL_MAX_LINE),
 		              true);
 	}
 }
@@ -339,16 +340,16 @@ static void control_on_connection(uv_stream_t *server, int status)
 	if (in != 1) {
 		control_refused(c, &cl->peer, in);
 		control_reply(cl,
-		              control_error("permission denied; run as root or as a member of "
-		                            "group firegw"),
+		              control_error(_("permission denied; run as root or as a member of "
+		                            "group firegw")),
 		              true);
 		return;
 	}
 	if (c->nclients > CONTROL_MAX_CLIENTS) {
 		control_full(c, &cl->peer);
 		control_reply(cl,
-		              control_error("too many control connections (%d); try again in %d s, "
-		                            "when idle ones have been closed",
+		              control_error(_("too many control connections (%d); try again in %d s, "
+		                            "when idle ones have been closed"),
 		                            CONTROL_MAX_CLIENTS, CONTROL_IDLE_MS / 1000),
 		              true);
 		return;

@@ -249,6 +249,11 @@ def test_firegwctl_tables_local_time_both_languages(gw, sockdir, sims, daemon_fa
     assert "网关          " + GATEWAY in st and "未销号隐患    立查立改 1" in st, st
     ob = ctl_as("zh_CN.UTF-8", sock, "outbox")
     assert "报警" in ob and "产生时间" in ob, ob
+    # The daemon's replies are in its language (gateway.language), whoever asks.
+    r = _run_to_end("firegwctl", [str(FIREGWCTL)], None,
+                    ["-s", sock, "hazard", f"{GATEWAY}-999999"], 60, env=person_env("C"))
+    assert r.returncode == 1
+    assert r.stderr == "firegwctl: 没有这条隐患；“firegwctl hazards”可列出所有隐患\n", r.stderr
     month = h["first_seen"][:7]
     rep = ctl_as("zh_CN.UTF-8", sock, "report", "--month", month, tz="UTC")
     assert rep.startswith(f"{month} 月报（{month}-01 00:00:00 +00 至 "), rep
