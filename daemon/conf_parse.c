@@ -173,7 +173,12 @@ static void conf_parse_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 	     i++)
 		if (strcmp(fmt, conf_parse_confuse_msgs[i]) == 0)
 			fmt = _(conf_parse_confuse_msgs[i]);
+	/* libconfuse's format, or its translation: msgfmt --check-format (test_i18n) holds it to
+	 * the same arguments. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+#pragma GCC diagnostic pop
 	p->syntax_line = cfg && cfg->line > 0 ? cfg->line : -1;
 	char *key = conf_parse_seckey(cfg);
 	char **d = key ? realloc(p->damaged, (p->ndamaged + 1) * sizeof(*d)) : NULL;
