@@ -56,6 +56,29 @@ static struct mqtt_dev_status *mqtt_in_find(struct mqtt_in *m, const char *key)
 	return NULL;
 }
 
+/* The device a level of the topic names (smoke/<key>/state), among those whose profile reads
+ * that topic: where a message whose key could not be read still says whose it is. */
+static struct mqtt_dev_status *mqtt_in_topic_device(struct mqtt_in *m, const char *topic)
+{
+	char level[MQTT_MAP_KEY_LEN];
+
+	for (const char *p = topic; p && *p;) {
+		size_t n = strcspn(p, "/");
+		struct mqtt_dev_status *s = NULL;
+
+		if (n > 0 && n < sizeof(level)) {
+			memcpy(level, p, n);
+			level[n] = '\0';
+			s = mqtt_in_find(m, level);
+		}
+		for (size_t f = 0; s && s->dc->prof && f < s->dc->prof->mqtt.nsubscribe; f++)
+			if (mqtt_map_topic_matches(s->dc->prof->mqtt.subscribe[f], topic))
+				return s;
+		p = p[n] ? p + n + 1 : NULL;
+	}
+	return NULL;
+}
+
 static void mqtt_in_unknown(struct mqtt_in *m, const char *key, const char *topic)
 {
 	m->stats.unknown_device++;
@@ -238,8 +261,19 @@ static void mqtt_in_on_message(const struct mqtt_client_msg *msg, void *userdata
 	} else if (unknown[0]) {
 		mqtt_in_unknown(m, unknown, msg->topic);
 	} else {
-		/* No key: the device cannot be told, so the message is counted here. */
+		/* No key: the payload failed its size, UTF-8 or JSON check before the key could be
+		 * read. Counted here by that reason, and on the device the topic names where it
+		 * names one (its why and its counters say it, as for any bad payload). */
+		const struct mqtt_decoded *bad = dec.err ? &dec : &keyerr;
+		struct mqtt_dev_status *s = mqtt_in_topic_device(m, msg->topic);
+
 		m->stats.no_key++;
+		m->stats.no_key_by_reason[bad->err < MM_ERR_COUNT ? bad->err : MM_NO_KEY]++;
+		if (s) {
+			s->messages++;
+			mqtt_in_bad(s, bad);
+			return;
+		}
 		char detail[300];
 		snprintf(
 		    detail, sizeof(detail),

@@ -377,30 +377,63 @@ static const char *const firegwctl_words[] __attribute__((unused)) = {
 };
 
 /* Why a device has no data, as status.c words it ("ok", "exception 2", "link down (...)",
- * "pending; broker not connected"): its leading word translated, the rest as written. */
+ * "silent; last payload bad (not JSON)", "pending; broker not connected"): each phrase it is
+ * made of translated, what comes from outside (an errno text, a broker's error) as written. */
 static const char *const firegwctl_why[] = {
-    NC_("why", "pending"),   NC_("why", "ok"),         NC_("why", "timeout"),
-    NC_("why", "exception"), NC_("why", "crc"),        NC_("why", "garbage"),
-    NC_("why", "link down"), NC_("why", "bad config"), NC_("why", "bad payload"),
-    NC_("why", "silent"),    NC_("why", "unknown"),
+    NC_("why", "pending"),
+    NC_("why", "ok"),
+    NC_("why", "timeout"),
+    NC_("why", "exception"),
+    NC_("why", "crc"),
+    NC_("why", "garbage"),
+    NC_("why", "link down"),
+    NC_("why", "bad config"),
+    NC_("why", "bad payload"),
+    NC_("why", "silent"),
+    NC_("why", "unknown"),
+    NC_("why", "last payload bad"),
+    NC_("why", "no MQTT client"),
+    NC_("why", "broker not connected"),
+    NC_("why", "payload too big"),
+    NC_("why", "invalid UTF-8"),
+    NC_("why", "not JSON"),
+    NC_("why", "not a JSON object"),
+    NC_("why", "no device key"),
+    NC_("why", "wrong type"),
+    NC_("why", "unknown event code"),
 };
 
 static const char *why_text(const char *why)
 {
-	char *out;
+	char out[512];
+	size_t used = 0;
 
-	for (size_t i = 0; i < sizeof(firegwctl_why) / sizeof(firegwctl_why[0]); i++) {
-		size_t n = strlen(firegwctl_why[i]);
+	out[0] = '\0';
+	while (*why && used + 1 < sizeof(out)) {
+		size_t best = 0;
+		const char *word = NULL;
 
-		if (strncmp(why, firegwctl_why[i], n) != 0 || (why[n] && !strchr(" ;(", why[n])))
-			continue;
-		if (asprintf(&out, "%s%s", i18n_word("why", firegwctl_why[i]), why + n) < 0)
-			break;
-		const char *e = esc(out);
-		free(out);
-		return e;
+		/* The longest phrase that starts here and ends at a word's end. */
+		for (size_t i = 0; i < sizeof(firegwctl_why) / sizeof(firegwctl_why[0]); i++) {
+			size_t n = strlen(firegwctl_why[i]);
+
+			if (n > best && strncmp(why, firegwctl_why[i], n) == 0 &&
+			    (!why[n] || strchr(" ;(),:", why[n]))) {
+				best = n;
+				word = i18n_word("why", firegwctl_why[i]);
+			}
+		}
+		if (!word) { /* copy up to the next separator, as it is */
+			best = strcspn(why, " ;(),:");
+			best += best == 0;
+			snprintf(out + used, sizeof(out) - used, "%.*s", (int)best, why);
+		} else {
+			snprintf(out + used, sizeof(out) - used, "%s", word);
+		}
+		used += strlen(out + used);
+		why += best;
 	}
-	return esc(why);
+	return esc(out);
 }
 
 static void print_devices(json_t *devs)
