@@ -226,7 +226,7 @@ static void conf_secret_file(struct conf_parse *p, cfg_t *sec, const char *secti
 	struct conf_line w;
 
 	if (rc < 0) {
-		conf_parse_error(p, sec, opt, "%s: %s %s", section, opt, err);
+		conf_parse_error(p, sec, opt, _("%s: %s %s"), section, opt, err);
 	} else if (rc > 0) {
 		w = conf_parse_where(p, sec, opt);
 		conf_errors_warn(p->errs, w.file, w.line,
@@ -244,7 +244,7 @@ static void conf_trusted_file(struct conf_parse *p, cfg_t *sec, const char *sect
 	char err[1024];
 
 	if (path && secret_check_trusted(path, err, sizeof(err)) < 0)
-		conf_parse_error(p, sec, opt, "%s: %s %s", section, opt, err);
+		conf_parse_error(p, sec, opt, _("%s: %s %s"), section, opt, err);
 }
 
 /* A url with user:password@ would put a secret in the config and in `firegwctl status`. */
@@ -546,7 +546,7 @@ static void conf_read_device(struct conf_parse *p, struct conf *c, cfg_t *sec,
 	d->id = strdup(cfg_title(sec));
 	d->file = strdup(w.file ? w.file : "?");
 	d->line = w.line;
-	snprintf(where, sizeof(where), "device '%s'", d->id);
+	snprintf(where, sizeof(where), _("device '%s'"), d->id);
 	if (!valid_id(d->id))
 		conf_parse_error(
 		    p, sec, NULL,
@@ -654,7 +654,7 @@ static void conf_read_device(struct conf_parse *p, struct conf *c, cfg_t *sec,
 			                 d->profile, pname);
 			continue;
 		}
-		snprintf(spwhere, sizeof(spwhere), "%s setpoint '%s'", where, pname);
+		snprintf(spwhere, sizeof(spwhere), _("%s setpoint '%s'"), where, pname);
 		size_t idx = (size_t)(pt - d->prof->points);
 		if (setpoints_read(p, sp, &pt->rule, &d->rules[idx], spwhere) > 0)
 			continue;

@@ -269,7 +269,7 @@ static void profile_read_point(struct conf_parse *cp, struct profile *p, cfg_t *
 	int v;
 
 	pt->name = strdup(cfg_title(sec));
-	snprintf(where, sizeof(where), "point '%s'", pt->name);
+	snprintf(where, sizeof(where), _("point '%s'"), pt->name);
 	pt->scale = cfg_getfloat(sec, "scale");
 	pt->offset = cfg_getfloat(sec, "offset");
 	if (pt->scale == 0)
@@ -423,7 +423,7 @@ static void profile_read_event(struct conf_parse *cp, struct profile *p, cfg_t *
 	int v;
 
 	e->code = strdup(cfg_title(sec));
-	snprintf(where, sizeof(where), "event '%s'", e->code);
+	snprintf(where, sizeof(where), _("event '%s'"), e->code);
 	e->line = conf_parse_where(cp, sec, NULL).line;
 	e->raise = profile_kind_opt(cp, sec, "raise", where);
 	e->silence = profile_kind_opt(cp, sec, "silence", where);
