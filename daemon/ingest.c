@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "i18n.h"
 #include "log.h"
 
 struct ingest {

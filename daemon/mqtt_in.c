@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "i18n.h"
 #include "secret.h"
 
 #define MQTT_IN_UNKNOWN_MAX 256 /* unknown keys remembered (each logged once) */
@@ -38,8 +39,8 @@ static void mqtt_in_push(struct mqtt_in *m, const struct reading *rd)
 	mqtt_client_hold(m->client, true);
 	if (ingest_push(m->ingest, rd) != 0 && (m->stats.dropped++ & 1023) == 0)
 		log_err(
-		    "ingest queue full: %llu MQTT reading(s) dropped; the ledger is not keeping "
-		    "up (disk full or failing?)",
+		    _("ingest queue full: %llu MQTT reading(s) dropped; the ledger is not keeping "
+		    "up (disk full or failing?)"),
 		    (unsigned long long)m->stats.dropped + 1);
 	/* The ledger falls behind: leave the rest at the broker until it catches up. */
 	if (m->client && !m->stats.paused && ingest_queued(m->ingest) > INGEST_MAX / 4 * 3) {
@@ -91,11 +92,11 @@ static void mqtt_in_unknown(struct mqtt_in *m, const char *key, const char *topi
 
 		if (k)
 			m->unknown[m->nunknown++] = k;
-		log_warn("mqtt: message from unknown device key '%s' (topic %.120s) ignored; add a "
-		         "device with key = \"%s\" to the config if it is ours",
+		log_warn(_("mqtt: message from unknown device key '%s' (topic %.120s) ignored; add a "
+		         "device with key = \"%s\" to the config if it is ours"),
 		         key, topic, key);
 	} else if (m->stats.unknown_keys == MQTT_IN_UNKNOWN_MAX + 1) {
-		log_warn("mqtt: more than %d unknown device keys; the rest are only counted",
+		log_warn(_("mqtt: more than %d unknown device keys; the rest are only counted"),
 		         MQTT_IN_UNKNOWN_MAX);
 	}
 }
@@ -301,8 +302,8 @@ static char *mqtt_in_password(const char *path)
 	char err[512], *secret = secret_read(path, "password", err, sizeof(err));
 
 	if (!secret)
-		log_err("mqtt: password_file %s; MQTT input is off until it is fixed and firegw "
-		        "is reloaded",
+		log_err(_("mqtt: password_file %s; MQTT input is off until it is fixed and firegw "
+		        "is reloaded"),
 		        err);
 	return secret;
 }
@@ -368,8 +369,8 @@ static void mqtt_in_client_start(struct mqtt_in *m)
 	         nsubs, mc->host, mc->port, mc->tls ? " (TLS)" : "", cc.client_id);
 	m->client = mqtt_client_new(m->loop, &cc, &cbs);
 	if (!m->client)
-		log_err("mqtt: the client could not be started; MQTT input is off until the "
-		        "config is fixed and reloaded");
+		log_err(_("mqtt: the client could not be started; MQTT input is off until the "
+		        "config is fixed and reloaded"));
 out:
 	if (password) {
 		explicit_bzero(password, strlen(password));
@@ -425,7 +426,7 @@ struct mqtt_in *mqtt_in_start(uv_loop_t *loop, const struct conf *c, struct inge
 	}
 	if (m->ndevs == 0) {
 		if (c->mqtt.enabled)
-			log_notice("mqtt: no device has a key; not connecting to the broker");
+			log_notice(_("mqtt: no device has a key; not connecting to the broker"));
 		return m;
 	}
 	uv_timer_init(loop, &m->check);
