@@ -307,19 +307,19 @@ static const char *when(json_t *o, const char *key, char *buf, size_t len)
 static void duration(long long s, char *buf, size_t len)
 {
 	if (s < 120)
-		snprintf(buf, len, "%lld s", s);
+		snprintf(buf, len, _("%lld s"), s);
 	else if (s < 7200)
-		snprintf(buf, len, "%lld min", s / 60);
+		snprintf(buf, len, _("%lld min"), s / 60);
 	else if (s < 172800)
-		snprintf(buf, len, "%lld h %lld min", s / 3600, s / 60 % 60);
+		snprintf(buf, len, _("%lld h %lld min"), s / 3600, s / 60 % 60);
 	else
-		snprintf(buf, len, "%lld d %lld h", s / 86400, s / 3600 % 24);
+		snprintf(buf, len, _("%lld d %lld h"), s / 86400, s / 3600 % 24);
 }
 
 static void bytes(long long b, char *buf, size_t len)
 {
 	if (b < 0)
-		snprintf(buf, len, "unknown");
+		snprintf(buf, len, _("unknown"));
 	else if (b >= 1LL << 30)
 		snprintf(buf, len, "%.1f GiB", (double)b / (double)(1LL << 30));
 	else
