@@ -241,8 +241,16 @@ int conf_parse_file(struct conf_parse *p, const char *path, cfg_opt_t *opts,
 		if (p->syntax_line == 0)
 			conf_errors_add(&syntax, path, 0, _("cannot be parsed"));
 		/* Past the mistake: its line blanked, parse again. */
-		if (attempt + 1 >= CONF_PARSE_MAX_RECOVER || p->syntax_line < 1 ||
-		    !conf_source_blank_line(&p->src, p->syntax_line))
+		if (attempt + 1 >= CONF_PARSE_MAX_RECOVER) {
+			struct conf_line w = conf_source_where(&p->src, p->syntax_line);
+
+			conf_errors_add(&syntax, w.file, w.line,
+			                _("the check stops after %d syntax errors; fix these and run "
+			                  "it again for the rest"),
+			                CONF_PARSE_MAX_RECOVER);
+			break;
+		}
+		if (p->syntax_line < 1 || !conf_source_blank_line(&p->src, p->syntax_line))
 			break;
 	}
 	conf_errors_take(errs, &syntax);

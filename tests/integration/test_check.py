@@ -202,3 +202,20 @@ def test_missing_site_and_token_are_warnings(tmp_path):
     assert f"{conf}:{line}: warning: platform: token_file {tmp_path / 'no-token'} does not " \
            f"exist yet" in r.stderr and "install -m 600 -o firegw /dev/null" in r.stderr
     assert r.stderr.splitlines()[-1] == f"{conf}: 2 warning(s)"
+
+
+def test_many_syntax_errors_stop_at_a_limit_that_says_so(tmp_path):
+    """Fifty syntax errors are each reported; past them the check says it stopped."""
+    conf = tmp_path / "many.conf"
+    conf.write_text(good_config(tmp_path) +
+                    "".join(f'device "d{i}" {{\n  bus = "b"\n  unit = {i}\n'
+                            f'  profile = "rcd-4t"\n  colour{i} = "x"\n}}\n'
+                            for i in range(1, 61)), encoding="utf-8")
+    r = check(conf)
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    assert sum("no such option 'colour" in l for l in lines) == 50, r.stderr
+    last = line_of(conf.read_text(), "colour50 =")
+    assert lines[-2] == (f"{conf}:{last}: the check stops after 50 syntax errors; fix these "
+                         "and run it again for the rest"), r.stderr
+    assert lines[-1] == f"{conf}: 51 error(s)"
