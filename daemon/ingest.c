@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "clock.h"
-#include "i18n.h"
 #include "log.h"
 
 struct ingest {
