@@ -11,3 +11,6 @@ int dispwidth_of(const char *s);
 /* `s` followed by spaces up to `width` columns (nothing added when it is wider), into out.
  * Returns out. */
 char *dispwidth_pad(char *out, size_t outlen, const char *s, int width);
+/* As dispwidth_pad, but a text wider than `width` is cut at a character's end to width - 1
+ * columns and ends in "…", so the next column stays in place. Returns out. */
+char *dispwidth_cut(char *out, size_t outlen, const char *s, int width);

@@ -104,6 +104,14 @@ static const char *col(const char *s, int w)
 	return esc_keep(strdup(dispwidth_pad(buf, sizeof(buf), s, w)));
 }
 
+/* As col, a longer text cut to the column's width with "…" (the full text is elsewhere). */
+static const char *col_cut(const char *s, int w)
+{
+	char buf[1024];
+
+	return esc_keep(strdup(dispwidth_cut(buf, sizeof(buf), s, w)));
+}
+
 /* An enum name from the daemon ("major", "open", "no_answer") in the reader's language, as
  * the table of words below says; escaped. */
 static const char *word(const char *ctx, const char *key)
@@ -569,7 +577,7 @@ static void print_hazards(json_t *list)
 		       col(word("grade", raw(h, "grade")), 11),
 		       col(word("status", raw(h, "status")), 18),
 		       col(word("kind", raw(h, "kind")), 18), col(where, 28),
-		       col(str(h, "location"), 20), col(when(h, "first_seen", t, sizeof(t)), 23),
+		       col_cut(str(h, "location"), 20), col(when(h, "first_seen", t, sizeof(t)), 23),
 		       col(when(h, "deadline", d, sizeof(d)), 23), flags);
 	}
 }
