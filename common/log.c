@@ -10,6 +10,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "i18n.h"
 #include "textesc.h"
 
 static int log_max = LOG_LVL_INFO;
@@ -78,12 +79,12 @@ bool log_state_report(struct log_state *st, int code, const char *what, const ch
 		return false;
 	}
 	if (code == 0)
-		log_notice("%s: recovered after %lu repeated failure(s)", what, st->repeats + 1);
+		log_notice(_("%s: recovered after %lu repeated failure(s)"), what, st->repeats + 1);
 	else if (st->code == 0)
-		log_warn("%s: %s", what, detail ? detail : "failed");
+		log_warn("%s: %s", what, detail ? detail : _("failed"));
 	else
-		log_warn("%s: now %s (was failing %lu time(s) before)", what,
-		         detail ? detail : "failing", st->repeats + 1);
+		log_warn(_("%s: now %s (was failing %lu time(s) before)"), what,
+		         detail ? detail : _("failing"), st->repeats + 1);
 	st->code = code;
 	st->repeats = 0;
 	return true;

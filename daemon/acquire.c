@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "log.h"
 
 struct acquire {
@@ -29,8 +30,8 @@ static struct dev_status *acquire_find(struct acquire *a, const struct modbus_bu
 static void acquire_push(struct acquire *a, const struct reading *rd)
 {
 	if (ingest_push(a->ingest, rd) != 0 && (a->dropped++ & 1023) == 0)
-		log_err("ingest queue full: %llu reading(s) dropped; the ledger is not keeping up "
-		        "(disk full or failing?)",
+		log_err(_("ingest queue full: %llu reading(s) dropped; the ledger is not keeping up "
+		        "(disk full or failing?)"),
 		        (unsigned long long)a->dropped);
 }
 
@@ -133,8 +134,8 @@ struct acquire *acquire_start(uv_loop_t *loop, const struct conf *c, struct inge
 		s->why = MB_WHY_PENDING;
 		s->values = calloc(n ? n : 1, sizeof(double));
 		if (!s->values) {
-			log_err("device '%s': out of memory for its values; Modbus polling not "
-			        "started",
+			log_err(_("device '%s': out of memory for its values; Modbus polling not "
+			        "started"),
 			        s->dc->id);
 			acquire_stop(a);
 			return NULL;
@@ -154,7 +155,7 @@ struct acquire *acquire_start(uv_loop_t *loop, const struct conf *c, struct inge
 			if (c->devices[i].busp == &c->buses[b])
 				devs[n++] = acquire_mb_device(&c->devices[i], i);
 		if (n == 0) {
-			log_notice("bus '%s' has no device; not polled", c->buses[b].name);
+			log_notice(_("bus '%s' has no device; not polled"), c->buses[b].name);
 			continue;
 		}
 		a->buses[a->nbuses] =

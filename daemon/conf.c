@@ -28,6 +28,7 @@ static cfg_opt_t gateway_opts[] = {
     CFG_STR("profile_dir", FIREGW_PROFILEDIR, CFGF_NONE),
     CFG_STR("control_socket", "/run/firegw/control", CFGF_NONE),
     CFG_STR("log_level", "info", CFGF_NONE),
+    CFG_STR("language", "", CFGF_NONE),
     CFG_STR("watchdog", "0", CFGF_NONE),
     CFG_END(),
 };
@@ -254,16 +255,28 @@ static char *conf_path_opt(struct conf_parse *p, cfg_t *sec, const char *opt)
 
 /* A secret file (token, password, private key) that breaks secret.h's rules is a config
  * error, so that `firegw check`, the start and a reload name it with its line and the fix,
- * as the daemon would refuse it. A file that does not exist is left to its reader: a missing
- * token keeps the uplink off, a missing key fails the connection, each saying so. */
+ * as the daemon would refuse it. A file that does not exist is a warning: the daemon starts
+ * without it (a missing token keeps the uplink off, a missing key fails the connection). */
 static void conf_secret_file(struct conf_parse *p, cfg_t *sec, const char *section,
                              const char *opt, const char *path, const char *what)
 {
 	char err[1024];
 
-	if (path && secret_check_private(path, what, strcmp(what, "private key") == 0, err,
-	                                 sizeof(err)) < 0)
-		conf_parse_error(p, sec, opt, "%s: %s %s", section, opt, err);
+	int rc = path ? secret_check_private(path, what, strcmp(what, "private key") == 0, err,
+	                                     sizeof(err))
+	              : 0;
+	struct conf_line w;
+
+	if (rc < 0) {
+		conf_parse_error(p, sec, opt, _("%s: %s %s"), section, opt, err);
+	} else if (rc > 0) {
+		w = conf_parse_where(p, sec, opt);
+		conf_errors_warn(p->errs, w.file, w.line,
+		                 _("%s: %s %s does not exist yet: what needs the %s stays off until "
+		                   "it does; create it with: install -m 600 -o firegw /dev/null %s, "
+		                   "then put the %s in it"),
+		                 section, opt, path, _(what), path, _(what));
+	}
 }
 
 /* A file that decides where the secrets go (a ca_file) must be writable by no one else. */
@@ -273,7 +286,7 @@ static void conf_trusted_file(struct conf_parse *p, cfg_t *sec, const char *sect
 	char err[1024];
 
 	if (path && secret_check_trusted(path, err, sizeof(err)) < 0)
-		conf_parse_error(p, sec, opt, "%s: %s %s", section, opt, err);
+		conf_parse_error(p, sec, opt, _("%s: %s %s"), section, opt, err);
 }
 
 /* A url with user:password@ would put a secret in the config and in `firegwctl status`. */
@@ -297,6 +310,16 @@ static bool valid_id(const char *s)
 	return true;
 }
 
+/* "zh_CN", "en", "zh": what gettext's LANGUAGE takes. */
+static bool conf_language_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	return (n == 2 || (n == 5 && s[2] == '_' && isupper((unsigned char)s[3]) &&
+	                   isupper((unsigned char)s[4]))) &&
+	       islower((unsigned char)s[0]) && islower((unsigned char)s[1]);
+}
+
 static void conf_read_gateway(struct conf_parse *p, struct conf *c)
 {
 	cfg_t *g = cfg_getsec(p->cfg, "gateway");
@@ -305,16 +328,16 @@ static void conf_read_gateway(struct conf_parse *p, struct conf *c)
 	c->gateway_id = dupstr(cfg_getstr(g, "id"));
 	if (!c->gateway_id)
 		conf_parse_error(p, g, NULL,
-		                 "gateway: id is required (the platform knows this gateway by it), "
-		                 "e.g. id = \"ZW-0001\"");
+		                 _("gateway: id is required (the platform knows this gateway by it), "
+		                 "e.g. id = \"ZW-0001\""));
 	else if (!*c->gateway_id) /* the shipped template: id = "" until the installer sets it */
 		conf_parse_error(p, g, "id",
-		                 "gateway: id is empty: write the id the county platform gave this "
-		                 "gateway, e.g. id = \"ZW-0001\"");
+		                 _("gateway: id is empty: write the id the county platform gave this "
+		                 "gateway, e.g. id = \"ZW-0001\""));
 	else if (!valid_id(c->gateway_id))
 		conf_parse_error(p, g, "id",
-		                 "gateway: id '%s' may only hold letters, digits, '-', '_' and '.' "
-		                 "(at most 48)",
+		                 _("gateway: id '%s' may only hold letters, digits, '-', '_' and '.' "
+		                 "(at most 48)"),
 		                 c->gateway_id);
 	c->data_dir = conf_path_opt(p, g, "data_dir");
 	c->profile_dir = conf_path_opt(p, g, "profile_dir");
@@ -326,10 +349,16 @@ static void conf_read_gateway(struct conf_parse *p, struct conf *c)
 	    strcmp(lvl, "info") && strcmp(lvl, "debug"))
 		conf_parse_error(
 		    p, g, "log_level",
-		    "gateway: log_level '%s' is not one of error, warning, notice, info, "
-		    "debug",
+		    _("gateway: log_level '%s' is not one of error, warning, notice, info, "
+		    "debug"),
 		    lvl);
 	c->log_level = strdup(lvl);
+	c->language = strdup(cfg_getstr(g, "language"));
+	if (c->language && *c->language && !conf_language_valid(c->language))
+		conf_parse_error(p, g, "language",
+		                 _("gateway: language '%s' is not a language name such as \"zh_CN\" "
+		                   "or \"en\" (empty: the locale's)"),
+		                 c->language);
 	c->watchdog_ms = conf_parse_duration_opt(p, g, "watchdog", 0);
 }
 
@@ -347,6 +376,27 @@ static void conf_read_site(struct conf_parse *p, struct conf *c)
 	x->responsible_phone = strdup(cfg_getstr(s, "responsible_phone"));
 	x->acceptor = strdup(cfg_getstr(s, "acceptor"));
 	x->acceptor_phone = strdup(cfg_getstr(s, "acceptor_phone"));
+	/* Not refused (a gateway on the bench has no site yet), but every hazard names them. */
+	struct conf_line w = conf_parse_where(p, s, NULL);
+	if (w.line == 0) {
+		conf_errors_warn(p->errs, p->src.nfiles ? p->src.files[0] : c->path, 0,
+		                 _("no site section: hazards reach the platform without the site's "
+		                   "address, responsible person and acceptor; add site { county = \"...\" "
+		                   "address = \"...\" responsible = \"...\" acceptor = \"...\" }"));
+		return;
+	}
+	if (x->responsible && !*x->responsible) {
+		w = conf_parse_where(p, s, conf_parse_isset(p, s, "responsible") ? "responsible" : NULL);
+		conf_errors_warn(p->errs, w.file, w.line,
+		                 _("site: responsible (消防安全责任人) is empty: every hazard names the "
+		                   "person answerable for the building; write their name"));
+	}
+	if (x->acceptor && !*x->acceptor) {
+		w = conf_parse_where(p, s, conf_parse_isset(p, s, "acceptor") ? "acceptor" : NULL);
+		conf_errors_warn(p->errs, w.file, w.line,
+		                 _("site: acceptor (验收人) is empty: write the name of the person who "
+		                   "accepts a rectification"));
+	}
 }
 
 static int conf_grade_opt(struct conf_parse *p, cfg_t *sec, const char *opt, int dflt)
@@ -359,8 +409,8 @@ static int conf_grade_opt(struct conf_parse *p, cfg_t *sec, const char *opt, int
 	g = grade_from_name(v);
 	if (g < 0) {
 		conf_parse_error(p, sec, opt,
-		                 "policy: grade '%s' for %s is not one of immediate, major, "
-		                 "significant, general",
+		                 _("policy: grade '%s' for %s is not one of immediate, major, "
+		                 "significant, general"),
 		                 v, opt);
 		return dflt;
 	}
@@ -374,8 +424,8 @@ static int64_t conf_policy_s(struct conf_parse *p, cfg_t *sec, const char *opt, 
 
 	if (ms > 0 && ms < 1000) {
 		conf_parse_error(p, sec, opt,
-		                 "policy: %s = \"%s\" is under a second; policy "
-		                 "durations are whole seconds or longer",
+		                 _("policy: %s = \"%s\" is under a second; policy "
+		                 "durations are whole seconds or longer"),
 		                 opt, cfg_getstr(sec, opt));
 		return dflt_s;
 	}
@@ -540,7 +590,7 @@ static void conf_read_policy(struct conf_parse *p, struct conf *c)
 		x->deadline_s[g] = conf_policy_s(p, dl, name, x->deadline_s[g]);
 		if (conf_parse_isset(p, dl, name) && x->deadline_s[g] <= 0)
 			conf_parse_error(p, dl, name,
-			                 "policy: the %s deadline must be longer than 0", name);
+			                 _("policy: the %s deadline must be longer than 0"), name);
 	}
 	x->recurrence_s = conf_policy_s(p, pol, "recurrence_window", x->recurrence_s);
 	x->offline_autoclose = cfg_getbool(pol, "offline_autoclose");
@@ -572,13 +622,13 @@ static void conf_read_bus(struct conf_parse *p, cfg_t *sec, struct bus_conf *b)
 	b->line = w.line;
 	if (!valid_id(b->name))
 		conf_parse_error(p, sec, NULL,
-		                 "bus '%s': a name may only hold letters, digits, '-', '_' and '.'",
+		                 _("bus '%s': a name may only hold letters, digits, '-', '_' and '.'"),
 		                 b->name);
 	if (!type)
-		conf_parse_error(p, sec, NULL, "bus '%s': type is required: \"rtu\" or \"tcp\"",
+		conf_parse_error(p, sec, NULL, _("bus '%s': type is required: \"rtu\" or \"tcp\""),
 		                 b->name);
 	else if (strcmp(type, "rtu") && strcmp(type, "tcp"))
-		conf_parse_error(p, sec, "type", "bus '%s': type '%s' is not \"rtu\" or \"tcp\"",
+		conf_parse_error(p, sec, "type", _("bus '%s': type '%s' is not \"rtu\" or \"tcp\""),
 		                 b->name, type);
 	b->type = type && strcmp(type, "tcp") == 0 ? BUS_TCP : BUS_RTU;
 	b->port = dupstr(cfg_getstr(sec, "port"));
@@ -594,12 +644,12 @@ static void conf_read_bus(struct conf_parse *p, cfg_t *sec, struct bus_conf *b)
 		if (!b->port)
 			conf_parse_error(
 			    p, sec, NULL,
-			    "bus '%s': an rtu bus needs port, e.g. port = \"/dev/ttyS1\"", b->name);
+			    _("bus '%s': an rtu bus needs port, e.g. port = \"/dev/ttyS1\""), b->name);
 		if (!conf_baud_valid(cfg_getint(sec, "baud")))
 			conf_parse_error(
 			    p, sec, "baud",
-			    "bus '%s': baud %ld is not a standard rate (1200, 2400, 4800, "
-			    "9600, 19200, 38400, 57600, 115200, ...)",
+			    _("bus '%s': baud %ld is not a standard rate (1200, 2400, 4800, "
+			    "9600, 19200, 38400, 57600, 115200, ...)"),
 			    b->name, cfg_getint(sec, "baud"));
 		if (!strcmp(par, "none") || !strcmp(par, "N"))
 			b->parity = 'N';
@@ -609,33 +659,33 @@ static void conf_read_bus(struct conf_parse *p, cfg_t *sec, struct bus_conf *b)
 			b->parity = 'O';
 		else
 			conf_parse_error(p, sec, "parity",
-			                 "bus '%s': parity '%s' is not none, even or odd", b->name,
+			                 _("bus '%s': parity '%s' is not none, even or odd"), b->name,
 			                 par);
 		if (b->data_bits < 5 || b->data_bits > 8)
-			conf_parse_error(p, sec, "data_bits", "bus '%s': data_bits %ld is not 5-8",
+			conf_parse_error(p, sec, "data_bits", _("bus '%s': data_bits %ld is not 5-8"),
 			                 b->name, cfg_getint(sec, "data_bits"));
 		if (b->stop_bits != 1 && b->stop_bits != 2)
 			conf_parse_error(p, sec, "stop_bits",
-			                 "bus '%s': stop_bits %d is not 1 or 2", b->name,
+			                 _("bus '%s': stop_bits %d is not 1 or 2"), b->name,
 			                 b->stop_bits);
 		if (b->host)
 			conf_parse_error(p, sec, "host",
-			                 "bus '%s': host is for tcp buses; this one is rtu",
+			                 _("bus '%s': host is for tcp buses; this one is rtu"),
 			                 b->name);
 	} else if (type) {
 		if (!b->host)
 			conf_parse_error(
 			    p, sec, NULL,
-			    "bus '%s': a tcp bus needs host, e.g. host = \"192.168.1.20\"",
+			    _("bus '%s': a tcp bus needs host, e.g. host = \"192.168.1.20\""),
 			    b->name);
 		if (b->tcp_port < 1 || b->tcp_port > 65535)
 			conf_parse_error(p, sec, "tcp_port",
-			                 "bus '%s': tcp_port %ld is not 1-65535", b->name,
+			                 _("bus '%s': tcp_port %ld is not 1-65535"), b->name,
 			                 cfg_getint(sec, "tcp_port"));
 		if (b->port)
 			conf_parse_error(p, sec, "port",
-			                 "bus '%s': port is for rtu buses; a tcp bus uses host and "
-			                 "tcp_port",
+			                 _("bus '%s': port is for rtu buses; a tcp bus uses host and "
+			                 "tcp_port"),
 			                 b->name);
 	}
 }
@@ -678,12 +728,12 @@ static void conf_read_device(struct conf_parse *p, struct conf *c, cfg_t *sec,
 	d->id = strdup(cfg_title(sec));
 	d->file = strdup(w.file ? w.file : "?");
 	d->line = w.line;
-	snprintf(where, sizeof(where), "device '%s'", d->id);
+	snprintf(where, sizeof(where), _("device '%s'"), d->id);
 	if (!valid_id(d->id))
 		conf_parse_error(
 		    p, sec, NULL,
-		    "%s: an id may only hold letters, digits, '-', '_' and '.' (at most "
-		    "48)",
+		    _("%s: an id may only hold letters, digits, '-', '_' and '.' (at most "
+		    "48)"),
 		    where);
 	d->bus = dupstr(cfg_getstr(sec, "bus"));
 	d->key = dupstr(cfg_getstr(sec, "key"));
@@ -698,12 +748,12 @@ static void conf_read_device(struct conf_parse *p, struct conf *c, cfg_t *sec,
 
 	if (d->bus && d->key)
 		conf_parse_error(p, sec, "key",
-		                 "%s: has both bus (Modbus) and key (MQTT); a device is one or the "
-		                 "other",
+		                 _("%s: has both bus (Modbus) and key (MQTT); a device is one or the "
+		                 "other"),
 		                 where);
 	if (!d->bus && !d->key)
 		conf_parse_error(p, sec, NULL,
-		                 "%s: needs bus = \"NAME\" (Modbus) or key = \"ID\" (MQTT)", where);
+		                 _("%s: needs bus = \"NAME\" (Modbus) or key = \"ID\" (MQTT)"), where);
 	if (d->bus) {
 		long unit = cfg_getint(sec, "unit");
 
@@ -711,46 +761,46 @@ static void conf_read_device(struct conf_parse *p, struct conf *c, cfg_t *sec,
 			if (strcmp(c->buses[i].name, d->bus) == 0)
 				d->busp = &c->buses[i];
 		if (!d->busp)
-			conf_parse_error(p, sec, "bus", "%s: unknown bus '%s'%s", where, d->bus,
+			conf_parse_error(p, sec, "bus", _("%s: unknown bus '%s'%s"), where, d->bus,
 			                 c->nbuses ? "" : " (no bus is defined)");
 		if (unit < 1 || unit > 247)
 			conf_parse_error(
 			    p, sec, "unit",
-			    "%s: unit id %ld is outside 1-247 (0 is broadcast, 248-255 "
-			    "are reserved)",
+			    _("%s: unit id %ld is outside 1-247 (0 is broadcast, 248-255 "
+			    "are reserved)"),
 			    where, unit);
 		d->unit = (int)unit;
 	}
 	if (d->key && d->heartbeat_timeout_ms == 0)
 		conf_parse_error(p, sec, "heartbeat_timeout",
-		                 "%s: heartbeat_timeout must be longer than 0", where);
+		                 _("%s: heartbeat_timeout must be longer than 0"), where);
 	if (d->interval_ms == 0)
-		conf_parse_error(p, sec, "interval", "%s: interval must be longer than 0", where);
+		conf_parse_error(p, sec, "interval", _("%s: interval must be longer than 0"), where);
 	if (d->timeout_ms == 0)
-		conf_parse_error(p, sec, "timeout", "%s: timeout must be longer than 0", where);
+		conf_parse_error(p, sec, "timeout", _("%s: timeout must be longer than 0"), where);
 	if (d->retries < 0 || d->retries > 10)
-		conf_parse_error(p, sec, "retries", "%s: retries %ld is outside 0-10", where,
+		conf_parse_error(p, sec, "retries", _("%s: retries %ld is outside 0-10"), where,
 		                 cfg_getint(sec, "retries"));
 	if (d->offline_after < 1 || d->offline_after > 100)
-		conf_parse_error(p, sec, "offline_after", "%s: offline_after %ld is outside 1-100",
+		conf_parse_error(p, sec, "offline_after", _("%s: offline_after %ld is outside 1-100"),
 		                 where, cfg_getint(sec, "offline_after"));
 	if (!d->profile) {
-		conf_parse_error(p, sec, NULL, "%s: profile is required, e.g. profile = \"rcd-4t\"",
+		conf_parse_error(p, sec, NULL, _("%s: profile is required, e.g. profile = \"rcd-4t\""),
 		                 where);
 		return;
 	}
 	if (strchr(d->profile, '/') || d->profile[0] == '.' || d->profile[0] == '\0') {
 		conf_parse_error(
 		    p, sec, "profile",
-		    "%s: profile '%s' is a name, not a path; profiles are looked up in "
-		    "profile_dir (%s)",
+		    _("%s: profile '%s' is a name, not a path; profiles are looked up in "
+		    "profile_dir (%s)"),
 		    where, d->profile, c->profile_dir);
 		return;
 	}
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s.conf", c->profile_dir, d->profile);
 	if (access(path, R_OK) != 0) {
-		conf_parse_error(p, sec, "profile", "%s: unknown profile '%s' (%s: %s)", where,
+		conf_parse_error(p, sec, "profile", _("%s: unknown profile '%s' (%s: %s)"), where,
 		                 d->profile, path, strerror(errno));
 		return;
 	}
@@ -760,15 +810,15 @@ static void conf_read_device(struct conf_parse *p, struct conf *c, cfg_t *sec,
 	if (d->key && !d->bus && !d->prof->mqtt.enabled)
 		conf_parse_error(
 		    p, sec, "profile",
-		    "%s: profile '%s' is a Modbus profile, but the device reports over "
+		    _("%s: profile '%s' is a Modbus profile, but the device reports over "
 		    "MQTT (key); use an MQTT profile (one with an mqtt section, e.g. "
-		    "smoke-json)",
+		    "smoke-json)"),
 		    where, d->profile);
 	if (d->bus && !d->key && d->prof->mqtt.enabled)
 		conf_parse_error(p, sec, "profile",
-		                 "%s: profile '%s' is an MQTT profile, but the device is on a "
+		                 _("%s: profile '%s' is an MQTT profile, but the device is on a "
 		                 "Modbus bus; give it key = \"...\" instead of bus, or a Modbus "
-		                 "profile",
+		                 "profile"),
 		                 where, d->profile);
 	d->rules = calloc(d->prof->npoints ? d->prof->npoints : 1, sizeof(*d->rules));
 	if (!d->rules)
@@ -782,19 +832,19 @@ static void conf_read_device(struct conf_parse *p, struct conf *c, cfg_t *sec,
 		char spwhere[256];
 
 		if (!pt) {
-			conf_parse_error(p, sp, NULL, "%s: profile '%s' has no point '%s'", where,
+			conf_parse_error(p, sp, NULL, _("%s: profile '%s' has no point '%s'"), where,
 			                 d->profile, pname);
 			continue;
 		}
-		snprintf(spwhere, sizeof(spwhere), "%s setpoint '%s'", where, pname);
+		snprintf(spwhere, sizeof(spwhere), _("%s setpoint '%s'"), where, pname);
 		size_t idx = (size_t)(pt - d->prof->points);
 		if (setpoints_read(p, sp, &pt->rule, &d->rules[idx], spwhere) > 0)
 			continue;
 		struct conf_line w2 = conf_parse_where(p, sp, NULL);
 		if (d->rules[idx].kind < 0) {
 			conf_errors_add(errs, w2.file, w2.line,
-			                "%s: point '%s' of profile '%s' has no rule; add kind = "
-			                "\"...\" to judge it",
+			                _("%s: point '%s' of profile '%s' has no rule; add kind = "
+			                "\"...\" to judge it"),
 			                spwhere, pname, d->profile);
 			continue;
 		}
@@ -815,8 +865,8 @@ static void conf_read_platform_mqtt(struct conf_parse *p, cfg_t *s, struct platf
 
 		if (!tls && strncmp(u, "mqtt://", 7) != 0) {
 			conf_parse_error(p, s, "url",
-			                 "%s: url '%s' must be mqtts://host:port (TLS) or "
-			                 "mqtt://host:port with transport = \"mqtt\"", x->label,
+			                 _("%s: url '%s' must be mqtts://host:port (TLS) or "
+			                 "mqtt://host:port with transport = \"mqtt\""), x->label,
 			                 u);
 		} else {
 			host = u + (tls ? 8 : 7);
@@ -836,16 +886,16 @@ static void conf_read_platform_mqtt(struct conf_parse *p, cfg_t *s, struct platf
 			}
 			if (end == host || strcspn(host, "/?#@[]") < (size_t)(end - host))
 				conf_parse_error(p, s, "url",
-				                 "%s: url '%s' has no usable host; write "
-				                 "%s://host:port, e.g. %s://broker.example.cn:%d", x->label,
+				                 _("%s: url '%s' has no usable host; write "
+				                 "%s://host:port, e.g. %s://broker.example.cn:%d"), x->label,
 				                 u, tls ? "mqtts" : "mqtt", tls ? "mqtts" : "mqtt",
 				                 tls ? 8883 : 1883);
 			else if (port < 1 || port > 65535)
 				conf_parse_error(
 				    p, s, "url",
-				    "%s: url '%s': the port must be a number 1-65535 "
+				    _("%s: url '%s': the port must be a number 1-65535 "
 				    "and nothing may follow it (no path: topics come from "
-				    "topic_prefix)", x->label,
+				    "topic_prefix)"), x->label,
 				    u);
 			else {
 				x->mqtt_host = strndup(host, (size_t)(end - host));
@@ -854,36 +904,36 @@ static void conf_read_platform_mqtt(struct conf_parse *p, cfg_t *s, struct platf
 			}
 			if (!tls && (x->ca_file || x->cert_file))
 				conf_parse_error(p, s, x->ca_file ? "ca_file" : "cert_file",
-				                 "%s: %s is for TLS; use an mqtts:// url", x->label,
+				                 _("%s: %s is for TLS; use an mqtts:// url"), x->label,
 				                 x->ca_file ? "ca_file" : "cert_file");
 		}
 	}
 	/* libmosquitto cannot check a public-key pin: refuse it rather than ignore it. */
 	if (x->pin)
 		conf_parse_error(p, s, "pin",
-		                 "%s: pin is not supported with transport = \"mqtt\" (the "
+		                 _("%s: pin is not supported with transport = \"mqtt\" (the "
 		                 "MQTT client cannot check a public key); remove it and trust the "
-		                 "broker through ca_file", x->label);
+		                 "broker through ca_file"), x->label);
 	if ((x->cert_file == NULL) != (x->key_file == NULL))
 		conf_parse_error(p, s, x->cert_file ? "cert_file" : "key_file",
-		                 "%s: cert_file and key_file go together", x->label);
+		                 _("%s: cert_file and key_file go together"), x->label);
 	if ((x->password_file || x->token_file) && !x->username)
 		conf_parse_error(p, s, x->password_file ? "password_file" : "token_file",
-		                 "%s: %s needs a username with transport = \"mqtt\" (MQTT "
+		                 _("%s: %s needs a username with transport = \"mqtt\" (MQTT "
 		                 "sends no password without one); add username = \"...\" (the "
-		                 "broker's login for this gateway)", x->label,
+		                 "broker's login for this gateway)"), x->label,
 		                 x->password_file ? "password_file" : "token_file");
 	x->keepalive_ms = conf_parse_duration_opt(p, s, "keepalive", 60000);
 	if (x->keepalive_ms < 5000 || x->keepalive_ms > 65535000)
-		conf_parse_error(p, s, "keepalive", "%s: keepalive must be 5s to 65535s", x->label);
+		conf_parse_error(p, s, "keepalive", _("%s: keepalive must be 5s to 65535s"), x->label);
 	plen = strlen(x->topic_prefix);
 	while (plen > 0 && x->topic_prefix[plen - 1] == '/')
 		x->topic_prefix[--plen] = '\0';
 	if (plen == 0 || strpbrk(x->topic_prefix, "+#") || x->topic_prefix[0] == '/')
 		conf_parse_error(p, s, "topic_prefix",
-		                 "%s: topic_prefix '%s' must be a topic without wildcards "
+		                 _("%s: topic_prefix '%s' must be a topic without wildcards "
 		                 "(+, #) and without a leading '/', e.g. \"firegw\" or "
-		                 "\"county/zw\"", x->label,
+		                 "\"county/zw\""), x->label,
 		                 cfg_getstr(s, "topic_prefix"));
 }
 
@@ -900,15 +950,15 @@ static void conf_read_platform_plaintext(struct conf_parse *p, cfg_t *s,
 		return;
 	if (plain && secret && !x->insecure_plaintext)
 		conf_parse_error(p, s, "url",
-		                 "%s: url '%s' is plain MQTT: the password of %s would cross "
+		                 _("%s: url '%s' is plain MQTT: the password of %s would cross "
 		                 "the network readable by anyone on the way; use mqtts:// (TLS), or, "
 		                 "only on a network you trust, add insecure_plaintext = true to the "
-		                 "platform section", x->label,
+		                 "platform section"), x->label,
 		                 x->url, x->password_file ? "password_file" : "token_file");
 	else if (x->insecure_plaintext && !(plain && secret))
 		conf_parse_error(p, s, "insecure_plaintext",
-		                 "%s: insecure_plaintext is only for an mqtt:// url with a "
-		                 "password (password_file or token_file); remove it", x->label);
+		                 _("%s: insecure_plaintext is only for an mqtt:// url with a "
+		                 "password (password_file or token_file); remove it"), x->label);
 }
 
 /* A destination's filter: `opt` = {names} into a bit mask (0: not set, all). */
@@ -923,7 +973,7 @@ static uint32_t conf_platform_filter(struct conf_parse *p, cfg_t *s, const char 
 		int k = index(v);
 
 		if (k < 0 || k > 31)
-			conf_parse_error(p, s, opt, "%s: %s: unknown '%s'; known: %s", label, opt, v,
+			conf_parse_error(p, s, opt, _("%s: %s: unknown '%s'; known: %s"), label, opt, v,
 			                 known);
 		else
 			mask |= 1u << k;
@@ -961,8 +1011,8 @@ static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const struct 
 	if (!*name || strlen(name) >= LEDGER_DEST_LEN || strspn(name, "abcdefghijklmnopqrstuvwxyz"
 	                                                               "0123456789_-") != strlen(name))
 		conf_parse_error(p, s, NULL,
-		                 "%s: a destination's name is 1 to %d of a-z, 0-9, _ and -, "
-		                 "e.g. platform \"county\" { ... }",
+		                 _("%s: a destination's name is 1 to %d of a-z, 0-9, _ and -, "
+		                 "e.g. platform \"county\" { ... }"),
 		                 x->label, LEDGER_DEST_LEN - 1);
 	x->types = conf_platform_filter(p, s, "events", x->label, ledger_event_type_index,
 	                                "raised, escalated, recurred, cleared, silenced, overdue, "
@@ -986,16 +1036,16 @@ static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const struct 
 	x->username = dupstr(cfg_getstr(s, "username"));
 	x->password_file = conf_path_opt(p, s, "password_file");
 	x->insecure_plaintext = cfg_getbool(s, "insecure_plaintext");
-	conf_secret_file(p, s, x->label, "token_file", x->token_file, "token");
-	conf_secret_file(p, s, x->label, "password_file", x->password_file, "password");
-	conf_secret_file(p, s, x->label, "key_file", x->key_file, "private key");
+	conf_secret_file(p, s, x->label, "token_file", x->token_file, N_("token"));
+	conf_secret_file(p, s, x->label, "password_file", x->password_file, N_("password"));
+	conf_secret_file(p, s, x->label, "key_file", x->key_file, N_("private key"));
 	conf_trusted_file(p, s, x->label, "ca_file", x->ca_file);
 	if (conf_url_has_userinfo(x->url)) {
 		/* Not shown: it holds the password. */
 		conf_parse_error(p, s, "url",
-		                 "%s: url must not hold a user name or password "
+		                 _("%s: url must not hold a user name or password "
 		                 "(user:password@host); remove it from the url and put the token "
-		                 "in token_file (chmod 600)", x->label);
+		                 "in token_file (chmod 600)"), x->label);
 		free(x->url);
 		x->url = strdup("(url with a password, refused)");
 		userinfo = true;
@@ -1012,29 +1062,29 @@ static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const struct 
 	/* The shipped template: url = "" until the installer sets it. */
 	if (x->url && !*x->url)
 		conf_parse_error(p, s, "url",
-		                 "%s: url is empty: write the county platform's address, e.g. "
+		                 _("%s: url is empty: write the county platform's address, e.g. "
 		                 "url = \"https://platform.example.invalid/api\", and its token in "
 		                 "token_file (or remove the platform section: hazards then stay on "
-		                 "the gateway)",
+		                 "the gateway)"),
 		                 x->label);
 	/* No plaintext: the uplink speaks HTTPS only, so an http:// url could never work. */
 	else if (x->url && !userinfo && strcmp(x->transport, "https") == 0 &&
 	         strncmp(x->url, "https://", 8))
 		conf_parse_error(p, s, "url",
-		                 "%s: url '%s' must start with https:// (TLS is always on)", x->label,
+		                 _("%s: url '%s' must start with https:// (TLS is always on)"), x->label,
 		                 x->url);
 	if (x->batch < 1 || x->batch > 1000)
-		conf_parse_error(p, s, "batch", "%s: batch %ld is outside 1-1000", x->label,
+		conf_parse_error(p, s, "batch", _("%s: batch %ld is outside 1-1000"), x->label,
 		                 cfg_getint(s, "batch"));
 	if (x->heartbeat_ms < 1000 && conf_parse_isset(p, s, "heartbeat"))
-		conf_parse_error(p, s, "heartbeat", "%s: heartbeat must be at least 1s", x->label);
+		conf_parse_error(p, s, "heartbeat", _("%s: heartbeat must be at least 1s"), x->label);
 	if (x->timeout_ms < 1 && conf_parse_isset(p, s, "timeout"))
-		conf_parse_error(p, s, "timeout", "%s: timeout must be longer than 0", x->label);
+		conf_parse_error(p, s, "timeout", _("%s: timeout must be longer than 0"), x->label);
 	if (x->connect_timeout_ms < 1 && conf_parse_isset(p, s, "connect_timeout"))
 		conf_parse_error(p, s, "connect_timeout",
-		                 "%s: connect_timeout must be longer than 0", x->label);
+		                 _("%s: connect_timeout must be longer than 0"), x->label);
 	if (x->backoff_max_ms < 1000 && conf_parse_isset(p, s, "backoff_max"))
-		conf_parse_error(p, s, "backoff_max", "%s: backoff_max must be at least 1s", x->label);
+		conf_parse_error(p, s, "backoff_max", _("%s: backoff_max must be at least 1s"), x->label);
 	if (gbt) {
 		if (x->enabled && !userinfo)
 			x->gbt = conf_gbt26875_read(p, s, x->label, x->url, conf_device_known, c);
@@ -1052,11 +1102,11 @@ static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const struct 
 			conf_read_platform_mqtt(p, s, x);
 	} else if (conf_parse_isset(p, s, "keepalive"))
 		conf_parse_error(p, s, "keepalive",
-		                 "%s: keepalive is for transport = \"mqtt\"; remove it", x->label);
+		                 _("%s: keepalive is for transport = \"mqtt\"; remove it"), x->label);
 	else if (x->username || x->password_file)
 		conf_parse_error(p, s, x->username ? "username" : "password_file",
-		                 "%s: %s is for transport = \"mqtt\" (HTTPS sends the token "
-		                 "of token_file); remove it", x->label,
+		                 _("%s: %s is for transport = \"mqtt\" (HTTPS sends the token "
+		                 "of token_file); remove it"), x->label,
 		                 x->username ? "username" : "password_file");
 	conf_read_platform_plaintext(p, s, x, userinfo);
 }
@@ -1079,8 +1129,8 @@ static void conf_read_platform(struct conf_parse *p, struct conf *c)
 
 		if (has_unnamed && strcmp(cfg_title(s), "platform") == 0)
 			conf_parse_error(p, s, NULL,
-			                 "platform \"platform\" is the name of the unnamed platform "
-			                 "block; give this one another name");
+			                 _("platform \"platform\" is the name of the unnamed platform "
+			                 "block; give this one another name"));
 		conf_read_platform_one(p, s, c, cfg_title(s), &c->platforms[n++]);
 	}
 	c->nplatforms = n;
@@ -1101,22 +1151,22 @@ static void conf_read_mqtt(struct conf_parse *p, struct conf *c)
 	x->ca_file = conf_path_opt(p, s, "ca_file");
 	x->cert_file = conf_path_opt(p, s, "cert_file");
 	x->key_file = conf_path_opt(p, s, "key_file");
-	conf_secret_file(p, s, "mqtt", "password_file", x->password_file, "password");
-	conf_secret_file(p, s, "mqtt", "key_file", x->key_file, "private key");
+	conf_secret_file(p, s, "mqtt", "password_file", x->password_file, N_("password"));
+	conf_secret_file(p, s, "mqtt", "key_file", x->key_file, N_("private key"));
 	conf_trusted_file(p, s, "mqtt", "ca_file", x->ca_file);
 	x->keepalive_ms = conf_parse_duration_opt(p, s, "keepalive", 60000);
 	if (x->port < 1 || x->port > 65535)
-		conf_parse_error(p, s, "port", "mqtt: port %ld is not 1-65535",
+		conf_parse_error(p, s, "port", _("mqtt: port %ld is not 1-65535"),
 		                 cfg_getint(s, "port"));
 	if ((x->cert_file == NULL) != (x->key_file == NULL))
 		conf_parse_error(p, s, x->cert_file ? "cert_file" : "key_file",
-		                 "mqtt: cert_file and key_file go together");
+		                 _("mqtt: cert_file and key_file go together"));
 	if (!x->tls && (x->ca_file || x->cert_file))
 		conf_parse_error(p, s, x->ca_file ? "ca_file" : "cert_file",
-		                 "mqtt: %s is for TLS; add tls = true",
+		                 _("mqtt: %s is for TLS; add tls = true"),
 		                 x->ca_file ? "ca_file" : "cert_file");
 	if (x->keepalive_ms < 5000 || x->keepalive_ms > 65535000)
-		conf_parse_error(p, s, "keepalive", "mqtt: keepalive must be 5s to 65535s");
+		conf_parse_error(p, s, "keepalive", _("mqtt: keepalive must be 5s to 65535s"));
 }
 
 static void conf_check_cross(struct conf_parse *p, struct conf *c, cfg_t **dev_secs)
@@ -1128,13 +1178,13 @@ static void conf_check_cross(struct conf_parse *p, struct conf *c, cfg_t **dev_s
 
 			if (a->bus && b->bus && strcmp(a->bus, b->bus) == 0 && a->unit == b->unit)
 				conf_parse_error(p, dev_secs[i], "unit",
-				                 "device '%s': unit id %d on bus '%s' is already "
-				                 "used by device '%s' (%s:%d)",
+				                 _("device '%s': unit id %d on bus '%s' is already "
+				                 "used by device '%s' (%s:%d)"),
 				                 b->id, b->unit, b->bus, a->id, a->file, a->line);
 			if (a->key && b->key && strcmp(a->key, b->key) == 0)
 				conf_parse_error(p, dev_secs[i], "key",
-				                 "device '%s': key '%s' is already used by device "
-				                 "'%s' (%s:%d)",
+				                 _("device '%s': key '%s' is already used by device "
+				                 "'%s' (%s:%d)"),
 				                 b->id, b->key, a->id, a->file, a->line);
 		}
 	}
@@ -1149,6 +1199,7 @@ struct conf *conf_load(const char *path, struct conf_errors *errs)
 	conf_schema_init();
 	if (conf_parse_file(&p, path, root_opts, "platform", errs) != 0) {
 		conf_parse_finish(&p);
+		conf_errors_sort(errs, before);
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
@@ -1267,5 +1318,6 @@ void conf_free(struct conf *c)
 	free(c->profile_dir);
 	free(c->control_socket);
 	free(c->log_level);
+	free(c->language);
 	free(c);
 }

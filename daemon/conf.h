@@ -88,6 +88,7 @@ struct conf {
 	char *profile_dir;
 	char *control_socket;
 	char *log_level;
+	char *language; /* gateway.language: "zh_CN", "en", or "" for the locale's */
 	int64_t watchdog_ms;
 	struct site_conf site;
 	struct policy policy;

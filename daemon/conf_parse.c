@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "i18n.h"
+
+#define CONF_PARSE_MAX_RECOVER 50
 
 /* The parse in progress: libconfuse's callbacks carry no user data. Config is parsed on the
  * main thread only. */
@@ -88,8 +91,8 @@ static int conf_parse_validate(cfg_t *cfg, cfg_opt_t *opt)
 				    &p->src, conf_parse_opening(p, opt->name, cfg->line));
 
 				conf_errors_add(p->errs, now.file, now.line,
-				                "%s '%s' is defined twice (first at %s:%d); names "
-				                "must be unique",
+				                _("%s '%s' is defined twice (first at %s:%d); names "
+				                "must be unique"),
 				                opt->name, title ? title : "", was.file, was.line);
 				free(key);
 				return 0;
@@ -116,23 +119,94 @@ void conf_parse_schema(cfg_opt_t *opts)
 	}
 }
 
+/* libconfuse's messages, to be said in the reader's language (same arguments). */
+static const char *const conf_parse_confuse_msgs[] = {
+    N_("no such option '%s'"),
+    N_("unexpected token '%s'"),
+    N_("found duplicate title '%s'"),
+    N_("duplicate option '%s' not allowed"),
+    N_("invalid integer value for option '%s'"),
+    N_("integer value for option '%s' is out of range"),
+    N_("invalid floating point value for option '%s'"),
+    N_("floating point value for option '%s' is out of range"),
+    N_("invalid boolean value for option '%s'"),
+    N_("attempt to append to non-list option '%s'"),
+    N_("missing equal sign after option '%s'"),
+    N_("missing opening brace for section '%s'"),
+    N_("missing title for section '%s'"),
+    N_("missing parenthesis for function '%s'"),
+    N_("syntax error in call of function '%s'"),
+    N_("invalid octal number '%s'"),
+    N_("bad escape sequence '%s'"),
+};
+
+/* "name\ntitle" of a section, to find it again in the next pass (a new cfg_t). */
+static char *conf_parse_seckey(const cfg_t *sec)
+{
+	char *key;
+	const char *title = sec ? cfg_title((cfg_t *)sec) : NULL;
+
+	if (!sec || asprintf(&key, "%s\n%s", cfg_name((cfg_t *)sec), title ? title : "") < 0)
+		return NULL;
+	return key;
+}
+
+static bool conf_parse_damaged(const struct conf_parse *p, const cfg_t *sec)
+{
+	char *key = p->ndamaged ? conf_parse_seckey(sec) : NULL;
+	bool found = false;
+
+	for (size_t i = 0; key && i < p->ndamaged && !found; i++)
+		found = strcmp(p->damaged[i], key) == 0;
+	free(key);
+	return found;
+}
+
 static void conf_parse_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {
 	struct conf_parse *p = conf_parse_current;
 	char msg[512];
 
+	if (!p || p->syntax_line != 0)
+		return; /* one a pass: the parse stops there, what follows is its echo */
+	for (size_t i = 0; i < sizeof(conf_parse_confuse_msgs) / sizeof(conf_parse_confuse_msgs[0]);
+	     i++)
+		if (strcmp(fmt, conf_parse_confuse_msgs[i]) == 0)
+			fmt = _(conf_parse_confuse_msgs[i]);
+	/* libconfuse's format, or its translation: msgfmt --check-format (test_i18n) holds it to
+	 * the same arguments. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (!p)
-		return;
+#pragma GCC diagnostic pop
+	p->syntax_line = cfg && cfg->line > 0 ? cfg->line : -1;
+	char *key = conf_parse_seckey(cfg);
+	char **d = key ? realloc(p->damaged, (p->ndamaged + 1) * sizeof(*d)) : NULL;
+	if (d) {
+		p->damaged = d;
+		p->damaged[p->ndamaged++] = key;
+	} else {
+		free(key);
+	}
 	struct conf_line w = conf_source_where(&p->src, cfg ? cfg->line : 0);
-	conf_errors_add(p->errs, w.file, w.line, "%s", msg);
+	conf_errors_add(p->syntax, w.file, w.line, "%s", msg);
+}
+
+static void conf_parse_clear(struct conf_parse *p)
+{
+	if (p->cfg)
+		cfg_free(p->cfg);
+	p->cfg = NULL;
+	for (size_t i = 0; i < p->nmarks; i++)
+		free(p->marks[i].key);
+	p->nmarks = 0;
 }
 
 int conf_parse_file(struct conf_parse *p, const char *path, cfg_opt_t *opts,
                     const char *untitled, struct conf_errors *errs)
 {
-	size_t before = errs->n;
-	int rc;
+	struct conf_errors syntax, pass;
+	int rc = CFG_PARSE_ERROR;
 
 	memset(p, 0, sizeof(*p));
 	p->errs = errs;
@@ -142,24 +216,48 @@ int conf_parse_file(struct conf_parse *p, const char *path, cfg_opt_t *opts,
 	char renamed[64];
 	snprintf(renamed, sizeof(renamed), "%s_unnamed", untitled ? untitled : "");
 	if (untitled && conf_source_rename_untitled(&p->src, untitled, renamed) != 0) {
-		conf_errors_add(errs, path, 0, "out of memory");
+		conf_errors_add(errs, path, 0, _("out of memory"));
 		return -1;
 	}
-	p->cfg = cfg_init(opts, CFGF_NONE);
-	if (!p->cfg) {
-		conf_errors_add(errs, path, 0, "out of memory");
-		return -1;
+	conf_errors_init(&syntax);
+	conf_errors_init(&pass);
+	for (int attempt = 0;; attempt++) {
+		conf_parse_clear(p);
+		conf_errors_finish(&pass);
+		p->errs = &pass; /* the checks made during this pass: only the last pass's count */
+		p->syntax = &syntax;
+		p->syntax_line = 0;
+		p->cfg = cfg_init(opts, CFGF_NONE);
+		if (!p->cfg) {
+			conf_errors_add(&syntax, path, 0, _("out of memory"));
+			break;
+		}
+		cfg_set_error_function(p->cfg, conf_parse_errfunc);
+		conf_parse_current = p;
+		rc = cfg_parse_buf(p->cfg, p->src.text);
+		conf_parse_current = NULL;
+		if (rc == CFG_SUCCESS)
+			break;
+		if (p->syntax_line == 0)
+			conf_errors_add(&syntax, path, 0, _("cannot be parsed"));
+		/* Past the mistake: its line blanked, parse again. */
+		if (attempt + 1 >= CONF_PARSE_MAX_RECOVER) {
+			struct conf_line w = conf_source_where(&p->src, p->syntax_line);
+
+			conf_errors_add(&syntax, w.file, w.line,
+			                _("the check stops after %d syntax errors; fix these and run "
+			                  "it again for the rest"),
+			                CONF_PARSE_MAX_RECOVER);
+			break;
+		}
+		if (p->syntax_line < 1 || !conf_source_blank_line(&p->src, p->syntax_line))
+			break;
 	}
-	cfg_set_error_function(p->cfg, conf_parse_errfunc);
-	conf_parse_current = p;
-	rc = cfg_parse_buf(p->cfg, p->src.text);
-	conf_parse_current = NULL;
-	if (rc != CFG_SUCCESS) {
-		if (errs->n == before)
-			conf_errors_add(errs, path, 0, "cannot be parsed");
-		return -1;
-	}
-	return 0;
+	conf_errors_take(errs, &syntax);
+	conf_errors_take(errs, &pass);
+	p->errs = errs;
+	p->syntax = NULL;
+	return rc == CFG_SUCCESS ? 0 : -1;
 }
 
 void conf_parse_finish(struct conf_parse *p)
@@ -169,6 +267,9 @@ void conf_parse_finish(struct conf_parse *p)
 	for (size_t i = 0; i < p->nmarks; i++)
 		free(p->marks[i].key);
 	free(p->marks);
+	for (size_t i = 0; i < p->ndamaged; i++)
+		free(p->damaged[i]);
+	free(p->damaged);
 	conf_source_finish(&p->src);
 	memset(p, 0, sizeof(*p));
 }
@@ -235,6 +336,10 @@ void conf_parse_error(struct conf_parse *p, const cfg_t *sec, const char *opt, c
 	char msg[512];
 	va_list ap;
 
+	/* What a section lacks, when one of its lines was blanked past a syntax error: the
+	 * lack is likely that line's, reported already. */
+	if ((!opt || !conf_parse_isset(p, sec, opt)) && conf_parse_damaged(p, sec))
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -295,8 +400,8 @@ int64_t conf_parse_duration_opt(struct conf_parse *p, cfg_t *sec, const char *op
 		else if (strcmp(cfg_name(sec), "root") != 0)
 			snprintf(who, sizeof(who), "%s: ", cfg_name(sec));
 		conf_parse_error(p, sec, opt,
-		                 "%s%s = \"%s\" is not a duration; write a positive number with a "
-		                 "unit, e.g. \"500ms\", \"5s\", \"30m\", \"72h\", \"7d\"",
+		                 _("%s%s = \"%s\" is not a duration; write a positive number with a "
+		                 "unit, e.g. \"500ms\", \"5s\", \"30m\", \"72h\", \"7d\""),
 		                 who, opt, s);
 		return dflt_ms;
 	}

@@ -27,12 +27,23 @@ struct conf_parse {
 	struct conf_mark *marks;
 	size_t nmarks, cap;
 	struct conf_errors *errs;
+	/* While parsing: libconfuse's own errors (syntax, unknown option, wrong type), and the
+	 * line of the first one in this pass. */
+	struct conf_errors *syntax;
+	int syntax_line;
+	/* The sections ("name\ntitle") that had a line blanked: a check of what such a section
+	 * lacks is left out, as the lack may be the blanked line's. */
+	char **damaged;
+	size_t ndamaged;
 };
 
 /* Marks every option of the schema (recursively) so its line is remembered. Call once per
  * schema before conf_parse_file. */
 void conf_parse_schema(cfg_opt_t *opts);
-/* Returns 0, or -1 with the errors in errs (the parse stops at the first syntax error).
+/* Returns 0, or -1 with the errors in errs. libconfuse stops at the first syntax error, unknown
+ * option or wrong type: each is reported, its line blanked and the text parsed again (at most
+ * CONF_PARSE_MAX_RECOVER times), so that one run names every such mistake and the checks
+ * after the parse see what did parse. 0 then means "parsed", with those errors in errs.
  * `untitled` (or NULL) names a titled section that may also be written without a title: that
  * form is read as the section `<untitled>_unnamed` (conf_source_rename_untitled), which the
  * schema declares untitled; written twice, it merges. */

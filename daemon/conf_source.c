@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "conf_errors.h"
+#include "conf_lint.h"
+#include "i18n.h"
 #include "secret.h"
 
 #define CONF_MAX_DEPTH 8
@@ -71,6 +73,34 @@ void conf_errors_add(struct conf_errors *e, const char *file, int line, const ch
 	e->items[e->n++] = item;
 }
 
+void conf_errors_warn(struct conf_errors *e, const char *file, int line, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	if (!e->warnings)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	conf_errors_add(e->warnings, file, line, _("warning: %s"), msg);
+}
+
+void conf_errors_take(struct conf_errors *dst, struct conf_errors *src)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		size_t before = dst->n;
+
+		conf_errors_add(dst, src->files[i], src->lines[i], "%s", "");
+		if (dst->n == before)
+			continue; /* out of memory: the item is lost, not the others */
+		free(dst->items[before]);
+		dst->items[before] = src->items[i];
+		src->items[i] = NULL;
+	}
+	conf_errors_finish(src);
+}
+
 void conf_errors_sort(struct conf_errors *e, size_t from)
 {
 	/* Insertion sort: stable, and a config has few errors. */
@@ -112,6 +142,23 @@ void conf_source_finish(struct conf_source *s)
 		free(s->files[i]);
 	free(s->files);
 	memset(s, 0, sizeof(*s));
+}
+
+bool conf_source_blank_line(struct conf_source *s, int line)
+{
+	char *p = s->text;
+	bool changed = false;
+
+	for (int l = 1; p && *p && l < line; l++) {
+		p = strchr(p, '\n');
+		p = p ? p + 1 : NULL;
+	}
+	for (; p && *p && *p != '\n'; p++) {
+		if (!isspace((unsigned char)*p))
+			changed = true;
+		*p = ' ';
+	}
+	return changed;
 }
 
 struct conf_line conf_source_where(const struct conf_source *s, int line)
@@ -324,32 +371,32 @@ static int conf_source_file(struct conf_source *s, const char *path, int depth,
 
 	if (depth > CONF_MAX_DEPTH) {
 		conf_errors_add(errs, from_file, from_line,
-		                "include(\"%s\"): nested more than %d deep (an include loop?)",
+		                _("include(\"%s\"): nested more than %d deep (an include loop?)"),
 		                path, CONF_MAX_DEPTH);
 		return -1;
 	}
 	buf = conf_read_file(path, &n, &err, &st);
 	if (!buf) {
 		if (from_file)
-			conf_errors_add(errs, from_file, from_line, "include(\"%s\"): %s", path,
+			conf_errors_add(errs, from_file, from_line, _("include(\"%s\"): %s"), path,
 			                strerror(err));
 		else
-			conf_errors_add(errs, path, 0, "cannot read: %s", strerror(err));
+			conf_errors_add(errs, path, 0, _("cannot read: %s"), strerror(err));
 		return -1;
 	}
 	/* The config says where the token goes: a file someone else can write is not read. */
 	if (secret_judge_trusted(&st, path, geteuid(), secret_service_uid(), why, sizeof(why)) !=
 	    0) {
 		if (from_file)
-			conf_errors_add(errs, from_file, from_line, "include(\"%s\"): %s", path,
+			conf_errors_add(errs, from_file, from_line, _("include(\"%s\"): %s"), path,
 			                why);
 		else
-			conf_errors_add(errs, path, 0, "refused: %s", why);
+			conf_errors_add(errs, path, 0, _("refused: %s"), why);
 		free(buf);
 		return -1;
 	}
 	if (memchr(buf, '\0', n)) {
-		conf_errors_add(errs, path, 0, "contains a NUL byte; is this a config file?");
+		conf_errors_add(errs, path, 0, _("contains a NUL byte; is this a config file?"));
 		free(buf);
 		return -1;
 	}
@@ -364,7 +411,12 @@ static int conf_source_file(struct conf_source *s, const char *path, int depth,
 	}
 	s->files = files;
 	s->files[s->nfiles++] = name;
+	if (conf_lint_utf8(buf, n, name, errs) != 0) {
+		free(buf);
+		return -1;
+	}
 	conf_strip_comments(buf, n);
+	conf_lint_lookalikes(buf, n, name, errs);
 
 	int line = 1;
 	bool failed = false; /* an include failed: go on, to report the others too */
@@ -384,10 +436,12 @@ static int conf_source_file(struct conf_source *s, const char *path, int depth,
 				failed = true;
 			free(full);
 		} else {
-			if (is_inc < 0)
+			if (is_inc < 0) {
 				conf_errors_add(errs, name, line,
-				                "include: write it alone on its line as "
-				                "include(\"file.conf\")");
+				                _("include: write it alone on its line as "
+				                "include(\"file.conf\")"));
+				len = 0; /* reported: the parse goes on without it */
+			}
 			if (conf_source_put(s, p, len) != 0 || conf_source_put(s, "\n", 1) != 0 ||
 			    conf_source_line(s, name, line) != 0)
 				rc = -1;
@@ -429,21 +483,23 @@ static int conf_source_braces(struct conf_source *s, struct conf_errors *errs)
 	struct conf_line w = conf_source_where(s, open_line[depth > 64 ? 63 : depth - 1]);
 	conf_errors_add(
 	    errs, w.file, w.line,
-	    "this section is never closed: a '}' is missing before the end of the file");
+	    _("this section is never closed: a '}' is missing before the end of the file"));
 	return -1;
 }
 
 int conf_source_load(struct conf_source *s, const char *path, struct conf_errors *errs)
 {
-	size_t before = errs->n;
-
-	if (conf_source_file(s, path, 0, errs, NULL, 0) != 0 || errs->n > before)
+	/* A file that cannot be read, is not UTF-8 or holds a NUL stops here; a mistake the
+	 * text can go on without (a look-alike character, a misplaced include, an unclosed
+	 * section) is reported and the parse goes on, to name the others too. */
+	if (conf_source_file(s, path, 0, errs, NULL, 0) != 0)
 		return -1;
 	if (!s->text)
 		conf_source_put(s, "", 0);
 	if (!s->text)
 		return -1;
-	return conf_source_braces(s, errs);
+	conf_source_braces(s, errs);
+	return 0;
 }
 
 int conf_source_rename_untitled(struct conf_source *s, const char *section, const char *to)

@@ -9,6 +9,7 @@
  * resolved against the including file's directory, nested at most 8 deep, cycles refused. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct conf_errors;
@@ -37,5 +38,8 @@ int conf_source_load(struct conf_source *s, const char *path, struct conf_errors
  * own, which merges when written twice as untitled sections do. Returns 0, or -1 out of
  * memory. */
 int conf_source_rename_untitled(struct conf_source *s, const char *section, const char *to);
+/* Blanks line `line` (1-based) of the combined text, keeping its newline, so that a parse can
+ * go on past a mistake there. false when there is nothing left on it to blank. */
+bool conf_source_blank_line(struct conf_source *s, int line);
 /* Where line `line` (1-based) of the combined text came from. */
 struct conf_line conf_source_where(const struct conf_source *s, int line);

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "log.h"
 
 #define CONTROL_MAX_LINE    (64 * 1024)
@@ -168,7 +169,7 @@ static void control_reply(struct control_client *cl, json_t *reply, bool then_cl
 	if (then_close ||
 	    uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe) > CONTROL_MAX_QUEUED) {
 		if (!then_close)
-			log_warn("control socket: a client does not read its replies; closed");
+			log_warn(_("control socket: a client does not read its replies; closed"));
 		control_client_close(cl);
 	}
 }
@@ -184,7 +185,7 @@ static void control_line(struct control_client *cl, const char *line, size_t len
 	/* A complete request: the client has another CONTROL_IDLE_MS for its next one. */
 	uv_timer_again(&cl->idle);
 	reply = cl->ctl->fn(line, len, &cl->peer, cl->ctl->userdata);
-	control_reply(cl, reply ? reply : control_error("internal error"), false);
+	control_reply(cl, reply ? reply : control_error(_("internal error")), false);
 }
 
 static void control_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -225,7 +226,7 @@ static void control_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (cl->len > CONTROL_MAX_LINE) {
 		uv_read_stop(s);
 		cl->len = 0;
-		control_reply(cl, control_error("request longer than %d bytes", CONTROL_MAX_LINE),
+		control_reply(cl, control_error(_("request longer than %d bytes"), CONTROL_MAX_LINE),
 		              true);
 	}
 }
@@ -286,13 +287,13 @@ static void control_refused(struct control *c, const struct control_peer *peer, 
 	if (!control_ratelimit(c, &c->refused, &quiet))
 		return;
 	if (rc < 0)
-		log_warn("control socket %s: refused a connection whose credentials the kernel "
-		         "would not give (%s); %lu more refused since the last warning",
+		log_warn(_("control socket %s: refused a connection whose credentials the kernel "
+		         "would not give (%s); %lu more refused since the last warning"),
 		         c->path, strerror(-rc), quiet);
 	else
-		log_warn("control socket %s: refused a connection from uid %ld (pid %ld): not "
+		log_warn(_("control socket %s: refused a connection from uid %ld (pid %ld): not "
 		         "root, not firegw's user and not in the socket's group; is the socket's "
-		         "mode still 0660? %lu more refused since the last warning",
+		         "mode still 0660? %lu more refused since the last warning"),
 		         c->path, (long)peer->uid, (long)peer->pid, quiet);
 }
 
@@ -303,9 +304,9 @@ static void control_full(struct control *c, const struct control_peer *peer)
 
 	if (!control_ratelimit(c, &c->full, &quiet))
 		return;
-	log_warn("control socket %s: turned away a connection from uid %ld (pid %ld): all %d "
+	log_warn(_("control socket %s: turned away a connection from uid %ld (pid %ld): all %d "
 	         "places are taken (idle ones close after %d s); %lu more turned away since the "
-	         "last warning. If this repeats, look for a process that holds connections open",
+	         "last warning. If this repeats, look for a process that holds connections open"),
 	         c->path, (long)peer->uid, (long)peer->pid, CONTROL_MAX_CLIENTS,
 	         CONTROL_IDLE_MS / 1000, quiet);
 }
@@ -339,16 +340,16 @@ static void control_on_connection(uv_stream_t *server, int status)
 	if (in != 1) {
 		control_refused(c, &cl->peer, in);
 		control_reply(cl,
-		              control_error("permission denied; run as root or as a member of "
-		                            "group firegw"),
+		              control_error(_("permission denied; run as root or as a member of "
+		                            "group firegw")),
 		              true);
 		return;
 	}
 	if (c->nclients > CONTROL_MAX_CLIENTS) {
 		control_full(c, &cl->peer);
 		control_reply(cl,
-		              control_error("too many control connections (%d); try again in %d s, "
-		                            "when idle ones have been closed",
+		              control_error(_("too many control connections (%d); try again in %d s, "
+		                            "when idle ones have been closed"),
 		                            CONTROL_MAX_CLIENTS, CONTROL_IDLE_MS / 1000),
 		              true);
 		return;
@@ -391,16 +392,16 @@ struct control *control_start(uv_loop_t *loop, const char *path, control_handler
 	if (!c)
 		return NULL;
 	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		log_err("control socket %s: the path is longer than %zu bytes; choose a shorter "
-		        "control_socket",
+		log_err(_("control socket %s: the path is longer than %zu bytes; choose a shorter "
+		        "control_socket"),
 		        path, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 		free(c);
 		return NULL;
 	}
 	c->path = strdup(path);
 	if (!c->path) {
-		log_err("control socket %s: out of memory; firegw runs on without its control "
-		        "socket (restart it to get one)",
+		log_err(_("control socket %s: out of memory; firegw runs on without its control "
+		        "socket (restart it to get one)"),
 		        path);
 		free(c);
 		return NULL;
@@ -408,8 +409,8 @@ struct control *control_start(uv_loop_t *loop, const char *path, control_handler
 	c->fn = fn;
 	c->userdata = userdata;
 	if (control_in_use(path)) {
-		log_err("control socket %s: another process answers on it (a second firegw?); "
-		        "stop it or give this one another control_socket",
+		log_err(_("control socket %s: another process answers on it (a second firegw?); "
+		        "stop it or give this one another control_socket"),
 		        path);
 		free(c->path);
 		free(c);
@@ -425,8 +426,8 @@ struct control *control_start(uv_loop_t *loop, const char *path, control_handler
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)&c->server, 16, control_on_connection);
 	if (rc != 0) {
-		log_err("control socket %s: %s; check control_socket and that its directory "
-		        "exists and is writable",
+		log_err(_("control socket %s: %s; check control_socket and that its directory "
+		        "exists and is writable"),
 		        path, uv_strerror(rc));
 		c->stopping = true;
 		uv_close((uv_handle_t *)&c->server, control_server_closed);
@@ -434,11 +435,11 @@ struct control *control_start(uv_loop_t *loop, const char *path, control_handler
 	}
 	/* The umask above made it 0660 already; this says so when it did not. */
 	if (chmod(path, 0660) != 0)
-		log_warn("control socket %s: cannot set its mode to 0660: %s; firegwctl may be "
-		         "refused to group firegw (check the mode with ls -l)",
+		log_warn(_("control socket %s: cannot set its mode to 0660: %s; firegwctl may be "
+		         "refused to group firegw (check the mode with ls -l)"),
 		         path, strerror(errno));
 	if ((g = getgrnam("firegw")) && chown(path, (uid_t)-1, g->gr_gid) != 0)
-		log_warn("control socket %s: cannot give it to group firegw: %s", path,
+		log_warn(_("control socket %s: cannot give it to group firegw: %s"), path,
 		         strerror(errno));
 	/* The group the socket really has (a setgid directory gives its own). */
 	struct stat st;

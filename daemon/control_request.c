@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "policy.h"
 
 const struct control_option control_options[] = {
@@ -19,22 +20,22 @@ const struct control_option control_options[] = {
 };
 
 const struct control_command control_commands[CONTROL_NCMDS] = {
-    [CONTROL_STATUS] = {"status", "", NULL, "", "the gateway at a glance"},
+    [CONTROL_STATUS] = {"status", "", NULL, "", N_("the gateway at a glance")},
     [CONTROL_DEVICES] = {"devices", "", NULL, "",
-                         "every device, why it has no data, its last values"},
+                         N_("every device, why it has no data, its last values")},
     [CONTROL_HAZARDS] = {"hazards", "ogsdl", NULL,
                          "[--open] [--grade G] [--since T] [--device D] [--limit N]",
-                         "hazard items, newest first"},
-    [CONTROL_HAZARD] = {"hazard", "", "id", "ID", "one item with its event history"},
-    [CONTROL_OUTBOX] = {"outbox", "l", NULL, "[--limit N]", "events waiting for the platform"},
+                         N_("hazard items, newest first")},
+    [CONTROL_HAZARD] = {"hazard", "", "id", "ID", N_("one item with its event history")},
+    [CONTROL_OUTBOX] = {"outbox", "l", NULL, "[--limit N]", N_("events waiting for the platform")},
     [CONTROL_DEADLETTER] = {"deadletter", "l", NULL, "[--limit N]",
-                            "events the platform rejected, with its reason"},
+                            N_("events the platform rejected, with its reason")},
     [CONTROL_TEST] = {"test", "w", "device", "DEVICE [--wait S]",
-                      "a test alarm end to end; waits for the platform"},
-    [CONTROL_RELOAD] = {"reload", "", NULL, "", "reload the configuration"},
+                      N_("a test alarm end to end; waits for the platform")},
+    [CONTROL_RELOAD] = {"reload", "", NULL, "", N_("reload the configuration")},
     [CONTROL_REPORT] = {"report", "mktve", NULL,
                         "--month YYYY-MM | --week YYYY-MM-DD [--list] [--csv [--csv-encoding E]]",
-                        "the monthly bulletin or weekly statistics, counted by item"},
+                        N_("the monthly bulletin or weekly statistics, counted by item")},
 };
 
 const char *control_request_name(enum control_cmd cmd)
@@ -100,19 +101,19 @@ static int control_request_hazards(struct control_request *r, int64_t now, char 
 	    !control_request_opt(r->json, "device", JSON_STRING, &device) ||
 	    !control_request_opt(r->json, "limit", JSON_INTEGER, &limit))
 		return control_request_fail(r, err, errlen,
-		                        "hazards takes open (true/false), grade, since, device "
-		                        "(strings) and limit (a number)");
+		                        _("hazards takes open (true/false), grade, since, device "
+		                        "(strings) and limit (a number)"));
 	r->filter.open_only = open && json_is_true(open);
 	if (grade && (r->filter.grade = grade_from_name(json_string_value(grade))) < 0)
 		return control_request_fail(r, err, errlen,
-		                        "unknown grade '%.64s'; grades are immediate, major, "
-		                        "significant, general",
+		                        _("unknown grade '%.64s'; grades are immediate, major, "
+		                        "significant, general"),
 		                        json_string_value(grade));
 	if (since && (r->filter.since_ms = ledger_query_parse_since(json_string_value(since), now)) < 0)
 		return control_request_fail(
 		    r, err, errlen,
-		    "since '%.64s' is not a date (2026-11-01, 2026-11-01T08:00) "
-		    "or a duration ago (24h, 7d)",
+		    _("since '%.64s' is not a date (2026-11-01, 2026-11-01T08:00) "
+		    "or a duration ago (24h, 7d)"),
 		    json_string_value(since));
 	if (device)
 		r->filter.device = json_string_value(device);
@@ -161,12 +162,12 @@ int control_request_parse(struct control_request *r, const char *line, size_t le
 	r->filter.grade = -1;
 	r->json = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!r->json)
-		return control_request_fail(r, err, errlen, "request is not JSON: %s", jerr.text);
+		return control_request_fail(r, err, errlen, _("request is not JSON: %s"), jerr.text);
 	name = json_string_value(json_object_get(r->json, "cmd"));
 	if (!json_is_object(r->json) || !name)
 		return control_request_fail(r, err, errlen,
-		                        "a request is a JSON object with \"cmd\", e.g. "
-		                        "{\"cmd\":\"status\"}");
+		                        _("a request is a JSON object with \"cmd\", e.g. "
+		                        "{\"cmd\":\"status\"}"));
 	const struct control_command *cc = control_command_find(name);
 	if (!cc) {
 		char names[256] = "";
@@ -174,7 +175,7 @@ int control_request_parse(struct control_request *r, const char *line, size_t le
 		for (i = 0; i < CONTROL_NCMDS; i++)
 			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
 			         i ? ", " : "", control_commands[i].name);
-		return control_request_fail(r, err, errlen, "unknown command '%.64s'; commands: %s",
+		return control_request_fail(r, err, errlen, _("unknown command '%.64s'; commands: %s"),
 		                            name, names);
 	}
 	i = (size_t)(cc - control_commands);
@@ -193,7 +194,7 @@ int control_request_parse(struct control_request *r, const char *line, size_t le
 	case CONTROL_OUTBOX:
 	case CONTROL_DEADLETTER:
 		if (!control_request_opt(r->json, "limit", JSON_INTEGER, &limit))
-			return control_request_fail(r, err, errlen, "%s takes limit (a number)",
+			return control_request_fail(r, err, errlen, _("%s takes limit (a number)"),
 			                        control_commands[r->cmd].name);
 		r->limit = control_request_limit(limit);
 		return 0;

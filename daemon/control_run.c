@@ -15,6 +15,7 @@
 #include "control_request.h"
 #include "daemon_int.h"
 #include "hazard.h"
+#include "i18n.h"
 #include "ingest.h"
 #include "ledger.h"
 #include "mqtt_in.h"
@@ -43,7 +44,7 @@ static json_t *control_run_ok(json_t *result, const char *key)
 /* `err` is read after the query ran: pass its address, not its value. */
 static json_t *control_run_result(json_t *result, const char *key, const char *const *err)
 {
-	return result ? control_run_ok(result, key) : control_error("%s", *err ? *err : "internal error");
+	return result ? control_run_ok(result, key) : control_error("%s", *err ? _(*err) : _("internal error"));
 }
 
 /* A commissioning test: a test fire alarm on the device's "test" channel, raised and cleared
@@ -56,7 +57,7 @@ static json_t *control_run_test(struct daemon *d, const char *id, const struct c
 	int rc;
 
 	if (!(dc = conf_device(d->conf, id)))
-		return control_error("no device '%s' in %s; 'firegwctl devices' lists them", id,
+		return control_error(_("no device '%s' in %s; 'firegwctl devices' lists them"), id,
 		                     d->opts->conf_path);
 	log_notice("control: uid %ld (pid %ld) asks for a test alarm on %s", (long)peer->uid,
 	           (long)peer->pid, dc->id);
@@ -70,8 +71,8 @@ static json_t *control_run_test(struct daemon *d, const char *id, const struct c
 			rc = ingest_flush(d->ingest);
 		if (rc < 0)
 			return control_error(
-			    "the test alarm could not be recorded (%s); see the log "
-			    "(disk full?)",
+			    _("the test alarm could not be recorded (%s); see the log "
+			    "(disk full?)"),
 			    strerror(-rc));
 	}
 	item_init(&h);
@@ -79,7 +80,7 @@ static json_t *control_run_test(struct daemon *d, const char *id, const struct c
 	if (rc != 1) {
 		item_finish(&h);
 		return control_error(
-		    "the test alarm was recorded but not found again; see the log");
+		    _("the test alarm was recorded but not found again; see the log"));
 	}
 	bool running = false;
 	for (size_t i = 0; i < d->ndests; i++)
@@ -101,7 +102,7 @@ static json_t *control_run_reload(struct daemon *d)
 		                 "buses", (json_int_t)d->conf->nbuses, "devices",
 		                 (json_int_t)d->conf->ndevices);
 	}
-	json_t *o = control_error("reload refused: %zu error(s); the running configuration stays",
+	json_t *o = control_error(_("reload refused: %zu error(s); the running configuration stays"),
 	                          json_array_size(errors));
 	json_object_set_new(o, "errors", errors);
 	return o;
@@ -170,7 +171,7 @@ static json_t *control_run_request(struct daemon *d, const struct control_reques
 	case CONTROL_REPORT:
 		return control_run_report(d, q);
 	}
-	return control_error("internal error");
+	return control_error(_("internal error"));
 }
 
 json_t *control_run_handle(const char *line, size_t len, const struct control_peer *peer, void *userdata)

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "acquire.h"
+#include "i18n.h"
 #include "clock.h"
 #include "conf.h"
 #include "control.h"
@@ -183,7 +184,7 @@ static int daemon_dests_start(struct daemon *d)
 	/* Before any transport reads the outbox: an older ledger's waiting events are the first
 	 * destination's. */
 	if (ledger_set_dests(d->ledger, ld, d->ndests) < 0)
-		log_err("ledger: the destinations could not be set; events wait in the outbox");
+		log_err(_("ledger: the destinations could not be set; events wait in the outbox"));
 	free(ld);
 	for (size_t i = 0; i < d->ndests; i++) {
 		struct daemon_dest *dd = &d->dests[i];
@@ -206,9 +207,9 @@ static int daemon_dests_start(struct daemon *d)
 static void daemon_retry_inputs(struct daemon *d)
 {
 	if (!d->acquire && (d->acquire = acquire_start(&d->loop, d->conf, d->ingest)))
-		log_notice("Modbus polling started (the last reload could not start it)");
+		log_notice(_("Modbus polling started (the last reload could not start it)"));
 	if (!d->mqtt && (d->mqtt = mqtt_in_start(&d->loop, d->conf, d->ingest)))
-		log_notice("MQTT input started (the last reload could not start it)");
+		log_notice(_("MQTT input started (the last reload could not start it)"));
 }
 
 static void daemon_on_tick(uv_timer_t *t)
@@ -238,7 +239,7 @@ static void daemon_on_watchdog(uv_timer_t *t)
 
 static void daemon_stop(struct daemon *d, const char *why)
 {
-	log_notice("%s: stopping", why);
+	log_notice(_("%s: stopping"), why);
 	sdnotify_stopping();
 	uv_stop(&d->loop);
 }
@@ -265,7 +266,7 @@ int daemon_reload(struct daemon *d, json_t *errors)
 			if (errors)
 				json_array_append_new(errors, json_string(errs.items[i]));
 		}
-		log_err("reload refused: %s has %zu error(s); the running configuration stays",
+		log_err(_("reload refused: %s has %zu error(s); the running configuration stays"),
 		        d->opts->conf_path, errs.n);
 		conf_errors_finish(&errs);
 		sdnotify_ready(NULL);
@@ -277,7 +278,7 @@ int daemon_reload(struct daemon *d, json_t *errors)
 		static const char msg[] =
 		    "gateway id or data_dir changed; they name the ledger, so "
 		    "restart firegw to change them";
-		log_err("reload refused: %s", msg);
+		log_err(_("reload refused: %s"), msg);
 		if (errors)
 			json_array_append_new(errors, json_string(msg));
 		conf_free(next);
@@ -286,7 +287,7 @@ int daemon_reload(struct daemon *d, json_t *errors)
 	}
 	rules = rules_new(next, d->ledger);
 	if (!rules) {
-		log_err("reload refused: out of memory");
+		log_err(_("reload refused: out of memory"));
 		if (errors)
 			json_array_append_new(errors, json_string("out of memory"));
 		conf_free(next);
@@ -310,22 +311,22 @@ int daemon_reload(struct daemon *d, json_t *errors)
 	 * socket are running and protect: they run on, and the tick retries what failed. */
 	d->acquire = acquire_start(&d->loop, d->conf, d->ingest);
 	if (!d->acquire)
-		log_err("reload: Modbus polling could not be started (out of memory): no Modbus "
+		log_err(_("reload: Modbus polling could not be started (out of memory): no Modbus "
 		        "device is read until it is; firegw retries every 10 s, restart it if this "
-		        "stays");
+		        "stays"));
 	d->mqtt = mqtt_in_start(&d->loop, d->conf, d->ingest);
 	if (!d->mqtt)
-		log_err("reload: the MQTT input could not be started (out of memory): no MQTT "
+		log_err(_("reload: the MQTT input could not be started (out of memory): no MQTT "
 		        "device is heard until it is; firegw retries every 10 s, restart it if "
-		        "this stays");
+		        "this stays"));
 	daemon_dests_stop(d);
 	if (daemon_dests_start(d) < 0)
-		log_err("platform uplink not started after reload; events stay in the outbox");
+		log_err(_("platform uplink not started after reload; events stay in the outbox"));
 	daemon_apply_log_level(d);
-	log_notice("configuration reloaded from %s: %zu buses, %zu devices", d->opts->conf_path,
+	log_notice(_("configuration reloaded from %s: %zu buses, %zu devices"), d->opts->conf_path,
 	           next->nbuses, next->ndevices);
 	if (strcmp(next->control_socket, d->control_path) != 0)
-		log_warn("control_socket changed to %s; it moves at the next restart (still %s)",
+		log_warn(_("control_socket changed to %s; it moves at the next restart (still %s)"),
 		         next->control_socket, d->control_path);
 	sdnotify_ready(NULL);
 	daemon_status(d);
@@ -342,7 +343,7 @@ static int daemon_mkdir(const char *dir)
 {
 	if (mkdir(dir, 0750) == 0 || errno == EEXIST)
 		return 0;
-	log_err("data_dir %s cannot be created: %s; create it or set gateway { data_dir = ... }",
+	log_err(_("data_dir %s cannot be created: %s; create it or set gateway { data_dir = ... }"),
 	        dir, strerror(errno));
 	return -errno;
 }
@@ -370,12 +371,14 @@ static int daemon_start(struct daemon *d)
 	if (!d->conf) {
 		for (size_t i = 0; i < errs.n; i++)
 			log_err("%s", errs.items[i]);
-		log_err("%s has %zu error(s); run 'firegw check -c %s' after fixing them",
+		log_err(_("%s has %zu error(s); run 'firegw check -c %s' after fixing them"),
 		        d->opts->conf_path, errs.n, d->opts->conf_path);
 		conf_errors_finish(&errs);
 		return -EINVAL;
 	}
 	conf_errors_finish(&errs);
+	/* Before any thread starts; a changed language takes effect at the next start. */
+	i18n_set_language(d->conf->language);
 	daemon_apply_log_level(d);
 	if ((rc = daemon_mkdir(d->conf->data_dir)) < 0)
 		return rc;
@@ -424,7 +427,7 @@ static int daemon_start(struct daemon *d)
 	}
 	/* READY first: counting a large ledger's events reads most of its pages (tens of ms). */
 	sdnotify_ready("running");
-	log_notice("firegw %s ready: gateway %s, %zu buses, %zu devices, ledger %s (%lld events)",
+	log_notice(_("firegw %s ready: gateway %s, %zu buses, %zu devices, ledger %s (%lld events)"),
 	           FIREGW_VERSION, d->conf->gateway_id, d->conf->nbuses, d->conf->ndevices,
 	           ledger_path(d->ledger), (long long)ledger_event_count(d->ledger));
 	daemon_status(d);
@@ -448,7 +451,7 @@ static void daemon_finish(struct daemon *d)
 	rules_free(d->rules);
 	if (d->ledger) {
 		ledger_close(d->ledger);
-		log_notice("ledger closed");
+		log_notice(_("ledger closed"));
 	}
 	conf_free(d->conf);
 }
@@ -462,7 +465,7 @@ int daemon_run(const struct daemon_opts *o)
 	d.opts = o;
 	d.started_mono = clock_mono_ms();
 	if (uv_loop_init(&d.loop) != 0) {
-		log_err("cannot start the event loop");
+		log_err(_("cannot start the event loop"));
 		return 1;
 	}
 	/* A platform or broker that hangs up must not kill the process. */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "i18n.h"
 #include "ledger.h"
 #include "log.h"
 
@@ -41,8 +42,9 @@ static void hazard_title(struct hazard *h, enum level l)
 
 	if (h->info)
 		where = json_string_value(json_object_get(h->info, "location"));
-	snprintf(h->title, sizeof(h->title), "%s%s%s at %s%s%s", h->test ? "TEST " : "",
-	         kind_name(h->kind), l == LEVEL_PREALARM ? " pre-alarm" : "",
+	/* In the gateway's language (gateway.language): the platform shows it to people. */
+	snprintf(h->title, sizeof(h->title), _("%s%s%s at %s%s%s"), h->test ? _("TEST ") : "",
+	         i18n_word("kind", kind_name(h->kind)), l == LEVEL_PREALARM ? _(" pre-alarm") : "",
 	         where && *where ? where : h->device, h->point[0] ? " / " : "", h->point);
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "i18n.h"
 #include "log.h"
 
 /* Schema migrations: index i brings user_version i to i + 1. */
@@ -185,8 +186,8 @@ static int ledger_schema_known(struct ledger *l)
 	int64_t v = ledger_scalar(l, "PRAGMA user_version", 0);
 
 	if (v > (int64_t)N_MIGRATIONS) {
-		log_err("ledger %s has schema version %lld, newer than this firegw knows (%zu); "
-		        "install the newer firegw or move the file aside",
+		log_err(_("ledger %s has schema version %lld, newer than this firegw knows (%zu); "
+		        "install the newer firegw or move the file aside"),
 		        l->path, (long long)v, N_MIGRATIONS);
 		return -EPROTO;
 	}
@@ -280,8 +281,8 @@ static int ledger_check(struct ledger *l, bool existed, bool *clean, bool *full,
 		return 0;
 	}
 	if (existed)
-		log_notice("ledger %s was not closed cleanly (a crash, a power cut or a kill): "
-		           "checking the whole file",
+		log_notice(_("ledger %s was not closed cleanly (a crash, a power cut or a kill): "
+		           "checking the whole file"),
 		           l->path);
 	*full = existed;
 	return ledger_quick_check(l->db, reason, rlen);
@@ -329,8 +330,8 @@ static void ledger_mark_clean(struct ledger *l)
 
 	if (l->damaged) {
 		log_notice(
-		    "ledger %s: this run met I/O or corruption errors; the next start checks "
-		    "the whole file",
+		    _("ledger %s: this run met I/O or corruption errors; the next start checks "
+		    "the whole file"),
 		    l->path);
 		return;
 	}
@@ -339,8 +340,8 @@ static void ledger_mark_clean(struct ledger *l)
 	         "INSERT OR REPLACE INTO meta(key, value) VALUES('" LEDGER_CLEAN_KEY "', '%s')",
 	         at);
 	if (sqlite3_exec(l->db, sql, NULL, NULL, &msg) != SQLITE_OK)
-		log_warn("ledger %s: cannot record the clean stop (%s); the next start checks the "
-		         "whole file",
+		log_warn(_("ledger %s: cannot record the clean stop (%s); the next start checks the "
+		         "whole file"),
 		         l->path, msg ? msg : sqlite3_errmsg(l->db));
 	sqlite3_free(msg);
 }
@@ -362,8 +363,8 @@ int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
 
 	rc = ledger_connect(l, info, reason, sizeof(reason));
 	if (rc < 0) {
-		log_err("ledger %s cannot be opened: %s; check the data_dir's owner and "
-		        "permissions and the disk",
+		log_err(_("ledger %s cannot be opened: %s; check the data_dir's owner and "
+		        "permissions and the disk"),
 		        l->path, reason);
 		sqlite3_close(l->db);
 		free(l);
@@ -373,13 +374,13 @@ int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
 		sqlite3_close(l->db);
 		l->db = NULL;
 		if (info->created) {
-			log_err("ledger %s: cannot create: %s", l->path, reason);
+			log_err(_("ledger %s: cannot create: %s"), l->path, reason);
 			free(l);
 			return -EACCES;
 		}
 		floor = ledger_salvage_seq(l->path);
 		if ((rc = ledger_move_aside(l->path, info->moved_to, sizeof(info->moved_to))) < 0) {
-			log_err("ledger %s failed its check (%s) and cannot be moved aside: %s",
+			log_err(_("ledger %s failed its check (%s) and cannot be moved aside: %s"),
 			        l->path, reason, strerror(-rc));
 			free(l);
 			return rc;
@@ -388,7 +389,7 @@ int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
 		info->created = true;
 		snprintf(info->reason, sizeof(info->reason), "%s", reason);
 		log_err(
-		    "ledger %s failed PRAGMA quick_check (%s); moved to %s, starting a new ledger",
+		    _("ledger %s failed PRAGMA quick_check (%s); moved to %s, starting a new ledger"),
 		    l->path, reason, info->moved_to);
 		/* Numbers must never repeat: continue above what the old file shows, or above the
 		 * current time in milliseconds when it shows nothing (a ledger that lived a few
@@ -397,7 +398,7 @@ int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
 		if (floor < now_ms)
 			floor = now_ms;
 		if (ledger_connect(l, info, reason, sizeof(reason)) != 0) {
-			log_err("ledger %s: cannot create: %s", l->path, reason);
+			log_err(_("ledger %s: cannot create: %s"), l->path, reason);
 			sqlite3_close(l->db);
 			free(l);
 			return -EIO;
@@ -412,7 +413,7 @@ int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
 		return rc;
 	}
 	if (l->mark_pending && ledger_unmark(l) < 0)
-		log_notice("ledger %s: cannot write (%s); trying again at the first write", l->path,
+		log_notice(_("ledger %s: cannot write (%s); trying again at the first write"), l->path,
 		           sqlite3_errmsg(l->db));
 	if ((rc = ledger_migrate(l)) < 0 || (floor > 0 && (rc = ledger_set_floor(l, floor)) < 0)) {
 		ledger_close(l);
@@ -434,7 +435,7 @@ void ledger_close(struct ledger *l)
 	if (l->db && l->opened)
 		ledger_mark_clean(l);
 	if (l->db && sqlite3_close(l->db) != SQLITE_OK)
-		log_err("ledger %s: close: %s", l->path, sqlite3_errmsg(l->db));
+		log_err(_("ledger %s: close: %s"), l->path, sqlite3_errmsg(l->db));
 	free(l->dests);
 	free(l);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "ledger_int.h"
 #include "clock.h"
 #include "log.h"
@@ -97,8 +98,8 @@ int ledger_event_append_to(struct ledger *l, const struct hazard *h, const char 
 			                    json_true());
 			text = json_dumps(body, JSON_COMPACT);
 		}
-		log_warn("event %s of %s: its JSON was over %d bytes; sent without the item's "
-		         "free-form fields (\"truncated\": true)",
+		log_warn(_("event %s of %s: its JSON was over %d bytes; sent without the item's "
+		         "free-form fields (\"truncated\": true)"),
 		         event_id, h->id, LEDGER_EVENT_MAX);
 	}
 	json_decref(body);
@@ -253,8 +254,8 @@ int ledger_set_dests(struct ledger *l, const struct ledger_dest *dests, size_t n
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = ledger_fail(l, "give waiting events to the first destination");
 	else if (sqlite3_changes(l->db) > 0)
-		log_notice("ledger: %d event(s) that waited for the platform now wait for "
-		           "destination '%s'",
+		log_notice(_("ledger: %d event(s) that waited for the platform now wait for "
+		           "destination '%s'"),
 		           sqlite3_changes(l->db), copy[0].name);
 	sqlite3_finalize(st);
 	return rc;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "ledger_int.h"
 #include "clock.h"
 #include "log.h"
@@ -102,8 +103,8 @@ static int ledger_outbox_oversize(struct ledger *l, const char *dest, const int6
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		rc = ledger_deadletter(l, dest, seqs[i], reason, clock_wall_ms());
 		if (rc == 0)
-			log_err("ledger event seq %lld is larger than the request limit (%zu bytes) and "
-			        "could never be sent; kept in the dead-letter table",
+			log_err(_("ledger event seq %lld is larger than the request limit (%zu bytes) and "
+			        "could never be sent; kept in the dead-letter table"),
 			        (long long)seqs[i], limit);
 	}
 	if (!own)

@@ -13,10 +13,12 @@
 #include "conf.h"
 #include "conf_parse.h"
 #include "hazard.h"
+#include "i18n.h"
 #include "policy.h"
 #include "jsonfmt.h"
 
-static const char *ledger_query_db_error = "the ledger could not be read; see the daemon's log";
+/* The reasons are marked N_(): the control socket says them in the gateway's language. */
+static const char *ledger_query_db_error = N_("the ledger could not be read; see the daemon's log");
 
 static sqlite3_stmt *ledger_query_prepare(struct ledger *l, const char *sql)
 {
@@ -92,7 +94,8 @@ json_t *ledger_query_hazard(struct ledger *l, const char *id, const char **err)
 	rc = ledger_hazard_get(l, id, &h);
 	if (rc != 1) {
 		item_finish(&h);
-		*err = rc == 0 ? "no such hazard; 'firegwctl hazards' lists them" : ledger_query_db_error;
+		*err = rc == 0 ? N_("no such hazard; 'firegwctl hazards' lists them")
+		               : ledger_query_db_error;
 		return NULL;
 	}
 	out = item_to_json(&h);

@@ -12,6 +12,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "i18n.h"
 #include "log.h"
 #include "modbus_tools.h"
 #include "firegw-config.h"
@@ -20,36 +21,50 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: firegw [-c FILE] [-f] [-v]       run the gateway daemon\n"
+	fprintf(f, _("Usage: firegw [-c FILE] [-f] [-v]       run the gateway daemon\n"
 	           "       firegw check [-c FILE]           check a config, print every error\n"
 	           "       firegw scan --bus NAME | --port DEV | --tcp HOST:PORT [--units A-B]\n"
 	           "                                        find the detectors on a line\n"
 	           "       firegw probe DEVICE [-c FILE]    read one configured device once\n"
 	           "\n"
-	           "  -c, --config FILE   config file (default " DEFAULT_CONF ")\n"
+	           "  -c, --config FILE   config file (default %s)\n"
 	           "  -f, --foreground    stay in the foreground, log to stderr with <N> levels\n"
 	           "  -v, --verbose       log debug messages\n"
 	           "  -h, --help          show this help\n"
-	           "  -V, --version       show the version\n");
+	           "  -V, --version       show the version\n"),
+	        DEFAULT_CONF);
 }
 
 /* Loads and checks a config; every error to stderr as file:line: message. `quiet`: no
  * summary (before detaching, where only the errors matter). Returns the exit code. */
 static int cmd_check(const char *path, bool quiet)
 {
-	struct conf_errors errs;
+	struct conf_errors errs, warnings, all;
 	struct conf *c;
+	size_t nerr;
 
 	conf_errors_init(&errs);
+	conf_errors_init(&warnings);
+	conf_errors_init(&all);
+	errs.warnings = quiet ? NULL : &warnings;
 	c = conf_load(path, &errs);
-	for (size_t i = 0; i < errs.n; i++)
-		fprintf(stderr, "%s\n", errs.items[i]);
-	if (!c && !quiet)
-		fprintf(stderr, "%s: %zu error(s)\n", path, errs.n);
+	nerr = errs.n;
+	/* Errors and warnings in one list, in the order of the file's lines. */
+	conf_errors_take(&all, &errs);
+	conf_errors_take(&all, &warnings);
+	conf_errors_sort(&all, 0);
+	for (size_t i = 0; i < all.n; i++)
+		fprintf(stderr, "%s\n", all.items[i]);
+	if (!c && !quiet && all.n > nerr)
+		fprintf(stderr, _("%s: %zu error(s), %zu warning(s)\n"), path, nerr, all.n - nerr);
+	else if (!c && !quiet)
+		fprintf(stderr, _("%s: %zu error(s)\n"), path, nerr);
 	else if (c && !quiet)
-		printf("%s: ok (gateway %s, %zu buses, %zu devices, %zu profiles)\n", path,
+		printf(_("%s: ok (gateway %s, %zu buses, %zu devices, %zu profiles)\n"), path,
 		       c->gateway_id, c->nbuses, c->ndevices, c->nprofiles);
-	conf_errors_finish(&errs);
+	if (c && !quiet && all.n)
+		fprintf(stderr, _("%s: %zu warning(s)\n"), path, all.n);
+	conf_errors_finish(&all);
 	if (!c)
 		return 1;
 	conf_free(c);
@@ -72,6 +87,7 @@ int main(int argc, char **argv)
 	 * which made it 0644. 027 at least: nothing for others, no writing for the group; a
 	 * stricter umask (systemd's) is kept as it is. */
 	umask(umask(0) | 027);
+	i18n_init();
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
 		log_init(LOG_LVL_WARN, false);
@@ -105,7 +121,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "firegw: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, _("firegw: unexpected argument '%s'\n"), argv[optind]);
 		usage(stderr);
 		return 2;
 	}
@@ -113,7 +129,7 @@ int main(int argc, char **argv)
 	if (cmd) {
 		if (strcmp(cmd, "check") == 0)
 			return cmd_check(o.conf_path, false);
-		fprintf(stderr, "firegw: unknown command '%s' (known: check, scan, probe)\n", cmd);
+		fprintf(stderr, _("firegw: unknown command '%s' (known: check, scan, probe)\n"), cmd);
 		usage(stderr);
 		return 2;
 	}
@@ -129,7 +145,7 @@ int main(int argc, char **argv)
 		if (cmd_check(o.conf_path, true) != 0)
 			return 1;
 		if (daemon(0, 0) != 0) {
-			perror("firegw: cannot detach");
+			fprintf(stderr, _("firegw: cannot detach: %s\n"), strerror(errno));
 			return 1;
 		}
 		log_use_syslog("firegw");

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "i18n.h"
 #include "profile_load.h"
 #include "firegw-config.h"
 #include "modbus_bus.h"
@@ -35,7 +36,7 @@ static struct conf *tools_conf(const char *path)
 	c = conf_load(path, &errs);
 	if (!c) {
 		print_errors(&errs);
-		fprintf(stderr, "%s: %zu error(s); fix them first (firegw check -c %s)\n", path,
+		fprintf(stderr, _("%s: %zu error(s); fix them first (firegw check -c %s)\n"), path,
 		        errs.n, path);
 	}
 	conf_errors_finish(&errs);
@@ -118,13 +119,14 @@ static int parse_range(const char *s, int *from, int *to)
 
 static void scan_usage(FILE *f)
 {
-	fprintf(f, "Usage: firegw scan [-c FILE] --bus NAME [--units 1-247] [--timeout MS]\n"
+	fprintf(f, _("Usage: firegw scan [-c FILE] --bus NAME [--units 1-247] [--timeout MS]\n"
 	           "       firegw scan --port DEVICE [--baud 9600] [--parity none|even|odd] ...\n"
 	           "       firegw scan --tcp HOST:PORT ...\n"
 	           "Options: --profiles DIR  profiles to guess from (default: the config's, "
-	           "or " FIREGW_PROFILEDIR ")\n"
+	           "or %s)\n"
 	           "Tries each unit id with a short timeout and lists those that answer, with a\n"
-	           "guess of their profile.\n");
+	           "guess of their profile.\n"),
+	        FIREGW_PROFILEDIR);
 }
 
 int modbus_tools_scan(int argc, char **argv, const char *conf_path)
@@ -176,9 +178,9 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 
 			if (!parse_long(optarg, 1, 921600, &v, NULL) || !conf_baud_valid(v)) {
 				fprintf(stderr,
-				        "firegw scan: --baud must be a standard rate (1200, 2400, "
+				        _("firegw scan: --baud must be a standard rate (1200, 2400, "
 				        "4800, 9600, 14400, 19200, 38400, 57600, 115200, 230400, "
-				        "460800 or 921600), not '%s'\n",
+				        "460800 or 921600), not '%s'\n"),
 				        optarg);
 				return 2;
 			}
@@ -195,7 +197,7 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 			else {
 				fprintf(
 				    stderr,
-				    "firegw scan: --parity must be none, even or odd, not '%s'\n",
+				    _("firegw scan: --parity must be none, even or odd, not '%s'\n"),
 				    optarg);
 				return 2;
 			}
@@ -206,13 +208,13 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 
 			if (!colon || snprintf(hostbuf, sizeof(hostbuf), "%.*s",
 			                       (int)(colon - optarg), optarg) <= 0) {
-				fprintf(stderr, "firegw scan: --tcp wants HOST:PORT, not '%s'\n",
+				fprintf(stderr, _("firegw scan: --tcp wants HOST:PORT, not '%s'\n"),
 				        optarg);
 				return 2;
 			}
 			if (!parse_long(colon + 1, 1, 65535, &port, NULL)) {
 				fprintf(stderr,
-				        "firegw scan: --tcp: the port must be 1..65535, not '%s'\n",
+				        _("firegw scan: --tcp: the port must be 1..65535, not '%s'\n"),
 				        colon + 1);
 				return 2;
 			}
@@ -224,8 +226,8 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 		case 'u':
 			if (parse_range(optarg, &from, &to) != 0) {
 				fprintf(stderr,
-				        "firegw scan: --units wants N or N-M within 1-247, not "
-				        "'%s'\n",
+				        _("firegw scan: --units wants N or N-M within 1-247, not "
+				        "'%s'\n"),
 				        optarg);
 				return 2;
 			}
@@ -235,7 +237,7 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 
 			if (!parse_long(optarg, 1, 60000, &v, NULL)) {
 				fprintf(stderr,
-				        "firegw scan: --timeout must be 1..60000 ms, not '%s'\n",
+				        _("firegw scan: --timeout must be 1..60000 ms, not '%s'\n"),
 				        optarg);
 				return 2;
 			}
@@ -259,7 +261,7 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 			if (strcmp(conf->buses[i].name, bus) == 0)
 				found = &conf->buses[i];
 		if (!found) {
-			fprintf(stderr, "firegw scan: no bus '%s' in %s\n", bus, conf_path);
+			fprintf(stderr, _("firegw scan: no bus '%s' in %s\n"), bus, conf_path);
 			conf_free(conf);
 			return 1;
 		}
@@ -283,7 +285,7 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 	char err[256];
 	modbus_t *ctx = modbus_bus_open(&bc, err, sizeof(err));
 	if (!ctx) {
-		fprintf(stderr, "firegw scan: %s\n", err);
+		fprintf(stderr, _("firegw scan: %s\n"), err);
 		conf_free(conf);
 		return 1;
 	}
@@ -296,11 +298,12 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 		uint16_t reg;
 		int rc;
 
-		if (tty)
-			fprintf(stderr, "\rscanning unit %3d (%d-%d), %d found", unit, from, to,
+		if (tty) {
+			fputc('\r', stderr);
+			fprintf(stderr, _("scanning unit %3d (%d-%d), %d found"), unit, from, to,
 			        found);
-		else if ((unit - from) % 50 == 0)
-			fprintf(stderr, "scanning units %d-%d...\n", unit,
+		} else if ((unit - from) % 50 == 0)
+			fprintf(stderr, _("scanning units %d-%d...\n"), unit,
 			        unit + 49 < to ? unit + 49 : to);
 		modbus_set_slave(ctx, unit);
 		/* libmodbus wants the microseconds below one second. */
@@ -311,7 +314,7 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 			/* Silence, garbage or CRC: nobody sane there. Keep a late answer from
 			 * being taken for the next unit's. */
 			if (modbus_bus_recover(ctx) != 0) {
-				fprintf(stderr, "firegw scan: the link went down at unit %d: %s\n",
+				fprintf(stderr, _("firegw scan: the link went down at unit %d: %s\n"),
 				        unit, modbus_strerror(errno));
 				break;
 			}
@@ -320,9 +323,9 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 		found++;
 		if (tty)
 			fprintf(stderr, "\r%60s\r", "");
-		printf("unit %d: answers", unit);
+		printf(_("unit %d: answers"), unit);
 		/* A profile fits when all its reads succeed. */
-		const char *sep = " (looks like: ";
+		const char *sep = _(" (looks like: ");
 		for (size_t i = 0; i < nprofiles; i++) {
 			struct modbus_bus_device d = {
 			    .id = "scan", .unit = unit, .timeout_ms = timeout_ms * 3, .prof = profiles[i]};
@@ -341,7 +344,7 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 	}
 	if (tty)
 		fprintf(stderr, "\r%60s\r", "");
-	fprintf(stderr, "scan done: %d unit(s) answered between %d and %d\n", found, from, to);
+	fprintf(stderr, _("scan done: %d unit(s) answered between %d and %d\n"), found, from, to);
 	for (size_t i = 0; i < nprofiles; i++)
 		profile_free(profiles[i]);
 	free(profiles);
@@ -367,13 +370,13 @@ int modbus_tools_probe(int argc, char **argv, const char *conf_path)
 		} else {
 			fprintf(
 			    c == 'h' ? stdout : stderr,
-			    "Usage: firegw probe [-c FILE] DEVICE\n"
-			    "Reads one configured Modbus device once and prints every point.\n");
+			    _("Usage: firegw probe [-c FILE] DEVICE\n"
+			    "Reads one configured Modbus device once and prints every point.\n"));
 			return c == 'h' ? 0 : 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "Usage: firegw probe [-c FILE] DEVICE\n");
+		fprintf(stderr, _("Usage: firegw probe [-c FILE] DEVICE\n"));
 		return 2;
 	}
 	const char *id = argv[optind];
@@ -382,15 +385,15 @@ int modbus_tools_probe(int argc, char **argv, const char *conf_path)
 		return 1;
 	const struct device_conf *d = conf_device(conf, id);
 	if (!d || !d->busp) {
-		fprintf(stderr, "firegw probe: %s in %s\n",
-		        d ? "is not a Modbus device" : "no such device", conf_path);
+		fprintf(stderr, _("firegw probe: %s in %s\n"),
+		        d ? _("is not a Modbus device") : _("no such device"), conf_path);
 		conf_free(conf);
 		return 1;
 	}
 	char err[256];
 	modbus_t *ctx = modbus_bus_open(d->busp, err, sizeof(err));
 	if (!ctx) {
-		fprintf(stderr, "firegw probe: %s\n", err);
+		fprintf(stderr, _("firegw probe: %s\n"), err);
 		conf_free(conf);
 		return 1;
 	}
@@ -405,14 +408,14 @@ int modbus_tools_probe(int argc, char **argv, const char *conf_path)
 	if (why != MB_WHY_OK) {
 		if (why == MB_WHY_EXCEPTION)
 			fprintf(stderr,
-			        "%s: unit %d on bus '%s' answered Modbus exception %d (%s)\n", id,
+			        _("%s: unit %d on bus '%s' answered Modbus exception %d (%s)\n"), id,
 			        d->unit, d->bus, code, modbus_strerror(code + MODBUS_ENOBASE));
 		else
-			fprintf(stderr, "%s: unit %d on bus '%s' does not answer: %s (%d tries)\n",
+			fprintf(stderr, _("%s: unit %d on bus '%s' does not answer: %s (%d tries)\n"),
 			        id, d->unit, d->bus, modbus_bus_why_name(why), attempts);
 		rc = 1;
 	} else {
-		printf("%s: %s, unit %d on bus '%s' (%s)\n", id, p->name, d->unit, d->bus,
+		printf(_("%s: %s, unit %d on bus '%s' (%s)\n"), id, p->name, d->unit, d->bus,
 		       d->location);
 		for (size_t i = 0; i < p->npoints; i++) {
 			const struct point *pt = &p->points[i];

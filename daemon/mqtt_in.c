@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "i18n.h"
 #include "secret.h"
 
 #define MQTT_IN_UNKNOWN_MAX 256 /* unknown keys remembered (each logged once) */
@@ -38,8 +39,8 @@ static void mqtt_in_push(struct mqtt_in *m, const struct reading *rd)
 	mqtt_client_hold(m->client, true);
 	if (ingest_push(m->ingest, rd) != 0 && (m->stats.dropped++ & 1023) == 0)
 		log_err(
-		    "ingest queue full: %llu MQTT reading(s) dropped; the ledger is not keeping "
-		    "up (disk full or failing?)",
+		    _("ingest queue full: %llu MQTT reading(s) dropped; the ledger is not keeping "
+		    "up (disk full or failing?)"),
 		    (unsigned long long)m->stats.dropped + 1);
 	/* The ledger falls behind: leave the rest at the broker until it catches up. */
 	if (m->client && !m->stats.paused && ingest_queued(m->ingest) > INGEST_MAX / 4 * 3) {
@@ -56,6 +57,29 @@ static struct mqtt_dev_status *mqtt_in_find(struct mqtt_in *m, const char *key)
 	return NULL;
 }
 
+/* The device a level of the topic names (smoke/<key>/state), among those whose profile reads
+ * that topic: where a message whose key could not be read still says whose it is. */
+static struct mqtt_dev_status *mqtt_in_topic_device(struct mqtt_in *m, const char *topic)
+{
+	char level[MQTT_MAP_KEY_LEN];
+
+	for (const char *p = topic; p && *p;) {
+		size_t n = strcspn(p, "/");
+		struct mqtt_dev_status *s = NULL;
+
+		if (n > 0 && n < sizeof(level)) {
+			memcpy(level, p, n);
+			level[n] = '\0';
+			s = mqtt_in_find(m, level);
+		}
+		for (size_t f = 0; s && s->dc->prof && f < s->dc->prof->mqtt.nsubscribe; f++)
+			if (mqtt_map_topic_matches(s->dc->prof->mqtt.subscribe[f], topic))
+				return s;
+		p = p[n] ? p + n + 1 : NULL;
+	}
+	return NULL;
+}
+
 static void mqtt_in_unknown(struct mqtt_in *m, const char *key, const char *topic)
 {
 	m->stats.unknown_device++;
@@ -68,11 +92,11 @@ static void mqtt_in_unknown(struct mqtt_in *m, const char *key, const char *topi
 
 		if (k)
 			m->unknown[m->nunknown++] = k;
-		log_warn("mqtt: message from unknown device key '%s' (topic %.120s) ignored; add a "
-		         "device with key = \"%s\" to the config if it is ours",
+		log_warn(_("mqtt: message from unknown device key '%s' (topic %.120s) ignored; add a "
+		         "device with key = \"%s\" to the config if it is ours"),
 		         key, topic, key);
 	} else if (m->stats.unknown_keys == MQTT_IN_UNKNOWN_MAX + 1) {
-		log_warn("mqtt: more than %d unknown device keys; the rest are only counted",
+		log_warn(_("mqtt: more than %d unknown device keys; the rest are only counted"),
 		         MQTT_IN_UNKNOWN_MAX);
 	}
 }
@@ -238,8 +262,19 @@ static void mqtt_in_on_message(const struct mqtt_client_msg *msg, void *userdata
 	} else if (unknown[0]) {
 		mqtt_in_unknown(m, unknown, msg->topic);
 	} else {
-		/* No key: the device cannot be told, so the message is counted here. */
+		/* No key: the payload failed its size, UTF-8 or JSON check before the key could be
+		 * read. Counted here by that reason, and on the device the topic names where it
+		 * names one (its why and its counters say it, as for any bad payload). */
+		const struct mqtt_decoded *bad = dec.err ? &dec : &keyerr;
+		struct mqtt_dev_status *s = mqtt_in_topic_device(m, msg->topic);
+
 		m->stats.no_key++;
+		m->stats.no_key_by_reason[bad->err < MM_ERR_COUNT ? bad->err : MM_NO_KEY]++;
+		if (s) {
+			s->messages++;
+			mqtt_in_bad(s, bad);
+			return;
+		}
 		char detail[300];
 		snprintf(
 		    detail, sizeof(detail),
@@ -267,8 +302,8 @@ static char *mqtt_in_password(const char *path)
 	char err[512], *secret = secret_read(path, "password", err, sizeof(err));
 
 	if (!secret)
-		log_err("mqtt: password_file %s; MQTT input is off until it is fixed and firegw "
-		        "is reloaded",
+		log_err(_("mqtt: password_file %s; MQTT input is off until it is fixed and firegw "
+		        "is reloaded"),
 		        err);
 	return secret;
 }
@@ -334,8 +369,8 @@ static void mqtt_in_client_start(struct mqtt_in *m)
 	         nsubs, mc->host, mc->port, mc->tls ? " (TLS)" : "", cc.client_id);
 	m->client = mqtt_client_new(m->loop, &cc, &cbs);
 	if (!m->client)
-		log_err("mqtt: the client could not be started; MQTT input is off until the "
-		        "config is fixed and reloaded");
+		log_err(_("mqtt: the client could not be started; MQTT input is off until the "
+		        "config is fixed and reloaded"));
 out:
 	if (password) {
 		explicit_bzero(password, strlen(password));
@@ -391,7 +426,7 @@ struct mqtt_in *mqtt_in_start(uv_loop_t *loop, const struct conf *c, struct inge
 	}
 	if (m->ndevs == 0) {
 		if (c->mqtt.enabled)
-			log_notice("mqtt: no device has a key; not connecting to the broker");
+			log_notice(_("mqtt: no device has a key; not connecting to the broker"));
 		return m;
 	}
 	uv_timer_init(loop, &m->check);

@@ -51,6 +51,7 @@ struct mqtt_in_stats {
 	uint64_t unknown_keys;   /* distinct such keys */
 	uint64_t unmatched;      /* on a topic no profile subscribes to */
 	uint64_t no_key;         /* no device key could be found */
+	uint64_t no_key_by_reason[MM_ERR_COUNT]; /* those, by what failed first */
 	uint64_t dropped;        /* readings the ingest queue refused */
 	bool paused;
 };

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf_parse.h"
+#include "i18n.h"
 #include "mqtt_map.h"
 
 #define SETPOINT_OPTS                                                                              \
@@ -118,9 +119,9 @@ int setpoints_read(struct conf_parse *p, cfg_t *sec, const struct setpoints *bas
 		if (out->kind < 0)
 			conf_parse_error(
 			    p, sec, "kind",
-			    "%s: unknown hazard kind '%s' (known: fire_alarm, "
+			    _("%s: unknown hazard kind '%s' (known: fire_alarm, "
 			    "residual_current, overtemperature, arc_fault, overcurrent, "
-			    "overvoltage, undervoltage, ...)",
+			    "overvoltage, undervoltage, ...)"),
 			    where, kind);
 	}
 	out->prealarm = setpoint_opt(p, sec, "prealarm", base->prealarm);
@@ -133,7 +134,13 @@ int setpoints_read(struct conf_parse *p, cfg_t *sec, const struct setpoints *bas
 	out->clear_hold_ms = conf_parse_duration_opt(p, sec, "clear_hold", base->clear_hold_ms);
 	struct conf_line w =
 	    conf_parse_where(p, sec, conf_parse_isset(p, sec, "clear") ? "clear" : NULL);
-	setpoints_check(out, p->errs, w.file, w.line, where);
+	static const char *const levels[3] = {"prealarm", "alarm", "high"};
+	int level_lines[3];
+	for (int i = 0; i < 3; i++)
+		level_lines[i] = conf_parse_isset(p, sec, levels[i])
+		                     ? conf_parse_where(p, sec, levels[i]).line
+		                     : 0;
+	setpoints_check(out, p->errs, w.file, w.line, level_lines, where);
 	return (int)(p->errs->n - before);
 }
 
@@ -148,14 +155,14 @@ void profile_check_judges(const struct profile *p, const struct point *pt,
 		if (rule->kind == (int)b->kind && strcmp(b->channel, pt->name) == 0)
 			conf_errors_add(
 			    errs, file, line,
-			    "%spoint '%s' has setpoints for %s, but profile '%s' already "
-			    "takes it from status '%s'; keep one judge, not both",
+			    _("%spoint '%s' has setpoints for %s, but profile '%s' already "
+			    "takes it from status '%s'; keep one judge, not both"),
 			    who, pt->name, kind_name(b->kind), p->name, b->name);
 	}
 }
 
 int setpoints_check(const struct setpoints *s, struct conf_errors *errs, const char *file, int line,
-                    const char *where)
+                    const int *level_lines, const char *where)
 {
 	size_t before = errs->n;
 	double lowest = NAN; /* the setpoint closest to normal */
@@ -165,7 +172,7 @@ int setpoints_check(const struct setpoints *s, struct conf_errors *errs, const c
 		return 0;
 	if (isnan(s->prealarm) && isnan(s->alarm) && isnan(s->high)) {
 		conf_errors_add(errs, file, line,
-		                "%s: kind '%s' needs at least one of prealarm, alarm or high",
+		                _("%s: kind '%s' needs at least one of prealarm, alarm or high"),
 		                where, kind_name(s->kind));
 		return 1;
 	}
@@ -182,24 +189,28 @@ int setpoints_check(const struct setpoints *s, struct conf_errors *errs, const c
 			if (isnan(order[j]))
 				continue;
 			bool bad = s->below ? order[j] > order[i] : order[j] < order[i];
+			int at = !level_lines     ? line
+			         : level_lines[j] ? level_lines[j]
+			         : level_lines[i] ? level_lines[i]
+			                          : line;
 			if (bad)
 				conf_errors_add(
-				    errs, file, line,
-				    "%s: %s level %g is %s the %s level %g; the levels must "
-				    "go %s from prealarm to alarm to high",
-				    where, names[j], order[j], s->below ? "above" : "below",
-				    names[i], order[i], s->below ? "down" : "up");
+				    errs, file, at,
+				    _("%s: %s level %g is %s the %s level %g; the levels must "
+				    "go %s from prealarm to alarm to high"),
+				    where, names[j], order[j], s->below ? _("above") : _("below"),
+				    names[i], order[i], s->below ? _("down") : _("up"));
 		}
 	}
 	if (!isnan(s->clear) && !isnan(lowest) &&
 	    (s->below ? s->clear < lowest : s->clear > lowest))
 		conf_errors_add(errs, file, line,
-		                "%s: clear level %g is %s its %s level %g, so the condition could "
-		                "never clear; set clear %s %g",
-		                where, s->clear, s->below ? "below" : "above", lowest_name, lowest,
-		                s->below ? "at or above" : "at or below", lowest);
+		                _("%s: clear level %g is %s its %s level %g, so the condition could "
+		                "never clear; set clear %s %g"),
+		                where, s->clear, s->below ? _("below") : _("above"), lowest_name, lowest,
+		                s->below ? _("at or above") : _("at or below"), lowest);
 	if (s->hold_ms < 0 || s->clear_hold_ms < 0)
-		conf_errors_add(errs, file, line, "%s: hold times cannot be negative", where);
+		conf_errors_add(errs, file, line, _("%s: hold times cannot be negative"), where);
 	return (int)(errs->n - before);
 }
 
@@ -224,28 +235,28 @@ static void profile_read_json_point(struct conf_parse *cp, cfg_t *sec, struct po
 	for (size_t i = 0; i < sizeof(modbus_only) / sizeof(modbus_only[0]); i++)
 		if (conf_parse_isset(cp, sec, modbus_only[i]))
 			conf_parse_error(cp, sec, modbus_only[i],
-			                 "%s: %s is for Modbus points; in an MQTT profile a point "
-			                 "is found by pointer = \"/json/pointer\"",
+			                 _("%s: %s is for Modbus points; in an MQTT profile a point "
+			                 "is found by pointer = \"/json/pointer\""),
 			                 where, modbus_only[i]);
 	pt->address = -1;
 	pt->pointer = strdup(ptr ? ptr : "");
 	if (!ptr)
 		conf_parse_error(cp, sec, NULL,
-		                 "%s: pointer is required in an MQTT profile, e.g. pointer = "
-		                 "\"/battery\"",
+		                 _("%s: pointer is required in an MQTT profile, e.g. pointer = "
+		                 "\"/battery\""),
 		                 where);
 	else if (!mqtt_map_pointer_valid(ptr))
 		conf_parse_error(cp, sec, "pointer",
-		                 "%s: pointer '%s' is not a JSON pointer (RFC 6901: \"/a/0/b\", "
-		                 "'~0' for '~', '~1' for '/')",
+		                 _("%s: pointer '%s' is not a JSON pointer (RFC 6901: \"/a/0/b\", "
+		                 "'~0' for '~', '~1' for '/')"),
 		                 where, ptr);
 	for (int i = 0; i < 3; i++)
 		if (strcmp(type, jtypes[i]) == 0)
 			v = i;
 	if (v < 0)
 		conf_parse_error(cp, sec, "type",
-		                 "%s: type '%s' is not one of number, bool, string (in an MQTT "
-		                 "profile)",
+		                 _("%s: type '%s' is not one of number, bool, string (in an MQTT "
+		                 "profile)"),
 		                 where, type);
 	pt->jtype = v < 0 ? JV_NUMBER : (enum json_vtype)v;
 }
@@ -258,11 +269,11 @@ static void profile_read_point(struct conf_parse *cp, struct profile *p, cfg_t *
 	int v;
 
 	pt->name = strdup(cfg_title(sec));
-	snprintf(where, sizeof(where), "point '%s'", pt->name);
+	snprintf(where, sizeof(where), _("point '%s'"), pt->name);
 	pt->scale = cfg_getfloat(sec, "scale");
 	pt->offset = cfg_getfloat(sec, "offset");
 	if (pt->scale == 0)
-		conf_parse_error(cp, sec, "scale", "%s: scale 0 would read every value as 0",
+		conf_parse_error(cp, sec, "scale", _("%s: scale 0 would read every value as 0"),
 		                 where);
 	pt->unit = strdup(cfg_getstr(sec, "unit"));
 	pt->line = conf_parse_where(cp, sec, NULL).line;
@@ -274,32 +285,32 @@ static void profile_read_point(struct conf_parse *cp, struct profile *p, cfg_t *
 	}
 	if (conf_parse_isset(cp, sec, "pointer"))
 		conf_parse_error(cp, sec, "pointer",
-		                 "%s: pointer is for MQTT profiles (a profile with an mqtt "
-		                 "section); a Modbus point has function and address",
+		                 _("%s: pointer is for MQTT profiles (a profile with an mqtt "
+		                 "section); a Modbus point has function and address"),
 		                 where);
 	v = point_fn_from(cfg_getstr(sec, "function"));
 	if (v < 0)
 		conf_parse_error(cp, sec, "function",
-		                 "%s: function '%s' is not one of holding, input, coil, discrete",
+		                 _("%s: function '%s' is not one of holding, input, coil, discrete"),
 		                 where, cfg_getstr(sec, "function"));
 	pt->fn = v < 0 ? FN_HOLDING : (enum point_fn)v;
 	pt->address = (int)cfg_getint(sec, "address");
 	if (pt->address < 0 || pt->address > 65535)
 		conf_parse_error(cp, sec, conf_parse_isset(cp, sec, "address") ? "address" : NULL,
-		                 "%s: address %d is outside 0-65535%s", where, pt->address,
+		                 _("%s: address %d is outside 0-65535%s"), where, pt->address,
 		                 conf_parse_isset(cp, sec, "address") ? ""
-		                                                      : " (address is required)");
+		                                                      : _(" (address is required)"));
 	v = point_type_from(cfg_getstr(sec, "type"));
 	if (v < 0)
 		conf_parse_error(cp, sec, "type",
-		                 "%s: type '%s' is not one of u16, s16, u32, s32, f32", where,
+		                 _("%s: type '%s' is not one of u16, s16, u32, s32, f32"), where,
 		                 cfg_getstr(sec, "type"));
 	pt->type = v < 0 ? PT_U16 : (enum point_type)v;
 	const char *wo = cfg_getstr(sec, "word_order");
 	if (!wo)
 		wo = "big";
 	if (strcmp(wo, "big") != 0 && strcmp(wo, "little") != 0)
-		conf_parse_error(cp, sec, "word_order", "%s: word_order '%s' is not big or little",
+		conf_parse_error(cp, sec, "word_order", _("%s: word_order '%s' is not big or little"),
 		                 where, wo);
 	pt->word_swap = strcmp(wo, "little") == 0;
 }
@@ -316,23 +327,24 @@ static void profile_read_status(struct conf_parse *cp, struct profile *p, cfg_t 
 	b->point = strdup(point ? point : "");
 	b->bit = (int)cfg_getint(sec, "bit");
 	if (!point)
-		conf_parse_error(cp, sec, NULL, "status '%s': point is required", b->name);
+		conf_parse_error(cp, sec, NULL, _("status '%s': point is required"), b->name);
 	else if (!profile_point(p, point))
-		conf_parse_error(cp, sec, "point", "status '%s': no point '%s' in this profile",
+		conf_parse_error(cp, sec, "point", _("status '%s': no point '%s' in this profile"),
 		                 b->name, point);
 	if (b->bit < 0 || b->bit > 31)
 		conf_parse_error(cp, sec, conf_parse_isset(cp, sec, "bit") ? "bit" : NULL,
-		                 "status '%s': bit %d is outside 0-31", b->name, b->bit);
+		                 _("status '%s': bit %d is outside 0-31"), b->name, b->bit);
 	v = kind ? kind_from_name(kind) : -1;
-	if (v < 0)
-		conf_parse_error(cp, sec, kind ? "kind" : NULL, "status '%s': %s%s%s", b->name,
-		                 kind ? "unknown hazard kind '" : "kind is required",
-		                 kind ? kind : "", kind ? "'" : "");
+	if (v < 0 && kind)
+		conf_parse_error(cp, sec, "kind", _("status '%s': unknown hazard kind '%s'"), b->name,
+		                 kind);
+	else if (v < 0)
+		conf_parse_error(cp, sec, NULL, _("status '%s': kind is required"), b->name);
 	b->kind = v < 0 ? KIND_DEVICE_FAULT : (enum kind)v;
 	v = level_from(cfg_getstr(sec, "level"));
 	if (v < 0)
 		conf_parse_error(cp, sec, "level",
-		                 "status '%s': level '%s' is not prealarm, alarm or high", b->name,
+		                 _("status '%s': level '%s' is not prealarm, alarm or high"), b->name,
 		                 cfg_getstr(sec, "level"));
 	b->level = v < 0 ? LEVEL_ALARM : (enum level)v;
 	b->channel = strdup(channel ? channel : b->name);
@@ -345,7 +357,7 @@ static char *profile_pointer_opt(struct conf_parse *cp, cfg_t *sec, const char *
 
 	if (v && !mqtt_map_pointer_valid(v))
 		conf_parse_error(cp, sec, opt,
-		                 "mqtt: %s '%s' is not a JSON pointer (RFC 6901: \"/a/0/b\")", opt,
+		                 _("mqtt: %s '%s' is not a JSON pointer (RFC 6901: \"/a/0/b\")"), opt,
 		                 v);
 	return v ? strdup(v) : NULL;
 }
@@ -363,31 +375,31 @@ static void profile_read_mqtt(struct conf_parse *cp, struct profile *p, cfg_t *s
 		m->subscribe[i] = strdup(f);
 		if (!mqtt_map_filter_valid(f))
 			conf_parse_error(cp, sec, "subscribe",
-			                 "mqtt: subscribe '%s' is not a topic filter ('+' and '#' "
-			                 "stand alone between slashes, '#' only last)",
+			                 _("mqtt: subscribe '%s' is not a topic filter ('+' and '#' "
+			                 "stand alone between slashes, '#' only last)"),
 			                 f);
 	}
 	if (m->nsubscribe == 0)
 		conf_parse_error(cp, sec, NULL,
-		                 "mqtt: subscribe is required, e.g. subscribe = {\"smoke/+/up\"}");
+		                 _("mqtt: subscribe is required, e.g. subscribe = {\"smoke/+/up\"}"));
 	m->key_pointer = profile_pointer_opt(cp, sec, "key_pointer");
 	m->event_pointer = profile_pointer_opt(cp, sec, "event");
 	m->timestamp_pointer = profile_pointer_opt(cp, sec, "timestamp");
 	m->channel = strdup(cfg_getstr(sec, "channel"));
 	if (level < 0 || level > 32)
-		conf_parse_error(cp, sec, "key_level", "mqtt: key_level %ld is outside 1-32",
+		conf_parse_error(cp, sec, "key_level", _("mqtt: key_level %ld is outside 1-32"),
 		                 level);
 	m->key_level = level < 0 || level > 32 ? 0 : (int)level;
 	if ((m->key_level > 0) == (m->key_pointer != NULL))
 		conf_parse_error(cp, sec, m->key_pointer ? "key_pointer" : NULL,
-		                 "mqtt: say where the device key is with key_level = N (the Nth "
-		                 "topic level) or key_pointer = \"/json/field\", one of them");
+		                 _("mqtt: say where the device key is with key_level = N (the Nth "
+		                 "topic level) or key_pointer = \"/json/field\", one of them"));
 	for (size_t i = 0; m->subscribe && m->key_level > 0 && i < m->nsubscribe; i++)
 		if (mqtt_map_topic_levels(m->subscribe[i]) < m->key_level &&
 		    !strchr(m->subscribe[i], '#'))
 			conf_parse_error(cp, sec, "key_level",
-			                 "mqtt: key_level %d is past the last level of subscribe "
-			                 "'%s'",
+			                 _("mqtt: key_level %d is past the last level of subscribe "
+			                 "'%s'"),
 			                 m->key_level, m->subscribe[i]);
 }
 
@@ -400,7 +412,7 @@ static int profile_kind_opt(struct conf_parse *cp, cfg_t *sec, const char *opt, 
 		return -1;
 	k = kind_from_name(v);
 	if (k < 0)
-		conf_parse_error(cp, sec, opt, "%s: %s: unknown hazard kind '%s'", where, opt, v);
+		conf_parse_error(cp, sec, opt, _("%s: %s: unknown hazard kind '%s'"), where, opt, v);
 	return k;
 }
 
@@ -411,14 +423,14 @@ static void profile_read_event(struct conf_parse *cp, struct profile *p, cfg_t *
 	int v;
 
 	e->code = strdup(cfg_title(sec));
-	snprintf(where, sizeof(where), "event '%s'", e->code);
+	snprintf(where, sizeof(where), _("event '%s'"), e->code);
 	e->line = conf_parse_where(cp, sec, NULL).line;
 	e->raise = profile_kind_opt(cp, sec, "raise", where);
 	e->silence = profile_kind_opt(cp, sec, "silence", where);
 	e->test = profile_kind_opt(cp, sec, "test", where);
 	v = level_from(cfg_getstr(sec, "level"));
 	if (v < 0)
-		conf_parse_error(cp, sec, "level", "%s: level '%s' is not prealarm, alarm or high",
+		conf_parse_error(cp, sec, "level", _("%s: level '%s' is not prealarm, alarm or high"),
 		                 where, cfg_getstr(sec, "level"));
 	e->level = v < 0 ? LEVEL_ALARM : (enum level)v;
 	for (unsigned i = 0; i < cfg_size(sec, "clear"); i++) {
@@ -426,18 +438,18 @@ static void profile_read_event(struct conf_parse *cp, struct profile *p, cfg_t *
 
 		v = kind_from_name(k);
 		if (v < 0)
-			conf_parse_error(cp, sec, "clear", "%s: clear: unknown hazard kind '%s'",
+			conf_parse_error(cp, sec, "clear", _("%s: clear: unknown hazard kind '%s'"),
 			                 where, k);
 		else
 			e->clear |= 1u << v;
 	}
 	if ((e->raise >= 0) + (e->silence >= 0) + (e->test >= 0) > 1)
 		conf_parse_error(cp, sec, NULL,
-		                 "%s: an event does one of raise, silence or test (clear may go "
-		                 "with any)",
+		                 _("%s: an event does one of raise, silence or test (clear may go "
+		                 "with any)"),
 		                 where);
 	if (e->raise >= 0 && (e->clear >> e->raise) & 1u)
-		conf_parse_error(cp, sec, "clear", "%s: raises and clears %s at once", where,
+		conf_parse_error(cp, sec, "clear", _("%s: raises and clears %s at once"), where,
 		                 kind_name((enum kind)e->raise));
 	const char *ch = cfg_getstr(sec, "channel");
 	/* A test goes on a channel of its own: a real alarm must never land on a test item. */
@@ -479,7 +491,7 @@ struct profile *profile_load(const char *dir, const char *name, struct conf_erro
 		profile_read_mqtt(&cp, p, msec);
 	if (p->max_block < 1 || p->max_block > 125)
 		conf_parse_error(&cp, cp.cfg, "max_block",
-		                 "max_block %d is outside 1-125 (the Modbus limit per request)",
+		                 _("max_block %d is outside 1-125 (the Modbus limit per request)"),
 		                 p->max_block);
 	p->npoints = cfg_size(cp.cfg, "point");
 	p->points = calloc(p->npoints ? p->npoints : 1, sizeof(*p->points));
@@ -494,8 +506,8 @@ struct profile *profile_load(const char *dir, const char *name, struct conf_erro
 	size_t nev = cfg_size(cp.cfg, "event");
 	if (nev && !p->mqtt.enabled)
 		conf_parse_error(&cp, cfg_getnsec(cp.cfg, "event", 0), NULL,
-		                 "event '%s': event codes are for MQTT profiles; add an mqtt "
-		                 "section",
+		                 _("event '%s': event codes are for MQTT profiles; add an mqtt "
+		                 "section"),
 		                 cfg_title(cfg_getnsec(cp.cfg, "event", 0)));
 	p->mqtt.events = calloc(nev + 1, sizeof(*p->mqtt.events));
 	for (size_t i = 0; p->mqtt.enabled && p->mqtt.events && i < nev; i++) {
@@ -505,16 +517,16 @@ struct profile *profile_load(const char *dir, const char *name, struct conf_erro
 	}
 	if (nev && !p->mqtt.event_pointer && p->mqtt.enabled)
 		conf_parse_error(&cp, msec, NULL,
-		                 "mqtt: the profile has an event table but no event = "
-		                 "\"/json/pointer\" saying where the code is");
+		                 _("mqtt: the profile has an event table but no event = "
+		                 "\"/json/pointer\" saying where the code is"));
 	if (p->mqtt.event_pointer && nev == 0)
 		conf_parse_error(&cp, msec, "event",
-		                 "mqtt: event is set but the profile has no event \"CODE\" { ... } "
-		                 "table");
+		                 _("mqtt: event is set but the profile has no event \"CODE\" { ... } "
+		                 "table"));
 	if (p->npoints == 0 && !p->mqtt.enabled)
-		conf_errors_add(errs, path, 0, "profile '%s' has no point", name);
+		conf_errors_add(errs, path, 0, _("profile '%s' has no point"), name);
 	if (p->npoints == 0 && p->mqtt.enabled && nev == 0)
-		conf_errors_add(errs, path, 0, "profile '%s' has no point and no event", name);
+		conf_errors_add(errs, path, 0, _("profile '%s' has no point and no event"), name);
 	for (size_t i = 0; p->points && p->bits && i < p->nbits; i++) {
 		const struct status_bit *b = &p->bits[i];
 		const struct point *pt = profile_point(p, b->channel);
@@ -523,8 +535,8 @@ struct profile *profile_load(const char *dir, const char *name, struct conf_erro
 		if (pt && pt->rule.kind == (int)b->kind)
 			conf_errors_add(
 			    errs, path, b->line,
-			    "status '%s' and point '%s' both decide %s on '%s'; keep the "
-			    "setpoints or the status bit, not both",
+			    _("status '%s' and point '%s' both decide %s on '%s'; keep the "
+			    "setpoints or the status bit, not both"),
 			    b->name, pt->name, kind_name(b->kind), b->channel);
 	}
 	conf_parse_finish(&cp);

@@ -12,7 +12,10 @@
 /* Loads <dir>/<name>.conf; errors go to errs as file:line: message. NULL on error. */
 struct profile *profile_load(const char *dir, const char *name, struct conf_errors *errs);
 /* Checks one set of setpoints; `where` names it in messages. Returns the number of errors. */
+/* `level_lines` (or NULL): where prealarm, alarm and high were written (0: not here), so that a
+ * level out of order is reported at its own line; `line` otherwise. */
 int setpoints_check(const struct setpoints *s, struct conf_errors *errs, const char *file, int line,
+                    const int *level_lines,
                     const char *where);
 /* A point judged both by setpoints and by a status bit of the same kind is an error. */
 void profile_check_judges(const struct profile *p, const struct point *pt,

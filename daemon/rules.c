@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hazard.h"
+#include "i18n.h"
 #include "log.h"
 
 #define OFFLINE_POINT "online"
@@ -387,8 +388,8 @@ static struct dstate *rules_known(struct rules *r, const char *device)
 	if (!d) {
 		r->stats.unknown_device++;
 		if (r->stats.unknown_device == 1 || (r->stats.unknown_device & 1023) == 0)
-			log_warn("reading for unknown device '%s' ignored (%llu so far); add it to "
-			         "the config or fix its id",
+			log_warn(_("reading for unknown device '%s' ignored (%llu so far); add it to "
+			         "the config or fix its id"),
 			         device, (unsigned long long)r->stats.unknown_device);
 	}
 	return d;
@@ -483,9 +484,9 @@ static int rules_set_offline(struct rules *r, struct dstate *d, bool offline, in
 	if (rc == 0) {
 		d->offline = offline;
 		if (offline)
-			log_warn("device '%s' is offline", d->dc->id);
+			log_warn(_("device '%s' is offline"), d->dc->id);
 		else
-			log_notice("device '%s' is back online", d->dc->id);
+			log_notice(_("device '%s' is back online"), d->dc->id);
 	}
 	return rc;
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "i18n.h"
+
 uid_t secret_service_uid(void)
 {
 	struct passwd *pw = getpwnam(SECRET_SERVICE_USER);
@@ -41,9 +43,9 @@ static void secret_allowed(uid_t service_uid, char *out, size_t outlen)
 
 	secret_user(service_uid, svc, sizeof(svc));
 	if (service_uid == 0)
-		snprintf(out, outlen, "root");
+		snprintf(out, outlen, _("root"));
 	else
-		snprintf(out, outlen, "root or to %s (the user firegw runs as)", svc);
+		snprintf(out, outlen, _("root or to %s (the user firegw runs as)"), svc);
 }
 
 /* "uid 65534 (nobody)" or "uid 1234". */
@@ -52,9 +54,9 @@ static void secret_owner_words(uid_t uid, char *out, size_t outlen)
 	struct passwd *pw = getpwuid(uid);
 
 	if (pw)
-		snprintf(out, outlen, "uid %u (%s)", (unsigned)uid, pw->pw_name);
+		snprintf(out, outlen, _("uid %u (%s)"), (unsigned)uid, pw->pw_name);
 	else
-		snprintf(out, outlen, "uid %u", (unsigned)uid);
+		snprintf(out, outlen, _("uid %u"), (unsigned)uid);
 }
 
 int secret_judge_private(const struct stat *st, const char *path, const char *what, uid_t euid,
@@ -64,8 +66,8 @@ int secret_judge_private(const struct stat *st, const char *path, const char *wh
 	char owner[96], svc[64], allowed[128];
 
 	if (!S_ISREG(m)) {
-		snprintf(err, errlen, "%s is not a regular file; put the %s itself there", path,
-		         what);
+		snprintf(err, errlen, _("%s is not a regular file; put the %s itself there"), path,
+		         _(what));
 		return -1;
 	}
 	if (m & (S_IRWXG | S_IRWXO)) {
@@ -73,11 +75,11 @@ int secret_judge_private(const struct stat *st, const char *path, const char *wh
 		mode_t bits = others ? (m & S_IRWXO) : (m & S_IRWXG) >> 3;
 
 		snprintf(err, errlen,
-		         "%s is %s by %s (mode %04o); a %s must stay secret: chmod 600 %s", path,
-		         bits & S_IROTH   ? "readable"
-		         : bits & S_IWOTH ? "writable"
-		                          : "open",
-		         others ? "others" : "its group", (unsigned)(m & 07777), what, path);
+		         _("%s is %s by %s (mode %04o); a %s must stay secret: chmod 600 %s"), path,
+		         bits & S_IROTH   ? _("readable")
+		         : bits & S_IWOTH ? _("writable")
+		                          : _("open"),
+		         others ? _("others") : _("its group"), (unsigned)(m & 07777), _(what), path);
 		return -1;
 	}
 	if (!secret_owner_ok(st->st_uid, euid, service_uid)) {
@@ -85,9 +87,9 @@ int secret_judge_private(const struct stat *st, const char *path, const char *wh
 		secret_user(service_uid, svc, sizeof(svc));
 		secret_allowed(service_uid, allowed, sizeof(allowed));
 		snprintf(err, errlen,
-		         "%s belongs to %s, not to %s; its owner can read and replace the %s: "
-		         "chown %s %s",
-		         path, owner, allowed, what, svc, path);
+		         _("%s belongs to %s, not to %s; its owner can read and replace the %s: "
+		         "chown %s %s"),
+		         path, owner, allowed, _(what), svc, path);
 		return -1;
 	}
 	return 0;
@@ -100,22 +102,22 @@ int secret_judge_trusted(const struct stat *st, const char *path, uid_t euid, ui
 	char owner[96], allowed[128];
 
 	if (!S_ISREG(m)) {
-		snprintf(err, errlen, "%s is not a regular file", path);
+		snprintf(err, errlen, _("%s is not a regular file"), path);
 		return -1;
 	}
 	if (m & (S_IWGRP | S_IWOTH)) {
 		snprintf(err, errlen,
-		         "%s is writable by %s (mode %04o); whoever can write it can send the "
-		         "platform token elsewhere: chmod go-w %s",
-		         path, m & S_IWOTH ? "others" : "its group", (unsigned)(m & 07777), path);
+		         _("%s is writable by %s (mode %04o); whoever can write it can send the "
+		         "platform token elsewhere: chmod go-w %s"),
+		         path, m & S_IWOTH ? _("others") : _("its group"), (unsigned)(m & 07777), path);
 		return -1;
 	}
 	if (!secret_owner_ok(st->st_uid, euid, service_uid)) {
 		secret_owner_words(st->st_uid, owner, sizeof(owner));
 		secret_allowed(service_uid, allowed, sizeof(allowed));
 		snprintf(err, errlen,
-		         "%s belongs to %s, not to %s; its owner can send the platform token "
-		         "elsewhere: chown root %s",
+		         _("%s belongs to %s, not to %s; its owner can send the platform token "
+		         "elsewhere: chown root %s"),
 		         path, owner, allowed, path);
 		return -1;
 	}
@@ -130,15 +132,15 @@ int secret_judge_readable(const struct stat *st, const char *path, uid_t service
 	if (service_uid == 0 || (st->st_uid == service_uid && (st->st_mode & S_IRUSR)))
 		return 0;
 	if (st->st_uid == service_uid) {
-		snprintf(err, errlen, "%s cannot be read by its owner (mode %04o): chmod 600 %s",
+		snprintf(err, errlen, _("%s cannot be read by its owner (mode %04o): chmod 600 %s"),
 		         path, (unsigned)(st->st_mode & 07777), path);
 		return -1;
 	}
 	secret_owner_words(st->st_uid, owner, sizeof(owner));
 	secret_user(service_uid, svc, sizeof(svc));
 	snprintf(err, errlen,
-	         "%s belongs to %s, and firegw runs as %s, which cannot read it (mode %04o): "
-	         "chown %s %s",
+	         _("%s belongs to %s, and firegw runs as %s, which cannot read it (mode %04o): "
+	         "chown %s %s"),
 	         path, owner, svc, (unsigned)(st->st_mode & 07777), svc, path);
 	return -1;
 }
@@ -157,9 +159,9 @@ int secret_check_private(const char *path, const char *what, bool follow, char *
 	}
 	if (S_ISLNK(st.st_mode)) {
 		snprintf(err, errlen,
-		         "%s is a symbolic link; firegw reads a %s only from the file itself: "
-		         "cp --remove-destination \"$(readlink -f %s)\" %s",
-		         path, what, path, path);
+		         _("%s is a symbolic link; firegw reads a %s only from the file itself: "
+		         "cp --remove-destination \"$(readlink -f %s)\" %s"),
+		         path, _(what), path, path);
 		return -1;
 	}
 	/* Readable by whoever checks: the daemon itself at start (under systemd, user firegw),
@@ -237,9 +239,9 @@ char *secret_read(const char *path, const char *what, char *err, size_t errlen)
 		e = errno;
 		if (e == ELOOP)
 			snprintf(err, errlen,
-			         "%s is a symbolic link; firegw reads a %s only from the file "
-			         "itself: cp --remove-destination \"$(readlink -f %s)\" %s",
-			         path, what, path, path);
+			         _("%s is a symbolic link; firegw reads a %s only from the file "
+			         "itself: cp --remove-destination \"$(readlink -f %s)\" %s"),
+			         path, _(what), path, path);
 		else
 			snprintf(err, errlen, "%s: %s", path, strerror(e));
 		errno = e;
@@ -271,14 +273,14 @@ char *secret_read(const char *path, const char *what, char *err, size_t errlen)
 		buf[--n] = '\0';
 	if (more || n > SECRET_MAX)
 		snprintf(err, errlen,
-		         "%s: %s longer than %d bytes; is it the right file? (firegw takes up to "
-		         "%d)",
-		         path, what, SECRET_MAX, SECRET_MAX);
+		         _("%s: %s longer than %d bytes; is it the right file? (firegw takes up to "
+		         "%d)"),
+		         path, _(what), SECRET_MAX, SECRET_MAX);
 	else if (n == 0)
-		snprintf(err, errlen, "%s is empty; put the %s in it", path, what);
+		snprintf(err, errlen, _("%s is empty; put the %s in it"), path, _(what));
 	else if (strpbrk(buf, "\r\n"))
-		snprintf(err, errlen, "%s holds more than one line; put the %s alone in it", path,
-		         what);
+		snprintf(err, errlen, _("%s holds more than one line; put the %s alone in it"), path,
+		         _(what));
 	else if (!(out = strdup(buf))) {
 		e = ENOMEM;
 		snprintf(err, errlen, "%s: %s", path, strerror(e));

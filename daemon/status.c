@@ -59,6 +59,8 @@ static json_t *status_mqtt_device(struct daemon *d, const struct device_conf *dc
 
 	if (!s || s->why == MQTT_WHY_PENDING)
 		snprintf(why, sizeof(why), "pending");
+	else if (!online && s->why == MQTT_WHY_BAD) /* it talks, but nothing usable */
+		snprintf(why, sizeof(why), "silent; last payload bad (%s)", mqtt_map_err_name(s->err));
 	else if (!online)
 		snprintf(why, sizeof(why), "silent");
 	else if (s->why == MQTT_WHY_BAD)
@@ -290,14 +292,20 @@ json_t *status_build(struct daemon *d, bool full)
 	const struct mqtt_client_stats *cs = d->mqtt ? mqtt_in_client(d->mqtt) : NULL;
 	if (cs) {
 		const struct mqtt_in_stats *ms = mqtt_in_stats(d->mqtt);
+		json_t *nk = json_object();
 
+		for (int e = 1; e < MM_ERR_COUNT; e++)
+			if (ms->no_key_by_reason[e])
+				json_object_set_new(nk, mqtt_map_err_name((enum mqtt_map_err)e),
+				                    json_integer((json_int_t)ms->no_key_by_reason[e]));
 		json_object_set_new(
 		    o, "mqtt",
-		    json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I}", "connected", cs->connected,
+		    json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "connected", cs->connected,
 		              "last_error", cs->last_error, "connects", (json_int_t)cs->connects,
 		              "messages", (json_int_t)ms->messages, "unknown_device",
 		              (json_int_t)ms->unknown_device, "unmatched",
-		              (json_int_t)ms->unmatched, "no_key", (json_int_t)ms->no_key));
+		              (json_int_t)ms->unmatched, "no_key", (json_int_t)ms->no_key,
+		              "no_key_by_reason", nk));
 	}
 	json_object_set_new(lg, "path", json_string(ledger_path(d->ledger)));
 	json_object_set_new(lg, "events", json_integer((json_int_t)ledger_event_count(d->ledger)));

@@ -20,6 +20,8 @@
 #include "control_request.h"
 #include "ctl_report.h"
 #include "conf.h"
+#include "dispwidth.h"
+#include "i18n.h"
 #include "log.h"
 #include "textesc.h"
 #include "firegw-config.h"
@@ -41,9 +43,9 @@ struct firegwctl {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: firegwctl [-s SOCKET | -c FILE] [--json] COMMAND [ARGS]\n"
+	fprintf(f, _("Usage: firegwctl [-s SOCKET | -c FILE] [--json] COMMAND [ARGS]\n"
 	           "\n"
-	           "Commands:\n");
+	           "Commands:\n"));
 	/* The commands and their options are the daemon's own table (control_request.c). */
 	for (size_t i = 0; i < CONTROL_NCMDS; i++) {
 		const struct control_command *cc = &control_commands[i];
@@ -51,22 +53,22 @@ static void usage(FILE *f)
 
 		snprintf(left, sizeof(left), "%s%s%s", cc->name, *cc->usage ? " " : "", cc->usage);
 		if (strlen(left) > 28)
-			fprintf(f, "  %s\n  %-28s %s\n", left, "", cc->help);
+			fprintf(f, "  %s\n  %-28s %s\n", left, "", _(cc->help));
 		else
-			fprintf(f, "  %-28s %s\n", left, cc->help);
+			fprintf(f, "  %-28s %s\n", left, _(cc->help));
 	}
 	fprintf(f,
-	        "\n"
-	        "Options:\n"
-	        "  -s, --socket PATH   control socket (default: control_socket of the config, or\n"
-	        "                      " DEFAULT_SOCKET ")\n"
-	        "  -c, --config FILE   read control_socket from this config (default " DEFAULT_CONF
-	        ")\n"
-	        "  -j, --json          print the daemon's JSON reply\n"
-	        "  -h, --help          show this help\n"
-	        "  -V, --version       show the version\n"
-	        "\n"
-	        "Exit status: 0 ok, 1 error or not found, 2 usage, 3 firegw not reachable.\n");
+	        _("\n"
+	          "Options:\n"
+	          "  -s, --socket PATH   control socket (default: control_socket of the config, or\n"
+	          "                      %s)\n"
+	          "  -c, --config FILE   read control_socket from this config (default %s)\n"
+	          "  -j, --json          print the daemon's JSON reply\n"
+	          "  -h, --help          show this help\n"
+	          "  -V, --version       show the version\n"
+	          "\n"
+	          "Exit status: 0 ok, 1 error or not found, 2 usage, 3 firegw not reachable.\n"),
+	        DEFAULT_SOCKET, DEFAULT_CONF);
 }
 
 /* ---------------------------------------------------------------- escaping */
@@ -80,14 +82,44 @@ static void usage(FILE *f)
 static char *esc_ring[ESC_RING];
 static unsigned esc_next;
 
-/* s escaped by textesc; valid until ESC_RING more calls (one printf needs far fewer). */
-static const char *esc(const char *s)
+/* Keeps `p` (malloc'ed, may be NULL) for ESC_RING more calls (one printf needs far fewer). */
+static const char *esc_keep(char *p)
 {
 	char **slot = &esc_ring[esc_next++ % ESC_RING];
 
 	free(*slot);
-	*slot = textesc_dup(s);
+	*slot = p;
 	return *slot ? *slot : "(out of memory)";
+}
+
+/* s escaped by textesc, valid as esc_keep says. */
+static const char *esc(const char *s)
+{
+	return esc_keep(textesc_dup(s));
+}
+
+/* A column: s (escaped already, or our own text) padded with spaces to w terminal columns,
+ * so that Chinese text lines up (printf's %-16s counts bytes). */
+static const char *col(const char *s, int w)
+{
+	char buf[1024];
+
+	return esc_keep(strdup(dispwidth_pad(buf, sizeof(buf), s, w)));
+}
+
+/* As col, a longer text cut to the column's width with "…" (the full text is elsewhere). */
+static const char *col_cut(const char *s, int w)
+{
+	char buf[1024];
+
+	return esc_keep(strdup(dispwidth_cut(buf, sizeof(buf), s, w)));
+}
+
+/* An enum name from the daemon ("major", "open", "no_answer") in the reader's language, as
+ * the table of words below says; escaped. */
+static const char *word(const char *ctx, const char *key)
+{
+	return esc(i18n_word(ctx, key));
 }
 
 static void esc_release(void)
@@ -105,7 +137,7 @@ static int firegwctl_connect(struct firegwctl *c)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
 	if (strlen(c->socket) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "firegwctl: socket path %s is too long\n", c->socket);
+		fprintf(stderr, _("firegwctl: socket path %s is too long\n"), c->socket);
 		return EXIT_USAGE;
 	}
 	memcpy(sa.sun_path, c->socket, strlen(c->socket) + 1);
@@ -116,16 +148,16 @@ static int firegwctl_connect(struct firegwctl *c)
 		if (e == ENOENT || e == ECONNREFUSED)
 			fprintf(
 			    stderr,
-			    "firegwctl: firegw is not running (nothing answers on %s); start it "
-			    "with 'systemctl start firegw', or give the socket with -s\n",
+			    _("firegwctl: firegw is not running (nothing answers on %s); start it "
+			    "with 'systemctl start firegw', or give the socket with -s\n"),
 			    c->socket);
 		else if (e == EACCES)
 			fprintf(stderr,
-			        "firegwctl: %s: permission denied; run as root or as a member of "
-			        "group firegw\n",
+			        _("firegwctl: %s: permission denied; run as root or as a member of "
+			        "group firegw\n"),
 			        c->socket);
 		else
-			fprintf(stderr, "firegwctl: %s: %s\n", c->socket, strerror(e));
+			fprintf(stderr, _("firegwctl: %s: %s\n"), c->socket, strerror(e));
 		return EXIT_UNREACHABLE;
 	}
 	return EXIT_OK;
@@ -176,14 +208,14 @@ static json_t *firegwctl_call(struct firegwctl *c, json_t *req, int *exit_code)
 		if (pr == 0 && send_errno)
 			break; /* no reply waits: the send's failure is the news */
 		if (pr == 0) {
-			fprintf(stderr, "firegwctl: firegw did not answer within %d s\n",
+			fprintf(stderr, _("firegwctl: firegw did not answer within %d s\n"),
 			        REPLY_TIMEOUT_S);
 			free(buf);
 			return NULL;
 		}
 		if (len + 65536 > cap) {
 			if (cap >= REPLY_MAX) {
-				fprintf(stderr, "firegwctl: reply longer than %d bytes\n",
+				fprintf(stderr, _("firegwctl: reply longer than %d bytes\n"),
 				        REPLY_MAX);
 				free(buf);
 				return NULL;
@@ -203,7 +235,7 @@ static json_t *firegwctl_call(struct firegwctl *c, json_t *req, int *exit_code)
 			break;
 		if (n <= 0) {
 			fprintf(stderr,
-			        "firegwctl: firegw closed the connection without a reply\n");
+			        _("firegwctl: firegw closed the connection without a reply\n"));
 			free(buf);
 			return NULL;
 		}
@@ -211,7 +243,7 @@ static json_t *firegwctl_call(struct firegwctl *c, json_t *req, int *exit_code)
 		len += (size_t)n;
 	}
 	if (!nl) {
-		fprintf(stderr, "firegwctl: cannot send to firegw on %s: %s\n", c->socket,
+		fprintf(stderr, _("firegwctl: cannot send to firegw on %s: %s\n"), c->socket,
 		        strerror(send_errno));
 		free(buf);
 		return NULL;
@@ -219,7 +251,7 @@ static json_t *firegwctl_call(struct firegwctl *c, json_t *req, int *exit_code)
 	reply = json_loadb(buf, (size_t)(nl - buf), 0, &err);
 	free(buf);
 	if (!json_is_object(reply)) {
-		fprintf(stderr, "firegwctl: firegw's reply is not a JSON object: %s\n",
+		fprintf(stderr, _("firegwctl: firegw's reply is not a JSON object: %s\n"),
 		        esc(err.text));
 		json_decref(reply);
 		return NULL;
@@ -253,33 +285,52 @@ static long long num(json_t *o, const char *key)
 	                          : 0;
 }
 
-/* "2026-11-23T08:00:01.123Z" → "2026-11-23 08:00:01" (UTC, as the ledger keeps it). */
+/* "2026-11-23T13:40:02.123Z" (UTC, as the ledger and JSON keep it) → "2026-11-23 21:40:02 +08",
+ * the local time with its offset, for people. */
+static const char *when_text(const char *s, char *buf, size_t len)
+{
+	struct tm tm, lt;
+	char day[32], off[16];
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!s || !(end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)))
+		return "-";
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1 || !localtime_r(&t, &lt) ||
+	    strftime(day, sizeof(day), "%Y-%m-%d %H:%M:%S", &lt) == 0)
+		return "-";
+	long g = lt.tm_gmtoff < 0 ? -lt.tm_gmtoff : lt.tm_gmtoff;
+	if (g % 3600)
+		snprintf(off, sizeof(off), "%c%02ld:%02ld", lt.tm_gmtoff < 0 ? '-' : '+', g / 3600,
+		         g / 60 % 60);
+	else
+		snprintf(off, sizeof(off), "%c%02ld", lt.tm_gmtoff < 0 ? '-' : '+', g / 3600);
+	snprintf(buf, len, "%s %s", day, off);
+	return buf;
+}
+
 static const char *when(json_t *o, const char *key, char *buf, size_t len)
 {
-	const char *s = json_string_value(json_object_get(o, key));
-
-	if (!s || strlen(s) < 19)
-		return "-";
-	snprintf(buf, len, "%.10s %.8s", s, s + 11);
-	return esc(buf);
+	return esc(when_text(json_string_value(json_object_get(o, key)), buf, len));
 }
 
 static void duration(long long s, char *buf, size_t len)
 {
 	if (s < 120)
-		snprintf(buf, len, "%lld s", s);
+		snprintf(buf, len, _("%lld s"), s);
 	else if (s < 7200)
-		snprintf(buf, len, "%lld min", s / 60);
+		snprintf(buf, len, _("%lld min"), s / 60);
 	else if (s < 172800)
-		snprintf(buf, len, "%lld h %lld min", s / 3600, s / 60 % 60);
+		snprintf(buf, len, _("%lld h %lld min"), s / 3600, s / 60 % 60);
 	else
-		snprintf(buf, len, "%lld d %lld h", s / 86400, s / 3600 % 24);
+		snprintf(buf, len, _("%lld d %lld h"), s / 86400, s / 3600 % 24);
 }
 
 static void bytes(long long b, char *buf, size_t len)
 {
 	if (b < 0)
-		snprintf(buf, len, "unknown");
+		snprintf(buf, len, _("unknown"));
 	else if (b >= 1LL << 30)
 		snprintf(buf, len, "%.1f GiB", (double)b / (double)(1LL << 30));
 	else
@@ -317,29 +368,110 @@ static void values_line(json_t *values, char *buf, size_t len)
 	}
 }
 
+/* The enum names a table shows, in the reader's language (i18n_word). */
+static const char *const firegwctl_words[] __attribute__((unused)) = {
+    NC_("grade", "immediate"), NC_("grade", "major"), NC_("grade", "significant"),
+    NC_("grade", "general"),   NC_("status", "open"), NC_("status", "acknowledged"),
+    NC_("status", "rectifying"), NC_("status", "pending_acceptance"), NC_("status", "closed"),
+    NC_("kind", "fire_alarm"), NC_("kind", "residual_current"), NC_("kind", "overtemperature"),
+    NC_("kind", "arc_fault"), NC_("kind", "overcurrent"), NC_("kind", "overvoltage"),
+    NC_("kind", "undervoltage"), NC_("kind", "sensor_fault"), NC_("kind", "device_offline"),
+    NC_("kind", "low_battery"), NC_("kind", "tamper"), NC_("kind", "device_fault"),
+    NC_("kind", "ledger_corrupt"), NC_("event", "raised"), NC_("event", "escalated"),
+    NC_("event", "recurred"), NC_("event", "cleared"), NC_("event", "silenced"),
+    NC_("event", "overdue"), NC_("event", "reopened"), NC_("event", "acknowledged"),
+    NC_("event", "assigned"), NC_("event", "accepted"), NC_("event", "closed"),
+    NC_("event", "resync"), NC_("event", "test"), NC_("delivery", "queued"),
+    NC_("delivery", "accepted"), NC_("delivery", "rejected"), NC_("delivery", "not_sent"),
+    NC_("type", "modbus"), NC_("type", "mqtt"), NC_("lane", "alarm"),
+    NC_("lane", "telemetry"),
+};
+
+/* Why a device has no data, as status.c words it ("ok", "exception 2", "link down (...)",
+ * "silent; last payload bad (not JSON)", "pending; broker not connected"): each phrase it is
+ * made of translated, what comes from outside (an errno text, a broker's error) as written. */
+static const char *const firegwctl_why[] = {
+    NC_("why", "pending"),
+    NC_("why", "ok"),
+    NC_("why", "timeout"),
+    NC_("why", "exception"),
+    NC_("why", "crc"),
+    NC_("why", "garbage"),
+    NC_("why", "link down"),
+    NC_("why", "bad config"),
+    NC_("why", "bad payload"),
+    NC_("why", "silent"),
+    NC_("why", "unknown"),
+    NC_("why", "last payload bad"),
+    NC_("why", "no MQTT client"),
+    NC_("why", "broker not connected"),
+    NC_("why", "payload too big"),
+    NC_("why", "invalid UTF-8"),
+    NC_("why", "not JSON"),
+    NC_("why", "not a JSON object"),
+    NC_("why", "no device key"),
+    NC_("why", "wrong type"),
+    NC_("why", "unknown event code"),
+};
+
+static const char *why_text(const char *why)
+{
+	char out[512];
+	size_t used = 0;
+
+	out[0] = '\0';
+	while (*why && used + 1 < sizeof(out)) {
+		size_t best = 0;
+		const char *word = NULL;
+
+		/* The longest phrase that starts here and ends at a word's end. */
+		for (size_t i = 0; i < sizeof(firegwctl_why) / sizeof(firegwctl_why[0]); i++) {
+			size_t n = strlen(firegwctl_why[i]);
+
+			if (n > best && strncmp(why, firegwctl_why[i], n) == 0 &&
+			    (!why[n] || strchr(" ;(),:", why[n]))) {
+				best = n;
+				word = i18n_word("why", firegwctl_why[i]);
+			}
+		}
+		if (!word) { /* copy up to the next separator, as it is */
+			best = strcspn(why, " ;(),:");
+			best += best == 0;
+			snprintf(out + used, sizeof(out) - used, "%.*s", (int)best, why);
+		} else {
+			snprintf(out + used, sizeof(out) - used, "%s", word);
+		}
+		used += strlen(out + used);
+		why += best;
+	}
+	return esc(out);
+}
+
 static void print_devices(json_t *devs)
 {
 	size_t i;
 	json_t *d;
-	char t[32], vals[512];
+	char t[40], vals[512];
 
-	printf("%-16s %-6s %-16s %-26s %-19s %s\n", "DEVICE", "TYPE", "WHERE", "STATE", "LAST OK",
-	       "LOCATION");
+	printf("%s %s %s %s %s %s\n", col(_("DEVICE"), 16), col(_("TYPE"), 6),
+	       col(_("WHERE"), 16), col(_("STATE"), 26), col(_("LAST OK"), 23),
+	       _("LOCATION"));
 	json_array_foreach(devs, i, d)
 	{
-		char where[64], state[64];
+		char where[64], state[160];
 
 		if (!strcmp(raw(d, "type"), "modbus"))
 			snprintf(where, sizeof(where), "%s/%lld", str(d, "bus"), num(d, "unit"));
 		else
-			snprintf(where, sizeof(where), "key %s", str(d, "key"));
+			snprintf(where, sizeof(where), _("key %s"), str(d, "key"));
 		if (json_is_true(json_object_get(d, "backing_off")))
-			snprintf(state, sizeof(state), "%s, retry in %lld s", str(d, "why"),
-			         num(d, "retry_in_s"));
+			snprintf(state, sizeof(state), _("%s, retry in %lld s"),
+			         why_text(raw(d, "why")), num(d, "retry_in_s"));
 		else
-			snprintf(state, sizeof(state), "%s", str(d, "why"));
-		printf("%-16s %-6s %-16s %-26s %-19s %s\n", str(d, "id"), str(d, "type"), where,
-		       state, when(d, "last_ok", t, sizeof(t)), str(d, "location"));
+			snprintf(state, sizeof(state), "%s", why_text(raw(d, "why")));
+		printf("%s %s %s %s %s %s\n", col(str(d, "id"), 16), col(word("type", raw(d, "type")), 6),
+		       col(where, 16), col(state, 26), col(when(d, "last_ok", t, sizeof(t)), 23),
+		       str(d, "location"));
 		values_line(json_object_get(d, "values"), vals, sizeof(vals));
 		if (vals[0] && json_is_true(json_object_get(d, "online")))
 			printf("%16s   %s\n", "", vals);
@@ -348,45 +480,45 @@ static void print_devices(json_t *devs)
 
 static void print_status(json_t *r)
 {
-	char up[32], age[32], disk[32], t[32];
+	char up[32], age[32], disk[32], t[40];
 	json_t *g = json_object_get(r, "open_hazards"), *ob = json_object_get(r, "outbox"),
 	       *lg = json_object_get(r, "ledger");
 	long long pending =
 	    num(r, "devices_total") - num(r, "devices_online") - num(r, "devices_offline");
 
 	duration(num(r, "uptime_s"), up, sizeof(up));
-	printf("gateway       %s (firegw %s, up %s)\n", str(r, "gateway"), str(r, "version"), up);
-	printf("devices       %lld online, %lld offline, %lld not yet heard (of %lld)\n",
+	printf(_("gateway       %s (firegw %s, up %s)\n"), str(r, "gateway"), str(r, "version"), up);
+	printf(_("devices       %lld online, %lld offline, %lld not yet heard (of %lld)\n"),
 	       num(r, "devices_online"), num(r, "devices_offline"), pending,
 	       num(r, "devices_total"));
-	printf("open hazards  immediate %lld, major %lld, significant %lld, general %lld\n",
+	printf(_("open hazards  immediate %lld, major %lld, significant %lld, general %lld\n"),
 	       num(g, "immediate"), num(g, "major"), num(g, "significant"), num(g, "general"));
 	duration(num(r, "oldest_unsent_age_s"), age, sizeof(age));
-	printf("outbox        alarm %lld, telemetry %lld; oldest unsent %s\n", num(ob, "alarm"),
+	printf(_("outbox        alarm %lld, telemetry %lld; oldest unsent %s\n"), num(ob, "alarm"),
 	       num(ob, "telemetry"), num(ob, "alarm") ? age : "-");
 	json_t *dests = json_object_get(r, "destinations"), *dd;
 	size_t di;
 	if (json_array_size(dests) == 0)
-		printf("platform      off (no platform section, or its token file is missing); "
-		       "events wait in the outbox\n");
+		printf(_("platform      off (no platform section, or its token file is missing); "
+		       "events wait in the outbox\n"));
 	json_array_foreach(dests, di, dd)
 	{
 		/* One line a destination; "platform" for the one of an unnamed block. */
 		const char *dn = str(dd, "name");
 
 		if (!json_is_true(json_object_get(dd, "enabled"))) {
-			printf("%-13s %s: off (its token or password file is missing); %lld event(s) "
-			       "wait\n",
+			printf(_("%-13s %s: off (its token or password file is missing); %lld event(s) "
+			       "wait\n"),
 			       strcmp(dn, "platform") ? dn : "platform", str(dd, "url"),
 			       num(dd, "outbox"));
 			continue;
 		}
 		duration(num(dd, "oldest_unsent_age_s"), age, sizeof(age));
-		printf("%-13s %s; last upload %s; %lld waiting%s%s", dn, str(dd, "url"),
+		printf(_("%-13s %s; last upload %s; %lld waiting%s%s"), dn, str(dd, "url"),
 		       when(dd, "last_success", t, sizeof(t)), num(dd, "outbox"),
 		       num(dd, "outbox") ? ", oldest " : "", num(dd, "outbox") ? age : "");
 		if (num(dd, "failures_in_a_row"))
-			printf("; %lld failure(s) in a row, retry in %lld s: %s",
+			printf(_("; %lld failure(s) in a row, retry in %lld s: %s"),
 			       num(dd, "failures_in_a_row"), num(dd, "retry_in_s"),
 			       str(dd, "last_error"));
 		printf("\n");
@@ -406,21 +538,21 @@ static void print_status(json_t *r)
 	if (mq) {
 		if (json_is_true(json_object_get(mq, "connected")))
 			printf(
-			    "mqtt broker   connected; %lld message(s), %lld from unknown devices\n",
+			    _("mqtt broker   connected; %lld message(s), %lld from unknown devices\n"),
 			    num(mq, "messages"), num(mq, "unknown_device"));
 		else
-			printf("mqtt broker   not connected: %s\n", str(mq, "last_error"));
+			printf(_("mqtt broker   not connected: %s\n"), str(mq, "last_error"));
 	}
 	bytes(num(r, "disk_free_bytes"), disk, sizeof(disk));
-	printf("disk free     %s\n", disk);
-	printf("ledger        %s: %lld events, %lld dead letter(s)", str(lg, "path"),
+	printf(_("disk free     %s\n"), disk);
+	printf(_("ledger        %s: %lld events, %lld dead letter(s)"), str(lg, "path"),
 	       num(lg, "events"), num(lg, "dead_letters"));
 	if (json_is_false(json_object_get(lg, "ok")))
-		printf("\n              NOT RECORDING since %s (%lld failed commit(s)): %s\n",
+		printf(_("\n              NOT RECORDING since %s (%lld failed commit(s)): %s\n"),
 		       when(lg, "since", t, sizeof(t)), num(lg, "failed_commits"),
 		       str(lg, "error"));
 	else if (num(lg, "failed_commits"))
-		printf("; recording (%lld failed commit(s) since the start)\n",
+		printf(_("; recording (%lld failed commit(s) since the start)\n"),
 		       num(lg, "failed_commits"));
 	else
 		printf("\n");
@@ -430,72 +562,101 @@ static void print_status(json_t *r)
 
 static void hazard_flags(json_t *h, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s%s%s%s", json_is_true(json_object_get(h, "active")) ? "active " : "",
-	         json_is_true(json_object_get(h, "overdue")) ? "overdue " : "",
-	         json_is_true(json_object_get(h, "test")) ? "test " : "",
-	         json_is_true(json_object_get(h, "suspect_rectification")) ? "suspect " : "");
+	snprintf(buf, len, "%s%s%s%s",
+	         json_is_true(json_object_get(h, "active")) ? _("active ") : "",
+	         json_is_true(json_object_get(h, "overdue")) ? _("overdue ") : "",
+	         json_is_true(json_object_get(h, "test")) ? _("test ") : "",
+	         json_is_true(json_object_get(h, "suspect_rectification")) ? _("suspect ") : "");
 }
 
 static void print_hazards(json_t *list)
 {
 	size_t i;
 	json_t *h;
-	char t[32], flags[64], where[140];
+	char t[40], d[40], flags[160], where[140];
 
 	if (json_array_size(list) == 0) {
-		printf("no hazards\n");
+		printf(_("no hazards\n"));
 		return;
 	}
-	printf("%-20s %-11s %-18s %-18s %-28s %-19s %s\n", "ID", "GRADE", "STATUS", "KIND",
-	       "DEVICE/POINT", "FIRST SEEN", "FLAGS");
+	printf("%s %s %s %s %s %s %s %s %s\n", col(_("ID"), 20), col(_("GRADE"), 11),
+	       col(_("STATUS"), 18), col(_("KIND"), 18), col(_("DEVICE/POINT"), 28),
+	       col(_("LOCATION"), 20), col(_("FIRST SEEN"), 23), col(_("DEADLINE"), 23),
+	       _("FLAGS"));
 	json_array_foreach(list, i, h)
 	{
 		hazard_flags(h, flags, sizeof(flags));
 		snprintf(where, sizeof(where), "%s/%s", str(h, "device_id"), str(h, "point"));
-		printf("%-20s %-11s %-18s %-18s %-28s %-19s %s\n", str(h, "id"), str(h, "grade"),
-		       str(h, "status"), str(h, "kind"), where, when(h, "first_seen", t, sizeof(t)),
-		       flags);
+		printf("%s %s %s %s %s %s %s %s %s\n", col(str(h, "id"), 20),
+		       col(word("grade", raw(h, "grade")), 11),
+		       col(word("status", raw(h, "status")), 18),
+		       col(word("kind", raw(h, "kind")), 18), col(where, 28),
+		       col_cut(str(h, "location"), 20), col(when(h, "first_seen", t, sizeof(t)), 23),
+		       col(when(h, "deadline", d, sizeof(d)), 23), flags);
 	}
 }
 
 static void print_hazard(json_t *r)
 {
 	json_t *h = json_object_get(r, "hazard"), *ev = json_object_get(r, "events"), *e, *v;
-	static const char *const fields[] = {"id",          "title",
-	                                     "kind",        "grade",
-	                                     "status",      "device_id",
-	                                     "point",       "location",
-	                                     "value",       "peak",
-	                                     "threshold",   "unit",
-	                                     "first_seen",  "last_seen",
-	                                     "cleared_at",  "closed_at",
-	                                     "deadline",    "occurrences",
-	                                     "escalations", "recurrence_of",
-	                                     "responsible", "responsible_phone",
-	                                     "assignee",    "rectification_deadline"};
-	char flags[64];
+	/* The JSON member and the label a person reads. */
+	static const char *const fields[][2] = {
+	    {"id", N_("id")},
+	    {"title", N_("title")},
+	    {"kind", N_("kind")},
+	    {"grade", N_("grade")},
+	    {"status", N_("status")},
+	    {"device_id", N_("device")},
+	    {"point", N_("point")},
+	    {"location", N_("location")},
+	    {"value", N_("value")},
+	    {"peak", N_("peak")},
+	    {"threshold", N_("threshold")},
+	    {"unit", N_("unit")},
+	    {"first_seen", N_("first seen")},
+	    {"last_seen", N_("last seen")},
+	    {"cleared_at", N_("cleared at")},
+	    {"closed_at", N_("closed at")},
+	    {"deadline", N_("deadline")},
+	    {"occurrences", N_("occurrences")},
+	    {"escalations", N_("escalations")},
+	    {"recurrence_of", N_("recurrence of")},
+	    {"responsible", N_("responsible person")},
+	    {"responsible_phone", N_("responsible's phone")},
+	    {"assignee", N_("assignee")},
+	    {"rectification_deadline", N_("rectification deadline")},
+	};
+	char flags[160], t[40];
 	size_t i;
 
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		v = json_object_get(h, fields[i]);
+		const char *key = fields[i][0], *label = col(_(fields[i][1]), 22);
+
+		v = json_object_get(h, key);
 		if (!v || json_is_null(v))
 			continue;
-		if (json_is_string(v))
-			printf("%-22s %s\n", fields[i], esc(json_string_value(v)));
+		if (json_is_string(v) && (strstr(key, "_seen") || strstr(key, "_at") ||
+		                          strstr(key, "deadline")))
+			printf("%s %s\n", label, when(h, key, t, sizeof(t)));
+		else if (!strcmp(key, "kind") || !strcmp(key, "grade") || !strcmp(key, "status"))
+			printf("%s %s\n", label, word(key, json_string_value(v)));
+		else if (json_is_string(v))
+			printf("%s %s\n", label, esc(json_string_value(v)));
 		else if (json_is_integer(v))
-			printf("%-22s %lld\n", fields[i], (long long)json_integer_value(v));
+			printf("%s %lld\n", label, (long long)json_integer_value(v));
 		else if (json_is_real(v))
-			printf("%-22s %g\n", fields[i], json_real_value(v));
+			printf("%s %g\n", label, json_real_value(v));
 	}
 	hazard_flags(h, flags, sizeof(flags));
 	if (flags[0])
-		printf("%-22s %s\n", "flags", flags);
-	printf("\n%-8s %-14s %-24s %s\n", "SEQ", "EVENT", "AT", "DELIVERY");
+		printf("%s %s\n", col(_("flags"), 22), flags);
+	printf("\n%s %s %s %s\n", col(_("SEQ"), 8), col(_("EVENT"), 14), col(_("AT"), 23),
+	       _("DELIVERY"));
 	json_array_foreach(ev, i, e)
 	{
-		printf("%-8lld %-14s %-24s %s%s%s\n", num(e, "seq"), str(e, "type"), str(e, "at"),
-		       str(e, "delivery"), json_object_get(e, "reason") ? ": " : "",
-		       str(e, "reason"));
+		printf("%-8lld %s %s %s%s%s\n", num(e, "seq"), col(word("event", raw(e, "type")), 14),
+		       col(when(e, "at", t, sizeof(t)), 23), word("delivery", raw(e, "delivery")),
+		       json_object_get(e, "reason") ? ": " : "", str(e, "reason"));
 	}
 }
 
@@ -504,50 +665,53 @@ static void print_outbox(json_t *r)
 	json_t *lanes = json_object_get(r, "lanes"), *ev = json_object_get(r, "events"), *e;
 	const char *name;
 	json_t *lane;
-	char age[32], t[32];
+	char age[32], t[40];
 	size_t i;
 
 	json_object_foreach(lanes, name, lane)
 	{
 		duration(num(lane, "oldest_age_s"), age, sizeof(age));
-		printf("%-10s %lld waiting%s%s\n", esc(name), num(lane, "depth"),
-		       num(lane, "depth") ? ", oldest " : "", num(lane, "depth") ? age : "");
+		printf(_("%s %lld waiting%s%s\n"), col(word("lane", name), 10), num(lane, "depth"),
+		       num(lane, "depth") ? _(", oldest ") : "", num(lane, "depth") ? age : "");
 	}
 	json_array_foreach(json_object_get(r, "destinations"), i, e)
 	{
 		const char *dn = str(e, "destination");
 
 		duration(num(e, "oldest_age_s"), age, sizeof(age));
-		printf("  for %-14s %lld waiting, oldest %s\n", *dn ? dn : "(none yet)",
+		printf(_("  for %s %lld waiting, oldest %s\n"), col(*dn ? dn : _("(none yet)"), 14),
 		       num(e, "depth"), age);
 	}
 	if (json_array_size(ev) == 0)
 		return;
-	printf("\n%-8s %-20s %-14s %-14s %-19s %s\n", "SEQ", "HAZARD", "EVENT", "DESTINATION",
-	       "CREATED", "ATTEMPTS");
+	printf("\n%s %s %s %s %s %s\n", col(_("SEQ"), 8), col(_("HAZARD"), 20),
+	       col(_("EVENT"), 14), col(_("DESTINATION"), 14), col(_("CREATED"), 23),
+	       _("ATTEMPTS"));
 	json_array_foreach(ev, i, e)
 	{
-		printf("%-8lld %-20s %-14s %-14s %-19s %lld\n", num(e, "seq"), str(e, "hazard_id"),
-		       str(e, "type"), str(e, "destination"), when(e, "created", t, sizeof(t)),
-		       num(e, "attempts"));
+		printf("%-8lld %s %s %s %s %lld\n", num(e, "seq"), col(str(e, "hazard_id"), 20),
+		       col(word("event", raw(e, "type")), 14), col(str(e, "destination"), 14),
+		       col(when(e, "created", t, sizeof(t)), 23), num(e, "attempts"));
 	}
 }
 
 static void print_deadletter(json_t *list)
 {
 	json_t *e;
-	char t[32];
+	char t[40];
 	size_t i;
 
 	if (json_array_size(list) == 0) {
-		printf("no dead letters: the platform has rejected nothing\n");
+		printf(_("no dead letters: the platform has rejected nothing\n"));
 		return;
 	}
-	printf("%-8s %-20s %-14s %-19s %s\n", "SEQ", "HAZARD", "EVENT", "REJECTED", "REASON");
+	printf("%s %s %s %s %s\n", col(_("SEQ"), 8), col(_("HAZARD"), 20), col(_("EVENT"), 14),
+	       col(_("REJECTED"), 23), _("REASON"));
 	json_array_foreach(list, i, e)
 	{
-		printf("%-8lld %-20s %-14s %-19s %s\n", num(e, "seq"), str(e, "hazard_id"),
-		       str(e, "type"), when(e, "rejected_at", t, sizeof(t)), str(e, "reason"));
+		printf("%-8lld %s %s %s %s\n", num(e, "seq"), col(str(e, "hazard_id"), 20),
+		       col(word("event", raw(e, "type")), 14),
+		       col(when(e, "rejected_at", t, sizeof(t)), 23), str(e, "reason"));
 	}
 }
 
@@ -556,7 +720,7 @@ static void print_error(json_t *r)
 	size_t i;
 	json_t *e;
 
-	fprintf(stderr, "firegwctl: %s\n", str(r, "error"));
+	fprintf(stderr, _("firegwctl: %s\n"), str(r, "error"));
 	json_array_foreach(json_object_get(r, "errors"), i, e)
 	    fprintf(stderr, "  %s\n", esc(json_string_value(e)));
 }
@@ -604,7 +768,7 @@ static int firegwctl_test_wait(struct firegwctl *c, const char *hazard_id, doubl
 			else if (!strcmp(raw(e, "delivery"), "rejected")) {
 				rejected++;
 				if (!c->json)
-					printf("rejected by the platform: %s %s: %s\n",
+					printf(_("rejected by the platform: %s %s: %s\n"),
 					       str(e, "type"), str(e, "event_id"),
 					       str(e, "reason"));
 			}
@@ -616,9 +780,9 @@ static int firegwctl_test_wait(struct firegwctl *c, const char *hazard_id, doubl
 			if (c->json)
 				print_json(r);
 			else if (!rejected)
-				printf("accepted by the platform after %.1f s: the test alarm went "
+				printf(_("accepted by the platform after %.1f s: the test alarm went "
 				       "end "
-				       "to end\n",
+				       "to end\n"),
 				       el);
 			json_decref(r);
 			return rejected ? EXIT_ERROR : EXIT_OK;
@@ -628,8 +792,8 @@ static int firegwctl_test_wait(struct firegwctl *c, const char *hazard_id, doubl
 				print_json(r);
 			else
 				printf(
-				    "not accepted by the platform within %.0f s; it waits in the "
-				    "outbox ('firegwctl outbox', 'firegwctl status' show why)\n",
+				    _("not accepted by the platform within %.0f s; it waits in the "
+				    "outbox ('firegwctl outbox', 'firegwctl status' show why)\n"),
 				    wait_s);
 			json_decref(r);
 			return EXIT_ERROR;
@@ -658,15 +822,15 @@ static int firegwctl_run(struct firegwctl *c, const char *cmd, json_t *req, doub
 		const char *id = raw(r, "hazard_id");
 
 		if (!c->json)
-			printf("test alarm %s raised and cleared on %s\n", esc(id),
+			printf(_("test alarm %s raised and cleared on %s\n"), esc(id),
 			       str(r, "device"));
 		if (!json_is_true(json_object_get(r, "platform"))) {
 			if (c->json)
 				print_json(r);
 			else
 				printf(
-				    "no platform uplink is running: the test stays in the outbox "
-				    "('firegwctl status' says why)\n");
+				    _("no platform uplink is running: the test stays in the outbox "
+				    "('firegwctl status' says why)\n"));
 			json_decref(r);
 			return EXIT_ERROR;
 		}
@@ -696,7 +860,7 @@ static int firegwctl_run(struct firegwctl *c, const char *cmd, json_t *req, doub
 		return code;
 	}
 	else if (!strcmp(cmd, "reload"))
-		printf("configuration reloaded from %s: %lld buses, %lld devices\n",
+		printf(_("configuration reloaded from %s: %lld buses, %lld devices\n"),
 		       str(r, "config"), num(r, "buses"), num(r, "devices"));
 	json_decref(r);
 	return EXIT_OK;
@@ -714,7 +878,7 @@ static json_t *firegwctl_request(const char *cmd, int argc, char **argv, double 
 	int o;
 
 	if (!cc) {
-		fprintf(stderr, "firegwctl: unknown command '%s'\n", esc(cmd));
+		fprintf(stderr, _("firegwctl: unknown command '%s'\n"), esc(cmd));
 		return NULL;
 	}
 	for (const struct control_option *co = control_options; co->name && n < 15; co++)
@@ -737,7 +901,7 @@ static json_t *firegwctl_request(const char *cmd, int argc, char **argv, double 
 			co++;
 		if (o == '?' || !co->name || !strchr(cc->options, o)) {
 			if (o != '?')
-				fprintf(stderr, "firegwctl: %s does not take %s\n", cmd,
+				fprintf(stderr, _("firegwctl: %s does not take %s\n"), cmd,
 				        esc(argv[optind - 1]));
 			json_decref(req);
 			return NULL;
@@ -753,7 +917,7 @@ static json_t *firegwctl_request(const char *cmd, int argc, char **argv, double 
 			long v = strtol(optarg, &end, 10);
 
 			if (*end || v <= 0) {
-				fprintf(stderr, "firegwctl: --%s wants a positive number\n", co->name);
+				fprintf(stderr, _("firegwctl: --%s wants a positive number\n"), co->name);
 				json_decref(req);
 				return NULL;
 			}
@@ -775,7 +939,7 @@ static json_t *firegwctl_request(const char *cmd, int argc, char **argv, double 
 			}
 			*wait_s = strtod(optarg, &end);
 			if (*end || !(*wait_s >= 0)) {
-				fprintf(stderr, "firegwctl: --wait wants seconds\n");
+				fprintf(stderr, _("firegwctl: --wait wants seconds\n"));
 				json_decref(req);
 				return NULL;
 			}
@@ -783,15 +947,15 @@ static json_t *firegwctl_request(const char *cmd, int argc, char **argv, double 
 		}
 	}
 	if (argc - optind != (cc->arg ? 1 : 0)) {
-		fprintf(stderr, "firegwctl: %s %s (firegwctl %s %s)\n", cmd,
-		        cc->arg ? "takes one argument" : "takes no argument", cmd, cc->usage);
+		fprintf(stderr, _("firegwctl: %s %s (firegwctl %s %s)\n"), cmd,
+		        cc->arg ? _("takes one argument") : _("takes no argument"), cmd, cc->usage);
 		json_decref(req);
 		return NULL;
 	}
 	if (cc->arg)
 		json_object_set_new(req, cc->arg, json_string(argv[optind]));
 	if (!strcmp(cmd, "report") && !json_object_get(req, "month") == !json_object_get(req, "week")) {
-		fprintf(stderr, "firegwctl: report needs --month YYYY-MM or --week YYYY-MM-DD\n");
+		fprintf(stderr, _("firegwctl: report needs --month YYYY-MM or --week YYYY-MM-DD\n"));
 		json_decref(req);
 		return NULL;
 	}
@@ -812,7 +976,7 @@ static char *firegwctl_socket_from_conf(const char *path, bool must)
 	if (c)
 		sock = strdup(c->control_socket);
 	else if (must)
-		fprintf(stderr, "firegwctl: %s has errors ('firegw check -c %s' lists them)\n",
+		fprintf(stderr, _("firegwctl: %s has errors ('firegw check -c %s' lists them)\n"),
 		        path, path);
 	conf_free(c);
 	conf_errors_finish(&errs);
@@ -832,6 +996,7 @@ int main(int argc, char **argv)
 	double wait_s = 30;
 	int o, code;
 
+	i18n_init();
 	while ((o = getopt_long(argc, argv, "+s:c:jhV", opts, NULL)) != -1) {
 		switch (o) {
 		case 's':
@@ -847,7 +1012,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		case 'V':
-			printf("firegwctl %s\n", FIREGW_VERSION);
+			printf(_("firegwctl %s\n"), FIREGW_VERSION);
 			return EXIT_OK;
 		default:
 			usage(stderr);

@@ -65,6 +65,8 @@ FIREGW = BUILD_ROOT / "firegw"
 # The binary itself: a test that puts a wrapper of its own in FIREGW is not run under valgrind.
 _REAL_FIREGW = FIREGW
 EXAMPLES = SOURCE_ROOT / "config" / "examples"
+# The message catalogues as built (po/<lang>/LC_MESSAGES/firegw.mo), for firegw and firegwctl.
+os.environ.setdefault("FIREGW_LOCALEDIR", str(BUILD_ROOT / "po"))
 PROFILES = SOURCE_ROOT / "config" / "profiles"
 
 
@@ -95,6 +97,16 @@ def daemon_env(extra=None):
     env["LC_ALL"] = "C"
     if extra:
         env.update(extra)
+    return env
+
+
+def person_env(lang):
+    """The environment of a person at a shell: LANG as given (zh_CN.UTF-8, C), nothing
+    overriding it (daemon_env's LC_ALL=C dropped)."""
+    env = daemon_env()
+    for k in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        env.pop(k, None)
+    env["LANG"] = lang
     return env
 
 

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""The man pages: built by scdoc, they render with man -l without a troff warning, and every
-firegwctl command and firegw subcommand the tools offer is documented in its page."""
+"""The docs against the code: the man pages, built by scdoc, render with man -l without a troff
+warning and document every firegwctl command and firegw subcommand; every config key is
+documented and every documented key is real; the Chinese guides have the English ones'
+sections and tables."""
 
 import re
 import shutil
@@ -8,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD_ROOT, FIREGW
+from conftest import BUILD_ROOT, FIREGW, SOURCE_ROOT
 
 PAGES = ("firegw.8", "firegwctl.8", "firegw.conf.5", "firegw-web.8")
 
@@ -57,3 +59,58 @@ def test_every_firegw_subcommand_is_in_its_page():
     for sub in ("check", "scan", "probe"):
         assert f"firegw {sub}" in helptext
         assert re.search(rf"\b{sub}\b", text), f"firegw {sub} is not in firegw(8)"
+
+
+# ---- the configuration reference and the two languages of the guides (issue 17) ----
+
+
+def test_every_config_key_documented_and_every_documented_key_real():
+    """Each key of the config and profile schemas is in configuration.md or profiles.md, and
+    each key a table of configuration.md names exists."""
+    src = "".join((SOURCE_ROOT / "daemon" / f).read_text(encoding="utf-8")
+                  for f in ("conf.c", "profile_load.c"))
+    keys = set(re.findall(r'CFG_(?:STR|INT|FLOAT|BOOL|STR_LIST|SEC)\("([a-z_0-9]+)"', src))
+    # policy.grades and policy.escalation take one key per hazard kind, made at run time.
+    keys |= set(re.findall(r'\[KIND_[A-Z_]+\] = "([a-z_]+)"',
+                           (SOURCE_ROOT / "common" / "policy.c").read_text(encoding="utf-8")))
+    keys.discard("platform_unnamed")  # `platform { }` without a name, read under another name
+    assert len(keys) > 80
+    conf = (SOURCE_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    docs = conf + (SOURCE_ROOT / "docs" / "profiles.md").read_text(encoding="utf-8")
+    missing = sorted(k for k in keys
+                     if not re.search(rf"`{k}( = [^`]*)?`|^\| `{k}[ `]", docs, re.M))
+    assert not missing, f"config keys no document names: {missing}"
+    tabled = set(re.findall(r'^\| `([a-z_0-9]+)(?: "[^`]*")?(?: \{[^`]*\})?` \|', conf, re.M))
+    assert sorted(tabled - keys) == [], "configuration.md documents keys firegw does not have"
+
+
+def guide_shape(path):
+    """[(section number, [rows of each table])] of a guide, code blocks left out."""
+    secs, in_code, in_table = [], False, False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+            continue
+        if in_code:
+            continue
+        m = re.match(r"^#{2,3} (\d+(?:\.\d+)*)\.? ", line)
+        if m:
+            secs.append((m.group(1), []))
+            in_table = False
+        elif line.startswith("|") and secs:
+            if not in_table:
+                secs[-1][1].append(0)
+            secs[-1][1][-1] += 1
+            in_table = True
+        else:
+            in_table = False
+    return secs
+
+
+@pytest.mark.parametrize("guide", ["install", "operations"])
+def test_chinese_and_english_guides_have_the_same_sections_and_tables(guide):
+    en = guide_shape(SOURCE_ROOT / "docs" / f"{guide}.md")
+    zh = guide_shape(SOURCE_ROOT / "docs" / f"{guide}.zh.md")
+    assert [s for s, _ in en] == [s for s, _ in zh], "the sections differ"
+    for (sec, a), (_, b) in zip(en, zh):
+        assert a == b, f"section {sec}: tables of {a} rows in English, {b} in Chinese"

@@ -8,11 +8,15 @@ peer (broker, daemon) is stopped in teardown, on failure too; every wait is boun
 
 import json
 import re
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import PROFILES, TIMEOUT, ledger_query, run_firegw
+from conftest import (BUILD_ROOT, PROFILES, TIMEOUT, _run_to_end, ledger_query, person_env,
+                      run_firegw, run_tool)
 from mqtt_peers import Broker, TestCA
 
 NOW = int(time.time())
@@ -493,3 +497,53 @@ def test_flood_nothing_dropped(gw, brokers, daemon_factory):
     assert evs[:3] == ["raised", "cleared", "recurred"]
     assert evs.count("cleared") == n // 2
     assert count(b.log_lines(), r"[Oo]utgoing messages are being dropped") == 0
+
+
+# ---- why no data, per device, for a payload whose key could not be read (issue 17) ----
+
+
+@pytest.fixture
+def ctl_dir():
+    """A short directory for a control socket (AF_UNIX paths hold 107 bytes)."""
+    d = Path(tempfile.mkdtemp(prefix="fgw-mq-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_bad_payload_before_its_key_counted_on_its_device(gw, brokers, daemon_factory, ctl_dir):
+    """A smoke-json payload (its key inside it) that fails the UTF-8 or JSON check before the
+    key could be read is counted by reason on the device its topic names, and always by reason
+    gateway-wide; `firegwctl devices` shows the last bad payload's reason."""
+    b = brokers()
+    sock = ctl_dir / "ctl"
+    gw.write(b, device("sj-1", "SJ1", profile="smoke-json"))
+    gw.conf.write_text(gw.conf.read_text(encoding="utf-8") +
+                       f'gateway {{\n  control_socket = "{sock}"\n}}\n', encoding="utf-8")
+    d = start(daemon_factory, gw)
+    b.publish("smoke/SJ1/state", b"not json {")
+    b.publish("smoke/SJ1/state", b'{"id": "SJ1", "x": "\xff\xfe"}')
+    b.publish("smoke/NOBODY/state", b"not json either")
+
+    def ctl(*args):
+        r = run_tool(BUILD_ROOT / "firegwctl", ["-s", sock, *args], timeout=TIMEOUT)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    def status():
+        st = json.loads(ctl("--json", "status"))
+        return st if st.get("mqtt", {}).get("no_key") == 3 else None
+
+    st = wait_until("three messages without a key counted", status, d)
+    assert st["mqtt"]["no_key_by_reason"] == {"not JSON": 2, "invalid UTF-8": 1}, st["mqtt"]
+    dev = next(x for x in st["devices"] if x["id"] == "sj-1")
+    assert dev["counters"]["bad_by_reason"] == {"not JSON": 1, "invalid UTF-8": 1}, dev
+    assert dev["counters"]["messages"] == 2
+    assert dev["why"] == "silent; last payload bad (invalid UTF-8)", dev
+    line = next(l for l in ctl("devices").splitlines() if l.startswith("sj-1"))
+    assert "silent; last payload bad (invalid UTF-8)" in line, line
+    zh = _run_to_end("firegwctl", [str(BUILD_ROOT / "firegwctl")], None,
+                     ["-s", sock, "devices"], TIMEOUT, env=person_env("zh_CN.UTF-8"))
+    line = next(l for l in zh.stdout.splitlines() if l.startswith("sj-1"))
+    assert "无上报; 最近报文错误 (不是有效的 UTF-8)" in line, line
+    d.wait_log(r"<4>mqtt device 'sj-1' \(key SJ1\): message ignored: not JSON")
+    assert hazards(gw) == []

@@ -374,8 +374,8 @@ static const struct bad_case bad_cases[] = {
         "    alarm = 95\n"         /* 14: above the profile's high, 90 */
         "  }\n"                    /* 15 */
         "}\n",
-        /* no clear written: reported where the setpoint section begins */
-        .want = {"%D/firegw.conf:13: device 'd1' setpoint 't2': high level 90 is below the "
+        /* reported at the value written here that is out of order */
+        .want = {"%D/firegw.conf:14: device 'd1' setpoint 't2': high level 90 is below the "
                  "alarm level 95; the levels must go up from prealarm to alarm to high"},
     },
     {
