@@ -385,6 +385,11 @@ static const char *const firegwctl_words[] __attribute__((unused)) = {
     NC_("delivery", "accepted"), NC_("delivery", "rejected"), NC_("delivery", "not_sent"),
     NC_("type", "modbus"), NC_("type", "mqtt"), NC_("lane", "alarm"),
     NC_("lane", "telemetry"),
+    NC_("kind", "repeated_false_alarm"), NC_("class", "incident"), NC_("class", "hazard"),
+    NC_("event", "escalation_suggested"), NC_("event", "regraded"), NC_("event", "worsened"),
+    NC_("event", "verified"), NC_("event", "acceptance_passed"),
+    NC_("event", "acceptance_failed"), NC_("event", "supervised"), NC_("event", "deferred"),
+    NC_("event", "order_overdue"), NC_("event", "acceptance_overdue"),
 };
 
 /* Why a device has no data, as status.c words it ("ok", "exception 2", "link down (...)",
@@ -493,6 +498,9 @@ static void print_status(json_t *r)
 	       num(r, "devices_total"));
 	printf(_("open hazards  immediate %lld, major %lld, significant %lld, general %lld\n"),
 	       num(g, "immediate"), num(g, "major"), num(g, "significant"), num(g, "general"));
+	json_t *inc = json_object_get(r, "open_incidents");
+	printf(_("incidents     %lld open (fire alarms), %lld not yet verified\n"), num(inc, "open"),
+	       num(inc, "unverified"));
 	duration(num(r, "oldest_unsent_age_s"), age, sizeof(age));
 	printf(_("outbox        alarm %lld, telemetry %lld; oldest unsent %s\n"), num(ob, "alarm"),
 	       num(ob, "telemetry"), num(ob, "alarm") ? age : "-");
@@ -603,6 +611,7 @@ static void print_hazard(json_t *r)
 	static const char *const fields[][2] = {
 	    {"id", N_("id")},
 	    {"title", N_("title")},
+	    {"class", N_("class")},
 	    {"kind", N_("kind")},
 	    {"grade", N_("grade")},
 	    {"status", N_("status")},
@@ -638,7 +647,8 @@ static void print_hazard(json_t *r)
 		if (json_is_string(v) && (strstr(key, "_seen") || strstr(key, "_at") ||
 		                          strstr(key, "deadline")))
 			printf("%s %s\n", label, when(h, key, t, sizeof(t)));
-		else if (!strcmp(key, "kind") || !strcmp(key, "grade") || !strcmp(key, "status"))
+		else if (!strcmp(key, "kind") || !strcmp(key, "grade") || !strcmp(key, "status") ||
+		         !strcmp(key, "class"))
 			printf("%s %s\n", label, word(key, json_string_value(v)));
 		else if (json_is_string(v))
 			printf("%s %s\n", label, esc(json_string_value(v)));

@@ -7,6 +7,7 @@ errors and firegwctl errors in Chinese, an English one in English; JSON stays En
 """
 
 import ast
+import calendar
 import datetime
 import json
 import os
@@ -212,9 +213,9 @@ def test_firegwctl_tables_local_time_both_languages(gw, sockdir, sims, daemon_fa
     wait_until("the alarm committed", item, daemon=d)
     h = item()
     assert h["title"] == "火灾报警：3F 走廊 / smoke", h["title"]
-    # JSON keeps UTC.
-    assert h["first_seen"].endswith("Z") and h["deadline"].endswith("Z")
-    first, deadline = local(h["first_seen"]), local(h["deadline"])
+    # JSON keeps UTC. A fire alarm is an incident (警情): no rectification deadline.
+    assert h["first_seen"].endswith("Z") and h["deadline"] is None
+    first, deadline = local(h["first_seen"]), "-"
     assert first.endswith(" +08")
 
     en = ctl_as("C", sock, "hazards").splitlines()
@@ -226,12 +227,13 @@ def test_firegwctl_tables_local_time_both_languages(gw, sockdir, sims, daemon_fa
                   "标记"], ["立查立改", "待处理", "火灾报警"])):
         head, row = lines[0], next(l for l in lines if l.startswith(hid))
         # Every column of the row starts where its heading does, counted in terminal columns.
-        for name, value in zip(heads, [hid, *words, "smoke-1/smoke", "3F 走廊", first,
-                                       deadline]):
+        # (An incident's deadline is "-", which col_of would find in its id.)
+        for name, value in zip(heads, [hid, *words, "smoke-1/smoke", "3F 走廊", first]):
             assert col_of(head, name) == col_of(row, value), (name, value, head, row)
     one = ctl_as("zh_CN.UTF-8", sock, "hazard", hid)
     assert re.search(r"^首次发现 +" + re.escape(first) + "$", one, re.M), one
-    assert re.search(r"^整改期限 +" + re.escape(deadline) + "$", one, re.M), one
+    # An incident has no rectification deadline: no such line; its class says what it is.
+    assert "整改期限" not in one and re.search(r"^类别 +警情$", one, re.M), one
     assert re.search(r"^等级 +立查立改$", one, re.M) and "报警" in one, one
     one_en = ctl_as("C", sock, "hazard", hid, tz="UTC")
     assert re.search(r"^first seen +" + re.escape(local(h["first_seen"], "UTC")) + "$",
@@ -246,7 +248,8 @@ def test_firegwctl_tables_local_time_both_languages(gw, sockdir, sims, daemon_fa
     assert col_of(devs[0], "安装位置") == col_of(smoke, "3F 走廊"), devs
     assert col_of(devs[0], "状态") == col_of(smoke, "正常"), devs
     st = ctl_as("zh_CN.UTF-8", sock, "status")
-    assert "网关          " + GATEWAY in st and "未销号隐患    立查立改 1" in st, st
+    assert "网关          " + GATEWAY in st and "未销号隐患    立查立改 0" in st, st
+    assert "未关闭警情    1 起（火警），其中未核警 1 起" in st, st
     ob = ctl_as("zh_CN.UTF-8", sock, "outbox")
     assert "报警" in ob and "产生时间" in ob, ob
     # The daemon's replies are in its language (gateway.language), whoever asks.
@@ -256,4 +259,10 @@ def test_firegwctl_tables_local_time_both_languages(gw, sockdir, sims, daemon_fa
     assert r.stderr == "firegwctl: 没有这条隐患；“firegwctl hazards”可列出所有隐患\n", r.stderr
     month = h["first_seen"][:7]
     rep = ctl_as("zh_CN.UTF-8", sock, "report", "--month", month, tz="UTC")
-    assert rep.startswith(f"{month} 月报（{month}-01 00:00:00 +00 至 "), rep
+    y, m = int(month[:4]), int(month[5:])
+    last = calendar.monthrange(y, m)[1]
+    assert rep.startswith(f"消防安全月通报（{month}）\n"), rep
+    assert re.search(rf"^  统计时段（本地时间） +{y}年{m}月1日0时至{y}年{m}月{last}日24时$", rep,
+                     re.M), rep
+    # The fire alarm is a 警情 counted apart from the hazards, not verified yet.
+    assert "火警1起" in rep, rep
