@@ -280,7 +280,7 @@ def test_kill_9_during_an_exchange_loses_nothing(gw, platform, sims, centre, dae
 def test_filter_and_three_destinations(gw, platform, sims, centre, daemon_factory, pki):
     """Three destinations: the county (everything), the centre (fire alarms and faults,
     raised and cleared) and an insurer over HTTPS (immediate grade only). The county's
-    assignment of the fire alarm reaches the county only; the centre never had a workflow
+    verification of the fire alarm (an incident: 核警) reaches the county only; the centre never had a workflow
     event queued (none went without a frame); each destination's outbox empties."""
     county, insurer, c = platform(), platform(), centre()
     sim = sims("20")
@@ -296,10 +296,10 @@ def test_filter_and_three_destinations(gw, platform, sims, centre, daemon_factor
     sim.set(20, "input", 0, 0b1)
     fire = d.wait_log(r"hazard (\S+) raised: fire_alarm", timeout=LONG).group(1)
     c.wait_for(lambda: fire_objects(c), timeout=LONG)
-    county.queue_command({"id": "a1", "type": "hazard.assign", "hazard_id": fire,
-                          "assignee": "李工", "deadline": "2027-01-31T00:00:00.000Z"})
-    wait_until("the county has the assignment",
-               lambda: ("fire_alarm", "assigned") in county_kinds(county), daemon=d)
+    county.queue_command({"id": "a1", "type": "incident.verify", "hazard_id": fire,
+                          "outcome": "false_alarm", "actor": "值班员 张三"})
+    wait_until("the county has the verification",
+               lambda: ("fire_alarm", "verified") in county_kinds(county), daemon=d)
     wait_until("every outbox empty", lambda: not gw.q(
         "SELECT count(*) FROM outbox WHERE lane = 0")[0][0], daemon=d)
     assert [o for o in c.objects(2) if "fault" in o["flags"]]  # the device_offline

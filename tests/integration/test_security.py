@@ -439,7 +439,7 @@ def test_private_key_open_to_others_is_refused(gw, pki, tmp_path, section, mode)
     ('  url = "HTTP://127.0.0.1:1/api"\n', "HTTP://", r"platform: url .* must start with "
      r"https://"),
     ('  transport = "http"\n', 'transport = "http"',
-     r"platform: transport 'http' is not https or mqtt"),
+     r"platform: transport 'http' is not https, mqtt or gbt26875"),
 ])
 def test_no_plaintext_platform(gw, pki, extra, needle, message):
     """The HTTPS platform cannot be pointed at plain HTTP, in any spelling."""
