@@ -20,8 +20,6 @@
 #include "mqtt_in.h"
 #include "ledger_query.h"
 #include "rules.h"
-#include "uplink.h"
-#include "uplink_mqtt.h"
 #include "firegw-config.h"
 #include "jsonfmt.h"
 

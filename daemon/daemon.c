@@ -21,8 +21,7 @@
 #include "mqtt_in.h"
 #include "sdnotify.h"
 #include "rules.h"
-#include "uplink.h"
-#include "uplink_mqtt.h"
+#include "forward.h"
 #include "daemon_int.h"
 #include "firegw-config.h"
 
@@ -100,23 +99,19 @@ static void daemon_committed(void *userdata)
 
 void daemon_dests_kick(struct daemon *d)
 {
-	for (size_t i = 0; i < d->ndests; i++) {
-		uplink_kick(d->dests[i].https);
-		uplink_mqtt_kick(d->dests[i].mqtt);
-	}
+	for (size_t i = 0; i < d->ndests; i++)
+		forward_kick(d->dests[i].fwd);
 }
 
-const struct uplink_stats *daemon_dest_stats(const struct daemon_dest *dd)
+const struct forward_stats *daemon_dest_stats(const struct daemon_dest *dd)
 {
-	return dd->https ? uplink_stats(dd->https) : dd->mqtt ? uplink_mqtt_stats(dd->mqtt) : NULL;
+	return dd->fwd ? forward_stats(dd->fwd) : NULL;
 }
 
 static void daemon_dests_stop(struct daemon *d)
 {
-	for (size_t i = 0; i < d->ndests; i++) {
-		uplink_free(d->dests[i].https);
-		uplink_mqtt_free(d->dests[i].mqtt);
-	}
+	for (size_t i = 0; i < d->ndests; i++)
+		forward_free(d->dests[i].fwd);
 	free(d->dests);
 	d->dests = NULL;
 	d->ndests = 0;
@@ -126,7 +121,7 @@ static void daemon_dests_stop(struct daemon *d)
  * that want it, and each has its own transport, so one down never holds another back. */
 static int daemon_dests_start(struct daemon *d)
 {
-	struct uplink_hooks hooks = {daemon_heartbeat, daemon_changed, d};
+	struct forward_hooks hooks = {daemon_heartbeat, daemon_changed, d};
 	struct ledger_dest *ld;
 	int rc = 0;
 
@@ -156,10 +151,7 @@ static int daemon_dests_start(struct daemon *d)
 		struct daemon_dest *dd = &d->dests[i];
 		bool fatal = false;
 
-		if (strcmp(dd->pc->transport, "mqtt") == 0)
-			dd->mqtt = uplink_mqtt_new(&d->loop, d->conf, dd->pc, d->ledger, &hooks, &fatal);
-		else
-			dd->https = uplink_new(&d->loop, d->conf, dd->pc, d->ledger, &hooks, &fatal);
+		dd->fwd = forward_new(&d->loop, d->conf, dd->pc, d->ledger, &hooks, &fatal);
 		if (fatal)
 			rc = -EINVAL;
 	}

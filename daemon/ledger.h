@@ -148,6 +148,10 @@ struct outbox_item {
  * blocking the outbox. Free with ledger_outbox_free. */
 int ledger_outbox_batch(struct ledger *l, const char *dest, size_t max, size_t max_bytes,
                         struct outbox_item **items, size_t *n);
+/* The same, leaving out the events `skip` names (nskip seqs: those in flight). */
+int ledger_outbox_batch_skip(struct ledger *l, const char *dest, size_t max, size_t max_bytes,
+                             const int64_t *skip, size_t nskip, struct outbox_item **items,
+                             size_t *n);
 void ledger_outbox_free(struct outbox_item *items, size_t n);
 /* Destination `dest` accepted it: its row leaves the outbox. */
 int ledger_outbox_accept(struct ledger *l, const char *dest, int64_t seq);

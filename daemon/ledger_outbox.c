@@ -115,8 +115,23 @@ static int ledger_outbox_oversize(struct ledger *l, const char *dest, const int6
 	return ledger_commit(l);
 }
 
+static bool ledger_outbox_skipped(int64_t seq, const int64_t *skip, size_t nskip)
+{
+	for (size_t i = 0; i < nskip; i++)
+		if (skip[i] == seq)
+			return true;
+	return false;
+}
+
 int ledger_outbox_batch(struct ledger *l, const char *dest, size_t max, size_t max_bytes,
                         struct outbox_item **items, size_t *n)
+{
+	return ledger_outbox_batch_skip(l, dest, max, max_bytes, NULL, 0, items, n);
+}
+
+int ledger_outbox_batch_skip(struct ledger *l, const char *dest, size_t max, size_t max_bytes,
+                             const int64_t *skip, size_t nskip, struct outbox_item **items,
+                             size_t *n)
 {
 	sqlite3_stmt *st = ledger_stmt(l, SQL_OUTBOX_BATCH);
 	struct outbox_item *it;
@@ -131,10 +146,13 @@ int ledger_outbox_batch(struct ledger *l, const char *dest, size_t max, size_t m
 	it = calloc(max ? max : 1, sizeof(*it));
 	if (!it)
 		return -ENOMEM;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)(max + nskip));
 	sqlite3_bind_text(st, 2, dest, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
 		struct outbox_item *x = &it[*n];
+
+		if (nskip > 0 && ledger_outbox_skipped(sqlite3_column_int64(st, 0), skip, nskip))
+			continue; /* in flight */
 		/* The size from the record header: the body is not read for one left out. */
 		size_t len = (size_t)sqlite3_column_bytes(st, 3);
 		const char *body;
