@@ -47,8 +47,10 @@ struct forward {
 	int64_t retry_not_before; /* mono ms: the receiver's Retry-After, 0 if none */
 	uint64_t seen_appended;
 	size_t window; /* events in flight, at most */
-	/* Events in flight (their bodies already handed over), in the order sent. */
-	struct outbox_item *fl;
+	/* Events in flight, in the order sent. */
+	struct forward_flight {
+		int64_t seq, prio;
+	} *fl;
 	size_t nfl;
 	json_t *results_sent; /* command results carried by what is in flight */
 	/* FORWARD_ONE_BATCH: the next batch, read while one is in flight, and how many events
@@ -242,27 +244,30 @@ size_t forward_link(struct forward *f, bool up)
 	return n;
 }
 
-/* A rejected event's ids, for the log line: the event in flight of that seq. */
-static const struct outbox_item *forward_in_flight(const struct forward *f, int64_t seq)
-{
-	for (size_t i = 0; i < f->nfl; i++)
-		if (f->fl[i].seq == seq)
-			return &f->fl[i];
-	return NULL;
-}
-
-/* Those events are no longer in flight (recorded, or left in the outbox to go again). */
+/* Those events are no longer in flight (recorded, or left in the outbox to go again). An
+ * answer usually names them in the order sent: each is looked for from where the last one
+ * was found, and the rest closes up once. */
 static void forward_land(struct forward *f, const int64_t *seqs, size_t n)
 {
-	for (size_t i = 0; i < n && f->nfl > 0; i++) {
-		for (size_t j = 0; j < f->nfl; j++) {
-			if (f->fl[j].seq != seqs[i])
-				continue;
-			memmove(&f->fl[j], &f->fl[j + 1], (f->nfl - j - 1) * sizeof(*f->fl));
-			f->nfl--;
-			break;
+	size_t at = 0, kept = 0;
+
+	if (n == 0 || f->nfl == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < f->nfl; k++) {
+			size_t j = (at + k) % f->nfl;
+
+			if (f->fl[j].seq == seqs[i]) {
+				f->fl[j].seq = -1; /* no event has it */
+				at = j + 1;
+				break;
+			}
 		}
 	}
+	for (size_t j = 0; j < f->nfl; j++)
+		if (f->fl[j].seq != -1)
+			f->fl[kept++] = f->fl[j];
+	f->nfl = kept;
 }
 
 /* The transaction of a settled answer; `resynced` gets the resync's count. Returns 0 or a
@@ -275,15 +280,15 @@ static int forward_record(struct forward *f, const struct forward_outcome *o, bo
 	for (size_t i = 0; rc == 0 && i < o->naccepted; i++)
 		rc = ledger_outbox_accept(f->ledger, f->pc->name, o->accepted[i]);
 	for (size_t i = 0; rc == 0 && i < o->nrejected; i++) {
-		const struct outbox_item *it = forward_in_flight(f, o->rejected[i].seq);
-		const char *why = o->rejected[i].reason;
+		const struct forward_reject *it = &o->rejected[i];
+		const char *why = it->reason;
 
 		rc = ledger_deadletter(f->ledger, f->pc->name, o->rejected[i].seq,
 		                       why ? why : "rejected without a reason", clock_wall_ms());
 		if (rc == 0)
 			log_err(_("%s rejected event %s of %s: %s; kept in the dead-letter table"),
 			        strcmp(f->pc->name, "platform") ? f->label : "platform",
-			        it ? it->event_id : "?", it ? it->hazard_id : "?",
+			        it->event_id ? it->event_id : "?", it->hazard_id ? it->hazard_id : "?",
 			        why ? why : _("no reason given"));
 	}
 	if (rc == 0 && json_array_size(o->commands) > 0) {
@@ -364,10 +369,14 @@ static void forward_prefetch(struct forward *f)
 	if (f->tp->mode != FORWARD_ONE_BATCH || f->next || f->nfl == 0 || f->ndeferred ||
 	    f->backing_off || f->freeing)
 		return;
-	f->next_appended = ledger_events_appended(f->ledger);
-	if (ledger_outbox_batch_skip(f->ledger, f->pc->name, (size_t)f->pc->batch,
-	                             FORWARD_REQUEST_MAX, f->skip, forward_skip(f), &f->next,
-	                             &f->nnext) < 0)
+	/* The batch in flight was the head of the outbox when it was read, and the next one is
+	 * used only if nothing was queued since (a new fire alarm would go first): so it is what
+	 * follows the last event in flight, read by an index seek, nothing skipped. */
+	struct outbox_item after = {.seq = f->fl[f->nfl - 1].seq, .prio = f->fl[f->nfl - 1].prio};
+
+	f->next_appended = f->seen_appended;
+	if (ledger_outbox_batch_after(f->ledger, f->pc->name, (size_t)f->pc->batch,
+	                              FORWARD_REQUEST_MAX, &after, &f->next, &f->nnext) < 0)
 		forward_next_free(f);
 }
 
@@ -500,14 +509,9 @@ static void forward_send(struct forward *f)
 			               -1, false);
 		return;
 	}
-	for (size_t i = 0; i < (size_t)k && i < n; i++) {
-		free(items[i].body);
-		items[i].body = NULL;
-		f->fl[f->nfl++] = items[i];
-	}
-	for (size_t i = (size_t)k; i < n; i++)
-		free(items[i].body);
-	free(items);
+	for (size_t i = 0; i < (size_t)k && i < n; i++)
+		f->fl[f->nfl++] = (struct forward_flight){items[i].seq, items[i].prio};
+	ledger_outbox_free(items, n);
 	f->results_sent = results; /* the transport reports their arrival, or fails */
 	f->stats.sent += (uint64_t)k;
 	forward_prefetch(f);
@@ -652,10 +656,11 @@ struct forward *forward_new(uv_loop_t *loop, const struct conf *c, const struct 
 	snprintf(f->hb_label, sizeof(f->hb_label), "%s heartbeat",
 	         strcmp(pc->name, "platform") ? f->label : "platform");
 	f->window = (size_t)(pc->batch > 0 ? pc->batch : 100);
-	/* One batch in flight and the next sent before its answer is recorded: two. */
-	f->fl = calloc(2 * f->window, sizeof(*f->fl));
+	/* One batch in flight (the next is sent once the last one's events have landed), or a
+	 * window of events. */
+	f->fl = calloc(f->window, sizeof(*f->fl));
 	f->deferred = calloc(f->window, sizeof(*f->deferred));
-	f->skip = calloc(3 * f->window, sizeof(*f->skip));
+	f->skip = calloc(2 * f->window, sizeof(*f->skip));
 	uv_timer_init(loop, &f->send_timer);
 	uv_timer_init(loop, &f->heartbeat_timer);
 	uv_timer_init(loop, &f->commit_timer);

@@ -93,7 +93,8 @@ struct forward_batch {
 
 struct forward_reject {
 	int64_t seq;
-	const char *reason; /* the receiver's, NULL if it gave none */
+	const char *reason;              /* the receiver's, NULL if it gave none */
+	const char *event_id, *hazard_id; /* for the log line */
 };
 
 /* What came back for events in flight (forward_settle). */
@@ -103,7 +104,7 @@ struct forward_outcome {
 	const struct forward_reject *rejected;
 	size_t nrejected;
 	json_t *commands; /* platform commands (an array of objects), NULL if none; borrowed */
-	bool results;     /* the command results the last batch carried arrived */
+	bool results;     /* the command results handed with a batch (forward_batch) arrived */
 	/* A full batch that only accepts may commit without waiting for the disk (a drain:
 	 * docs/architecture.md, section 5); the transport says whether its receiver dedups. */
 	bool may_relax;

@@ -28,20 +28,28 @@ enum {
 
 struct forward_https;
 
-/* One events request: what the reply is checked against. */
+/* One request: what the reply is checked against (a heartbeat's carries nothing). */
 struct forward_https_req {
 	struct forward_https *h;
 	struct forward_https_req *next; /* the transport's list of requests in flight */
 	size_t n;
+	bool results; /* it carried command results */
 	int64_t *seqs;
 	const char **ids; /* into idbuf */
 	char (*idbuf)[40];
+	char (*hidbuf)[HAZARD_ID_LEN];
 };
+
+/* One curl multi handle for every HTTPS destination: one connection cache and one CA store
+ * (libcurl keeps it in the multi handle) however many platform blocks there are. */
+static struct http *forward_https_http;
+static unsigned forward_https_users;
 
 struct forward_https {
 	struct forward *f;
 	const struct platform_conf *pc;
-	struct http *http;
+	struct http *http; /* forward_https_http */
+	struct forward_https_req hb; /* the heartbeat's */
 	struct http_tls tls;
 	char *token;
 	char *events_url, *heartbeat_url;
@@ -58,6 +66,7 @@ static void forward_https_req_free(struct forward_https_req *r)
 	free(r->seqs);
 	free(r->ids);
 	free(r->idbuf);
+	free(r->hidbuf);
 	free(r);
 }
 
@@ -112,10 +121,11 @@ static void forward_https_settle(struct forward_https *h, struct forward_https_r
 		for (size_t i = 0; i < rep->naccepted; i++)
 			acc[i] = q->seqs[rep->accepted[i]];
 		for (size_t i = 0; i < rep->nrejected; i++)
-			rej[i] = (struct forward_reject){q->seqs[rep->rejected[i].index],
-			                                 rep->rejected[i].reason};
+			rej[i] = (struct forward_reject){
+			    q->seqs[rep->rejected[i].index], rep->rejected[i].reason,
+			    q->idbuf[rep->rejected[i].index], q->hidbuf[rep->rejected[i].index]};
 		struct forward_outcome o = {acc, rep->naccepted, rej, rep->nrejected, rep->commands,
-		                            true, true};
+		                            q->results, true};
 		rc = forward_settle(h->f, &o);
 	}
 	free(acc);
@@ -258,17 +268,20 @@ static int forward_https_send(void *t, struct forward_batch *b)
 	if (q) {
 		q->h = h;
 		q->n = b->n;
+		q->results = b->results != NULL;
 		q->seqs = calloc(b->n ? b->n : 1, sizeof(*q->seqs));
 		q->ids = calloc(b->n ? b->n : 1, sizeof(*q->ids));
 		q->idbuf = calloc(b->n ? b->n : 1, sizeof(*q->idbuf));
+		q->hidbuf = calloc(b->n ? b->n : 1, sizeof(*q->hidbuf));
 	}
-	if (!q || !q->seqs || !q->ids || !q->idbuf) {
+	if (!q || !q->seqs || !q->ids || !q->idbuf || !q->hidbuf) {
 		forward_https_req_free(q);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < b->n; i++) {
 		q->seqs[i] = b->items[i].seq;
 		snprintf(q->idbuf[i], sizeof(q->idbuf[i]), "%s", b->items[i].event_id);
+		snprintf(q->hidbuf[i], sizeof(q->hidbuf[i]), "%s", b->items[i].hazard_id);
 		q->ids[i] = q->idbuf[i];
 	}
 	text = forward_https_request_text(h, b);
@@ -289,7 +302,7 @@ static int forward_https_send(void *t, struct forward_batch *b)
 
 static void forward_https_on_heartbeat(const struct http_reply *r, void *userdata)
 {
-	struct forward_https *h = userdata;
+	struct forward_https *h = ((struct forward_https_req *)userdata)->h;
 	struct uplink_reply rep;
 	char what[512];
 
@@ -327,10 +340,16 @@ static int forward_https_heartbeat(void *t, json_t *body)
 		return -ENOMEM;
 	if (http_post_json(h->http, h->heartbeat_url, h->token, text, strlen(text), &h->tls,
 	                   h->pc->connect_timeout_ms, h->pc->timeout_ms, forward_https_on_heartbeat,
-	                   h) < 0)
+	                   &h->hb) < 0)
 		return -EIO;
 	h->hb_in_flight = true;
 	return 0;
+}
+
+/* A request of `arg` (a struct forward_https): every userdata given to http is a request. */
+static bool forward_https_owns(void *userdata, void *arg)
+{
+	return ((struct forward_https_req *)userdata)->h == arg;
 }
 
 static void forward_https_stop(void *t)
@@ -339,7 +358,13 @@ static void forward_https_stop(void *t)
 
 	if (!h)
 		return;
-	http_free(h->http); /* no callback after this */
+	if (h->http) {
+		http_cancel(h->http, forward_https_owns, h); /* no callback after this */
+		if (--forward_https_users == 0) {
+			http_free(forward_https_http);
+			forward_https_http = NULL;
+		}
+	}
 	while (h->reqs) {
 		struct forward_https_req *q = h->reqs;
 
@@ -363,6 +388,7 @@ static void *forward_https_start(struct forward *f, bool *fatal)
 		return NULL;
 	h->f = f;
 	h->pc = pc;
+	h->hb.h = h;
 	h->token = forward_secret(f, "token_file", pc->token_file, "token", fatal, &failed);
 	if (failed) {
 		forward_https_stop(h);
@@ -377,7 +403,13 @@ static void *forward_https_start(struct forward *f, bool *fatal)
 	    asprintf(&h->heartbeat_url, "%.*s/v1/heartbeat", (int)ulen, pc->url) < 0)
 		h->heartbeat_url = NULL;
 	h->tls = (struct http_tls){pc->ca_file, pc->cert_file, pc->key_file, pc->pin};
-	if (!h->heartbeat_url || !(h->http = http_new(forward_loop(f)))) {
+	if (h->heartbeat_url && !forward_https_http)
+		forward_https_http = http_new(forward_loop(f));
+	if (h->heartbeat_url && forward_https_http) {
+		h->http = forward_https_http;
+		forward_https_users++;
+	}
+	if (!h->http) {
 		log_err(_("%s: out of memory; hazards are recorded and wait in the outbox"),
 		        forward_label(f));
 		forward_https_stop(h);
