@@ -407,7 +407,7 @@ static void forward_on_commit(uv_timer_t *t)
  * the request is on its way. Returns true if it went that way. */
 static bool forward_pipeline(struct forward *f, const struct forward_outcome *o)
 {
-	if (f->tp->mode != FORWARD_ONE_BATCH || !o->may_relax || !f->next || f->ndeferred ||
+	if (f->tp->mode != FORWARD_ONE_BATCH || !o->may_relax || !f->nnext || f->ndeferred ||
 	    o->naccepted != (size_t)f->pc->batch || o->naccepted != f->nfl || o->nrejected ||
 	    json_array_size(o->commands) || o->results || f->results_sent || f->need_resync ||
 	    f->backing_off || ledger_events_appended(f->ledger) != f->next_appended)
@@ -637,8 +637,14 @@ struct forward *forward_new(uv_loop_t *loop, const struct conf *c, const struct 
 	struct forward *f;
 
 	*fatal = false;
-	if (!pc->enabled || !tp)
+	if (!pc->enabled)
 		return NULL;
+	if (!tp) {
+		log_err(_("platform '%s': transport '%s' is not part of this firegw; its events wait "
+		          "in the outbox"),
+		        pc->name, pc->transport);
+		return NULL;
+	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
