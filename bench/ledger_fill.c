@@ -31,7 +31,7 @@
 #include "conf.h"
 #include "conf_errors.h"
 #include "ledger.h"
-#include "uplink.h"
+#include "forward.h"
 #include "log.h"
 #include "rules.h"
 
@@ -45,7 +45,7 @@ static int ledger_fill_drain(struct ledger *l, size_t batch)
 		struct outbox_item *items;
 		size_t n;
 
-		if (ledger_outbox_batch(l, "", batch, UPLINK_REQUEST_MAX, &items, &n) < 0)
+		if (ledger_outbox_batch(l, "", batch, FORWARD_REQUEST_MAX, &items, &n) < 0)
 			return -1;
 		if (n == 0) {
 			ledger_outbox_free(items, n);

@@ -22,8 +22,6 @@
 #include "ledger_query.h"
 #include "ledger_report.h"
 #include "rules.h"
-#include "uplink.h"
-#include "uplink_mqtt.h"
 #include "firegw-config.h"
 #include "jsonfmt.h"
 

@@ -23,8 +23,7 @@
 #include "mqtt_in.h"
 #include "sdnotify.h"
 #include "rules.h"
-#include "uplink.h"
-#include "uplink_mqtt.h"
+#include "forward.h"
 #include "forward_gbt26875.h"
 #include "daemon_int.h"
 #include "firegw-config.h"
@@ -130,25 +129,20 @@ static void daemon_committed(void *userdata)
 void daemon_dests_kick(struct daemon *d)
 {
 	for (size_t i = 0; i < d->ndests; i++) {
-		uplink_kick(d->dests[i].https);
-		uplink_mqtt_kick(d->dests[i].mqtt);
+		forward_kick(d->dests[i].fwd);
 		gbt_fwd_kick(d->dests[i].gbt);
 	}
 }
 
-const struct uplink_stats *daemon_dest_stats(const struct daemon_dest *dd)
+const struct forward_stats *daemon_dest_stats(const struct daemon_dest *dd)
 {
-	return dd->https ? uplink_stats(dd->https)
-	       : dd->mqtt ? uplink_mqtt_stats(dd->mqtt)
-	       : dd->gbt  ? gbt_fwd_stats(dd->gbt)
-	                  : NULL;
+	return dd->fwd ? forward_stats(dd->fwd) : dd->gbt ? gbt_fwd_stats(dd->gbt) : NULL;
 }
 
 static void daemon_dests_stop(struct daemon *d)
 {
 	for (size_t i = 0; i < d->ndests; i++) {
-		uplink_free(d->dests[i].https);
-		uplink_mqtt_free(d->dests[i].mqtt);
+		forward_free(d->dests[i].fwd);
 		gbt_fwd_stop(d->dests[i].gbt);
 	}
 	free(d->dests);
@@ -160,7 +154,7 @@ static void daemon_dests_stop(struct daemon *d)
  * that want it, and each has its own transport, so one down never holds another back. */
 static int daemon_dests_start(struct daemon *d)
 {
-	struct uplink_hooks hooks = {daemon_heartbeat, daemon_changed, d};
+	struct forward_hooks hooks = {daemon_heartbeat, daemon_changed, d};
 	struct ledger_dest *ld;
 	int rc = 0;
 
@@ -192,10 +186,8 @@ static int daemon_dests_start(struct daemon *d)
 
 		if (strcmp(dd->pc->transport, "gbt26875") == 0)
 			dd->gbt = gbt_fwd_start(&d->loop, d->conf, dd->pc, d->ledger);
-		else if (strcmp(dd->pc->transport, "mqtt") == 0)
-			dd->mqtt = uplink_mqtt_new(&d->loop, d->conf, dd->pc, d->ledger, &hooks, &fatal);
 		else
-			dd->https = uplink_new(&d->loop, d->conf, dd->pc, d->ledger, &hooks, &fatal);
+			dd->fwd = forward_new(&d->loop, d->conf, dd->pc, d->ledger, &hooks, &fatal);
 		if (fatal)
 			rc = -EINVAL;
 	}

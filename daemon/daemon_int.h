@@ -17,26 +17,26 @@ struct rules;
 struct ingest;
 struct acquire;
 struct mqtt_in;
-struct uplink;
-struct uplink_mqtt;
+struct forward;
 struct gbt_fwd;
 struct control;
 struct control_peer;
 struct daemon;
 struct platform_conf;
-struct uplink_stats;
+struct forward_stats;
 
-/* A destination of events: a platform block and its running transport (one of them, or
- * none while its token file is missing). */
+/* A destination of events: a platform block and its running forwarder (NULL while its
+ * secret file is missing or its transport cannot start). A GB/T 26875.3 monitoring centre
+ * runs its own transport (gbt, forward_gbt26875.c) beside the core until it is fitted into
+ * the core's table of transports; one of fwd and gbt at most is set. */
 struct daemon_dest {
 	const struct platform_conf *pc;
-	struct uplink *https;
-	struct uplink_mqtt *mqtt;
+	struct forward *fwd;
 	struct gbt_fwd *gbt;
 };
 
 /* The destination's counters, NULL while its transport is not running. */
-const struct uplink_stats *daemon_dest_stats(const struct daemon_dest *dd);
+const struct forward_stats *daemon_dest_stats(const struct daemon_dest *dd);
 /* New events may wait: every destination sends soon (unless backing off). */
 void daemon_dests_kick(struct daemon *d);
 

@@ -57,7 +57,7 @@ struct gbt_fwd {
 	int64_t last_confirm_wall;
 	uint8_t roll_call_minutes;
 	uint64_t connects, no_frame_events, out_of_range, unreadable_events, skipped_input;
-	struct uplink_stats stats;
+	struct forward_stats stats;
 	struct log_state log, input_log;
 	char rbuf[2048];
 };
@@ -703,7 +703,7 @@ void gbt_fwd_kick(struct gbt_fwd *f)
 		gbt_fwd_pump(f);
 }
 
-const struct uplink_stats *gbt_fwd_stats(const struct gbt_fwd *f)
+const struct forward_stats *gbt_fwd_stats(const struct gbt_fwd *f)
 {
 	return &f->stats;
 }

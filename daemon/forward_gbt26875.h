@@ -13,7 +13,7 @@
 
 #include "conf.h"
 #include "ledger.h"
-#include "uplink.h"
+#include "forward.h"
 
 struct gbt_fwd;
 
@@ -23,6 +23,6 @@ struct gbt_fwd *gbt_fwd_start(uv_loop_t *loop, const struct conf *c,
 void gbt_fwd_stop(struct gbt_fwd *f);
 /* New events may be in the outbox: send soon, unless an exchange is in flight or backing off. */
 void gbt_fwd_kick(struct gbt_fwd *f);
-const struct uplink_stats *gbt_fwd_stats(const struct gbt_fwd *f);
+const struct forward_stats *gbt_fwd_stats(const struct gbt_fwd *f);
 /* The link to the centre for `firegwctl status` (new reference). */
 json_t *gbt_fwd_status_json(const struct gbt_fwd *f);

@@ -140,6 +140,7 @@ int64_t ledger_deadletter_count(struct ledger *l);
 
 struct outbox_item {
 	int64_t seq;
+	int64_t prio; /* its place in the outbox's order, with seq */
 	char event_id[40];
 	char hazard_id[HAZARD_ID_LEN];
 	char *body; /* the event JSON */
@@ -152,6 +153,15 @@ struct outbox_item {
  * blocking the outbox. Free with ledger_outbox_free. */
 int ledger_outbox_batch(struct ledger *l, const char *dest, size_t max, size_t max_bytes,
                         struct outbox_item **items, size_t *n);
+/* The same, leaving out the events `skip` names (nskip seqs: those in flight). */
+int ledger_outbox_batch_skip(struct ledger *l, const char *dest, size_t max, size_t max_bytes,
+                             const int64_t *skip, size_t nskip, struct outbox_item **items,
+                             size_t *n);
+/* The same, only the events after `after` in the outbox's order (the batch that follows the
+ * one in flight, whose last event `after` is, when nothing was queued since it was read). */
+int ledger_outbox_batch_after(struct ledger *l, const char *dest, size_t max, size_t max_bytes,
+                              const struct outbox_item *after, struct outbox_item **items,
+                              size_t *n);
 void ledger_outbox_free(struct outbox_item *items, size_t n);
 /* Destination `dest` accepted it: its row leaves the outbox. */
 int ledger_outbox_accept(struct ledger *l, const char *dest, int64_t seq);

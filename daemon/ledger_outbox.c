@@ -116,10 +116,45 @@ static int ledger_outbox_oversize(struct ledger *l, const char *dest, const int6
 	return ledger_commit(l);
 }
 
+static bool ledger_outbox_skipped(int64_t seq, const int64_t *skip, size_t nskip)
+{
+	for (size_t i = 0; i < nskip; i++)
+		if (skip[i] == seq)
+			return true;
+	return false;
+}
+
+static int ledger_outbox_read(struct ledger *l, const char *dest, size_t max, size_t max_bytes,
+                              const int64_t *skip, size_t nskip,
+                              const struct outbox_item *after, struct outbox_item **items,
+                              size_t *n);
+
 int ledger_outbox_batch(struct ledger *l, const char *dest, size_t max, size_t max_bytes,
                         struct outbox_item **items, size_t *n)
 {
-	sqlite3_stmt *st = ledger_stmt(l, SQL_OUTBOX_BATCH);
+	return ledger_outbox_read(l, dest, max, max_bytes, NULL, 0, NULL, items, n);
+}
+
+int ledger_outbox_batch_skip(struct ledger *l, const char *dest, size_t max, size_t max_bytes,
+                             const int64_t *skip, size_t nskip, struct outbox_item **items,
+                             size_t *n)
+{
+	return ledger_outbox_read(l, dest, max, max_bytes, skip, nskip, NULL, items, n);
+}
+
+int ledger_outbox_batch_after(struct ledger *l, const char *dest, size_t max, size_t max_bytes,
+                              const struct outbox_item *after, struct outbox_item **items,
+                              size_t *n)
+{
+	return ledger_outbox_read(l, dest, max, max_bytes, NULL, 0, after, items, n);
+}
+
+static int ledger_outbox_read(struct ledger *l, const char *dest, size_t max, size_t max_bytes,
+                              const int64_t *skip, size_t nskip,
+                              const struct outbox_item *after, struct outbox_item **items,
+                              size_t *n)
+{
+	sqlite3_stmt *st = ledger_stmt(l, after ? SQL_OUTBOX_BATCH_AFTER : SQL_OUTBOX_BATCH);
 	struct outbox_item *it;
 	int64_t over[16];
 	size_t nover = 0, bytes = 0;
@@ -132,10 +167,17 @@ int ledger_outbox_batch(struct ledger *l, const char *dest, size_t max, size_t m
 	it = calloc(max ? max : 1, sizeof(*it));
 	if (!it)
 		return -ENOMEM;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)(max + nskip));
 	sqlite3_bind_text(st, 2, dest, -1, SQLITE_STATIC);
+	if (after) {
+		sqlite3_bind_int64(st, 3, after->prio);
+		sqlite3_bind_int64(st, 4, after->seq);
+	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
 		struct outbox_item *x = &it[*n];
+
+		if (nskip > 0 && ledger_outbox_skipped(sqlite3_column_int64(st, 0), skip, nskip))
+			continue; /* in flight */
 		/* The size from the record header: the body is not read for one left out. */
 		size_t len = (size_t)sqlite3_column_bytes(st, 3);
 		const char *body;
@@ -149,6 +191,7 @@ int ledger_outbox_batch(struct ledger *l, const char *dest, size_t max, size_t m
 			break; /* the batch stops growing; the rest go in the next request */
 		body = (const char *)sqlite3_column_text(st, 3);
 		x->seq = sqlite3_column_int64(st, 0);
+		x->prio = sqlite3_column_int64(st, 4);
 		ledger_copy_text(x->event_id, sizeof(x->event_id), st, 1);
 		ledger_copy_text(x->hazard_id, sizeof(x->hazard_id), st, 2);
 		x->body = strdup(body ? body : "{}");

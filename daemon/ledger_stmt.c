@@ -38,9 +38,14 @@ static const char *const ledger_sql_text[SQL_COUNT] = {
     [SQL_TELEMETRY_INSERT] = "INSERT INTO outbox(lane, created, payload) VALUES(1, ?1, ?2)",
     [SQL_OUTBOX_DEPTH_ALARM] = "SELECT count(*) FROM outbox WHERE lane=0",
     [SQL_OUTBOX_DEPTH_TELEMETRY] = "SELECT count(*) FROM outbox WHERE lane=1",
-    [SQL_OUTBOX_BATCH] = "SELECT o.seq, e.event_id, e.hazard_id, e.body FROM "
+    [SQL_OUTBOX_BATCH] = "SELECT o.seq, e.event_id, e.hazard_id, e.body, o.prio FROM "
                          "outbox o JOIN events e ON e.seq = o.seq WHERE o.lane=0 AND o.dest=?2 "
                          "ORDER BY o.prio, o.seq LIMIT ?1",
+    /* The same, after a place in that order (the last event of the batch in flight). */
+    [SQL_OUTBOX_BATCH_AFTER] =
+        "SELECT o.seq, e.event_id, e.hazard_id, e.body, o.prio FROM outbox o JOIN events e ON "
+        "e.seq = o.seq WHERE o.lane=0 AND o.dest=?2 AND (o.prio, o.seq) > (?3, ?4) "
+        "ORDER BY o.prio, o.seq LIMIT ?1",
     [SQL_OUTBOX_DELETE] = "DELETE FROM outbox WHERE lane=0 AND dest=?2 AND seq=?1",
     [SQL_OUTBOX_OLDEST] = "SELECT min(created) FROM outbox WHERE lane=0",
     [SQL_OUTBOX_DEPTH_DEST] = "SELECT count(*) FROM outbox WHERE lane=0 AND dest=?1",

@@ -18,8 +18,7 @@
 #include "mqtt_in.h"
 #include "ledger_query.h"
 #include "rules.h"
-#include "uplink.h"
-#include "uplink_mqtt.h"
+#include "forward.h"
 #include "forward_gbt26875.h"
 #include "firegw-config.h"
 #include "jsonfmt.h"
@@ -173,7 +172,7 @@ json_t *status_device(struct daemon *d, const struct device_conf *dc, bool value
 static json_t *status_destination(struct daemon *d, const struct daemon_dest *dd, bool full)
 {
 	const struct platform_conf *pc = dd->pc;
-	const struct uplink_stats *us = daemon_dest_stats(dd);
+	const struct forward_stats *us = daemon_dest_stats(dd);
 	int64_t now = clock_wall_ms(), oldest = ledger_outbox_oldest_dest(d->ledger, pc->name);
 	json_t *o = json_pack("{s:s, s:s, s:b, s:I, s:I, s:o}", "name", pc->name, "transport",
 	                      pc->transport ? pc->transport : "", "enabled", us != NULL, "outbox",
@@ -200,6 +199,7 @@ static json_t *status_destination(struct daemon *d, const struct daemon_dest *dd
 		json_object_set_new(o, "accepted", json_integer((json_int_t)us->accepted));
 		json_object_set_new(o, "rejected", json_integer((json_int_t)us->rejected));
 		json_object_set_new(o, "commands", json_integer((json_int_t)us->commands));
+		forward_status_json(dd->fwd, o);
 	}
 	return o;
 }
@@ -237,7 +237,7 @@ json_t *status_build(struct daemon *d, bool full)
 	int64_t last_upload = 0;
 	json_t *dests = json_array();
 	for (size_t i = 0; i < d->ndests; i++) {
-		const struct uplink_stats *us = daemon_dest_stats(&d->dests[i]);
+		const struct forward_stats *us = daemon_dest_stats(&d->dests[i]);
 
 		if (us && us->last_success_wall > last_upload)
 			last_upload = us->last_success_wall;

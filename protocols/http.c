@@ -194,6 +194,24 @@ void http_free(struct http *h)
 	uv_close((uv_handle_t *)&h->timer, http_timer_closed);
 }
 
+void http_cancel(struct http *h, bool (*match)(void *userdata, void *arg), void *arg)
+{
+	struct http_req **p = &h->reqs;
+
+	while (*p) {
+		struct http_req *r = *p;
+
+		if (!match(r->userdata, arg)) {
+			p = &r->next;
+			continue;
+		}
+		*p = r->next;
+		h->n--;
+		curl_multi_remove_handle(h->multi, r->easy);
+		http_req_free(r);
+	}
+}
+
 size_t http_in_flight(const struct http *h)
 {
 	return h->n;

@@ -48,5 +48,8 @@ int http_post_json(struct http *h, const char *url, const char *bearer, char *bo
 /* The value of a Retry-After header (delay-seconds or an HTTP date, surrounding blanks
  * allowed) as milliseconds from `now`, at most ten years; -1 if it is neither. Pure. */
 int64_t http_retry_after_ms(const char *value, time_t now);
+/* Cancels the requests in flight whose userdata `match` says yes to (their callbacks are not
+ * called): one user of an http shared by several leaves. */
+void http_cancel(struct http *h, bool (*match)(void *userdata, void *arg), void *arg);
 /* Requests in flight. */
 size_t http_in_flight(const struct http *h);

@@ -153,3 +153,50 @@ def test_single_platform_ledger_upgrade_keeps_unsent_events(gw, platform, sims,
                timeout=LONG)
     assert ("fire_alarm", "raised") in stored(county)
     assert ("fire_alarm", "raised") not in stored(centre)
+
+
+def test_named_destination_backlog_drains_in_order_and_says_its_name(gw, platform, sims,
+                                                                     daemon_factory, pki):
+    """A centre that answers 503 while the county takes everything: the centre's log lines
+    name it (platform 'centre'), the county's delivery goes on, and when the centre is back
+    its backlog (many small batches, each sent while the one before is being recorded) arrives
+    complete, once each, in order per hazard."""
+    county, centre = platform(), platform()
+    sim = sims("20")
+    gw.write(county.url, pki.ca(), smoke_port=sim.port, dead=3, heartbeat="1s")
+    add_destination(gw, "centre", centre, pki.ca(), "  batch = 2\n")
+    centre.set_fail("503")
+    d = start_gw(daemon_factory, gw)
+    d.wait_log(r"<6>platform 'centre': https://127\.0\.0\.1:\d+/api/v1/events, batches of 2",
+               timeout=LONG)
+    d.wait_log(r"<4>platform 'centre': HTTP 503 from https://\S+/api/v1/events", timeout=LONG)
+    for _ in range(3):
+        mark = d.mark()
+        sim.set(20, "input", 0, 0b1)
+        m = d.wait_log(r"hazard (\S+) (raised|recurred): fire_alarm", since=mark, timeout=LONG)
+        sim.set(20, "input", 0, 0)
+        d.wait_log(rf"hazard {m.group(1)} cleared", since=mark, timeout=LONG)
+    wait_until("the county has every fire event",
+               lambda: sum(k == "fire_alarm" for k, _ in stored(county)) >= 6, daemon=d)
+    # 3 device_offline raised, the fire alarm's 6 events
+    wait_until("nine events wait for the centre", lambda: ledger_rows(gw).get("centre", 0) >= 9,
+               daemon=d, timeout=LONG)
+    wait_until("the county's outbox empty", lambda: "platform" not in ledger_rows(gw), daemon=d)
+    assert not [ln for ln in d.lines if "platform uplink" in ln and "503" in ln]
+
+    centre.set_fail("none")
+    d.wait_log(r"<5>platform 'centre': recovered after \d+ repeated failure", timeout=LONG)
+    wait_until("the centre's backlog delivered", lambda: not ledger_rows(gw), daemon=d,
+               timeout=LONG * 2)
+    for rx in (county, centre):
+        events = rx.events(arrival=True)
+        ids = [e["event_id"] for e in events]
+        assert len(ids) == len(set(ids)), "an event stored twice"
+        fire = [e["type"] for e in events if e["body"]["hazard"]["kind"] == "fire_alarm"
+                and e["type"] != "resync"]
+        assert fire == ["raised", "cleared", "recurred", "cleared", "recurred", "cleared"]
+        per = {}
+        for e in events:
+            if e["type"] != "resync":
+                per.setdefault(e["hazard_id"], []).append(e["seq"])
+        assert all(s == sorted(s) for s in per.values()), per
