@@ -199,7 +199,8 @@ static json_t *status_destination(struct daemon *d, const struct daemon_dest *dd
 		json_object_set_new(o, "accepted", json_integer((json_int_t)us->accepted));
 		json_object_set_new(o, "rejected", json_integer((json_int_t)us->rejected));
 		json_object_set_new(o, "commands", json_integer((json_int_t)us->commands));
-		forward_status_json(dd->fwd, o);
+		if (dd->fwd)
+			forward_status_json(dd->fwd, o);
 	}
 	return o;
 }
