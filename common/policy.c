@@ -18,6 +18,7 @@ static const char *const kind_names[KIND_COUNT] = {
     [KIND_TAMPER] = "tamper",
     [KIND_DEVICE_FAULT] = "device_fault",
     [KIND_LEDGER_CORRUPT] = "ledger_corrupt",
+    [KIND_GATEWAY_OUTAGE] = "gateway_outage",
 };
 
 static const char *const grade_names[GRADE_COUNT] = {

@@ -21,6 +21,7 @@ enum kind {
 	KIND_TAMPER,
 	KIND_DEVICE_FAULT,
 	KIND_LEDGER_CORRUPT,
+	KIND_GATEWAY_OUTAGE, /* the gateway itself was down: recorded closed at restart */
 	KIND_COUNT
 };
 

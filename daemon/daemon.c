@@ -12,11 +12,13 @@
 #include <uv.h>
 
 #include "acquire.h"
+#include "alive.h"
 #include "clock.h"
 #include "conf.h"
 #include "control.h"
 #include "ingest.h"
 #include "ledger.h"
+#include "i18n.h"
 #include "log.h"
 #include "mqtt_in.h"
 #include "sdnotify.h"
@@ -184,6 +186,7 @@ static void daemon_on_tick(uv_timer_t *t)
 	/* Queued readings go first, so the tick sees the newest state. */
 	ingest_flush(d->ingest);
 	rules_tick(d->rules, clock_mono_ms(), clock_wall_ms());
+	alive_beat(d->alive, clock_wall_ms());
 	daemon_dests_kick(d);
 	/* Every ten ticks, and at once when the ledger starts or stops failing. */
 	bool ok = ingest_health(d->ingest)->ok;
@@ -324,6 +327,31 @@ static void daemon_walk_close(uv_handle_t *h, void *arg)
 		uv_close(h, daemon_close_cb);
 }
 
+/* What the last run left in <data_dir>/alive: after an unclean stop (a power cut, a crash,
+ * a kill) a gateway_restarted event is recorded before this run marks itself running, so a
+ * failure to record it is tried again at the next start. */
+static int daemon_restarted(struct daemon *d)
+{
+	struct alive_prev prev;
+	int64_t now = clock_wall_ms();
+	char last[32];
+	int rc;
+
+	d->alive = alive_open(d->conf->data_dir, &prev);
+	if (prev.found && !prev.clean) {
+		clock_format_iso(prev.last_ms, last, sizeof(last));
+		log_notice(_("firegw restarted after an unclean stop (a power cut, a crash or a "
+		             "kill): last known alive %s, down about %lld s"),
+		           prev.last_ms ? last : "(unknown)",
+		           prev.last_ms && now > prev.last_ms ? (long long)(now - prev.last_ms) / 1000
+		                                              : -1LL);
+		if ((rc = rules_restarted(d->rules, prev.last_ms, now)) < 0)
+			return rc;
+	}
+	alive_running(d->alive, now);
+	return 0;
+}
+
 static int daemon_start(struct daemon *d)
 {
 	struct conf_errors errs;
@@ -351,9 +379,6 @@ static int daemon_start(struct daemon *d)
 		return -ENOMEM;
 	if ((rc = rules_resync(d->rules, clock_mono_ms(), clock_wall_ms())) < 0)
 		return rc;
-	if (info.corrupt &&
-	    (rc = rules_ledger_corrupt(d->rules, info.moved_to, info.reason, clock_wall_ms())) < 0)
-		return rc;
 	d->ingest = ingest_new(&d->loop, d->rules, d->ledger);
 	if (!d->ingest)
 		return -ENOMEM;
@@ -364,6 +389,12 @@ static int daemon_start(struct daemon *d)
 	if (!d->mqtt)
 		return -ENOMEM;
 	if ((rc = daemon_dests_start(d)) < 0)
+		return rc;
+	/* After the destinations are set: the gateway's own items go to every one. */
+	if (info.corrupt &&
+	    (rc = rules_ledger_corrupt(d->rules, info.moved_to, info.reason, clock_wall_ms())) < 0)
+		return rc;
+	if ((rc = daemon_restarted(d)) < 0)
 		return rc;
 	ingest_on_commit(d->ingest, daemon_committed, d);
 	snprintf(d->control_path, sizeof(d->control_path), "%s", d->conf->control_socket);
@@ -415,6 +446,7 @@ static void daemon_finish(struct daemon *d)
 		ledger_close(d->ledger);
 		log_notice("ledger closed");
 	}
+	alive_close(d->alive, clock_wall_ms());
 	conf_free(d->conf);
 }
 

@@ -20,6 +20,7 @@ struct mqtt_in;
 struct uplink;
 struct uplink_mqtt;
 struct control;
+struct alive;
 struct control_peer;
 struct daemon;
 struct platform_conf;
@@ -51,6 +52,7 @@ struct daemon {
 	struct daemon_dest *dests;
 	size_t ndests;
 	struct control *control;
+	struct alive *alive; /* <data_dir>/alive: the last moment known alive */
 	char control_path[108]; /* where the socket is: it moves only at restart */
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t tick, watchdog;

@@ -206,7 +206,7 @@ int ledger_resync_pending(struct ledger *l, const char *dest, const char *hazard
 
 const char *const ledger_event_types[] = {
     "raised",   "escalated", "recurred", "cleared",  "silenced", "overdue", "reopened",
-    "acknowledged", "assigned", "accepted", "closed", "resync", NULL,
+    "acknowledged", "assigned", "accepted", "closed", "resync", "gateway_restarted", NULL,
 };
 
 int ledger_event_type_index(const char *type)
@@ -221,6 +221,9 @@ bool ledger_dest_wants(const struct ledger_dest *d, const char *type, const stru
 {
 	int t = ledger_event_type_index(type);
 
+	/* The gateway's own restart goes to every destination, whatever it filters. */
+	if (strcmp(type, "gateway_restarted") == 0)
+		return true;
 	if (d->types && (t < 0 || !(d->types & (1u << t))))
 		return false;
 	if (d->kinds && !(d->kinds & (1u << h->kind)))

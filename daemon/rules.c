@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "hazard.h"
 #include "log.h"
 
@@ -612,6 +613,50 @@ int rules_resync(struct rules *r, int64_t mono_ms, int64_t wall_ms)
 	return ledger_hazard_foreach_open(r->ledger, true, rules_resync_one, &x);
 }
 
+/* The end of a gateway item's own transaction (no live state to rebuild: its items are never
+ * active). */
+static int rules_gateway_tx_end(struct rules *r, bool own, int rc)
+{
+	if (!own)
+		return rc;
+	if (rc < 0) {
+		ledger_rollback(r->ledger);
+		return rc;
+	}
+	return ledger_commit(r->ledger);
+}
+
+int rules_restarted(struct rules *r, int64_t last_alive_ms, int64_t wall_ms)
+{
+	const struct site_conf *s = &r->conf->site;
+	char last[32];
+	bool own;
+	int rc;
+
+	clock_format_iso(last_alive_ms, last, sizeof(last));
+	/* The outage is the wall clock's difference: unknown when the clock went back (a
+	 * gateway without a battery-backed clock that came up without network). */
+	json_t *info = json_pack(
+	    "{s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:n, s:n, s:n, s:n, s:b, s:o, s:o}", "site",
+	    "county", s->county, "town", s->town, "village", s->village, "unit", s->unit,
+	    "address", s->address, "location", "gateway", "device", "responsible", "acceptor",
+	    "active_since", "clean_stop",
+	    0, "last_alive", last_alive_ms > 0 ? json_string(last) : json_null(), "outage_s",
+	    last_alive_ms > 0 && wall_ms >= last_alive_ms
+	        ? json_integer((wall_ms - last_alive_ms) / 1000)
+	        : json_null());
+
+	if (!info)
+		return -ENOMEM;
+	if ((rc = rules_tx_begin(r, &own)) < 0) {
+		json_decref(info);
+		return rc;
+	}
+	rc = hazard_restarted(r->ledger, &r->conf->policy, last_alive_ms, wall_ms, info, NULL);
+	json_decref(info);
+	return rules_gateway_tx_end(r, own, rc);
+}
+
 int rules_ledger_corrupt(struct rules *r, const char *moved_to, const char *reason, int64_t wall_ms)
 {
 	json_t *info = json_pack("{s:s, s:s, s:s}", "location", "gateway ledger", "moved_to",
@@ -636,11 +681,5 @@ int rules_ledger_corrupt(struct rules *r, const char *moved_to, const char *reas
 	}
 	rc = hazard_observe(r->ledger, &r->conf->policy, &o, NULL, &out);
 	json_decref(info);
-	if (!own)
-		return rc;
-	if (rc < 0) {
-		ledger_rollback(r->ledger);
-		return rc;
-	}
-	return ledger_commit(r->ledger);
+	return rules_gateway_tx_end(r, own, rc);
 }

@@ -52,6 +52,10 @@ int rules_tick(struct rules *r, int64_t mono_ms, int64_t wall_ms);
 int rules_ledger_corrupt(struct rules *r, const char *moved_to, const char *reason,
                          int64_t wall_ms);
 
+/* Records the gateway's restart after an unclean stop (hazard_restarted) in its own
+ * transaction: last alive at `last_alive_ms` (0 unknown), restarted at `wall_ms`. */
+int rules_restarted(struct rules *r, int64_t last_alive_ms, int64_t wall_ms);
+
 const struct rules_stats *rules_stats(const struct rules *r);
 /* The level now raised at a device point (LEVEL_NONE if none or unknown). */
 enum level rules_level(const struct rules *r, const char *device, const char *point,

@@ -199,6 +199,21 @@ static json_t *status_destination(struct daemon *d, const struct daemon_dest *dd
 	return o;
 }
 
+/* The last restart after an unclean stop (the newest gateway_outage item), or null. */
+static json_t *status_last_unclean_stop(struct daemon *d)
+{
+	struct hazard h;
+	json_t *o;
+
+	if (ledger_hazard_last_closed(d->ledger, "gateway", "alive", KIND_GATEWAY_OUTAGE, &h) != 1)
+		return json_null();
+	o = json_pack("{s:s, s:o, s:o, s:O?}", "hazard_id", h.id, "last_alive",
+	              jsonfmt_time(h.first_seen), "restarted_at", jsonfmt_time(h.closed_at),
+	              "outage_s", json_object_get(h.info, "outage_s"));
+	item_finish(&h);
+	return o ? o : json_null();
+}
+
 json_t *status_build(struct daemon *d, bool full)
 {
 	int64_t by_grade[GRADE_COUNT];
@@ -258,6 +273,7 @@ json_t *status_build(struct daemon *d, bool full)
 	                       jsonfmt_time(ih ? ih->since_wall_ms : 0), "failed_commits",
 	                       (json_int_t)(ih ? ih->failed_commits : 0));
 	json_object_set_new(o, "ledger", lg);
+	json_object_set_new(o, "last_unclean_stop", status_last_unclean_stop(d));
 	if (!full)
 		return o;
 

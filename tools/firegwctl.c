@@ -19,6 +19,7 @@
 
 #include "control_request.h"
 #include "conf.h"
+#include "i18n.h"
 #include "log.h"
 #include "textesc.h"
 #include "firegw-config.h"
@@ -343,6 +344,22 @@ static void print_devices(json_t *devs)
 	}
 }
 
+/* The last restart after an unclean stop (a power cut, a crash, a kill), if any. */
+static void print_unclean_stop(json_t *u)
+{
+	char a[32], b[32], out[32];
+
+	if (!json_is_object(u))
+		return;
+	if (json_is_integer(json_object_get(u, "outage_s")))
+		duration(num(u, "outage_s"), out, sizeof(out));
+	else
+		snprintf(out, sizeof(out), "%s", _("unknown"));
+	printf(_("unclean stop  last alive %s, restarted %s: down %s (%s)\n"),
+	       when(u, "last_alive", a, sizeof(a)), when(u, "restarted_at", b, sizeof(b)), out,
+	       str(u, "hazard_id"));
+}
+
 static void print_status(json_t *r)
 {
 	char up[32], age[32], disk[32], t[32];
@@ -410,6 +427,7 @@ static void print_status(json_t *r)
 		       num(lg, "failed_commits"));
 	else
 		printf("\n");
+	print_unclean_stop(json_object_get(r, "last_unclean_stop"));
 	printf("\n");
 	print_devices(json_object_get(r, "devices"));
 }

@@ -76,7 +76,7 @@ from urllib.parse import parse_qs, urlsplit
 
 EVENT_TYPES = frozenset((
     "raised", "escalated", "recurred", "cleared", "silenced", "overdue", "reopened",
-    "acknowledged", "assigned", "accepted", "closed", "resync",
+    "acknowledged", "assigned", "accepted", "closed", "resync", "gateway_restarted",
 ))
 COMMAND_TYPES = frozenset((
     "hazard.acknowledge", "hazard.assign", "hazard.accept", "hazard.close", "hazard.reopen",

@@ -579,6 +579,39 @@ static void test_destinations(void **state)
 	item_finish(&h);
 }
 
+/* The gateway's restart after an unclean stop: a closed gateway_outage item whose one
+ * gateway_restarted event is queued for every destination, whatever each filters. */
+static void test_restart_goes_to_every_destination(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_dest dests[2] = {
+	    {.name = "county"},
+	    {.name = "centre", .kinds = 1u << KIND_FIRE_ALARM,
+	     .types = 1u << ledger_event_type_index("raised"), .grades = 1u << GRADE_IMMEDIATE}};
+	struct policy p;
+	struct hazard h;
+	char type[32];
+
+	policy_defaults(&p);
+	assert_int_equal(ledger_set_dests(f->l, dests, 2), 0);
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(hazard_restarted(f->l, &p, T0 - 90000, T0, NULL, &h), 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	assert_int_equal(h.status, HSTATUS_CLOSED);
+	assert_false(h.active);
+	assert_true(h.first_seen == T0 - 90000 && h.closed_at == T0);
+	item_finish(&h);
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "county"), 1);
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "centre"), 1);
+	q_text(f->path, "SELECT type FROM events", type, sizeof(type));
+	assert_string_equal(type, "gateway_restarted");
+	/* The status reads it back as the last closed item of gateway/alive. */
+	assert_int_equal(
+	    ledger_hazard_last_closed(f->l, "gateway", "alive", KIND_GATEWAY_OUTAGE, &h), 1);
+	assert_true(h.first_seen == T0 - 90000);
+	item_finish(&h);
+}
+
 static void test_deadletter_and_lanes(void **state)
 {
 	struct fixture *f = *state;
@@ -694,6 +727,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lookups_skip_closed_items, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrates_schema_2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_destinations, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_goes_to_every_destination, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deadletter_and_lanes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_relaxed_transaction_then_durable_again, setup,
 	                                    teardown),
