@@ -122,7 +122,8 @@ void alive_running(struct alive *a, int64_t wall_ms)
 void alive_beat(struct alive *a, int64_t wall_ms)
 {
 	/* Also when the wall clock went back: the file says the newest time known. */
-	if (a && a->started_ms && (wall_ms - a->written_ms >= ALIVE_INTERVAL_MS || wall_ms < a->written_ms))
+	if (a && a->started_ms &&
+	    (wall_ms - a->written_ms >= ALIVE_INTERVAL_MS || wall_ms < a->written_ms))
 		alive_write(a, "running", wall_ms);
 }
 

@@ -343,8 +343,9 @@ static int daemon_restarted(struct daemon *d)
 		log_notice(_("firegw restarted after an unclean stop (a power cut, a crash or a "
 		             "kill): last known alive %s, down about %lld s"),
 		           prev.last_ms ? last : "(unknown)",
-		           prev.last_ms && now > prev.last_ms ? (long long)(now - prev.last_ms) / 1000
-		                                              : -1LL);
+		           prev.last_ms && now > prev.last_ms
+		               ? (long long)(now - prev.last_ms) / 1000
+		               : -1LL);
 		if ((rc = rules_restarted(d->rules, prev.last_ms, now)) < 0)
 			return rc;
 	}

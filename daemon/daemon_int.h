@@ -52,7 +52,7 @@ struct daemon {
 	struct daemon_dest *dests;
 	size_t ndests;
 	struct control *control;
-	struct alive *alive; /* <data_dir>/alive: the last moment known alive */
+	struct alive *alive;    /* <data_dir>/alive: the last moment known alive */
 	char control_path[108]; /* where the socket is: it moves only at restart */
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t tick, watchdog;

@@ -205,8 +205,8 @@ int ledger_resync_pending(struct ledger *l, const char *dest, const char *hazard
 /* ---- destinations ---- */
 
 const char *const ledger_event_types[] = {
-    "raised",   "escalated", "recurred", "cleared",  "silenced", "overdue", "reopened",
-    "acknowledged", "assigned", "accepted", "closed", "resync", "gateway_restarted", NULL,
+    "raised",       "escalated", "recurred", "cleared", "silenced", "overdue",           "reopened",
+    "acknowledged", "assigned",  "accepted", "closed",  "resync",   "gateway_restarted", NULL,
 };
 
 int ledger_event_type_index(const char *type)

@@ -425,6 +425,40 @@ int rules_value(struct rules *r, const char *device, const char *point, double v
 	return rules_tx_end(r, own, rc, mono_ms, wall_ms);
 }
 
+int64_t rules_value_class(struct rules *r, const char *device, const char *point, double value)
+{
+	struct dstate *d = rules_dev(r, device);
+	const struct point *pt = d && d->dc->prof ? profile_point(d->dc->prof, point) : NULL;
+	const struct profile *p;
+	int64_t cls = 1;
+	double t;
+
+	if (!pt)
+		return 0;
+	if (!isfinite(value))
+		return -1;
+	p = d->dc->prof;
+	const struct setpoints *s = &d->dc->rules[pt - p->points];
+	if (s->kind >= 0)
+		cls |= (int64_t)rules_level_of(s, value, &t) << 1 |
+		       (int64_t)rules_below_clear(s, value) << 3;
+	for (size_t i = 0; i < p->nbits; i++)
+		if (strcmp(p->bits[i].point, pt->name) == 0)
+			return cls | (int64_t)(uint32_t)(int64_t)value << 4;
+	return cls;
+}
+
+void rules_value_holds(struct rules *r, const char *device, const char *point, int64_t *hold_ms,
+                       int64_t *clear_hold_ms)
+{
+	struct dstate *d = rules_dev(r, device);
+	const struct point *pt = d && d->dc->prof ? profile_point(d->dc->prof, point) : NULL;
+	const struct setpoints *s = pt ? &d->dc->rules[pt - d->dc->prof->points] : NULL;
+
+	*hold_ms = s && s->kind >= 0 ? s->hold_ms : 0;
+	*clear_hold_ms = s && s->kind >= 0 ? s->clear_hold_ms : 0;
+}
+
 int rules_state(struct rules *r, const char *device, const char *channel, enum kind kind,
                 enum level level, bool test, int64_t mono_ms, int64_t wall_ms)
 {
@@ -636,15 +670,15 @@ int rules_restarted(struct rules *r, int64_t last_alive_ms, int64_t wall_ms)
 	clock_format_iso(last_alive_ms, last, sizeof(last));
 	/* The outage is the wall clock's difference: unknown when the clock went back (a
 	 * gateway without a battery-backed clock that came up without network). */
-	json_t *info = json_pack(
-	    "{s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:n, s:n, s:n, s:n, s:b, s:o, s:o}", "site",
-	    "county", s->county, "town", s->town, "village", s->village, "unit", s->unit,
-	    "address", s->address, "location", "gateway", "device", "responsible", "acceptor",
-	    "active_since", "clean_stop",
-	    0, "last_alive", last_alive_ms > 0 ? json_string(last) : json_null(), "outage_s",
-	    last_alive_ms > 0 && wall_ms >= last_alive_ms
-	        ? json_integer((wall_ms - last_alive_ms) / 1000)
-	        : json_null());
+	json_t *info =
+	    json_pack("{s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:n, s:n, s:n, s:n, s:b, s:o, s:o}",
+	              "site", "county", s->county, "town", s->town, "village", s->village, "unit",
+	              s->unit, "address", s->address, "location", "gateway", "device",
+	              "responsible", "acceptor", "active_since", "clean_stop", 0, "last_alive",
+	              last_alive_ms > 0 ? json_string(last) : json_null(), "outage_s",
+	              last_alive_ms > 0 && wall_ms >= last_alive_ms
+	                  ? json_integer((wall_ms - last_alive_ms) / 1000)
+	                  : json_null());
 
 	if (!info)
 		return -ENOMEM;

@@ -272,6 +272,12 @@ json_t *status_build(struct daemon *d, bool full)
 	                       ih && ih->error ? json_string(ih->error) : json_null(), "since",
 	                       jsonfmt_time(ih ? ih->since_wall_ms : 0), "failed_commits",
 	                       (json_int_t)(ih ? ih->failed_commits : 0));
+	/* What the full queue merged and dropped while the ledger failed (ingest.h). */
+	json_object_set_new(lg, "readings_merged", json_integer((json_int_t)(ih ? ih->merged : 0)));
+	json_object_set_new(lg, "readings_dropped",
+	                    json_integer((json_int_t)(ih ? ih->dropped : 0)));
+	json_object_set_new(lg, "changes_lost",
+	                    json_integer((json_int_t)(ih ? ih->changes_lost : 0)));
 	json_object_set_new(o, "ledger", lg);
 	json_object_set_new(o, "last_unclean_stop", status_last_unclean_stop(d));
 	if (!full)

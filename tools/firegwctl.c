@@ -427,6 +427,12 @@ static void print_status(json_t *r)
 		       num(lg, "failed_commits"));
 	else
 		printf("\n");
+	if (num(lg, "readings_merged") || num(lg, "readings_dropped") || num(lg, "changes_lost"))
+		printf(
+		    _("              queue full meanwhile: %lld repeated reading(s) merged, %lld "
+		      "dropped, %lld change(s) of state lost\n"),
+		    num(lg, "readings_merged"), num(lg, "readings_dropped"),
+		    num(lg, "changes_lost"));
 	print_unclean_stop(json_object_get(r, "last_unclean_stop"));
 	printf("\n");
 	print_devices(json_object_get(r, "devices"));

@@ -51,9 +51,9 @@ static void test_lifecycle(void **state)
 	assert_non_null(a);
 	assert_false(p.found);
 	alive_running(a, T0);
-	alive_beat(a, T0 + 30000);  /* too soon: not rewritten */
-	alive_beat(a, T0 + 61000);  /* rewritten */
-	alive_beat(a, T0 + 90000);  /* too soon again */
+	alive_beat(a, T0 + 30000); /* too soon: not rewritten */
+	alive_beat(a, T0 + 61000); /* rewritten */
+	alive_beat(a, T0 + 90000); /* too soon again */
 	/* Killed here (no close): the next start sees a run that did not stop, alive at the
 	 * last rewrite. */
 	struct alive *b = alive_open(dir, &p);

@@ -584,10 +584,11 @@ static void test_destinations(void **state)
 static void test_restart_goes_to_every_destination(void **state)
 {
 	struct fixture *f = *state;
-	struct ledger_dest dests[2] = {
-	    {.name = "county"},
-	    {.name = "centre", .kinds = 1u << KIND_FIRE_ALARM,
-	     .types = 1u << ledger_event_type_index("raised"), .grades = 1u << GRADE_IMMEDIATE}};
+	struct ledger_dest dests[2] = {{.name = "county"},
+	                               {.name = "centre",
+	                                .kinds = 1u << KIND_FIRE_ALARM,
+	                                .types = 1u << ledger_event_type_index("raised"),
+	                                .grades = 1u << GRADE_IMMEDIATE}};
 	struct policy p;
 	struct hazard h;
 	char type[32];
@@ -727,7 +728,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lookups_skip_closed_items, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrates_schema_2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_destinations, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_restart_goes_to_every_destination, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_goes_to_every_destination, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_deadletter_and_lanes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_relaxed_transaction_then_durable_again, setup,
 	                                    teardown),
