@@ -178,6 +178,42 @@ static void daemon_retry_inputs(struct daemon *d)
 		log_notice("MQTT input started (the last reload could not start it)");
 }
 
+static void daemon_stop(struct daemon *d, const char *why)
+{
+	log_notice("%s: stopping", why);
+	sdnotify_stopping();
+	uv_stop(&d->loop);
+}
+
+/* A ledger that SQLite found damaged while running, or whose commits have failed with I/O
+ * errors for DAEMON_IO_FAIL_MS, records nothing any more. Its replacement is the start-up
+ * check's work (ledger_open: the file moved aside, every unsent event and open item salvaged
+ * into a new one): firegw stops with exit code 1 and the service manager starts it again
+ * (Restart=on-failure). What was taken and not committed is not lost: an MQTT message was
+ * not acknowledged (the broker sends it again), a Modbus device is read again. */
+#define DAEMON_IO_FAIL_MS (30 * 1000)
+
+static bool daemon_ledger_lost(struct daemon *d)
+{
+	const struct ingest_health *h = ingest_health(d->ingest);
+	const char *why;
+
+	if (ledger_corrupt_seen(d->ledger))
+		why = _("is damaged (SQLite found it corrupt)");
+	else if (!h->ok && h->code == -EIO &&
+	         clock_wall_ms() - h->since_wall_ms >= DAEMON_IO_FAIL_MS)
+		why = _("has failed with I/O errors for 30 s");
+	else
+		return false;
+	log_err(_("ledger %s %s: firegw stops so that its start-up check moves the file aside and "
+	          "carries every unsent event and open item into a new one; the service manager "
+	          "starts it again"),
+	        ledger_path(d->ledger), why);
+	d->exit_code = 1;
+	daemon_stop(d, "the ledger fails");
+	return true;
+}
+
 static void daemon_on_tick(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
@@ -185,6 +221,8 @@ static void daemon_on_tick(uv_timer_t *t)
 
 	/* Queued readings go first, so the tick sees the newest state. */
 	ingest_flush(d->ingest);
+	if (daemon_ledger_lost(d))
+		return;
 	rules_tick(d->rules, clock_mono_ms(), clock_wall_ms());
 	alive_beat(d->alive, clock_wall_ms());
 	daemon_dests_kick(d);
@@ -202,13 +240,6 @@ static void daemon_on_watchdog(uv_timer_t *t)
 {
 	(void)t;
 	sdnotify_watchdog();
-}
-
-static void daemon_stop(struct daemon *d, const char *why)
-{
-	log_notice("%s: stopping", why);
-	sdnotify_stopping();
-	uv_stop(&d->loop);
 }
 
 static void daemon_on_signal(uv_signal_t *s, int signum)
@@ -469,5 +500,5 @@ int daemon_run(const struct daemon_opts *o)
 	if (rc == 0)
 		uv_run(&d.loop, UV_RUN_DEFAULT);
 	daemon_finish(&d);
-	return rc == 0 ? 0 : 1;
+	return rc == 0 ? d.exit_code : 1;
 }

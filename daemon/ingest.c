@@ -306,6 +306,7 @@ static void ingest_failed(struct ingest *in, int rc)
 		in->health.since_wall_ms = clock_wall_ms();
 	in->health.ok = false;
 	in->health.failed_commits++;
+	in->health.code = rc;
 	snprintf(in->error, sizeof(in->error), "%s",
 	         rc == -ENOSPC ? "disk full: readings wait in memory and are retried every second"
 	                       : ledger_errmsg(in->ledger));
@@ -347,6 +348,7 @@ int ingest_flush(struct ingest *in)
 	log_state_report(&in->fail_log, 0, "ledger commit", NULL);
 	in->health.ok = true;
 	in->health.error = NULL;
+	in->health.code = 0;
 	in->health.since_wall_ms = 0;
 	in->n = 0;
 	in->merged_once = false;

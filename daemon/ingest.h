@@ -62,6 +62,7 @@ struct ingest_health {
 	const char *error;       /* why the last commit failed; NULL when ok */
 	int64_t since_wall_ms;   /* when the current run of failures began; 0 when ok */
 	uint64_t failed_commits; /* failed commits since the start */
+	int code;                /* the last failure (negative errno: -ENOSPC full, -EIO, ...) */
 	uint64_t merged;         /* repeated readings merged while the queue was full */
 	uint64_t dropped;        /* readings dropped while it was full: nothing new in them */
 	uint64_t changes_lost;   /* changes dropped past INGEST_RESERVE (0 unless the ledger

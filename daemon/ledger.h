@@ -22,11 +22,21 @@ enum lane {
 	LANE_TELEMETRY = 1,
 };
 
+/* What was carried out of a damaged ledger into its replacement (ledger_open). */
+struct ledger_salvage_counts {
+	int64_t events;        /* unsent events */
+	int64_t outbox;        /* their outbox rows (one per destination), telemetry included */
+	int64_t items;         /* items not closed */
+	int64_t unreadable;    /* unsent events whose row could not be read */
+	int64_t damaged_scans; /* scans stopped by a damaged page (then read from the other end) */
+};
+
 struct ledger_open_info {
 	bool created;       /* a new database was started */
 	bool corrupt;       /* the old one failed its check and was moved aside */
 	bool full_check;    /* the last stop was not clean: the whole file was checked */
 	char moved_to[512]; /* where it went */
+	struct ledger_salvage_counts salvaged; /* what came over from it */
 	char reason[256];
 };
 
@@ -58,6 +68,12 @@ bool ledger_in_transaction(const struct ledger *l);
 /* Transactions committed since open (group commit is measured by it). */
 uint64_t ledger_commits(const struct ledger *l);
 const char *ledger_errmsg(const struct ledger *l);
+/* A failure of a query made on ledger_db() (ledger_query.c): noted as the ledger's own ones
+ * are (a damaged file is remembered: ledger_corrupt_seen). Logs nothing. */
+void ledger_note_error(struct ledger *l);
+/* SQLite found the file damaged (corrupt, not a database) while running: only a new file,
+ * with what it can salvage, makes it record again (the start-up check does that). */
+bool ledger_corrupt_seen(const struct ledger *l);
 /* The connection, for read-only queries (query.c). */
 struct sqlite3 *ledger_db(struct ledger *l);
 

@@ -53,6 +53,7 @@ json_t *ledger_query_hazards(struct ledger *l, const struct ledger_query_filter 
 	int rc;
 
 	if (!st) {
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -75,6 +76,7 @@ json_t *ledger_query_hazards(struct ledger *l, const struct ledger_query_filter 
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(list);
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -104,6 +106,7 @@ json_t *ledger_query_hazard(struct ledger *l, const char *id, const char **err)
 	                      "WHERE e.hazard_id = ?1 ORDER BY e.seq");
 	if (!st) {
 		json_decref(out);
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -131,6 +134,7 @@ json_t *ledger_query_hazard(struct ledger *l, const char *id, const char **err)
 	if (rc != SQLITE_DONE) {
 		json_decref(events);
 		json_decref(out);
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -146,6 +150,7 @@ json_t *ledger_query_outbox(struct ledger *l, int limit, const char **err)
 	int rc;
 
 	if (!st) {
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -167,6 +172,7 @@ json_t *ledger_query_outbox(struct ledger *l, int limit, const char **err)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(lanes);
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -191,6 +197,7 @@ json_t *ledger_query_outbox(struct ledger *l, int limit, const char **err)
 	                     "WHERE o.lane = 0 ORDER BY o.id LIMIT ?1");
 	if (!st) {
 		json_decref(lanes);
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -208,6 +215,7 @@ json_t *ledger_query_outbox(struct ledger *l, int limit, const char **err)
 	if (rc != SQLITE_DONE) {
 		json_decref(lanes);
 		json_decref(items);
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -228,6 +236,7 @@ json_t *ledger_query_deadletter(struct ledger *l, int limit, const char **err)
 	int rc;
 
 	if (!st) {
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -244,6 +253,7 @@ json_t *ledger_query_deadletter(struct ledger *l, int limit, const char **err)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(items);
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -305,6 +315,7 @@ json_t *ledger_query_report(struct ledger *l, const char *month, const char **er
 	                      " json_extract(body, '$.hazard.test'), count(*) "
 	                      "FROM events WHERE at >= ?1 AND at < ?2 GROUP BY 1, 2, 3, 4");
 	if (!st) {
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -350,6 +361,7 @@ json_t *ledger_query_report(struct ledger *l, const char *month, const char **er
 		json_decref(tests);
 		json_decref(by_grade);
 		json_decref(by_kind);
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}

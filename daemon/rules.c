@@ -660,28 +660,37 @@ static int rules_gateway_tx_end(struct rules *r, bool own, int rc)
 	return ledger_commit(r->ledger);
 }
 
-int rules_restarted(struct rules *r, int64_t last_alive_ms, int64_t wall_ms)
+/* The info of one of the gateway's own items: the site, and null for what only a device
+ * has (a strict platform wants every field of the contract present). */
+static json_t *rules_gateway_info(const struct rules *r, const char *location)
 {
 	const struct site_conf *s = &r->conf->site;
+
+	return json_pack("{s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:n, s:n, s:n, s:n}", "site", "county",
+	                 s->county, "town", s->town, "village", s->village, "unit", s->unit,
+	                 "address", s->address, "location", location, "device", "responsible",
+	                 "acceptor", "active_since");
+}
+
+int rules_restarted(struct rules *r, int64_t last_alive_ms, int64_t wall_ms)
+{
+	json_t *info = rules_gateway_info(r, "gateway");
 	char last[32];
 	bool own;
 	int rc;
 
+	if (!info)
+		return -ENOMEM;
 	clock_format_iso(last_alive_ms, last, sizeof(last));
 	/* The outage is the wall clock's difference: unknown when the clock went back (a
 	 * gateway without a battery-backed clock that came up without network). */
-	json_t *info =
-	    json_pack("{s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:n, s:n, s:n, s:n, s:b, s:o, s:o}",
-	              "site", "county", s->county, "town", s->town, "village", s->village, "unit",
-	              s->unit, "address", s->address, "location", "gateway", "device",
-	              "responsible", "acceptor", "active_since", "clean_stop", 0, "last_alive",
-	              last_alive_ms > 0 ? json_string(last) : json_null(), "outage_s",
-	              last_alive_ms > 0 && wall_ms >= last_alive_ms
-	                  ? json_integer((wall_ms - last_alive_ms) / 1000)
-	                  : json_null());
-
-	if (!info)
-		return -ENOMEM;
+	json_object_set_new(info, "clean_stop", json_false());
+	json_object_set_new(info, "last_alive",
+	                    last_alive_ms > 0 ? json_string(last) : json_null());
+	json_object_set_new(info, "outage_s",
+	                    last_alive_ms > 0 && wall_ms >= last_alive_ms
+	                        ? json_integer((wall_ms - last_alive_ms) / 1000)
+	                        : json_null());
 	if ((rc = rules_tx_begin(r, &own)) < 0) {
 		json_decref(info);
 		return rc;
@@ -693,8 +702,10 @@ int rules_restarted(struct rules *r, int64_t last_alive_ms, int64_t wall_ms)
 
 int rules_ledger_corrupt(struct rules *r, const char *moved_to, const char *reason, int64_t wall_ms)
 {
-	json_t *info = json_pack("{s:s, s:s, s:s}", "location", "gateway ledger", "moved_to",
-	                         moved_to, "reason", reason);
+	json_t *info = rules_gateway_info(r, "gateway ledger");
+
+	json_object_set_new(info, "moved_to", json_string(moved_to));
+	json_object_set_new(info, "reason", json_string(reason));
 	struct hazard_obs o = {
 	    .device = "gateway",
 	    .point = "ledger",

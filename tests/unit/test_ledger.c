@@ -388,6 +388,105 @@ static void test_damage_inside_found_after_kill(void **state)
 	assert_true(record(f->l, "box", NULL) > 300);
 }
 
+/* Overwrites every page of `index` in the file with junk (the WAL folded in first). */
+static void ruin_index(const char *path, const char *index)
+{
+	unsigned char junk[4096];
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	int pages = 0;
+	FILE *fp;
+
+	exec_sql(path, "PRAGMA wal_checkpoint(TRUNCATE)");
+	memset(junk, 0x5a, sizeof(junk));
+	fp = fopen(path, "r+b");
+	assert_non_null(fp);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "SELECT pageno FROM dbstat WHERE name=?1", -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, index, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		assert_int_equal(fseek(fp, (sqlite3_column_int64(st, 0) - 1) * 4096, SEEK_SET), 0);
+		assert_int_equal(fwrite(junk, 1, sizeof(junk), fp), sizeof(junk));
+		pages++;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	fclose(fp);
+	assert_true(pages > 0);
+}
+
+/* A ledger found damaged: the new one starts with every event the old one still had to send
+ * (same seq and event_id, for each destination still waiting) and every item not closed;
+ * what was delivered stays in the damaged file only. */
+static void test_salvage_unsent_into_new_ledger(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_dest dests[2] = {{.name = "county"}, {.name = "centre"}};
+	struct ledger_open_info info;
+	char open_id[HAZARD_ID_LEN], closed_id[HAZARD_ID_LEN], eid[40];
+	struct hazard h;
+	int64_t last;
+
+	assert_int_equal(ledger_set_dests(f->l, dests, 2), 0);
+	for (int i = 0; i < 200; i++)
+		record(f->l, "box", i == 0 ? closed_id : NULL);
+	/* Everything sent to both but the last 3 (the county) and the last 1 (the centre). */
+	last = ledger_last_seq(f->l);
+	assert_int_equal(ledger_begin(f->l), 0);
+	for (int64_t seq = 1; seq <= last; seq++) {
+		if (seq <= last - 3)
+			assert_int_equal(ledger_outbox_accept(f->l, "county", seq), 0);
+		if (seq <= last - 1)
+			assert_int_equal(ledger_outbox_accept(f->l, "centre", seq), 0);
+	}
+	assert_int_equal(ledger_commit(f->l), 0);
+	/* The first item closed, one of the unsent ones open. */
+	assert_int_equal(ledger_hazard_get(f->l, closed_id, &h), 1);
+	h.status = HSTATUS_CLOSED;
+	h.closed_at = T0 + 1;
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(ledger_hazard_update(f->l, &h), 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	item_finish(&h);
+	q_text(f->path, "SELECT id FROM hazards ORDER BY num DESC LIMIT 1", open_id,
+	       sizeof(open_id));
+	q_text(f->path, "SELECT event_id FROM events ORDER BY seq DESC LIMIT 1", eid, sizeof(eid));
+	ledger_close(f->l);
+	f->l = NULL;
+
+	/* Damaged where the rows are still readable (an index), and stopped uncleanly. */
+	exec_sql(f->path, "DELETE FROM meta WHERE key='clean_stop'");
+	ruin_index(f->path, "events_hazard");
+	testutil_log_reset();
+	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	assert_true(info.corrupt);
+	assert_int_equal(info.salvaged.events, 3);
+	assert_int_equal(info.salvaged.outbox, 4);
+	assert_int_equal(info.salvaged.unreadable, 0);
+	assert_int_equal(info.salvaged.items, 199); /* all but the closed one */
+	assert_true(testutil_log_has("salvaged from"));
+	assert_int_equal(ledger_set_dests(f->l, dests, 2), 0);
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "county"), 3);
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "centre"), 1);
+	/* The same event, the same number: the platform stores it once. */
+	char *sql = sqlite3_mprintf("SELECT seq FROM events WHERE event_id='%q'", eid);
+	assert_true(q_int(f->path, sql) == last);
+	sqlite3_free(sql);
+	assert_int_equal(ledger_hazard_get(f->l, open_id, &h), 1);
+	item_finish(&h);
+	assert_int_equal(ledger_hazard_get(f->l, closed_id, &h), 0);
+	/* New numbers go on above the old ones. */
+	assert_true(record(f->l, "box", NULL) > last);
+	struct outbox_item *items;
+	size_t n;
+	assert_int_equal(ledger_outbox_batch(f->l, "county", 10, 1 << 20, &items, &n), 0);
+	assert_int_equal(n, 4);
+	assert_true(items[0].seq == last - 2 && items[2].seq == last);
+	ledger_outbox_free(items, n);
+}
+
 static void test_newer_schema_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -724,6 +823,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_truncated_file_moved_aside, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full_check_after_kill_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damage_inside_found_after_kill, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_salvage_unsent_into_new_ledger, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lookups_skip_closed_items, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrates_schema_2, setup, teardown),
