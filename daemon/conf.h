@@ -77,6 +77,12 @@ struct mqtt_conf {
 	int64_t keepalive_ms;
 };
 
+/* What the ledger keeps (the retention section). */
+struct retention_conf {
+	int keep_months;   /* the history of a closed, delivered item: kept this long */
+	int64_t max_bytes; /* the ledger's size cap (pages in use), 0 none */
+};
+
 struct conf {
 	char *path;
 	char *gateway_id;
@@ -98,6 +104,7 @@ struct conf {
 	struct platform_conf *platforms; /* every platform block, in the config's order */
 	size_t nplatforms;
 	struct mqtt_conf mqtt;
+	struct retention_conf retention;
 };
 
 /* Parses and checks `path`. Returns a conf, or NULL with every problem in errs. */

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mqtt_in.h"
 #include "sdnotify.h"
+#include "retention.h"
 #include "rules.h"
 #include "uplink.h"
 #include "uplink_mqtt.h"
@@ -301,6 +302,7 @@ int daemon_reload(struct daemon *d, json_t *errors)
 	rules_resync(rules, clock_mono_ms(), clock_wall_ms());
 	ingest_set_rules(d->ingest, rules);
 	rules_free(d->rules);
+	retention_set_conf(d->retention, &next->retention);
 	conf_free(d->conf);
 	d->rules = rules;
 	d->conf = next;
@@ -428,6 +430,9 @@ static int daemon_start(struct daemon *d)
 		return rc;
 	if ((rc = daemon_restarted(d)) < 0)
 		return rc;
+	d->retention = retention_start(&d->loop, d->ledger, &d->conf->retention);
+	if (!d->retention)
+		return -ENOMEM;
 	ingest_on_commit(d->ingest, daemon_committed, d);
 	snprintf(d->control_path, sizeof(d->control_path), "%s", d->conf->control_socket);
 	/* Without its socket the gateway still protects: it runs on, with the reason logged. */
@@ -467,6 +472,8 @@ static void daemon_finish(struct daemon *d)
 	mqtt_in_stop(d->mqtt);
 	d->mqtt = NULL;
 	daemon_dests_stop(d);
+	retention_stop(d->retention);
+	d->retention = NULL;
 	if (d->ingest)
 		ingest_flush(d->ingest);
 	ingest_free(d->ingest);

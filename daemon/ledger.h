@@ -139,6 +139,38 @@ int64_t ledger_last_seq(struct ledger *l);
 /* Open (not closed) items per grade. */
 int ledger_open_by_grade(struct ledger *l, int64_t counts[GRADE_COUNT]);
 
+/* ---- retention (ledger_prune.c) ---- */
+
+/* One prune step's work. */
+struct ledger_prune_result {
+	int64_t events;         /* events deleted */
+	int64_t items;          /* items deleted */
+	char id[HAZARD_ID_LEN]; /* the last item touched */
+	int64_t closed_at;
+};
+/* One small transaction, not waiting for the disk: up to `max_rows` events of the oldest items
+ * (by number) that are closed before `before_ms` (INT64_MAX: any closed one) and have nothing
+ * waiting in the outbox for any destination; each item itself with its last events. Returns
+ * 1 if something went, 0 if nothing may, or a negative errno. */
+int ledger_prune_step(struct ledger *l, int64_t before_ms, int max_rows,
+                      struct ledger_prune_result *out);
+/* What the status shows of retention: sizes, the oldest item kept, and what pruning all that
+ * may go before `before_ms` would remove. Reads every item: for firegwctl, not for a loop. */
+struct ledger_prune_plan {
+	int64_t used_bytes, file_bytes; /* pages in use; the file (freed pages are reused) */
+	char oldest_id[HAZARD_ID_LEN];  /* the oldest item kept, "" if none */
+	int64_t oldest_first_seen;
+	int64_t items, events; /* prunable now by age */
+	int64_t oldest_closed; /* the oldest of those closed at (0 none) */
+	int64_t pruned_until;  /* history closed before this was pruned (0 never) */
+};
+int ledger_prune_plan(struct ledger *l, int64_t before_ms, struct ledger_prune_plan *p);
+/* Pages in use times the page size (the size cap's measure), and the file's size. */
+int64_t ledger_used_bytes(struct ledger *l);
+int64_t ledger_file_bytes(struct ledger *l);
+/* History of items closed before this (wall ms) may have been pruned; 0 if none ever was. */
+int64_t ledger_pruned_until(struct ledger *l);
+
 /* Platform commands: true if this command id was applied before. */
 int ledger_command_seen(struct ledger *l, const char *id);
 int ledger_command_record(struct ledger *l, const char *id, const char *type, const char *hazard_id,

@@ -365,9 +365,11 @@ json_t *ledger_query_report(struct ledger *l, const char *month, const char **er
 		*err = ledger_query_db_error;
 		return NULL;
 	}
-	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "month", month, "from",
-	                 jsonfmt_time(start), "to", jsonfmt_time(end), "totals", totals,
-	                 "by_grade", by_grade, "by_kind", by_kind, "tests", tests);
+	/* Complete unless retention pruned history of this month (docs/operations.md). */
+	int64_t pruned = ledger_pruned_until(l);
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "month", month, "from",
+	                 jsonfmt_time(start), "to", jsonfmt_time(end), "totals", totals, "by_grade",
+	                 by_grade, "by_kind", by_kind, "tests", tests, "complete", pruned <= start);
 }
 
 int64_t ledger_query_parse_since(const char *s, int64_t now_ms)

@@ -17,6 +17,7 @@
 #include "ledger.h"
 #include "mqtt_in.h"
 #include "ledger_query.h"
+#include "retention.h"
 #include "rules.h"
 #include "uplink.h"
 #include "uplink_mqtt.h"
@@ -314,6 +315,7 @@ json_t *status_build(struct daemon *d, bool full)
 	}
 	json_object_set_new(lg, "path", json_string(ledger_path(d->ledger)));
 	json_object_set_new(lg, "events", json_integer((json_int_t)ledger_event_count(d->ledger)));
+	json_object_set_new(lg, "retention", retention_status(d->retention, d->ledger));
 	json_object_set_new(lg, "dead_letters",
 	                    json_integer((json_int_t)ledger_deadletter_count(d->ledger)));
 	json_object_set_new(o, "ingest_queued", json_integer((json_int_t)ingest_queued(d->ingest)));

@@ -344,6 +344,37 @@ static void print_devices(json_t *devs)
 	}
 }
 
+/* The ledger's size, its cap, the oldest item kept and what the next prune removes. */
+static void print_retention(json_t *rt)
+{
+	char used[32], cap[32], file[32], t[32];
+	json_t *old = json_object_get(rt, "oldest_item"), *next = json_object_get(rt, "next_prune");
+
+	if (!json_is_object(rt))
+		return;
+	bytes(num(rt, "used_bytes"), used, sizeof(used));
+	bytes(num(rt, "file_bytes"), file, sizeof(file));
+	if (num(rt, "max_bytes"))
+		bytes(num(rt, "max_bytes"), cap, sizeof(cap));
+	else
+		snprintf(cap, sizeof(cap), "%s", _("no cap"));
+	printf(_("retention     %s in use (file %s), cap %s; history kept %lld months; oldest "
+	         "item %s (%s)\n"),
+	       used, file, cap, num(rt, "keep_months"), json_is_object(old) ? str(old, "id") : "-",
+	       when(old, "first_seen", t, sizeof(t)));
+	if (!strcmp(raw(next, "reason"), "size"))
+		printf(
+		    _("              next prune (size cap): the oldest delivered history, %s over; "
+		      "%lld item(s) past their months now\n"),
+		    (bytes(num(next, "bytes_over_cap"), file, sizeof(file)), file),
+		    num(next, "items"));
+	else
+		printf(
+		    _("              next prune: %lld item(s), %lld event(s) closed before %s\n"),
+		    num(next, "items"), num(next, "events"),
+		    when(next, "closed_before", t, sizeof(t)));
+}
+
 /* The last restart after an unclean stop (a power cut, a crash, a kill), if any. */
 static void print_unclean_stop(json_t *u)
 {
@@ -433,6 +464,7 @@ static void print_status(json_t *r)
 		      "dropped, %lld change(s) of state lost\n"),
 		    num(lg, "readings_merged"), num(lg, "readings_dropped"),
 		    num(lg, "changes_lost"));
+	print_retention(json_object_get(lg, "retention"));
 	print_unclean_stop(json_object_get(r, "last_unclean_stop"));
 	printf("\n");
 	print_devices(json_object_get(r, "devices"));
@@ -574,6 +606,9 @@ static void print_report(json_t *r)
 	json_t *v;
 
 	printf("monthly report %s (%s to %s)\n\n", str(r, "month"), str(r, "from"), str(r, "to"));
+	if (json_is_false(json_object_get(r, "complete")))
+		printf(_("incomplete: the ledger's retention pruned history of this month "
+		         "(the county platform has all of it)\n\n"));
 	printf("%-20s %8s %9s %8s %7s %6s %7s\n", "GRADE", "RAISED", "ESCALATED", "RECURRED",
 	       "CLEARED", "CLOSED", "OVERDUE");
 	json_object_foreach(json_object_get(r, "by_grade"), k, v) print_counts_row(esc(k), v);

@@ -487,6 +487,93 @@ static void test_salvage_unsent_into_new_ledger(void **state)
 	ledger_outbox_free(items, n);
 }
 
+/* Closes item `id` at `at` in its own transaction. */
+static void close_item(struct ledger *l, const char *id, int64_t at)
+{
+	struct hazard h;
+
+	assert_int_equal(ledger_hazard_get(l, id, &h), 1);
+	h.status = HSTATUS_CLOSED;
+	h.closed_at = at;
+	assert_int_equal(ledger_begin(l), 0);
+	assert_int_equal(ledger_hazard_update(l, &h), 0);
+	assert_int_equal(ledger_event_append(l, &h, "closed", at, NULL), 0);
+	assert_int_equal(ledger_commit(l), 0);
+	item_finish(&h);
+}
+
+/* Retention: an item's history goes only when it is closed before the horizon and nothing of
+ * it waits for any destination; never an open item, never an unsent event. Steps are small
+ * (at most max_rows events), an item's row goes with its last events, and the ledger
+ * remembers up to when history was pruned. */
+static void test_prune_only_closed_and_delivered(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_dest dests[2] = {{.name = "county"}, {.name = "centre"}};
+	char gone[HAZARD_ID_LEN], waiting[HAZARD_ID_LEN], open[HAZARD_ID_LEN],
+	    recent[HAZARD_ID_LEN];
+	struct ledger_prune_result res;
+	struct ledger_prune_plan plan;
+	struct hazard h;
+	int64_t last;
+
+	assert_int_equal(ledger_set_dests(f->l, dests, 2), 0);
+	record(f->l, "a", gone);
+	record(f->l, "b", waiting);
+	record(f->l, "c", open);
+	record(f->l, "d", recent);
+	/* 1,200 more events on the first item: more than one step's rows. */
+	assert_int_equal(ledger_hazard_get(f->l, gone, &h), 1);
+	assert_int_equal(ledger_begin(f->l), 0);
+	for (int i = 0; i < 1200; i++)
+		assert_int_equal(ledger_event_append(f->l, &h, "recurred", T0 + i, NULL), 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	item_finish(&h);
+	close_item(f->l, gone, T0 + 10000);
+	close_item(f->l, waiting, T0 + 10000);
+	close_item(f->l, recent, T0 + 900000);
+	/* Everything delivered but the centre's copy of one event of `waiting`. */
+	last = ledger_last_seq(f->l);
+	assert_int_equal(ledger_begin(f->l), 0);
+	for (int64_t seq = 1; seq <= last; seq++) {
+		assert_int_equal(ledger_outbox_accept(f->l, "county", seq), 0);
+		if (seq != 2)
+			assert_int_equal(ledger_outbox_accept(f->l, "centre", seq), 0);
+	}
+	assert_int_equal(ledger_commit(f->l), 0);
+
+	assert_int_equal(ledger_prune_plan(f->l, T0 + 500000, &plan), 0);
+	assert_int_equal(plan.items, 1); /* `gone` only: `waiting` waits, `recent` is recent */
+	assert_int_equal(plan.events, 1202);
+	assert_true(plan.used_bytes > 0 && plan.file_bytes >= plan.used_bytes);
+	assert_true(plan.pruned_until == 0);
+	assert_true(strstr(plan.oldest_id, "000001") != NULL);
+
+	/* By age: three steps of at most 500 events for `gone`, then nothing. */
+	assert_int_equal(ledger_prune_step(f->l, T0 + 500000, 500, &res), 1);
+	assert_true(res.events == 500 && res.items == 0);
+	assert_int_equal(ledger_prune_step(f->l, T0 + 500000, 500, &res), 1);
+	assert_int_equal(ledger_prune_step(f->l, T0 + 500000, 500, &res), 1);
+	assert_true(res.events == 202 && res.items == 1);
+	assert_int_equal(ledger_prune_step(f->l, T0 + 500000, 500, &res), 0);
+	assert_int_equal(ledger_hazard_get(f->l, gone, &h), 0);
+	assert_true(ledger_pruned_until(f->l) == T0 + 10001);
+	/* For size (any closed one): `recent` goes too; never `waiting` nor `open`. */
+	assert_int_equal(ledger_prune_step(f->l, INT64_MAX, 500, &res), 1);
+	assert_true(res.items == 1 && strcmp(res.id, recent) == 0);
+	assert_int_equal(ledger_prune_step(f->l, INT64_MAX, 500, &res), 0);
+	assert_int_equal(ledger_hazard_get(f->l, waiting, &h), 1);
+	item_finish(&h);
+	assert_int_equal(ledger_hazard_get(f->l, open, &h), 1);
+	item_finish(&h);
+	assert_int_equal(ledger_event_count(f->l), 2 + 1); /* waiting's 2, open's 1 */
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "centre"), 1);
+	/* Once the centre has it, `waiting` may go. */
+	assert_int_equal(ledger_outbox_accept(f->l, "centre", 2), 0);
+	assert_int_equal(ledger_prune_step(f->l, T0 + 500000, 500, &res), 1);
+	assert_true(res.items == 1 && strcmp(res.id, waiting) == 0);
+}
+
 static void test_newer_schema_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -824,6 +911,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full_check_after_kill_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damage_inside_found_after_kill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_salvage_unsent_into_new_ledger, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prune_only_closed_and_delivered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lookups_skip_closed_items, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrates_schema_2, setup, teardown),
