@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conf_parse.h"
+#include "i18n.h"
 #include "ledger.h"
 #include "profile_load.h"
 #include "firegw-config.h"
@@ -310,7 +311,7 @@ static void conf_read_retention(struct conf_parse *p, struct conf *c)
 		    "default 24)");
 	if (mb != 0 && (mb < 16 || mb > 1024 * 1024))
 		conf_parse_error(p, s, "max_size_mb",
-		                 "retention: max_size_mb must be 0 (no cap) or 16 to 1048576");
+		                 _("retention: max_size_mb must be 0 (no cap) or 16 to 1048576"));
 	c->retention.keep_months = (int)months;
 	c->retention.max_bytes = (int64_t)mb * 1024 * 1024;
 }
