@@ -466,6 +466,10 @@ static int daemon_start(struct daemon *d)
 
 static void daemon_finish(struct daemon *d)
 {
+	/* No tick while things stop: the loop still runs (ingest_free), and a tick would start
+	 * the inputs again (daemon_retry_inputs) after they were stopped. */
+	if (d->tick.data)
+		uv_timer_stop(&d->tick);
 	control_stop(d->control);
 	d->control = NULL;
 	acquire_stop(d->acquire);
