@@ -201,7 +201,7 @@ static bool daemon_ledger_lost(struct daemon *d)
 
 	if (ledger_corrupt_seen(d->ledger))
 		why = _("is damaged (SQLite found it corrupt)");
-	else if (!h->ok && h->code == -EIO &&
+	else if (!h->ok && h->code == -EIO && ledger_damaged(d->ledger) &&
 	         clock_wall_ms() - h->since_wall_ms >= DAEMON_IO_FAIL_MS)
 		why = _("has failed with I/O errors for 30 s");
 	else

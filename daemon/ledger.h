@@ -74,6 +74,8 @@ void ledger_note_error(struct ledger *l);
 /* SQLite found the file damaged (corrupt, not a database) while running: only a new file,
  * with what it can salvage, makes it record again (the start-up check does that). */
 bool ledger_corrupt_seen(const struct ledger *l);
+/* An I/O or corruption error was seen in this run (no clean-stop mark at the close). */
+bool ledger_damaged(const struct ledger *l);
 /* The connection, for read-only queries (query.c). */
 struct sqlite3 *ledger_db(struct ledger *l);
 

@@ -102,6 +102,11 @@ bool ledger_corrupt_seen(const struct ledger *l)
 	return l->corrupt;
 }
 
+bool ledger_damaged(const struct ledger *l)
+{
+	return l->damaged;
+}
+
 int ledger_fail(struct ledger *l, const char *what)
 {
 	int code = sqlite3_extended_errcode(l->db);
