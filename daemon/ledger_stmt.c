@@ -84,17 +84,12 @@ const char *ledger_errmsg(const struct ledger *l)
 
 void ledger_note_error(struct ledger *l)
 {
-	switch (sqlite3_errcode(l->db) & 0xff) {
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
+	int code = sqlite3_errcode(l->db) & 0xff;
+
+	if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
 		l->corrupt = true;
-		/* fall through */
-	case SQLITE_IOERR:
+	if (l->corrupt || code == SQLITE_IOERR)
 		l->damaged = true;
-		break;
-	default:
-		break;
-	}
 }
 
 bool ledger_corrupt_seen(const struct ledger *l)
