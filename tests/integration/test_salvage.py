@@ -12,6 +12,7 @@ of an old item makes it read them.
 """
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import tempfile
@@ -102,5 +103,53 @@ def test_corrupt_ledger_under_a_running_firegw(gw, platform, daemon_factory, pki
     assert "ledger_corrupt" in kinds
     assert all(e["seq"] > last_seq for e in rx.events() if e["event_id"] not in unsent
                and e["event_id"] in {x for x, in gw.q("SELECT event_id FROM events")})
+    ctl(sock, "test", "smoke-1", "--wait", str(int(LONG)))
+    assert d.stop() == 0
+
+
+STRACE = shutil.which("strace")
+
+
+@pytest.mark.skipif(STRACE is None, reason="strace is not installed (scripts/install-deps)")
+@pytest.mark.alone
+def test_persistent_io_errors_stop_firegw(gw, platform, daemon_factory, pki, monkeypatch,
+                                          tmp_path):
+    """Every write to the ledger's WAL fails with EIO from the 3rd on (strace): the commits
+    fail, firegw says NOT RECORDING, and after 30 s of it stops with exit code 1 for systemd
+    to start it again, rather than staying so until someone comes. That start, on a disk that
+    works again, finds the ledger sound and keeps all it had committed."""
+    rx = platform()
+    sock = Path(tempfile.mkdtemp(prefix="fgw-")) / "ctl"
+    gw.write(rx.url, pki.ca(), smoke_port=1, heartbeat="1s")
+    with open(gw.conf, "a", encoding="utf-8") as f:
+        f.write(f'gateway {{\n  control_socket = "{sock}"\n}}\n')
+    d = start_gw(daemon_factory, gw, name="firegw-setup")
+    ctl(sock, "test", "smoke-1", "--wait", str(int(LONG)))
+    assert d.stop() == 0
+    committed = {e for e, in gw.q("SELECT event_id FROM events")}
+    assert committed
+
+    w = tmp_path / "firegw-strace"
+    w.write_text("#!/bin/sh\n"
+                 'export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"\n'
+                 f'exec {STRACE} -f -qq -o "{tmp_path}/strace.out" -P "{gw.ledger}-wal" '
+                 f'-e trace=pwrite64 -e inject=pwrite64:error=EIO:when=3+ '
+                 f'"{conftest.FIREGW}" "$@"\n', encoding="utf-8")
+    w.chmod(0o755)
+    monkeypatch.setattr(conftest, "FIREGW", w)
+    d = daemon_factory(gw.conf, name="firegw-eio").start(timeout=LONG)
+    monkeypatch.undo()
+    mark = d.mark()
+    ctl(sock, "test", "smoke-1", "--wait", "1", check=False)
+    d.wait_log(r"disk I/O error", since=mark, timeout=LONG)
+    st = json.loads(ctl(sock, "--json", "status").stdout)
+    assert st["ledger"]["ok"] is False, st["ledger"]
+    d.wait_log(r"has failed with I/O errors for 30 s: firegw stops", since=mark,
+               timeout=30 + 2 * LONG)
+    assert d.wait_exit(timeout=LONG) == 1, d.log_text()
+
+    d = start_gw(daemon_factory, gw, name="firegw-after")
+    assert committed <= {e for e, in gw.q("SELECT event_id FROM events")}
+    assert not list(gw.data.glob("ledger.db.corrupt-*"))
     ctl(sock, "test", "smoke-1", "--wait", str(int(LONG)))
     assert d.stop() == 0
