@@ -426,7 +426,7 @@ static int daemon_start(struct daemon *d)
 		return rc;
 	/* After the destinations are set: the gateway's own items go to every one. */
 	if (info.corrupt &&
-	    (rc = rules_ledger_corrupt(d->rules, info.moved_to, info.reason, clock_wall_ms())) < 0)
+	    (rc = rules_ledger_corrupt(d->rules, &info, clock_wall_ms())) < 0)
 		return rc;
 	if ((rc = daemon_restarted(d)) < 0)
 		return rc;

@@ -700,12 +700,18 @@ int rules_restarted(struct rules *r, int64_t last_alive_ms, int64_t wall_ms)
 	return rules_gateway_tx_end(r, own, rc);
 }
 
-int rules_ledger_corrupt(struct rules *r, const char *moved_to, const char *reason, int64_t wall_ms)
+int rules_ledger_corrupt(struct rules *r, const struct ledger_open_info *oi, int64_t wall_ms)
 {
 	json_t *info = rules_gateway_info(r, "gateway ledger");
+	const struct ledger_salvage_counts *sc = &oi->salvaged;
 
-	json_object_set_new(info, "moved_to", json_string(moved_to));
-	json_object_set_new(info, "reason", json_string(reason));
+	json_object_set_new(info, "moved_to", json_string(oi->moved_to));
+	json_object_set_new(info, "reason", json_string(oi->reason));
+	/* What came over into the new ledger, and what could not be read. */
+	json_object_set_new(info, "salvaged",
+	                    json_pack("{s:I, s:I, s:I}", "unsent_events", (json_int_t)sc->events,
+	                              "open_items", (json_int_t)sc->items, "unreadable_events",
+	                              (json_int_t)sc->unreadable));
 	struct hazard_obs o = {
 	    .device = "gateway",
 	    .point = "ledger",

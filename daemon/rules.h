@@ -48,9 +48,10 @@ int rules_heard(struct rules *r, const char *device, int64_t mono_ms, int64_t wa
 /* Escalations, heartbeat timeouts and overdue items. Hold times are judged at each reading,
  * so the poll interval is their resolution. */
 int rules_tick(struct rules *r, int64_t mono_ms, int64_t wall_ms);
-/* Raises the gateway's own ledger_corrupt item after a damaged ledger was moved aside. */
-int rules_ledger_corrupt(struct rules *r, const char *moved_to, const char *reason,
-                         int64_t wall_ms);
+struct ledger_open_info;
+/* Raises the gateway's own ledger_corrupt item after a damaged ledger was moved aside: where
+ * it went, why, and what was salvaged from it (ledger_open's `info`). */
+int rules_ledger_corrupt(struct rules *r, const struct ledger_open_info *info, int64_t wall_ms);
 
 /* Records the gateway's restart after an unclean stop (hazard_restarted) in its own
  * transaction: last alive at `last_alive_ms` (0 unknown), restarted at `wall_ms`. */

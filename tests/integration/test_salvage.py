@@ -101,6 +101,10 @@ def test_corrupt_ledger_under_a_running_firegw(gw, platform, daemon_factory, pki
     assert len(stored) == len(set(stored))
     kinds = {e["body"]["hazard"]["kind"] for e in rx.events() if e["seq"] > last_seq}
     assert "ledger_corrupt" in kinds
+    corrupt = [e["body"]["hazard"] for e in rx.events()
+               if e["body"]["hazard"]["kind"] == "ledger_corrupt"][0]
+    assert corrupt["salvaged"] == {"unsent_events": len(unsent), "open_items": 2,
+                                   "unreadable_events": 0}, corrupt
     assert all(e["seq"] > last_seq for e in rx.events() if e["event_id"] not in unsent
                and e["event_id"] in {x for x, in gw.q("SELECT event_id FROM events")})
     ctl(sock, "test", "smoke-1", "--wait", str(int(LONG)))

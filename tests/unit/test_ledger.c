@@ -251,7 +251,7 @@ static void test_corrupt_file_moved_aside_and_reported(void **state)
 	/* The gateway reports it as a hazard of its own. */
 	struct conf *c = testutil_conf(f->dir, "");
 	struct rules *r = rules_new(c, f->l);
-	assert_int_equal(rules_ledger_corrupt(r, info.moved_to, info.reason, T0), 0);
+	assert_int_equal(rules_ledger_corrupt(r, &info, T0), 0);
 	assert_int_equal(q_int(f->path, "SELECT count(*) FROM hazards WHERE kind='ledger_corrupt' "
 	                                "AND device='gateway' AND grade='significant'"),
 	                 1);
