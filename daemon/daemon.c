@@ -425,8 +425,7 @@ static int daemon_start(struct daemon *d)
 	if ((rc = daemon_dests_start(d)) < 0)
 		return rc;
 	/* After the destinations are set: the gateway's own items go to every one. */
-	if (info.corrupt &&
-	    (rc = rules_ledger_corrupt(d->rules, &info, clock_wall_ms())) < 0)
+	if (info.corrupt && (rc = rules_ledger_corrupt(d->rules, &info, clock_wall_ms())) < 0)
 		return rc;
 	if ((rc = daemon_restarted(d)) < 0)
 		return rc;
