@@ -8,7 +8,11 @@
  * firegw leaves it, so the next open does not check the whole file (a start-up after a clean
  * stop); delete the row 'clean_stop' from its meta table to measure the start after a crash.
  *
- *     ledger-fill [-c CLOSED] CONF EVENTS [DRAIN_BATCH]
+ *     ledger-fill [-c CLOSED] [-x] CONF EVENTS [DRAIN_BATCH]
+ *
+ * With -x each item is closed once its alarm cleared, through a platform close command
+ * (hazard_apply_command), so the next alarm raises a new item: raised, cleared, closed, ...
+ * the history that retention may prune once delivered (DRAIN_BATCH delivers it).
  *
  * With -c, first CLOSED closed items of the first device's smoke point (fire_alarm), the record
  * of a detector that raised and closed that many items over the years, written through
@@ -30,6 +34,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "conf_errors.h"
+#include "hazard.h"
 #include "ledger.h"
 #include "forward.h"
 #include "log.h"
@@ -105,6 +110,27 @@ static int ledger_fill_closed(struct ledger *l, const char *device, long n, int6
 	return 0;
 }
 
+/* Closes the open smoke item of `dev` as the platform would (a hazard.close command). */
+static int ledger_fill_close(struct ledger *l, const struct conf *c, const char *dev, long round,
+                             int64_t wall)
+{
+	struct hazard h;
+	char why[200], cid[32];
+	int rc = ledger_hazard_open_for(l, dev, "smoke", KIND_FIRE_ALARM, &h);
+
+	if (rc <= 0)
+		return rc;
+	snprintf(cid, sizeof(cid), "fill-%ld", round);
+	json_t *cmd =
+	    json_pack("{s:s, s:s, s:s}", "id", cid, "type", "hazard.close", "hazard_id", h.id);
+	item_finish(&h);
+	rc = cmd ? hazard_apply_command(l, &c->policy, cmd, wall, why, sizeof(why)) : -1;
+	json_decref(cmd);
+	if (rc != 0)
+		fprintf(stderr, "ledger-fill: close failed (%d): %s\n", rc, why);
+	return rc == 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct conf_errors errs;
@@ -114,18 +140,22 @@ int main(int argc, char **argv)
 	struct rules *r;
 
 	long closed = 0;
+	bool close_cleared = false;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "c:")) != -1) {
-		if (opt != 'c')
+	while ((opt = getopt(argc, argv, "c:x")) != -1) {
+		if (opt == 'x')
+			close_cleared = true;
+		else if (opt == 'c')
+			closed = atol(optarg);
+		else
 			goto usage;
-		closed = atol(optarg);
 	}
 	argc -= optind - 1;
 	argv += optind - 1;
 	if (argc != 3 && argc != 4) {
 	usage:
-		fprintf(stderr, "usage: ledger-fill [-c CLOSED] CONF EVENTS [DRAIN_BATCH]\n");
+		fprintf(stderr, "usage: ledger-fill [-c CLOSED] [-x] CONF EVENTS [DRAIN_BATCH]\n");
 		return 2;
 	}
 	long n = atol(argv[2]);
@@ -158,6 +188,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ledger-fill: rules_state failed: %s\n", ledger_errmsg(l));
 			return 1;
 		}
+		if (close_cleared && lv == LEVEL_NONE &&
+		    ledger_fill_close(l, c, dev, round, wall) < 0)
+			return 1;
 		mono++;
 		wall++;
 		if (++i % 1000 == 0 && ledger_commit(l) < 0)

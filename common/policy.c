@@ -23,6 +23,7 @@ static const char *const kind_names[KIND_COUNT] = {
     [KIND_DEVICE_FAULT] = "device_fault",
     [KIND_LEDGER_CORRUPT] = "ledger_corrupt",
     [KIND_REPEATED_FALSE_ALARM] = "repeated_false_alarm",
+    [KIND_GATEWAY_OUTAGE] = "gateway_outage",
 };
 
 static const char *const grade_names[GRADE_COUNT] = {

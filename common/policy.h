@@ -22,6 +22,7 @@ enum kind {
 	KIND_DEVICE_FAULT,
 	KIND_LEDGER_CORRUPT,
 	KIND_REPEATED_FALSE_ALARM, /* a detector's incidents verified false too often */
+	KIND_GATEWAY_OUTAGE, /* the gateway itself was down: recorded closed at restart */
 	KIND_COUNT
 };
 

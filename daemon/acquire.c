@@ -27,12 +27,11 @@ static struct dev_status *acquire_find(struct acquire *a, const struct modbus_bu
 	return dev->index < a->ndevs ? &a->devs[dev->index] : NULL;
 }
 
+/* A reading the full queue refuses is counted and logged by the ingest (ingest_push). */
 static void acquire_push(struct acquire *a, const struct reading *rd)
 {
-	if (ingest_push(a->ingest, rd) != 0 && (a->dropped++ & 1023) == 0)
-		log_err(_("ingest queue full: %llu reading(s) dropped; the ledger is not keeping up "
-		        "(disk full or failing?)"),
-		        (unsigned long long)a->dropped);
+	if (ingest_push(a->ingest, rd) != 0)
+		a->dropped++;
 }
 
 static bool acquire_is_status(const struct profile *p, const struct point *pt)

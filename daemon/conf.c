@@ -177,6 +177,13 @@ static cfg_opt_t mqtt_opts[] = {
     CFG_END(),
 };
 
+/* How long the ledger keeps the history of closed, delivered items, and its size cap. */
+static cfg_opt_t retention_opts[] = {
+    CFG_INT("keep_months", 24, CFGF_NONE),
+    CFG_INT("max_size_mb", 1024, CFGF_NONE),
+    CFG_END(),
+};
+
 static cfg_opt_t root_opts[] = {
     CFG_SEC("gateway", gateway_opts, CFGF_NONE),
     CFG_SEC("site", site_opts, CFGF_NONE),
@@ -189,6 +196,7 @@ static cfg_opt_t root_opts[] = {
     CFG_SEC("platform_unnamed", platform_opts, CFGF_NONE),
     CFG_SEC("mqtt", mqtt_opts, CFGF_NONE),
     CFG_SEC("calendar", conf_calendar_opts, CFGF_MULTI | CFGF_TITLE),
+    CFG_SEC("retention", retention_opts, CFGF_NONE),
     CFG_END(),
 };
 
@@ -360,6 +368,23 @@ static void conf_read_gateway(struct conf_parse *p, struct conf *c)
 		                   "or \"en\" (empty: the locale's)"),
 		                 c->language);
 	c->watchdog_ms = conf_parse_duration_opt(p, g, "watchdog", 0);
+}
+
+static void conf_read_retention(struct conf_parse *p, struct conf *c)
+{
+	cfg_t *s = cfg_getsec(p->cfg, "retention");
+	long months = cfg_getint(s, "keep_months"), mb = cfg_getint(s, "max_size_mb");
+
+	if (months < 1 || months > 600)
+		conf_parse_error(
+		    p, s, "keep_months",
+		    "retention: keep_months must be 1 to 600 (the county's archive rule; "
+		    "default 24)");
+	if (mb != 0 && (mb < 16 || mb > 1024 * 1024))
+		conf_parse_error(p, s, "max_size_mb",
+		                 _("retention: max_size_mb must be 0 (no cap) or 16 to 1048576"));
+	c->retention.keep_months = (int)months;
+	c->retention.max_bytes = (int64_t)mb * 1024 * 1024;
 }
 
 static void conf_read_site(struct conf_parse *p, struct conf *c)
@@ -1210,6 +1235,7 @@ struct conf *conf_load(const char *path, struct conf_errors *errs)
 	c->path = strdup(path);
 	conf_read_gateway(&p, c);
 	conf_read_site(&p, c);
+	conf_read_retention(&p, c);
 	conf_read_policy(&p, c);
 	c->calendar = conf_calendar_read(&p, &c->policy);
 	c->nbuses = cfg_size(p.cfg, "bus");

@@ -81,6 +81,12 @@ struct mqtt_conf {
 	int64_t keepalive_ms;
 };
 
+/* What the ledger keeps (the retention section). */
+struct retention_conf {
+	int keep_months;   /* the history of a closed, delivered item: kept this long */
+	int64_t max_bytes; /* the ledger's size cap (pages in use), 0 none */
+};
+
 struct conf {
 	char *path;
 	char *gateway_id;
@@ -104,6 +110,7 @@ struct conf {
 	size_t nplatforms;
 	struct mqtt_conf mqtt;
 	struct workday_cal *calendar; /* the calendar sections; policy.calendar points here */
+	struct retention_conf retention;
 };
 
 /* Parses and checks `path`. Returns a conf, or NULL with every problem in errs. */

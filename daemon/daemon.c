@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "acquire.h"
+#include "alive.h"
 #include "i18n.h"
 #include "clock.h"
 #include "conf.h"
@@ -22,6 +23,7 @@
 #include "log.h"
 #include "mqtt_in.h"
 #include "sdnotify.h"
+#include "retention.h"
 #include "rules.h"
 #include "forward.h"
 #include "forward_gbt26875.h"
@@ -204,6 +206,42 @@ static void daemon_retry_inputs(struct daemon *d)
 		log_notice(_("MQTT input started (the last reload could not start it)"));
 }
 
+static void daemon_stop(struct daemon *d, const char *why)
+{
+	log_notice(_("%s: stopping"), why);
+	sdnotify_stopping();
+	uv_stop(&d->loop);
+}
+
+/* A ledger that SQLite found damaged while running, or whose commits have failed with I/O
+ * errors for DAEMON_IO_FAIL_MS, records nothing any more. Its replacement is the start-up
+ * check's work (ledger_open: the file moved aside, every unsent event and open item salvaged
+ * into a new one): firegw stops with exit code 1 and the service manager starts it again
+ * (Restart=on-failure). What was taken and not committed is not lost: an MQTT message was
+ * not acknowledged (the broker sends it again), a Modbus device is read again. */
+#define DAEMON_IO_FAIL_MS (30 * 1000)
+
+static bool daemon_ledger_lost(struct daemon *d)
+{
+	const struct ingest_health *h = ingest_health(d->ingest);
+	const char *why;
+
+	if (ledger_corrupt_seen(d->ledger))
+		why = _("is damaged (SQLite found it corrupt)");
+	else if (!h->ok && h->code == -EIO && ledger_damaged(d->ledger) &&
+	         clock_wall_ms() - h->since_wall_ms >= DAEMON_IO_FAIL_MS)
+		why = _("has failed with I/O errors for 30 s");
+	else
+		return false;
+	log_err(_("ledger %s %s: firegw stops so that its start-up check moves the file aside and "
+	          "carries every unsent event and open item into a new one; the service manager "
+	          "starts it again"),
+	        ledger_path(d->ledger), why);
+	d->exit_code = 1;
+	daemon_stop(d, _("the ledger fails"));
+	return true;
+}
+
 static void daemon_on_tick(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
@@ -211,7 +249,10 @@ static void daemon_on_tick(uv_timer_t *t)
 
 	/* Queued readings go first, so the tick sees the newest state. */
 	ingest_flush(d->ingest);
+	if (daemon_ledger_lost(d))
+		return;
 	rules_tick(d->rules, clock_mono_ms(), clock_wall_ms());
+	alive_beat(d->alive, clock_wall_ms());
 	daemon_dests_kick(d);
 	/* Every ten ticks, and at once when the ledger starts or stops failing. */
 	bool ok = ingest_health(d->ingest)->ok;
@@ -227,13 +268,6 @@ static void daemon_on_watchdog(uv_timer_t *t)
 {
 	(void)t;
 	sdnotify_watchdog();
-}
-
-static void daemon_stop(struct daemon *d, const char *why)
-{
-	log_notice(_("%s: stopping"), why);
-	sdnotify_stopping();
-	uv_stop(&d->loop);
 }
 
 static void daemon_on_signal(uv_signal_t *s, int signum)
@@ -295,6 +329,7 @@ int daemon_reload(struct daemon *d, json_t *errors)
 	rules_resync(rules, clock_mono_ms(), clock_wall_ms());
 	ingest_set_rules(d->ingest, rules);
 	rules_free(d->rules);
+	retention_set_conf(d->retention, &next->retention);
 	conf_free(d->conf);
 	d->rules = rules;
 	d->conf = next;
@@ -352,6 +387,32 @@ static void daemon_walk_close(uv_handle_t *h, void *arg)
 		uv_close(h, daemon_close_cb);
 }
 
+/* What the last run left in <data_dir>/alive: after an unclean stop (a power cut, a crash,
+ * a kill) a gateway_restarted event is recorded before this run marks itself running, so a
+ * failure to record it is tried again at the next start. */
+static int daemon_restarted(struct daemon *d)
+{
+	struct alive_prev prev;
+	int64_t now = clock_wall_ms();
+	char last[32];
+	int rc;
+
+	d->alive = alive_open(d->conf->data_dir, &prev);
+	if (prev.found && !prev.clean) {
+		clock_format_iso(prev.last_ms, last, sizeof(last));
+		log_notice(_("firegw restarted after an unclean stop (a power cut, a crash or a "
+		             "kill): last known alive %s, down about %lld s"),
+		           prev.last_ms ? last : "(unknown)",
+		           prev.last_ms && now > prev.last_ms
+		               ? (long long)(now - prev.last_ms) / 1000
+		               : -1LL);
+		if ((rc = rules_restarted(d->rules, prev.last_ms, now)) < 0)
+			return rc;
+	}
+	alive_running(d->alive, now);
+	return 0;
+}
+
 static int daemon_start(struct daemon *d)
 {
 	struct conf_errors errs;
@@ -381,9 +442,6 @@ static int daemon_start(struct daemon *d)
 		return -ENOMEM;
 	if ((rc = rules_resync(d->rules, clock_mono_ms(), clock_wall_ms())) < 0)
 		return rc;
-	if (info.corrupt &&
-	    (rc = rules_ledger_corrupt(d->rules, info.moved_to, info.reason, clock_wall_ms())) < 0)
-		return rc;
 	d->ingest = ingest_new(&d->loop, d->rules, d->ledger);
 	if (!d->ingest)
 		return -ENOMEM;
@@ -395,6 +453,14 @@ static int daemon_start(struct daemon *d)
 		return -ENOMEM;
 	if ((rc = daemon_dests_start(d)) < 0)
 		return rc;
+	/* After the destinations are set: the gateway's own items go to every one. */
+	if (info.corrupt && (rc = rules_ledger_corrupt(d->rules, &info, clock_wall_ms())) < 0)
+		return rc;
+	if ((rc = daemon_restarted(d)) < 0)
+		return rc;
+	d->retention = retention_start(&d->loop, d->ledger, &d->conf->retention);
+	if (!d->retention)
+		return -ENOMEM;
 	ingest_on_commit(d->ingest, daemon_committed, d);
 	snprintf(d->control_path, sizeof(d->control_path), "%s", d->conf->control_socket);
 	/* Without its socket the gateway still protects: it runs on, with the reason logged. */
@@ -428,12 +494,18 @@ static int daemon_start(struct daemon *d)
 
 static void daemon_finish(struct daemon *d)
 {
+	/* No tick while things stop: the loop still runs (ingest_free), and a tick would start
+	 * the inputs again (daemon_retry_inputs) after they were stopped. */
+	if (d->tick.data)
+		uv_timer_stop(&d->tick);
 	control_stop(d->control);
 	d->control = NULL;
 	acquire_stop(d->acquire);
 	mqtt_in_stop(d->mqtt);
 	d->mqtt = NULL;
 	daemon_dests_stop(d);
+	retention_stop(d->retention);
+	d->retention = NULL;
 	if (d->ingest)
 		ingest_flush(d->ingest);
 	ingest_free(d->ingest);
@@ -445,6 +517,7 @@ static void daemon_finish(struct daemon *d)
 		ledger_close(d->ledger);
 		log_notice(_("ledger closed"));
 	}
+	alive_close(d->alive, clock_wall_ms());
 	conf_free(d->conf);
 }
 
@@ -466,5 +539,5 @@ int daemon_run(const struct daemon_opts *o)
 	if (rc == 0)
 		uv_run(&d.loop, UV_RUN_DEFAULT);
 	daemon_finish(&d);
-	return rc == 0 ? 0 : 1;
+	return rc == 0 ? d.exit_code : 1;
 }

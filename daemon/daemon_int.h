@@ -20,6 +20,8 @@ struct mqtt_in;
 struct forward;
 struct gbt_fwd;
 struct control;
+struct alive;
+struct retention;
 struct control_peer;
 struct daemon;
 struct platform_conf;
@@ -53,6 +55,8 @@ struct daemon {
 	struct daemon_dest *dests;
 	size_t ndests;
 	struct control *control;
+	struct retention *retention; /* the ledger's pruning */
+	struct alive *alive;    /* <data_dir>/alive: the last moment known alive */
 	char control_path[108]; /* where the socket is: it moves only at restart */
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t tick, watchdog;

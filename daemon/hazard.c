@@ -170,6 +170,35 @@ static int hazard_raise(struct ledger *l, const struct policy *p, const struct h
 	return hazard_record(l, h, "raised", o->wall_ms, true);
 }
 
+int hazard_restarted(struct ledger *l, const struct policy *p, int64_t last_alive_ms,
+                     int64_t restart_ms, json_t *info, struct hazard *out)
+{
+	struct hazard h;
+	int rc;
+
+	item_init(&h);
+	snprintf(h.device, sizeof(h.device), "gateway");
+	snprintf(h.point, sizeof(h.point), "alive");
+	h.kind = KIND_GATEWAY_OUTAGE;
+	h.grade = p->grade[KIND_GATEWAY_OUTAGE];
+	h.status = HSTATUS_CLOSED;
+	h.occurrences = 1;
+	h.value = h.peak = h.threshold = NAN;
+	h.first_seen = last_alive_ms > 0 ? last_alive_ms : restart_ms;
+	h.last_seen = h.cleared_at = h.closed_at = restart_ms;
+	h.info = info ? json_deep_copy(info) : json_object();
+	json_object_set_new(h.info, "level", json_string(level_name(LEVEL_NONE)));
+	json_object_set_new(h.info, "closed_by", json_string("gateway: restarted"));
+	snprintf(h.title, sizeof(h.title), "gateway restarted after an unclean stop");
+	rc = hazard_record(l, &h, "gateway_restarted", restart_ms, true);
+	if (rc == 0 && out) {
+		*out = h;
+		return 0;
+	}
+	item_finish(&h);
+	return rc;
+}
+
 int hazard_observe(struct ledger *l, const struct policy *p, const struct hazard_obs *o,
                    struct hazard *out, enum hazard_outcome *outcome)
 {

@@ -69,6 +69,15 @@ bool hazard_escalation_done(const struct hazard *h);
  * order_within, acceptance_within). Incidents never. Returns the count of events. */
 int hazard_mark_overdue(struct ledger *l, const struct policy *p, int64_t wall_ms);
 
+/* The gateway started again after an unclean stop (a power cut, a crash, a kill): a
+ * `gateway_outage` item on device `gateway`, point `alive`, recorded closed at once (nothing is
+ * left to rectify; the platform learns of the outage), with one `gateway_restarted` event for
+ * every destination. `info` (borrowed) holds the outage's details; first_seen is the last
+ * moment the gateway knew it was alive (`last_alive_ms`, 0 unknown: then `restart_ms`), closed_at
+ * the restart. In the caller's transaction. `out` (may be NULL) receives the item. */
+int hazard_restarted(struct ledger *l, const struct policy *p, int64_t last_alive_ms,
+                     int64_t restart_ms, json_t *info, struct hazard *out);
+
 /* After destination `dest` reconnected: a `resync` event with the current state of every open
  * item, queued for it alone after what already waits (an item whose resync still waits gets
  * no second one). In the caller's

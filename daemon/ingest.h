@@ -31,8 +31,14 @@ struct reading {
 	int64_t mono_ms, wall_ms;
 };
 
-/* Readings queued at most; ingest_push refuses more. */
-#define INGEST_MAX 65536
+/* Readings queued at most. When the queue is full (the ledger has failed for a long time),
+ * repeats are merged first: of a run of readings of one point that say the same thing
+ * (rules_value_class; polls that succeeded), only the first and the last stay, so the rules
+ * still see when each state began and how long it lasted. Past that, a reading that says
+ * nothing new of its point is dropped (counted), and one that changes it (an alarm coming or
+ * going, a failed poll, any MQTT event) takes one of INGEST_RESERVE places kept for them. */
+#define INGEST_MAX     65536
+#define INGEST_RESERVE 8192
 
 struct ingest;
 
@@ -42,7 +48,8 @@ void ingest_free(struct ingest *in);
 void ingest_set_rules(struct ingest *in, struct rules *r);
 /* Called after each successful commit of a batch (the uplink sends what it recorded). */
 void ingest_on_commit(struct ingest *in, void (*fn)(void *userdata), void *userdata);
-/* Main thread only. Returns 0, or -ENOBUFS when the queue is full. */
+/* Main thread only. Returns 0, or -ENOBUFS when the queue is full and the reading was
+ * dropped (counted in ingest_health and logged here). */
 int ingest_push(struct ingest *in, const struct reading *rd);
 /* Applies and commits everything queued. Returns 0 or a negative errno. */
 int ingest_flush(struct ingest *in);
@@ -55,6 +62,11 @@ struct ingest_health {
 	const char *error;       /* why the last commit failed; NULL when ok */
 	int64_t since_wall_ms;   /* when the current run of failures began; 0 when ok */
 	uint64_t failed_commits; /* failed commits since the start */
+	int code;                /* the last failure (negative errno: -ENOSPC full, -EIO, ...) */
+	uint64_t merged;         /* repeated readings merged while the queue was full */
+	uint64_t dropped;        /* readings dropped while it was full: nothing new in them */
+	uint64_t changes_lost;   /* changes dropped past INGEST_RESERVE (0 unless the ledger
+	                          * failed for hours on a flapping site) */
 };
 const struct ingest_health *ingest_health(const struct ingest *in);
 uint64_t ingest_batches(const struct ingest *in);

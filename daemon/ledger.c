@@ -285,7 +285,15 @@ static int ledger_check(struct ledger *l, bool existed, bool *clean, bool *full,
 		           "checking the whole file"),
 		           l->path);
 	*full = existed;
-	return ledger_quick_check(l->db, reason, rlen);
+	int rc = ledger_quick_check(l->db, reason, rlen);
+	/* A page that cannot be read twice in a row (a failing flash block) is damage too: the
+	 * file is moved aside and what it still shows is salvaged, rather than a gateway that
+	 * can never start. */
+	if (rc == -1 && (sqlite3_extended_errcode(l->db) & 0xff) == SQLITE_IOERR &&
+	    (rc = ledger_quick_check(l->db, reason, rlen)) == -1 &&
+	    (sqlite3_extended_errcode(l->db) & 0xff) == SQLITE_IOERR)
+		rc = 1;
+	return rc;
 }
 
 static int ledger_connect(struct ledger *l, struct ledger_open_info *info, char *reason,
@@ -415,7 +423,8 @@ int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
 	if (l->mark_pending && ledger_unmark(l) < 0)
 		log_notice(_("ledger %s: cannot write (%s); trying again at the first write"), l->path,
 		           sqlite3_errmsg(l->db));
-	if ((rc = ledger_migrate(l)) < 0 || (floor > 0 && (rc = ledger_set_floor(l, floor)) < 0)) {
+	if ((rc = ledger_migrate(l)) < 0 || (floor > 0 && (rc = ledger_set_floor(l, floor)) < 0) ||
+	    (info->corrupt && (rc = ledger_salvage(l, info->moved_to, &info->salvaged)) < 0)) {
 		ledger_close(l);
 		return rc;
 	}

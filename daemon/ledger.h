@@ -22,11 +22,21 @@ enum lane {
 	LANE_TELEMETRY = 1,
 };
 
+/* What was carried out of a damaged ledger into its replacement (ledger_open). */
+struct ledger_salvage_counts {
+	int64_t events;        /* unsent events */
+	int64_t outbox;        /* their outbox rows (one per destination), telemetry included */
+	int64_t items;         /* items not closed */
+	int64_t unreadable;    /* unsent events whose row could not be read */
+	int64_t damaged_scans; /* scans stopped by a damaged page (then read from the other end) */
+};
+
 struct ledger_open_info {
 	bool created;       /* a new database was started */
 	bool corrupt;       /* the old one failed its check and was moved aside */
 	bool full_check;    /* the last stop was not clean: the whole file was checked */
 	char moved_to[512]; /* where it went */
+	struct ledger_salvage_counts salvaged; /* what came over from it */
 	char reason[256];
 };
 
@@ -58,6 +68,14 @@ bool ledger_in_transaction(const struct ledger *l);
 /* Transactions committed since open (group commit is measured by it). */
 uint64_t ledger_commits(const struct ledger *l);
 const char *ledger_errmsg(const struct ledger *l);
+/* A failure of a query made on ledger_db() (ledger_query.c): noted as the ledger's own ones
+ * are (a damaged file is remembered: ledger_corrupt_seen). Logs nothing. */
+void ledger_note_error(struct ledger *l);
+/* SQLite found the file damaged (corrupt, not a database) while running: only a new file,
+ * with what it can salvage, makes it record again (the start-up check does that). */
+bool ledger_corrupt_seen(const struct ledger *l);
+/* An I/O or corruption error was seen in this run (no clean-stop mark at the close). */
+bool ledger_damaged(const struct ledger *l);
 /* The connection, for read-only queries (query.c). */
 struct sqlite3 *ledger_db(struct ledger *l);
 
@@ -126,6 +144,38 @@ int ledger_open_by_grade(struct ledger *l, int64_t counts[GRADE_COUNT]);
 int ledger_open_incidents(struct ledger *l, int64_t *open, int64_t *unverified);
 /* Incidents of `device` raised at or after `since_ms` that were verified as false alarms. */
 int64_t ledger_false_alarms_since(struct ledger *l, const char *device, int64_t since_ms);
+
+/* ---- retention (ledger_prune.c) ---- */
+
+/* One prune step's work. */
+struct ledger_prune_result {
+	int64_t events;         /* events deleted */
+	int64_t items;          /* items deleted */
+	char id[HAZARD_ID_LEN]; /* the last item touched */
+	int64_t closed_at;
+};
+/* One small transaction, not waiting for the disk: up to `max_rows` events of the oldest items
+ * (by number) that are closed before `before_ms` (INT64_MAX: any closed one) and have nothing
+ * waiting in the outbox for any destination; each item itself with its last events. Returns
+ * 1 if something went, 0 if nothing may, or a negative errno. */
+int ledger_prune_step(struct ledger *l, int64_t before_ms, int max_rows,
+                      struct ledger_prune_result *out);
+/* What the status shows of retention: sizes, the oldest item kept, and what pruning all that
+ * may go before `before_ms` would remove. Reads every item: for firegwctl, not for a loop. */
+struct ledger_prune_plan {
+	int64_t used_bytes, file_bytes; /* pages in use; the file (freed pages are reused) */
+	char oldest_id[HAZARD_ID_LEN];  /* the oldest item kept, "" if none */
+	int64_t oldest_first_seen;
+	int64_t items, events; /* prunable now by age */
+	int64_t oldest_closed; /* the oldest of those closed at (0 none) */
+	int64_t pruned_until;  /* history closed before this was pruned (0 never) */
+};
+int ledger_prune_plan(struct ledger *l, int64_t before_ms, struct ledger_prune_plan *p);
+/* Pages in use times the page size (the size cap's measure), and the file's size. */
+int64_t ledger_used_bytes(struct ledger *l);
+int64_t ledger_file_bytes(struct ledger *l);
+/* History of items closed before this (wall ms) may have been pruned; 0 if none ever was. */
+int64_t ledger_pruned_until(struct ledger *l);
 
 /* Platform commands: true if this command id was applied before. */
 int ledger_command_seen(struct ledger *l, const char *id);

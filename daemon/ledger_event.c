@@ -209,7 +209,7 @@ const char *const ledger_event_types[] = {
     "raised",   "escalated", "recurred", "cleared",  "silenced", "overdue", "reopened",
     "acknowledged", "assigned", "accepted", "closed", "resync", "escalation_suggested",
     "regraded", "worsened", "verified", "acceptance_passed", "acceptance_failed", "supervised",
-    "deferred", "order_overdue", "acceptance_overdue", NULL,
+    "deferred", "order_overdue", "acceptance_overdue", "gateway_restarted", NULL,
 };
 
 int ledger_event_type_index(const char *type)
@@ -224,6 +224,9 @@ bool ledger_dest_wants(const struct ledger_dest *d, const char *type, const stru
 {
 	int t = ledger_event_type_index(type);
 
+	/* The gateway's own restart goes to every destination, whatever it filters. */
+	if (strcmp(type, "gateway_restarted") == 0)
+		return true;
 	if (d->types && (t < 0 || !(d->types & (1u << t))))
 		return false;
 	if (d->kinds && !(d->kinds & (1u << h->kind)))

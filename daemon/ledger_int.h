@@ -62,6 +62,7 @@ struct ledger {
 	bool mark_pending;          /* the clean-stop mark is still in meta (ledger_unmark) */
 	bool relaxed;               /* the transaction is ledger_begin_relaxed's */
 	bool damaged;               /* an I/O or corruption error was seen: no clean mark */
+	bool corrupt;               /* a corruption error was seen (ledger_corrupt_seen) */
 	struct ledger_dest *dests;  /* where events go (ledger_set_dests); none: dest '' */
 	size_t ndests;
 };
@@ -75,6 +76,11 @@ struct ledger {
 
 /* ledger.c: takes the clean-stop mark away (at open, or with this run's first write). */
 int ledger_unmark(struct ledger *l);
+
+/* ledger_salvage.c: what was unsent and open in the damaged file `damaged` into `l` (new,
+ * migrated) in one transaction; the counts in `c`. Returns 0 (also when nothing could be
+ * read: logged) or a negative errno when `l` fails. */
+int ledger_salvage(struct ledger *l, const char *damaged, struct ledger_salvage_counts *c);
 
 /* ledger_stmt.c */
 int ledger_fail(struct ledger *l, const char *what);

@@ -55,6 +55,7 @@ json_t *ledger_query_hazards(struct ledger *l, const struct ledger_query_filter 
 	int rc;
 
 	if (!st) {
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -77,6 +78,7 @@ json_t *ledger_query_hazards(struct ledger *l, const struct ledger_query_filter 
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(list);
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -107,6 +109,7 @@ json_t *ledger_query_hazard(struct ledger *l, const char *id, const char **err)
 	                      "WHERE e.hazard_id = ?1 ORDER BY e.seq");
 	if (!st) {
 		json_decref(out);
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -134,6 +137,7 @@ json_t *ledger_query_hazard(struct ledger *l, const char *id, const char **err)
 	if (rc != SQLITE_DONE) {
 		json_decref(events);
 		json_decref(out);
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -149,6 +153,7 @@ json_t *ledger_query_outbox(struct ledger *l, int limit, const char **err)
 	int rc;
 
 	if (!st) {
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -170,6 +175,7 @@ json_t *ledger_query_outbox(struct ledger *l, int limit, const char **err)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(lanes);
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -194,6 +200,7 @@ json_t *ledger_query_outbox(struct ledger *l, int limit, const char **err)
 	                     "WHERE o.lane = 0 ORDER BY o.id LIMIT ?1");
 	if (!st) {
 		json_decref(lanes);
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -211,6 +218,7 @@ json_t *ledger_query_outbox(struct ledger *l, int limit, const char **err)
 	if (rc != SQLITE_DONE) {
 		json_decref(lanes);
 		json_decref(items);
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -231,6 +239,7 @@ json_t *ledger_query_deadletter(struct ledger *l, int limit, const char **err)
 	int rc;
 
 	if (!st) {
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}
@@ -247,6 +256,7 @@ json_t *ledger_query_deadletter(struct ledger *l, int limit, const char **err)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(items);
+		ledger_note_error(l);
 		*err = ledger_query_db_error;
 		return NULL;
 	}

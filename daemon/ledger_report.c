@@ -607,6 +607,8 @@ json_t *ledger_report(struct ledger *l, const struct ledger_report_period *p,
 	    "verification", verified, "devices", ledger_report_devices(&a, o->devices), "tests", "items",
 	    (json_int_t)a.tests);
 	free(a.devs);
+	/* Complete unless retention pruned history of the period (docs/operations.md). */
+	json_object_set_new(out, "complete", json_boolean(ledger_pruned_until(l) <= p->start_ms));
 	if (a.list) {
 		json_object_set_new(out, "list", a.list);
 		json_object_set_new(out, "list_truncated", json_boolean(a.truncated));

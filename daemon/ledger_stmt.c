@@ -87,6 +87,26 @@ const char *ledger_errmsg(const struct ledger *l)
 	return l && l->db ? sqlite3_errmsg(l->db) : "no database";
 }
 
+void ledger_note_error(struct ledger *l)
+{
+	int code = sqlite3_errcode(l->db) & 0xff;
+
+	if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
+		l->corrupt = true;
+	if (l->corrupt || code == SQLITE_IOERR)
+		l->damaged = true;
+}
+
+bool ledger_corrupt_seen(const struct ledger *l)
+{
+	return l->corrupt;
+}
+
+bool ledger_damaged(const struct ledger *l)
+{
+	return l->damaged;
+}
+
 int ledger_fail(struct ledger *l, const char *what)
 {
 	int code = sqlite3_extended_errcode(l->db);
@@ -109,6 +129,7 @@ int ledger_fail(struct ledger *l, const char *what)
 	case SQLITE_CORRUPT:
 	case SQLITE_NOTADB:
 		l->damaged = true; /* the next start checks the whole file */
+		l->corrupt = true;
 		return -EBADMSG;
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
@@ -157,8 +178,12 @@ int64_t ledger_scalar(struct ledger *l, const char *sql, int64_t dflt)
 
 	if (!st)
 		return dflt;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
 		v = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ledger_note_error(l);
 	sqlite3_finalize(st);
 	return v;
 }
@@ -187,8 +212,12 @@ int64_t ledger_scalar_kept(struct ledger *l, enum ledger_sql id, int64_t dflt)
 
 	if (!st)
 		return dflt;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
 		v = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ledger_note_error(l);
 	ledger_done(st);
 	return v;
 }

@@ -37,11 +37,9 @@ static void mqtt_in_push(struct mqtt_in *m, const struct reading *rd)
 {
 	/* The broker's PUBACK waits until the ledger has this (mqtt_in_committed). */
 	mqtt_client_hold(m->client, true);
-	if (ingest_push(m->ingest, rd) != 0 && (m->stats.dropped++ & 1023) == 0)
-		log_err(
-		    _("ingest queue full: %llu MQTT reading(s) dropped; the ledger is not keeping "
-		    "up (disk full or failing?)"),
-		    (unsigned long long)m->stats.dropped + 1);
+	/* One refused is counted and logged by the ingest (ingest_push). */
+	if (ingest_push(m->ingest, rd) != 0)
+		m->stats.dropped++;
 	/* The ledger falls behind: leave the rest at the broker until it catches up. */
 	if (m->client && !m->stats.paused && ingest_queued(m->ingest) > INGEST_MAX / 4 * 3) {
 		m->stats.paused = true;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "hazard.h"
 #include "i18n.h"
 #include "log.h"
@@ -425,6 +426,40 @@ int rules_value(struct rules *r, const char *device, const char *point, double v
 	return rules_tx_end(r, own, rc, mono_ms, wall_ms);
 }
 
+int64_t rules_value_class(struct rules *r, const char *device, const char *point, double value)
+{
+	struct dstate *d = rules_dev(r, device);
+	const struct point *pt = d && d->dc->prof ? profile_point(d->dc->prof, point) : NULL;
+	const struct profile *p;
+	int64_t cls = 1;
+	double t;
+
+	if (!pt)
+		return 0;
+	if (!isfinite(value))
+		return -1;
+	p = d->dc->prof;
+	const struct setpoints *s = &d->dc->rules[pt - p->points];
+	if (s->kind >= 0)
+		cls |= (int64_t)rules_level_of(s, value, &t) << 1 |
+		       (int64_t)rules_below_clear(s, value) << 3;
+	for (size_t i = 0; i < p->nbits; i++)
+		if (strcmp(p->bits[i].point, pt->name) == 0)
+			return cls | (int64_t)(uint32_t)(int64_t)value << 4;
+	return cls;
+}
+
+void rules_value_holds(struct rules *r, const char *device, const char *point, int64_t *hold_ms,
+                       int64_t *clear_hold_ms)
+{
+	struct dstate *d = rules_dev(r, device);
+	const struct point *pt = d && d->dc->prof ? profile_point(d->dc->prof, point) : NULL;
+	const struct setpoints *s = pt ? &d->dc->rules[pt - d->dc->prof->points] : NULL;
+
+	*hold_ms = s && s->kind >= 0 ? s->hold_ms : 0;
+	*clear_hold_ms = s && s->kind >= 0 ? s->clear_hold_ms : 0;
+}
+
 int rules_state(struct rules *r, const char *device, const char *channel, enum kind kind,
                 enum level level, bool test, int64_t mono_ms, int64_t wall_ms)
 {
@@ -613,10 +648,71 @@ int rules_resync(struct rules *r, int64_t mono_ms, int64_t wall_ms)
 	return ledger_hazard_foreach_open(r->ledger, true, rules_resync_one, &x);
 }
 
-int rules_ledger_corrupt(struct rules *r, const char *moved_to, const char *reason, int64_t wall_ms)
+/* The end of a gateway item's own transaction (no live state to rebuild: its items are never
+ * active). */
+static int rules_gateway_tx_end(struct rules *r, bool own, int rc)
 {
-	json_t *info = json_pack("{s:s, s:s, s:s}", "location", "gateway ledger", "moved_to",
-	                         moved_to, "reason", reason);
+	if (!own)
+		return rc;
+	if (rc < 0) {
+		ledger_rollback(r->ledger);
+		return rc;
+	}
+	return ledger_commit(r->ledger);
+}
+
+/* The info of one of the gateway's own items: the site, and null for what only a device
+ * has (a strict platform wants every field of the contract present). */
+static json_t *rules_gateway_info(const struct rules *r, const char *location)
+{
+	const struct site_conf *s = &r->conf->site;
+
+	return json_pack("{s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:n, s:n, s:n, s:n}", "site", "county",
+	                 s->county, "town", s->town, "village", s->village, "unit", s->unit,
+	                 "address", s->address, "location", location, "device", "responsible",
+	                 "acceptor", "active_since");
+}
+
+int rules_restarted(struct rules *r, int64_t last_alive_ms, int64_t wall_ms)
+{
+	json_t *info = rules_gateway_info(r, "gateway");
+	char last[32];
+	bool own;
+	int rc;
+
+	if (!info)
+		return -ENOMEM;
+	clock_format_iso(last_alive_ms, last, sizeof(last));
+	/* The outage is the wall clock's difference: unknown when the clock went back (a
+	 * gateway without a battery-backed clock that came up without network). */
+	json_object_set_new(info, "clean_stop", json_false());
+	json_object_set_new(info, "last_alive",
+	                    last_alive_ms > 0 ? json_string(last) : json_null());
+	json_object_set_new(info, "outage_s",
+	                    last_alive_ms > 0 && wall_ms >= last_alive_ms
+	                        ? json_integer((wall_ms - last_alive_ms) / 1000)
+	                        : json_null());
+	if ((rc = rules_tx_begin(r, &own)) < 0) {
+		json_decref(info);
+		return rc;
+	}
+	rc = hazard_restarted(r->ledger, &r->conf->policy, last_alive_ms, wall_ms, info, NULL);
+	json_decref(info);
+	return rules_gateway_tx_end(r, own, rc);
+}
+
+int rules_ledger_corrupt(struct rules *r, const struct ledger_open_info *oi, int64_t wall_ms)
+{
+	json_t *info = rules_gateway_info(r, "gateway ledger");
+	const struct ledger_salvage_counts *sc = &oi->salvaged;
+
+	json_object_set_new(info, "moved_to", json_string(oi->moved_to));
+	json_object_set_new(info, "reason", json_string(oi->reason));
+	/* What came over into the new ledger, and what could not be read. */
+	json_object_set_new(info, "salvaged",
+	                    json_pack("{s:I, s:I, s:I}", "unsent_events", (json_int_t)sc->events,
+	                              "open_items", (json_int_t)sc->items, "unreadable_events",
+	                              (json_int_t)sc->unreadable));
 	struct hazard_obs o = {
 	    .device = "gateway",
 	    .point = "ledger",
@@ -637,11 +733,5 @@ int rules_ledger_corrupt(struct rules *r, const char *moved_to, const char *reas
 	}
 	rc = hazard_observe(r->ledger, &r->conf->policy, &o, NULL, &out);
 	json_decref(info);
-	if (!own)
-		return rc;
-	if (rc < 0) {
-		ledger_rollback(r->ledger);
-		return rc;
-	}
-	return ledger_commit(r->ledger);
+	return rules_gateway_tx_end(r, own, rc);
 }

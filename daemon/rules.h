@@ -48,9 +48,24 @@ int rules_heard(struct rules *r, const char *device, int64_t mono_ms, int64_t wa
 /* Escalations, heartbeat timeouts and overdue items. Hold times are judged at each reading,
  * so the poll interval is their resolution. */
 int rules_tick(struct rules *r, int64_t mono_ms, int64_t wall_ms);
-/* Raises the gateway's own ledger_corrupt item after a damaged ledger was moved aside. */
-int rules_ledger_corrupt(struct rules *r, const char *moved_to, const char *reason,
-                         int64_t wall_ms);
+struct ledger_open_info;
+/* Raises the gateway's own ledger_corrupt item after a damaged ledger was moved aside: where
+ * it went, why, and what was salvaged from it (ledger_open's `info`). */
+int rules_ledger_corrupt(struct rules *r, const struct ledger_open_info *info, int64_t wall_ms);
+
+/* Records the gateway's restart after an unclean stop (hazard_restarted) in its own
+ * transaction: last alive at `last_alive_ms` (0 unknown), restarted at `wall_ms`. */
+int rules_restarted(struct rules *r, int64_t last_alive_ms, int64_t wall_ms);
+
+/* What a value of a device point says, as a number to compare: the level its setpoints give,
+ * whether it is past the clear level, and for a status point its whole raw value (every bit).
+ * Two readings of a point with the same class change nothing the rules decide, but time.
+ * An unknown device or point has class 0. For the ingest queue's merging of repeats. */
+int64_t rules_value_class(struct rules *r, const char *device, const char *point, double value);
+/* The hold times of a device point (0 if it has none, or is unknown): the merging keeps the
+ * reading at which the rules would have acted. */
+void rules_value_holds(struct rules *r, const char *device, const char *point, int64_t *hold_ms,
+                       int64_t *clear_hold_ms);
 
 const struct rules_stats *rules_stats(const struct rules *r);
 /* The level now raised at a device point (LEVEL_NONE if none or unknown). */

@@ -17,6 +17,7 @@
 #include "ledger.h"
 #include "mqtt_in.h"
 #include "ledger_query.h"
+#include "retention.h"
 #include "rules.h"
 #include "forward.h"
 #include "forward_gbt26875.h"
@@ -205,6 +206,21 @@ static json_t *status_destination(struct daemon *d, const struct daemon_dest *dd
 	return o;
 }
 
+/* The last restart after an unclean stop (the newest gateway_outage item), or null. */
+static json_t *status_last_unclean_stop(struct daemon *d)
+{
+	struct hazard h;
+	json_t *o;
+
+	if (ledger_hazard_last_closed(d->ledger, "gateway", "alive", KIND_GATEWAY_OUTAGE, &h) != 1)
+		return json_null();
+	o = json_pack("{s:s, s:o, s:o, s:O?}", "hazard_id", h.id, "last_alive",
+	              jsonfmt_time(h.first_seen), "restarted_at", jsonfmt_time(h.closed_at),
+	              "outage_s", json_object_get(h.info, "outage_s"));
+	item_finish(&h);
+	return o ? o : json_null();
+}
+
 json_t *status_build(struct daemon *d, bool full)
 {
 	int64_t by_grade[GRADE_COUNT];
@@ -269,7 +285,14 @@ json_t *status_build(struct daemon *d, bool full)
 	                       ih && ih->error ? json_string(ih->error) : json_null(), "since",
 	                       jsonfmt_time(ih ? ih->since_wall_ms : 0), "failed_commits",
 	                       (json_int_t)(ih ? ih->failed_commits : 0));
+	/* What the full queue merged and dropped while the ledger failed (ingest.h). */
+	json_object_set_new(lg, "readings_merged", json_integer((json_int_t)(ih ? ih->merged : 0)));
+	json_object_set_new(lg, "readings_dropped",
+	                    json_integer((json_int_t)(ih ? ih->dropped : 0)));
+	json_object_set_new(lg, "changes_lost",
+	                    json_integer((json_int_t)(ih ? ih->changes_lost : 0)));
 	json_object_set_new(o, "ledger", lg);
+	json_object_set_new(o, "last_unclean_stop", status_last_unclean_stop(d));
 	if (!full)
 		return o;
 
@@ -310,6 +333,7 @@ json_t *status_build(struct daemon *d, bool full)
 	}
 	json_object_set_new(lg, "path", json_string(ledger_path(d->ledger)));
 	json_object_set_new(lg, "events", json_integer((json_int_t)ledger_event_count(d->ledger)));
+	json_object_set_new(lg, "retention", retention_status(d->retention, d->ledger));
 	json_object_set_new(lg, "dead_letters",
 	                    json_integer((json_int_t)ledger_deadletter_count(d->ledger)));
 	json_object_set_new(o, "ingest_queued", json_integer((json_int_t)ingest_queued(d->ingest)));

@@ -3,12 +3,14 @@
  * a retry timer with backoff. */
 #include "mqtt_client.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <mosquitto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -36,6 +38,11 @@ struct mqtt_client {
 	bool started; /* mosquitto_connect_async was called once */
 	bool paused;
 	bool held; /* nothing goes to the broker: the owner has not committed what it took */
+	/* What was written through libmosquitto ended on a packet's boundary: nothing of a
+	 * packet is half sent, so a PINGREQ of our own can go between two of its packets. */
+	bool boundary;
+	int ping_left;      /* bytes of our own PINGREQ not written yet (0: none) */
+	uint64_t ping_last; /* loop ms of our last own PINGREQ */
 	bool session_present;
 	int fd;          /* the socket polled now, -1 if none */
 	uv_poll_t *poll; /* heap: its close completes after the fd may be gone */
@@ -217,6 +224,83 @@ static void mqtt_client_lost(struct mqtt_client *c, int rc, int err)
 		mqtt_client_schedule(c);
 }
 
+/* The keepalive while held. libmosquitto queues its PINGREQ behind the held PUBACKs, so the
+ * broker would hear nothing for 1.5 keepalives, drop the connection and send the messages
+ * not acknowledged again (recorded twice once the ledger has the first copies). A PINGREQ of
+ * our own, written straight to the socket between two of libmosquitto's packets, keeps the
+ * connection alive without acknowledging anything; its PINGRESP clears libmosquitto's own
+ * wait for one (any PINGRESP does). Over TLS it goes through libmosquitto's OpenSSL session
+ * (mosquitto_ssl_get), with SSL_write looked up in the process, which has OpenSSL loaded
+ * by libmosquitto: no build dependency of its own. */
+static const unsigned char mc_pingreq[2] = {0xc0, 0x00};
+
+typedef int (*mc_ssl_write_fn)(void *ssl, const void *buf, int num);
+
+static mc_ssl_write_fn mqtt_client_ssl_write(void)
+{
+	static mc_ssl_write_fn fn;
+	static bool looked;
+
+	if (!looked) {
+		*(void **)&fn = dlsym(RTLD_DEFAULT, "SSL_write");
+		looked = true;
+	}
+	return fn;
+}
+
+/* Writes what is left of our own PINGREQ: 0 when none is left, 1 while some is (the socket
+ * is full: tried again on the next turn), -1 when it cannot be written at all. */
+static int mqtt_client_ping_flush(struct mqtt_client *c)
+{
+	const unsigned char *p = mc_pingreq + sizeof(mc_pingreq) - c->ping_left;
+	int fd = mosquitto_socket(c->mosq);
+	ssize_t n;
+
+	if (c->ping_left == 0)
+		return 0;
+	if (fd < 0)
+		return -1;
+	if (c->tls) {
+		mc_ssl_write_fn w = mqtt_client_ssl_write();
+		void *ssl = mosquitto_ssl_get(c->mosq);
+
+		if (!w || !ssl)
+			return -1;
+		/* Not written: OpenSSL wants the same bytes again (WANT_READ or WANT_WRITE). */
+		n = w(ssl, p, c->ping_left);
+		if (n <= 0)
+			return 1;
+	} else {
+		n = send(fd, p, (size_t)c->ping_left, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 1 : -1;
+	}
+	c->ping_left -= (int)n;
+	return c->ping_left > 0;
+}
+
+static void mqtt_client_keepalive_held(struct mqtt_client *c)
+{
+	uint64_t now = uv_now(c->loop);
+
+	if (!c->held || c->state != MC_CONNECTED)
+		return;
+	if (c->ping_left == 0) {
+		/* Twice a keepalive: the broker's limit is 1.5 of them. */
+		if (!c->boundary || now - c->ping_last < (uint64_t)c->keepalive_s * 500)
+			return;
+		c->ping_left = (int)sizeof(mc_pingreq);
+		c->ping_last = now;
+		c->stats.held_pings++;
+	}
+	if (mqtt_client_ping_flush(c) < 0) {
+		/* The stream is no longer ours to write to: as before, the broker drops the
+		 * connection and sends again what was not acknowledged. */
+		c->ping_left = 0;
+		c->boundary = false;
+	}
+}
+
 static void mqtt_client_on_poll(uv_poll_t *h, int status, int events)
 {
 	struct mqtt_client *c = h->data;
@@ -224,7 +308,12 @@ static void mqtt_client_on_poll(uv_poll_t *h, int status, int events)
 
 	if (status < 0)
 		events |= UV_READABLE; /* let libmosquitto find the error */
-	if ((events & UV_WRITABLE) && !c->held) {
+	/* Our own PINGREQ goes whole before anything of libmosquitto's (one that cannot be
+	 * written is given up: the connection fails as it would have without it). */
+	int pinging = (events & UV_WRITABLE) && !c->held ? mqtt_client_ping_flush(c) : 0;
+	if (pinging < 0)
+		c->ping_left = 0;
+	if ((events & UV_WRITABLE) && !c->held && pinging <= 0) {
 		errno = 0;
 		rc = mosquitto_loop_write(c->mosq, 64);
 		err = errno;
@@ -232,6 +321,7 @@ static void mqtt_client_on_poll(uv_poll_t *h, int status, int events)
 			mqtt_client_sync(c, rc, err);
 			return;
 		}
+		c->boundary = !mosquitto_want_write(c->mosq);
 	}
 	if ((events & UV_READABLE) && !c->paused) {
 		for (int i = 0; i < MC_READ_BATCH; i++) {
@@ -295,6 +385,8 @@ static void mqtt_client_attempt(struct mqtt_client *c)
 	c->stats.attempts++;
 	c->refused_rc = 0;
 	c->session_present = false;
+	c->boundary = true; /* a new socket: nothing of any packet on it yet */
+	c->ping_left = 0;
 	errno = 0;
 	if (!c->started)
 		rc = mosquitto_connect_async(c->mosq, c->host, c->port, c->keepalive_s);
@@ -334,6 +426,7 @@ static void mqtt_client_on_misc(uv_timer_t *t)
 		mqtt_client_lost(c, MOSQ_ERR_SUCCESS, 0);
 		return;
 	}
+	mqtt_client_keepalive_held(c);
 	errno = 0;
 	rc = mosquitto_loop_misc(c->mosq);
 	err = errno;
@@ -590,6 +683,8 @@ void mqtt_client_hold(struct mqtt_client *c, bool held)
 	if (!c || c->held == held)
 		return;
 	c->held = held;
+	if (held)
+		c->ping_last = uv_now(c->loop);
 	mqtt_client_poll_write(c);
 }
 

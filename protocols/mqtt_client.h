@@ -62,6 +62,7 @@ struct mqtt_client_stats {
 	uint64_t lost;         /* connections lost after being accepted */
 	uint64_t messages;     /* PUBLISH received */
 	uint64_t oversize;     /* of those, dropped for being over max_message */
+	uint64_t held_pings;   /* PINGREQs of our own sent while held (the keepalive) */
 	int64_t next_retry_ms; /* delay before the next attempt, when disconnected */
 	char last_error[200];
 };
@@ -73,9 +74,11 @@ struct mqtt_client *mqtt_client_new(uv_loop_t *loop, const struct mqtt_client_co
 /* Disconnects (the broker keeps the session) and frees; safe on NULL. */
 void mqtt_client_free(struct mqtt_client *c);
 const struct mqtt_client_stats *mqtt_client_stats(const struct mqtt_client *c);
-/* While `held`, nothing is sent to the broker, the PUBACKs of messages received included: the
- * owner holds from the moment it takes a message it must keep until its ledger has committed
- * it, so that the broker lets a QoS 1 message go only when firegw's copy is durable. A client
+/* While `held`, nothing libmosquitto queues is sent to the broker, the PUBACKs of messages
+ * received included: the owner holds from the moment it takes a message it must keep until
+ * its ledger has committed it, so that the broker lets a QoS 1 message go only when firegw's
+ * copy is durable. The connection is kept alive meanwhile by PINGREQs of the client's own,
+ * however long the hold lasts. A client
  * freed while held closes its socket without a DISCONNECT, and the broker sends what was not
  * acknowledged again. */
 void mqtt_client_hold(struct mqtt_client *c, bool held);

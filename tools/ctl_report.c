@@ -228,6 +228,11 @@ static void ctl_report_header(struct ctl_report_out *o, json_t *r)
 	} else
 		fprintf(o->f, "%s\n", title);
 	ctl_report_row(o, _("Period (local time)"), period, false);
+	if (json_is_false(json_object_get(r, "complete")))
+		ctl_report_row(o, _("Note"),
+		               _("incomplete: the ledger's retention pruned history of this period "
+		                 "(the county platform has all of it)"),
+		               false);
 	json_t *s = json_object_get(r, "site");
 	ctl_report_row(o, _("County"), ctl_report_str(s, "county"), true);
 	ctl_report_row(o, _("Town"), ctl_report_str(s, "town"), true);

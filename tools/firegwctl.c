@@ -483,6 +483,53 @@ static void print_devices(json_t *devs)
 	}
 }
 
+/* The ledger's size, its cap, the oldest item kept and what the next prune removes. */
+static void print_retention(json_t *rt)
+{
+	char used[32], cap[32], file[32], t[32];
+	json_t *old = json_object_get(rt, "oldest_item"), *next = json_object_get(rt, "next_prune");
+
+	if (!json_is_object(rt))
+		return;
+	bytes(num(rt, "used_bytes"), used, sizeof(used));
+	bytes(num(rt, "file_bytes"), file, sizeof(file));
+	if (num(rt, "max_bytes"))
+		bytes(num(rt, "max_bytes"), cap, sizeof(cap));
+	else
+		snprintf(cap, sizeof(cap), "%s", _("no cap"));
+	printf(_("retention     %s in use (file %s), cap %s; history kept %lld months; oldest "
+	         "item %s (%s)\n"),
+	       used, file, cap, num(rt, "keep_months"), json_is_object(old) ? str(old, "id") : "-",
+	       when(old, "first_seen", t, sizeof(t)));
+	if (!strcmp(raw(next, "reason"), "size"))
+		printf(
+		    _("              next prune (size cap): the oldest delivered history, %s over; "
+		      "%lld item(s) past their months now\n"),
+		    (bytes(num(next, "bytes_over_cap"), file, sizeof(file)), file),
+		    num(next, "items"));
+	else
+		printf(
+		    _("              next prune: %lld item(s), %lld event(s) closed before %s\n"),
+		    num(next, "items"), num(next, "events"),
+		    when(next, "closed_before", t, sizeof(t)));
+}
+
+/* The last restart after an unclean stop (a power cut, a crash, a kill), if any. */
+static void print_unclean_stop(json_t *u)
+{
+	char a[32], b[32], out[32];
+
+	if (!json_is_object(u))
+		return;
+	if (json_is_integer(json_object_get(u, "outage_s")))
+		duration(num(u, "outage_s"), out, sizeof(out));
+	else
+		snprintf(out, sizeof(out), "%s", _("unknown"));
+	printf(_("unclean stop  last alive %s, restarted %s: down %s (%s)\n"),
+	       when(u, "last_alive", a, sizeof(a)), when(u, "restarted_at", b, sizeof(b)), out,
+	       str(u, "hazard_id"));
+}
+
 static void print_status(json_t *r)
 {
 	char up[32], age[32], disk[32], t[40];
@@ -564,6 +611,14 @@ static void print_status(json_t *r)
 		       num(lg, "failed_commits"));
 	else
 		printf("\n");
+	if (num(lg, "readings_merged") || num(lg, "readings_dropped") || num(lg, "changes_lost"))
+		printf(
+		    _("              queue full meanwhile: %lld repeated reading(s) merged, %lld "
+		      "dropped, %lld change(s) of state lost\n"),
+		    num(lg, "readings_merged"), num(lg, "readings_dropped"),
+		    num(lg, "changes_lost"));
+	print_retention(json_object_get(lg, "retention"));
+	print_unclean_stop(json_object_get(r, "last_unclean_stop"));
 	printf("\n");
 	print_devices(json_object_get(r, "devices"));
 }

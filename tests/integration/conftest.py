@@ -609,3 +609,18 @@ def peak_rss_kb(d):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     raise AssertionError("no VmHWM in /proc/PID/status")
+
+
+def small_tmpfs(path, size="8m"):
+    """Mounts a tmpfs of `size` on path (made if missing) and yields it, always unmounting it
+    after; skips the test, saying why, without the right to mount (root, as in CI's
+    container). For a generator fixture: `yield from small_tmpfs(dir)`."""
+    path.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs",
+                        str(path)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs for the data directory: {r.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)

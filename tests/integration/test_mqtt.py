@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (BUILD_ROOT, PROFILES, TIMEOUT, _run_to_end, ledger_query, person_env,
-                      run_firegw, run_tool)
+                      run_firegw, run_tool, small_tmpfs)
 from mqtt_peers import Broker, TestCA
 
 NOW = int(time.time())
@@ -32,13 +32,14 @@ class Site:
         self.conf = root / "firegw.conf"
         self.ledger = self.data / "ledger.db"
 
-    def write(self, broker, *devices, mqtt_extra="", log_level="info"):
+    def write(self, broker, *devices, mqtt_extra="", log_level="info", keepalive="10s"):
         self.conf.write_text(
             'gateway {\n  id = "MQ-0001"\n'
             f'  data_dir = "{self.data}"\n  profile_dir = "{PROFILES}"\n'
             f'  log_level = "{log_level}"\n}}\n'
             f'mqtt {{\n  host = "127.0.0.1"\n  port = {broker.port}\n'
-            f'  keepalive = "10s"\n{mqtt_extra}}}\n' + "".join(devices), encoding="utf-8")
+            f'  keepalive = "{keepalive}"\n{mqtt_extra}}}\n' + "".join(devices),
+            encoding="utf-8")
         return self.conf
 
 
@@ -547,3 +548,54 @@ def test_bad_payload_before_its_key_counted_on_its_device(gw, brokers, daemon_fa
     assert "无上报; 最近报文错误 (不是有效的 UTF-8)" in line, line
     d.wait_log(r"<4>mqtt device 'sj-1' \(key SJ1\): message ignored: not JSON")
     assert hazards(gw) == []
+
+
+# ---- the ledger failing ----
+
+
+@pytest.fixture
+def small_data(gw):
+    """gw.data on a tmpfs of 8 MiB (conftest.small_tmpfs)."""
+    yield from small_tmpfs(gw.data)
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["tcp", "tls"])
+def test_ledger_failing_keeps_the_broker_connection(gw, brokers, daemon_factory, small_data,
+                                                    tmp_path, tls):
+    """The disk fills while a smoke alarm is silenced: firegw took the QoS 1 message and cannot
+    commit it, so it does not acknowledge it (PUBACK held), but it keeps the connection alive
+    (PINGREQ still goes) through three keepalive periods: the broker never drops it and never
+    sends the message again, and once the disk has room the silence is recorded once. Over
+    plain TCP and over TLS."""
+    from test_reliability import fill
+    ca = TestCA(tmp_path / "ca") if tls else None
+    b = brokers(tls=ca)
+    gw.write(b, device("sa-1", "K1"), keepalive="5s",
+             mqtt_extra=f'  tls = true\n  ca_file = "{ca.ca_cert}"\n'
+                        f'  cert_file = "{ca.client_cert}"\n  key_file = "{ca.client_key}"\n'
+             if tls else "")
+    d = start(daemon_factory, gw)
+
+    def code(broker, key, c):
+        broker.publish(f"smoke/{key}/event", json.dumps({"code": c, "ts": NOW}), tls=ca)
+
+    code(b, "K1", 1)
+    h = wait_hazard(gw, d, device="sa-1", kind="fire_alarm")
+    mark = d.mark()
+    filler = small_data / "filler"
+    fill(filler)
+    code(b, "K1", 2)
+    d.wait_log(r"disk full|database or disk is full", since=mark)
+    time.sleep(3 * 5 + 3)  # a broker drops a client silent for 1.5 keepalives
+    assert events(gw, h["id"]) == ["raised"]
+    log = d.log_since(mark)
+    assert count(log, r"mqtt: connection lost|mqtt: connected") == 0, "\n".join(log)
+    assert count(b.log_lines(), r"firegw-MQ-0001 has exceeded timeout") == 0, b.describe()
+    assert count(b.log_lines(), r"New client connected .* as firegw-MQ-0001") == 1, \
+        b.describe()
+    filler.unlink()
+    d.wait_log(r"ledger commit: recovered", since=mark, timeout=3 * TIMEOUT)
+    wait_until("the silence recorded", lambda: "silenced" in events(gw, h["id"]), d)
+    time.sleep(2)  # a copy sent again would be recorded by now
+    assert events(gw, h["id"]) == ["raised", "silenced"]
+    assert d.stop() == 0

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD_ROOT, SOURCE_ROOT, ledger_query
+from conftest import BUILD_ROOT, SOURCE_ROOT, ledger_query, small_tmpfs
 from mqtt_peers import Broker
 from test_uplink import (LONG, Gw, assert_exactly_once, pki, platform,  # noqa: F401
                          wait_delivered, wait_until)
@@ -286,15 +286,7 @@ def test_eio_on_fdatasync(gw, loaded_site, daemon_factory, monkeypatch, tmp_path
 def small_disk(gw):
     """gw.data on a tmpfs of 8 MiB that the test mounts and always unmounts (needs the right
     to mount: root, as in CI's container; otherwise the test is skipped and says why)."""
-    gw.data.mkdir(parents=True, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs",
-                        str(gw.data)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs for the data directory: {r.stderr.strip()}")
-    try:
-        yield gw.data
-    finally:
-        subprocess.run(["umount", "-l", str(gw.data)], capture_output=True)
+    yield from small_tmpfs(gw.data)
 
 
 def fill(path):

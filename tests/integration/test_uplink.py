@@ -626,7 +626,8 @@ def test_kill_9_mid_upload_then_restart_exactly_once(gw, platform, daemon_factor
     assert set(in_flight) <= set(before)
 
     d2 = start_gw(daemon_factory, gw, name="firegw#2")
-    wait_until("twelve device_offline items", lambda: len(gw.hazard_ids()) == 12, daemon=d2)
+    wait_until("twelve device_offline items",
+               lambda: len(gw.hazard_ids("device_offline")) == 12, daemon=d2)
     wait_delivered(gw, rx, d2)
     d2.stop()
     stored = assert_exactly_once(gw, rx)

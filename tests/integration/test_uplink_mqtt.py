@@ -487,7 +487,9 @@ def test_kill_during_upload_then_restart(gw, broker, platform, daemon_factory):
     d.send(signal.SIGKILL)
     d.wait_exit(timeout=LONG)
     d2 = start_gw(daemon_factory, gw)
-    wait_until("twelve device_offline items", lambda: len(gw.hazard_ids()) == 12, daemon=d2)
+    wait_until("twelve device_offline items",
+               lambda: len(gw.q("SELECT id FROM hazards WHERE kind = 'device_offline'")) == 12,
+               daemon=d2)
     wait_delivered(gw, pf, d2)
     repeats = assert_delivered_in_order(gw, pf)
     print(f"repeated deliveries: {repeats}")

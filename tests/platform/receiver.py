@@ -78,7 +78,7 @@ EVENT_TYPES = frozenset((
     "raised", "escalated", "recurred", "cleared", "silenced", "overdue", "reopened",
     "acknowledged", "assigned", "accepted", "closed", "resync", "escalation_suggested",
     "regraded", "worsened", "verified", "acceptance_passed", "acceptance_failed", "supervised",
-    "deferred", "order_overdue", "acceptance_overdue",
+    "deferred", "order_overdue", "acceptance_overdue", "gateway_restarted",
 ))
 COMMAND_TYPES = frozenset((
     "hazard.acknowledge", "hazard.assign", "hazard.accept", "hazard.close", "hazard.reopen",

@@ -35,6 +35,7 @@
 #include "ledger.h"
 #include "policy.h"
 #include "profile.h"
+#include "retention.h"
 #include "testutil.h"
 #include "workday.h"
 
@@ -1647,6 +1648,41 @@ static void test_platform_gbt26875(void **state)
 	free(dir);
 }
 
+/* The retention section: its defaults, its values, each mistake named; and where the age
+ * rule's horizon falls (the first day of the month, keep_months back, in UTC). */
+static void test_retention(void **state)
+{
+	(void)state;
+	char *dir = testutil_mkdtemp();
+	struct conf_errors errs;
+	struct conf *c = testutil_conf(dir, "");
+	char *text;
+
+	assert_int_equal(c->retention.keep_months, 24);
+	assert_true(c->retention.max_bytes == 1024LL << 20);
+	conf_free(c);
+	c = testutil_conf(dir, "retention {\n  keep_months = 36\n  max_size_mb = 0\n}\n");
+	assert_int_equal(c->retention.keep_months, 36);
+	assert_true(c->retention.max_bytes == 0);
+	conf_free(c);
+	assert_true(asprintf(&text,
+	                     "gateway {\n  id = \"GW-T\"\n  data_dir = \"%s\"\n}\n"
+	                     "retention {\n  keep_months = 0\n  max_size_mb = 8\n}\n",
+	                     dir) > 0);
+	testutil_conf_errors(dir, text, &errs);
+	assert_true(has_error(&errs, ":6: retention: keep_months must be 1 to 600"));
+	assert_true(has_error(&errs, ":7: retention: max_size_mb must be 0 (no cap) or 16"));
+	conf_errors_finish(&errs);
+	free(text);
+	/* 2026-12-02 03:04 UTC, 24 months: 2024-12-01; 1 month: 2026-11-01; 12 from January:
+	 * the January a year before. */
+	assert_true(retention_horizon(24, 1796180640000LL) == 1733011200000LL);
+	assert_true(retention_horizon(1, 1796180640000LL) == 1793491200000LL);
+	assert_true(retention_horizon(12, 1767225600000LL + 5000) == 1735689600000LL);
+	testutil_rmdir(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1661,6 +1697,7 @@ int main(void)
 	    cmocka_unit_test(test_platform_destinations),
 	    cmocka_unit_test(test_county_rules),
 	    cmocka_unit_test(test_platform_gbt26875),
+	    cmocka_unit_test(test_retention),
 	    cmocka_unit_test(test_allowed_lookalikes),
 	    cmocka_unit_test(test_bug_truncated_ints),
 	    cmocka_unit_test(test_bug_unclosed_section),

@@ -251,7 +251,7 @@ static void test_corrupt_file_moved_aside_and_reported(void **state)
 	/* The gateway reports it as a hazard of its own. */
 	struct conf *c = testutil_conf(f->dir, "");
 	struct rules *r = rules_new(c, f->l);
-	assert_int_equal(rules_ledger_corrupt(r, info.moved_to, info.reason, T0), 0);
+	assert_int_equal(rules_ledger_corrupt(r, &info, T0), 0);
 	assert_int_equal(q_int(f->path, "SELECT count(*) FROM hazards WHERE kind='ledger_corrupt' "
 	                                "AND device='gateway' AND grade='significant'"),
 	                 1);
@@ -386,6 +386,192 @@ static void test_damage_inside_found_after_kill(void **state)
 	assert_true(info.full_check);
 	check_moved_aside(f, &info, NULL, 0);
 	assert_true(record(f->l, "box", NULL) > 300);
+}
+
+/* Overwrites every page of `index` in the file with junk (the WAL folded in first). */
+static void ruin_index(const char *path, const char *index)
+{
+	unsigned char junk[4096];
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	int pages = 0;
+	FILE *fp;
+
+	exec_sql(path, "PRAGMA wal_checkpoint(TRUNCATE)");
+	memset(junk, 0x5a, sizeof(junk));
+	fp = fopen(path, "r+b");
+	assert_non_null(fp);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "SELECT pageno FROM dbstat WHERE name=?1", -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, index, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		assert_int_equal(fseek(fp, (sqlite3_column_int64(st, 0) - 1) * 4096, SEEK_SET), 0);
+		assert_int_equal(fwrite(junk, 1, sizeof(junk), fp), sizeof(junk));
+		pages++;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	fclose(fp);
+	assert_true(pages > 0);
+}
+
+/* A ledger found damaged: the new one starts with every event the old one still had to send
+ * (same seq and event_id, for each destination still waiting) and every item not closed;
+ * what was delivered stays in the damaged file only. */
+static void test_salvage_unsent_into_new_ledger(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_dest dests[2] = {{.name = "county"}, {.name = "centre"}};
+	struct ledger_open_info info;
+	char open_id[HAZARD_ID_LEN], closed_id[HAZARD_ID_LEN], eid[40];
+	struct hazard h;
+	int64_t last;
+
+	assert_int_equal(ledger_set_dests(f->l, dests, 2), 0);
+	for (int i = 0; i < 200; i++)
+		record(f->l, "box", i == 0 ? closed_id : NULL);
+	/* Everything sent to both but the last 3 (the county) and the last 1 (the centre). */
+	last = ledger_last_seq(f->l);
+	assert_int_equal(ledger_begin(f->l), 0);
+	for (int64_t seq = 1; seq <= last; seq++) {
+		if (seq <= last - 3)
+			assert_int_equal(ledger_outbox_accept(f->l, "county", seq), 0);
+		if (seq <= last - 1)
+			assert_int_equal(ledger_outbox_accept(f->l, "centre", seq), 0);
+	}
+	assert_int_equal(ledger_commit(f->l), 0);
+	/* The first item closed, one of the unsent ones open. */
+	assert_int_equal(ledger_hazard_get(f->l, closed_id, &h), 1);
+	h.status = HSTATUS_CLOSED;
+	h.closed_at = T0 + 1;
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(ledger_hazard_update(f->l, &h), 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	item_finish(&h);
+	q_text(f->path, "SELECT id FROM hazards ORDER BY num DESC LIMIT 1", open_id,
+	       sizeof(open_id));
+	q_text(f->path, "SELECT event_id FROM events ORDER BY seq DESC LIMIT 1", eid, sizeof(eid));
+	ledger_close(f->l);
+	f->l = NULL;
+
+	/* Damaged where the rows are still readable (an index), and stopped uncleanly. */
+	exec_sql(f->path, "DELETE FROM meta WHERE key='clean_stop'");
+	ruin_index(f->path, "events_hazard");
+	testutil_log_reset();
+	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	assert_true(info.corrupt);
+	assert_int_equal(info.salvaged.events, 3);
+	assert_int_equal(info.salvaged.outbox, 4);
+	assert_int_equal(info.salvaged.unreadable, 0);
+	assert_int_equal(info.salvaged.items, 199); /* all but the closed one */
+	assert_true(testutil_log_has("salvaged from"));
+	assert_int_equal(ledger_set_dests(f->l, dests, 2), 0);
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "county"), 3);
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "centre"), 1);
+	/* The same event, the same number: the platform stores it once. */
+	char *sql = sqlite3_mprintf("SELECT seq FROM events WHERE event_id='%q'", eid);
+	assert_true(q_int(f->path, sql) == last);
+	sqlite3_free(sql);
+	assert_int_equal(ledger_hazard_get(f->l, open_id, &h), 1);
+	item_finish(&h);
+	assert_int_equal(ledger_hazard_get(f->l, closed_id, &h), 0);
+	/* New numbers go on above the old ones. */
+	assert_true(record(f->l, "box", NULL) > last);
+	struct outbox_item *items;
+	size_t n;
+	assert_int_equal(ledger_outbox_batch(f->l, "county", 10, 1 << 20, &items, &n), 0);
+	assert_int_equal(n, 4);
+	assert_true(items[0].seq == last - 2 && items[2].seq == last);
+	ledger_outbox_free(items, n);
+}
+
+/* Closes item `id` at `at` in its own transaction. */
+static void close_item(struct ledger *l, const char *id, int64_t at)
+{
+	struct hazard h;
+
+	assert_int_equal(ledger_hazard_get(l, id, &h), 1);
+	h.status = HSTATUS_CLOSED;
+	h.closed_at = at;
+	assert_int_equal(ledger_begin(l), 0);
+	assert_int_equal(ledger_hazard_update(l, &h), 0);
+	assert_int_equal(ledger_event_append(l, &h, "closed", at, NULL), 0);
+	assert_int_equal(ledger_commit(l), 0);
+	item_finish(&h);
+}
+
+/* Retention: an item's history goes only when it is closed before the horizon and nothing of
+ * it waits for any destination; never an open item, never an unsent event. Steps are small
+ * (at most max_rows events), an item's row goes with its last events, and the ledger
+ * remembers up to when history was pruned. */
+static void test_prune_only_closed_and_delivered(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_dest dests[2] = {{.name = "county"}, {.name = "centre"}};
+	char gone[HAZARD_ID_LEN], waiting[HAZARD_ID_LEN], open[HAZARD_ID_LEN],
+	    recent[HAZARD_ID_LEN];
+	struct ledger_prune_result res;
+	struct ledger_prune_plan plan;
+	struct hazard h;
+	int64_t last;
+
+	assert_int_equal(ledger_set_dests(f->l, dests, 2), 0);
+	record(f->l, "a", gone);
+	record(f->l, "b", waiting);
+	record(f->l, "c", open);
+	record(f->l, "d", recent);
+	/* 1,200 more events on the first item: more than one step's rows. */
+	assert_int_equal(ledger_hazard_get(f->l, gone, &h), 1);
+	assert_int_equal(ledger_begin(f->l), 0);
+	for (int i = 0; i < 1200; i++)
+		assert_int_equal(ledger_event_append(f->l, &h, "recurred", T0 + i, NULL), 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	item_finish(&h);
+	close_item(f->l, gone, T0 + 10000);
+	close_item(f->l, waiting, T0 + 10000);
+	close_item(f->l, recent, T0 + 900000);
+	/* Everything delivered but the centre's copy of one event of `waiting`. */
+	last = ledger_last_seq(f->l);
+	assert_int_equal(ledger_begin(f->l), 0);
+	for (int64_t seq = 1; seq <= last; seq++) {
+		assert_int_equal(ledger_outbox_accept(f->l, "county", seq), 0);
+		if (seq != 2)
+			assert_int_equal(ledger_outbox_accept(f->l, "centre", seq), 0);
+	}
+	assert_int_equal(ledger_commit(f->l), 0);
+
+	assert_int_equal(ledger_prune_plan(f->l, T0 + 500000, &plan), 0);
+	assert_int_equal(plan.items, 1); /* `gone` only: `waiting` waits, `recent` is recent */
+	assert_int_equal(plan.events, 1202);
+	assert_true(plan.used_bytes > 0 && plan.file_bytes >= plan.used_bytes);
+	assert_true(plan.pruned_until == 0);
+	assert_true(strstr(plan.oldest_id, "000001") != NULL);
+
+	/* By age: three steps of at most 500 events for `gone`, then nothing. */
+	assert_int_equal(ledger_prune_step(f->l, T0 + 500000, 500, &res), 1);
+	assert_true(res.events == 500 && res.items == 0);
+	assert_int_equal(ledger_prune_step(f->l, T0 + 500000, 500, &res), 1);
+	assert_int_equal(ledger_prune_step(f->l, T0 + 500000, 500, &res), 1);
+	assert_true(res.events == 202 && res.items == 1);
+	assert_int_equal(ledger_prune_step(f->l, T0 + 500000, 500, &res), 0);
+	assert_int_equal(ledger_hazard_get(f->l, gone, &h), 0);
+	assert_true(ledger_pruned_until(f->l) == T0 + 10001);
+	/* For size (any closed one): `recent` goes too; never `waiting` nor `open`. */
+	assert_int_equal(ledger_prune_step(f->l, INT64_MAX, 500, &res), 1);
+	assert_true(res.items == 1 && strcmp(res.id, recent) == 0);
+	assert_int_equal(ledger_prune_step(f->l, INT64_MAX, 500, &res), 0);
+	assert_int_equal(ledger_hazard_get(f->l, waiting, &h), 1);
+	item_finish(&h);
+	assert_int_equal(ledger_hazard_get(f->l, open, &h), 1);
+	item_finish(&h);
+	assert_int_equal(ledger_event_count(f->l), 2 + 1); /* waiting's 2, open's 1 */
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "centre"), 1);
+	/* Once the centre has it, `waiting` may go. */
+	assert_int_equal(ledger_outbox_accept(f->l, "centre", 2), 0);
+	assert_int_equal(ledger_prune_step(f->l, T0 + 500000, 500, &res), 1);
+	assert_true(res.items == 1 && strcmp(res.id, waiting) == 0);
 }
 
 static void test_newer_schema_refused(void **state)
@@ -591,6 +777,40 @@ static void test_destinations(void **state)
 	item_finish(&h);
 }
 
+/* The gateway's restart after an unclean stop: a closed gateway_outage item whose one
+ * gateway_restarted event is queued for every destination, whatever each filters. */
+static void test_restart_goes_to_every_destination(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_dest dests[2] = {{.name = "county"},
+	                               {.name = "centre",
+	                                .kinds = 1u << KIND_FIRE_ALARM,
+	                                .types = 1u << ledger_event_type_index("raised"),
+	                                .grades = 1u << GRADE_IMMEDIATE}};
+	struct policy p;
+	struct hazard h;
+	char type[32];
+
+	policy_defaults(&p);
+	assert_int_equal(ledger_set_dests(f->l, dests, 2), 0);
+	assert_int_equal(ledger_begin(f->l), 0);
+	assert_int_equal(hazard_restarted(f->l, &p, T0 - 90000, T0, NULL, &h), 0);
+	assert_int_equal(ledger_commit(f->l), 0);
+	assert_int_equal(h.status, HSTATUS_CLOSED);
+	assert_false(h.active);
+	assert_true(h.first_seen == T0 - 90000 && h.closed_at == T0);
+	item_finish(&h);
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "county"), 1);
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "centre"), 1);
+	q_text(f->path, "SELECT type FROM events", type, sizeof(type));
+	assert_string_equal(type, "gateway_restarted");
+	/* The status reads it back as the last closed item of gateway/alive. */
+	assert_int_equal(
+	    ledger_hazard_last_closed(f->l, "gateway", "alive", KIND_GATEWAY_OUTAGE, &h), 1);
+	assert_true(h.first_seen == T0 - 90000);
+	item_finish(&h);
+}
+
 static void test_deadletter_and_lanes(void **state)
 {
 	struct fixture *f = *state;
@@ -702,10 +922,14 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_truncated_file_moved_aside, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_full_check_after_kill_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damage_inside_found_after_kill, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_salvage_unsent_into_new_ledger, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prune_only_closed_and_delivered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lookups_skip_closed_items, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migrates_schema_2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_destinations, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_goes_to_every_destination, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_deadletter_and_lanes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_relaxed_transaction_then_durable_again, setup,
 	                                    teardown),

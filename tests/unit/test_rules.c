@@ -771,6 +771,79 @@ static void test_group_commit(void **state)
 	ingest_free(in);
 }
 
+static int ingest_value(struct ingest *in, const char *dev, const char *point, double v, int64_t at)
+{
+	struct reading rd = {
+	    .type = READING_VALUE, .value = v, .mono_ms = 1000 + at, .wall_ms = T0 + at};
+
+	snprintf(rd.device, sizeof(rd.device), "%s", dev);
+	snprintf(rd.point, sizeof(rd.point), "%s", point);
+	return ingest_push(in, &rd);
+}
+
+/* The ledger fails for hours and the queue fills: repeats merge (the first and the last of
+ * each unchanged run stay), nothing that changes a state is dropped, and once the ledger
+ * takes the batch the items are those of the whole story: a smoke alarm that came and went
+ * and a residual current that stayed in alarm for minutes in the middle of it. */
+static void test_full_queue_keeps_every_change(void **state)
+{
+	struct fixture *f = *state;
+	struct ingest *in = ingest_new(NULL, f->rules, f->ledger);
+	int64_t t = 0;
+	int refused = 0;
+
+	/* 3 readings a second for 8 hours (86,400 readings, more than the queue holds). Leak
+	 * normal, 350 mA (alarm) from 2 h to 2 h 10 min; the smoke module's fire bit set for
+	 * 2 s at 5 h. */
+	for (int i = 0; i < 8 * 3600; i++, t += S) {
+		double leak = t >= 2 * H && t < 2 * H + 10 * MINUTE ? 350 : 12 + i % 5;
+		double smoke = t >= 5 * H && t < 5 * H + 2 * S ? 1 : 0;
+
+		refused += ingest_value(in, "box", "leak", leak, t) != 0;
+		refused += ingest_value(in, "smoke", "status", smoke, t) != 0;
+		refused += ingest_value(in, "box", "t1", 25, t) != 0;
+	}
+	const struct ingest_health *h = ingest_health(in);
+	assert_int_equal(refused, 0);
+	assert_true(h->merged > 8 * 3600);
+	assert_true(h->dropped == 0 && h->changes_lost == 0);
+	assert_true(ingest_queued(in) <= INGEST_MAX);
+	assert_int_equal(ingest_flush(in), 0);
+	/* Both alarms, and the residual current's clear: the alarm lasted its hold time. */
+	assert_int_equal(count_items(f, "box", "leak"), 1);
+	assert_int_equal(count_items(f, "smoke", "smoke"), 1);
+	assert_string_equal(event_types(f, "GW-T-000001"), "raised,cleared");
+	assert_string_equal(event_types(f, "GW-T-000002"), "raised,cleared");
+	/* Raised where it would have been live: at the first reading past the hold time. */
+	assert_true(q_int(f, "SELECT first_seen FROM hazards WHERE device='box'") ==
+	            T0 + 2 * H + 5 * S);
+	ingest_free(in);
+}
+
+/* Nothing to merge (every reading a change): the queue takes INGEST_MAX, then changes go to
+ * the reserve, and past it they are dropped and counted as lost. */
+static void test_full_queue_reserve(void **state)
+{
+	struct fixture *f = *state;
+	struct ingest *in = ingest_new(NULL, f->rules, f->ledger);
+	int i, refused = 0;
+
+	for (i = 0; i < INGEST_MAX + INGEST_RESERVE + 10; i++)
+		refused += ingest_value(in, "smoke", "status", i % 2, i) != 0;
+	const struct ingest_health *h = ingest_health(in);
+	/* Of the 10 refused, every other one repeats the last one kept (its predecessor was
+	 * refused): 5 changes lost, 5 repeats dropped. */
+	assert_int_equal(refused, 10);
+	assert_true(h->changes_lost == 5 && h->dropped == 5);
+	assert_int_equal(ingest_queued(in), INGEST_MAX + INGEST_RESERVE);
+	/* A repeat of what is queued last for a point is no change: dropped, not lost. */
+	assert_int_equal(
+	    ingest_value(in, "smoke", "status", (INGEST_MAX + INGEST_RESERVE - 1) % 2, i),
+	    -ENOBUFS);
+	assert_true(h->dropped == 6 && h->changes_lost == 5);
+	ingest_free(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -798,6 +871,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unknown_device_and_point, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resync_after_restart, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_queue_keeps_every_change, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_full_queue_reserve, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
