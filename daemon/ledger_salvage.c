@@ -149,7 +149,7 @@ int ledger_salvage(struct ledger *l, const char *damaged, struct ledger_salvage_
 	x.ins_hazard = ledger_prepare(
 	    l, "INSERT OR IGNORE INTO hazards(" HAZARD_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
 	       "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, "
-	       "?25)");
+	       "?25, ?26)");
 	rc = x.ins_event && x.ins_outbox && x.ins_hazard ? ledger_begin(l) : -EIO;
 	if (rc == 0)
 		rc = ledger_salvage_scan_both(&x,
