@@ -141,7 +141,8 @@ def test_heartbeat_carries_last_month(gw, platform, daemon_factory, pki):
     t = time.localtime()
     last = f"{t.tm_year - (t.tm_mon == 1)}-{12 if t.tm_mon == 1 else t.tm_mon - 1:02d}"
     assert first["period"]["type"] == "month" and first["period"]["label"] == last
-    assert set(first) == {"period", "hazards", "fire_alarms", "devices", "tests"}
+    assert set(first) == {"period", "hazards", "fire_alarms", "devices", "tests", "complete"}
+    assert first["complete"] is True  # nothing pruned by retention
     assert first["devices"]["count"] == 1 and "list" not in first
     assert first["hazards"]["new_by_kind"] == {}  # nothing happened last month
     assert any("bulletin" not in b for b in hb[2:])
