@@ -1,0 +1,223 @@
+# SPDX-License-Identifier: MIT
+"""Scan and probe through the daemon: `firegwctl scan BUS` and `firegwctl probe DEVICE` put a
+job on the bus's worker, between its regular polls, while firegw owns the bus.
+
+Each test runs firegw on a bus of the detector simulator (over TCP, or over RTU on a socat
+pseudo-terminal pair), drives the real firegwctl (or the socket itself, to cancel), and checks
+what an installer checks: the units found and their config blocks, the probe's values, that
+the other devices were polled all along, that a cancel stops the scan, that bad names get a
+clear error, and that the standalone `firegw scan` points to firegwctl when the port is held.
+"""
+
+import json
+import os
+import re
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+import conftest
+from conftest import BUILD_ROOT, TIMEOUT, ledger_query, run_firegw, wait_until
+from test_modbus import (BUS, LEAK, device, gw, peers, rtu_bus,  # noqa: F401 (fixtures)
+                         tcp_bus)
+
+FIREGWCTL = BUILD_ROOT / "firegwctl"
+# firegwctl waits for a scan to end: generous, for valgrind and ASan builds.
+LONG = 20 * TIMEOUT
+
+
+@pytest.fixture
+def sock():
+    """A short path for the control socket (AF_UNIX paths hold 107 bytes)."""
+    d = tempfile.mkdtemp(prefix="fgw-scan-")
+    yield Path(d) / "ctl"
+    for p in Path(d).iterdir():
+        p.unlink()
+    os.rmdir(d)
+
+
+def write(gw, sock, bus, *devices):
+    conf = gw.write(bus, *devices)
+    conf.write_text(conf.read_text(encoding="utf-8") +
+                    f'gateway {{\n  control_socket = "{sock}"\n}}\n', encoding="utf-8")
+    return conf
+
+
+def ctl(sock, *args, check=None):
+    r = conftest.run_tool(FIREGWCTL, ["-s", sock, *args], timeout=LONG)
+    if check is not None:
+        assert r.returncode == check, (f"firegwctl {' '.join(map(str, args))}: exit "
+                                       f"{r.returncode}, expected {check}\n{r.stdout}{r.stderr}")
+    return r
+
+
+def request(sock, **req):
+    """One request on the socket; the reply as a dict."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(LONG)
+    s.connect(str(sock))
+    try:
+        s.sendall(json.dumps(req).encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            assert chunk, f"firegw closed the socket without a reply to {req}"
+            buf += chunk
+        return json.loads(buf)
+    finally:
+        s.close()
+
+
+def found_units(stdout):
+    return [int(u) for u in re.findall(r"^unit (\d+): answers", stdout, re.M)]
+
+
+def device_blocks(stdout):
+    return re.findall(r'^device "([^"]+)" \{\n  bus = "([^"]+)"\n  unit = (\d+)\n'
+                      r'  profile = "([^"]+)"', stdout, re.M)
+
+
+def test_scan_while_the_daemon_polls_the_bus(gw, peers, sock, daemon_factory):
+    """firegw polls units 1 and 2; a scan of 1-20 on the same bus finds 1, 2, 7 and 12 with
+    a progress line and their config blocks, and units 1 and 2 are polled all through it."""
+    sim = peers.sim_tcp("1,2,7,12")
+    sim.set(1, "input", LEAK, 123, 305)
+    write(gw, sock, tcp_bus(sim.port), device("box-1", 1), device("box-2", 2))
+    d = daemon_factory(gw.conf).start()
+    wait_until("box-1 polled", lambda: sim.stats(1) >= 2, daemon=d)
+
+    before = (sim.stats(1), sim.stats(2))
+    r = ctl(sock, "scan", BUS, "--units", "1-20", "--timeout", 100, check=0)
+    after = (sim.stats(1), sim.stats(2))
+    assert found_units(r.stdout) == [1, 2, 7, 12], r.stdout
+    assert re.search(rf"scanning bus {BUS}: \d+ of 20 units \(1-20\), \d+ found", r.stderr), \
+        r.stderr
+    assert "scan done: 4 unit(s) answered between 1 and 20" in r.stderr
+    blocks = device_blocks(r.stdout)
+    assert [(b, int(u), p) for _, b, u, p in blocks] == [
+        (BUS, u, "rcd-4t") for u in (1, 2, 7, 12)], r.stdout
+    assert [name for name, *_ in blocks] == [f"{BUS}-{u}" for u in (1, 2, 7, 12)]
+    # The scan took 16 silent units of 100 ms at least: the 200 ms polls went on meanwhile.
+    assert after[0] - before[0] >= 4 and after[1] - before[1] >= 4, (before, after)
+    assert ledger_query(gw.ledger, "SELECT COUNT(*) FROM hazards WHERE kind = 'device_offline'"
+                        ) == [(0,)]
+    devs = json.loads(ctl(sock, "--json", "devices", check=0).stdout)["devices"]
+    assert all(x["why"] == "ok" for x in devs), devs
+
+    # --json: the whole status, with the config to copy.
+    st = json.loads(ctl(sock, "--json", "scan", BUS, "--units", "6-8", check=0).stdout)
+    assert (st["state"], st["scanned"], st["total"]) == ("done", 3, 3)
+    assert [f["unit"] for f in st["found"]] == [7]
+    assert 'unit = 7' in st["config"] and 'profile = "rcd-4t"' in st["config"]
+
+
+def test_cancel_stops_a_scan(gw, peers, sock, daemon_factory):
+    """A scan of 1-247 with 300 ms per silent unit is cancelled after it started: it ends
+    'cancelled' long before its end, having scanned only some of the units; a second scan of
+    the same bus meanwhile is refused, naming the running one."""
+    sim = peers.sim_tcp("1")
+    write(gw, sock, tcp_bus(sim.port), device("box-1", 1))
+    d = daemon_factory(gw.conf).start()
+
+    st = request(sock, cmd="scan", bus=BUS, timeout=300)
+    assert st["ok"] and st["state"] == "running", st
+    scan_id = st["id"]
+    wait_until("the scan under way", lambda: request(sock, cmd="scan-status", id=scan_id)
+               ["scanned"] >= 2, daemon=d)
+    busy = request(sock, cmd="scan", bus=BUS)
+    assert not busy["ok"] and scan_id in busy["error"], busy
+
+    r = ctl(sock, "--json", "scan-cancel", scan_id, check=0)
+    assert json.loads(r.stdout)["id"] == scan_id
+    st = wait_until("the scan cancelled", lambda: (lambda s: s if s["state"] != "running"
+                                                   else None)(
+        request(sock, cmd="scan-status", id=scan_id)), daemon=d)
+    assert st["state"] == "cancelled", st
+    assert 2 <= st["scanned"] < 247
+    assert [f["unit"] for f in st["found"]] == [1]
+    assert any(f"cancels {scan_id}" in line for line in d.log_since()), "cancel not logged"
+    # The bus is free for the next scan.
+    assert request(sock, cmd="scan", bus=BUS, units="1")["ok"]
+
+
+def test_probe_through_the_daemon(gw, peers, sock, daemon_factory):
+    """probe reads a configured device on the daemon's bus worker and prints every point;
+    a unit that does not answer or answers an exception exits 1 and says so."""
+    sim = peers.sim_tcp("1-3")
+    sim.set(1, "input", 0, 123, 305, 0xFFCE, 0, 999, 0, 0, 0, 0, 0)
+    write(gw, sock, tcp_bus(sim.port), device("box-1", 1), device("box-2", 2),
+          device("box-3", 3))
+    d = daemon_factory(gw.conf).start()
+    wait_until("box-1 polled", lambda: sim.stats(1) >= 1, daemon=d)
+    sim.mode(2, "silent")
+    sim.mode(3, "exception", 2)
+
+    r = ctl(sock, "probe", "box-1", check=0)
+    assert r.stdout.startswith(f"box-1: rcd-4t, unit 1 on bus '{BUS}'"), r.stdout
+    pts = {m[0]: (float(m[1]), m[2]) for m in
+           re.findall(r"^\s+(\S+)\s+(\S+) (\S*)", r.stdout, re.M)}
+    assert list(pts) == ["leak", "t1", "t2", "t3", "t4", "open", "short"]
+    assert pts["leak"] == (123, "mA") and pts["t1"] == (30.5, "degC")
+    assert pts["t2"] == (-5.0, "degC") and pts["t4"] == (99.9, "degC")
+
+    r = ctl(sock, "probe", "box-2", check=1)
+    assert f"box-2: unit 2 on bus '{BUS}' does not answer" in r.stderr
+    r = ctl(sock, "probe", "box-3", check=1)
+    assert f"box-3: unit 3 on bus '{BUS}' answered Modbus exception 2" in r.stderr
+    assert any("probe" in line and "box-1" in line for line in d.log_since())
+
+
+def test_bad_names_are_refused(gw, peers, sock, daemon_factory):
+    """An unknown bus or device, a bus firegw does not poll, a bad unit range or timeout and
+    an unknown scan id each get a clear error and exit 1 (2 for a usage error)."""
+    sim = peers.sim_tcp("1")
+    spare = 'bus "spare" {\n  type = "tcp"\n  host = "127.0.0.1"\n  tcp_port = 1\n}\n'
+    write(gw, sock, tcp_bus(sim.port) + spare, device("box-1", 1))
+    daemon_factory(gw.conf).start()
+
+    r = ctl(sock, "scan", "nosuch", check=1)
+    assert "no bus 'nosuch'" in r.stderr
+    r = ctl(sock, "scan", "spare", check=1)
+    assert "not polled by firegw" in r.stderr and "firegw scan --bus spare" in r.stderr
+    r = ctl(sock, "probe", "nosuch", check=1)
+    assert "no device 'nosuch'" in r.stderr and "firegwctl devices" in r.stderr
+    r = ctl(sock, "scan", BUS, "--units", "0-300", check=1)
+    assert "not N or N-M within 1-247" in r.stderr
+    r = ctl(sock, "scan", BUS, "--timeout", "99999", check=1)
+    assert "timeout must be 1..60000 ms" in r.stderr
+    r = ctl(sock, "scan-status", "scan-999", check=1)
+    assert "no scan or probe 'scan-999'" in r.stderr
+    ctl(sock, "scan", check=2)
+    st = request(sock, cmd="scan", bus=BUS, units=5)
+    assert not st["ok"] and "units" in st["error"]
+
+
+def test_rtu_bus_owned_by_the_daemon(gw, peers, sock, daemon_factory, tmp_path):
+    """On a serial line firegw owns, scan and probe go through firegwctl; the standalone
+    `firegw scan` and `firegw probe` say the port is held and name the firegwctl command."""
+    pair = peers.socat(tmp_path)
+    sim = peers.sim_rtu(pair.b, 5)
+    sim.set(5, "input", LEAK, 40, 305)
+    write(gw, sock, rtu_bus(pair.a), device("box-5", 5, timeout="500ms", retries=1))
+    d = daemon_factory(gw.conf).start()
+    wait_until("box-5 polled", lambda: sim.stats(5) >= 2, daemon=d)
+
+    # From unit 5 up, as test_modbus.py scans RTU: the simulator's RTU framing after an
+    # absent unit is its own (the standalone scan has the same).
+    r = ctl(sock, "scan", BUS, "--units", "5-7", "--timeout", 200, check=0)
+    assert found_units(r.stdout) == [5], r.stdout + r.stderr
+    assert 'profile = "rcd-4t"' in r.stdout
+    r = ctl(sock, "probe", "box-5", check=0)
+    assert re.search(r"^\s+leak\s+40 mA", r.stdout, re.M), r.stdout
+
+    r = run_firegw("scan", "-c", gw.conf, "--bus", BUS, "--units", "5")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "in use" in r.stderr and f"firegwctl scan {BUS}" in r.stderr, r.stderr
+    r = run_firegw("probe", "-c", gw.conf, "box-5")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "firegwctl probe box-5" in r.stderr, r.stderr
+    before = sim.stats(5)
+    wait_until("box-5 still polled", lambda: sim.stats(5) >= before + 2, daemon=d)
