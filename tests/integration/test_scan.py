@@ -199,16 +199,16 @@ def test_rtu_bus_owned_by_the_daemon(gw, peers, sock, daemon_factory, tmp_path):
     """On a serial line firegw owns, scan and probe go through firegwctl; the standalone
     `firegw scan` and `firegw probe` say the port is held and name the firegwctl command."""
     pair = peers.socat(tmp_path)
-    sim = peers.sim_rtu(pair.b, 5)
+    sim = peers.sim_rtu(pair.b, "5,6")
     sim.set(5, "input", LEAK, 40, 305)
     write(gw, sock, rtu_bus(pair.a), device("box-5", 5, timeout="500ms", retries=1))
     d = daemon_factory(gw.conf).start()
     wait_until("box-5 polled", lambda: sim.stats(5) >= 2, daemon=d)
 
-    # From unit 5 up, as test_modbus.py scans RTU: the simulator's RTU framing after an
-    # absent unit is its own (the standalone scan has the same).
-    r = ctl(sock, "scan", BUS, "--units", "5-7", "--timeout", 200, check=0)
-    assert found_units(r.stdout) == [5], r.stdout + r.stderr
+    # Absent units 4 and 7 around them: on a shared line, the frames for nobody must not
+    # upset the units that are there.
+    r = ctl(sock, "scan", BUS, "--units", "4-7", "--timeout", 200, check=0)
+    assert found_units(r.stdout) == [5, 6], r.stdout + r.stderr
     assert 'profile = "rcd-4t"' in r.stdout
     r = ctl(sock, "probe", "box-5", check=0)
     assert re.search(r"^\s+leak\s+40 mA", r.stdout, re.M), r.stdout
