@@ -3,7 +3,7 @@
 """How much a scan through the daemon slows the regular polls of the bus it runs on.
 
     bench/scan_slowdown.py [--build DIR] [--devices 8] [--interval-ms 200] [--seconds 20]
-                           [--timeout-ms 100] [--rtu]
+                           [--timeout-ms 100] [--rtu] [--serve N]
 
 Starts the detector simulator (Modbus TCP on loopback, or RTU at 9600 baud over a socat
 pseudo-terminal pair with --rtu: one unit, the devices' count is 1 then) and firegw polling
@@ -63,6 +63,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--timeout-ms", type=int, default=100)
     ap.add_argument("--rtu", action="store_true")
+    ap.add_argument("--serve", type=int, default=0,
+                    help="TCP: units the simulator serves (default: the devices only); the "
+                    "scan covers those after the devices, then the silent rest up to 247")
     a = ap.parse_args()
     build = Path(a.build)
     tmp = Path(tempfile.mkdtemp(prefix="fgw-scanbench-"))
@@ -82,7 +85,8 @@ def main():
         else:
             units = list(range(1, a.devices + 1))
             sim = ModbusSim(build / "tests" / "modbus-sim",
-                            ["--tcp", 0, "--units", f"1-{a.devices}"], name="sim")
+                            ["--tcp", 0, "--units", f"1-{max(a.devices, a.serve)}"],
+                            name="sim")
             peers.append(sim)
             port = int(sim.start("listening").split()[1])
             bus = f'bus "b" {{\n  type = "tcp"\n  host = "127.0.0.1"\n  tcp_port = {port}\n}}\n'
@@ -117,8 +121,9 @@ def main():
         finally:
             fw.terminate()
             fw.wait(timeout=30)
+        served = f"units up to {a.serve} answer" if a.serve > a.devices else "nobody there"
         print(f"{'RTU 9600 baud' if a.rtu else 'TCP loopback'}: {len(units)} device(s) at "
-              f"{a.interval_ms} ms; scan of units {scan_units} (nobody there), "
+              f"{a.interval_ms} ms; scan of units {scan_units} ({served}), "
               f"{a.timeout_ms} ms each: {t2 - t1:.1f} s, exit {r.returncode}")
         summary("without a scan", intervals(events, units, t0, t1), a.interval_ms)
         summary("during the scan", intervals(events, units, t1, t2), a.interval_ms)
