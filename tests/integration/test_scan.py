@@ -23,6 +23,7 @@ import conftest
 from conftest import BUILD_ROOT, TIMEOUT, ledger_query, run_firegw, wait_until
 from test_modbus import (BUS, LEAK, device, gw, peers, rtu_bus,  # noqa: F401 (fixtures)
                          tcp_bus)
+from test_web import passwd, web_bin, webs  # noqa: F401 (fixtures)
 
 FIREGWCTL = BUILD_ROOT / "firegwctl"
 # firegwctl waits for a scan to end: generous, for valgrind and ASan builds.
@@ -221,3 +222,78 @@ def test_rtu_bus_owned_by_the_daemon(gw, peers, sock, daemon_factory, tmp_path):
     assert "firegwctl probe box-5" in r.stderr, r.stderr
     before = sim.stats(5)
     wait_until("box-5 still polled", lambda: sim.stats(5) >= before + 2, daemon=d)
+
+
+# ---- firegw-web's commissioning page, at the HTTP level ----
+
+
+def _job_page(c, location, state):
+    """The job's page, once its state is `state` (it is refreshed while it runs)."""
+    def page():
+        st, _, html = c.req("GET", location)
+        assert st == 200, html
+        m = re.search(r'<section id="job"[^>]* data-state="([a-z]+)"', html)
+        assert m, html
+        return html if m.group(1) == state else None
+    return wait_until(f"{location} {state}", page, timeout=LONG)
+
+
+def test_web_commissioning_scan_probe_cancel(gw, peers, sock, daemon_factory, webs, passwd):
+    """On firegw-web's commissioning page a logged-in installer scans the bus (a progress bar
+    while it runs, then the units found and their config blocks), probes a device and cancels
+    a scan; each action is logged with the user and address, and needs the CSRF token."""
+    from test_web import Client, set_password
+    sim = peers.sim_tcp("1,2,7,12")
+    sim.set(1, "input", LEAK, 123, 305)
+    write(gw, sock, tcp_bus(sim.port), device("box-1", 1), device("box-2", 2))
+    daemon_factory(gw.conf).start()
+    set_password(passwd)
+    w = webs(sock, passwd)
+    c = Client(w.port)
+    assert c.login()[0] == 303
+
+    st, _, html = c.req("GET", "/commission?lang=en")
+    assert st == 200
+    assert re.search(rf'<select name="bus" id="scanbus"><option value="{BUS}">', html), html
+    assert '<option value="box-1">' in html and 'id="probeform"' in html
+    token = c.csrf(html)
+
+    # Without the token: refused, and nothing started.
+    st, _, _ = c.req("POST", "/scan", {"bus": BUS, "units": "1-20"})
+    assert st == 403
+    assert "no scan or probe" in request(sock, cmd="scan-status", id="scan-1")["error"]
+
+    st, hdr, _ = c.req("POST", "/scan", {"csrf": token, "bus": BUS, "units": "1-20",
+                                         "timeout": "100"})
+    assert st == 303 and hdr["Location"] == "/commission?job=scan-1", (st, hdr)
+    st, _, html = c.req("GET", hdr["Location"])
+    assert st == 200
+    assert re.search(r'<progress id="scanprogress" value="\d+" max="20">', html), html
+    html = _job_page(c, hdr["Location"], "done")
+    assert re.search(r'<progress id="scanprogress" value="20" max="20">', html), html
+    assert re.findall(r"<tr><td>(\d+)</td><td>", html) == ["1", "2", "7", "12"]
+    config = re.search(r'<pre id="config">(.*?)</pre>', html, re.S).group(1)
+    assert "device &quot;conv-7&quot; {" in config and "unit = 7" in config
+    assert "profile = &quot;rcd-4t&quot;" in config
+    w.wait_log(rf"scan of bus {BUS}: user admin from 127\.0\.0\.1")
+
+    st, hdr, _ = c.req("POST", "/probe", {"csrf": token, "device": "box-1"})
+    assert st == 303 and hdr["Location"].startswith("/commission?job=probe-"), (st, hdr)
+    html = _job_page(c, hdr["Location"], "done")
+    assert re.search(r"<tr><td>leak</td><td>123 mA</td>", html), html
+    assert re.search(r"<tr><td>t1</td><td>30.5 degC</td>", html), html
+    w.wait_log(r"probe of device box-1: user admin from 127\.0\.0\.1")
+
+    st, hdr, _ = c.req("POST", "/scan", {"csrf": token, "bus": BUS, "timeout": "300"})
+    assert st == 303
+    job = hdr["Location"].split("=", 1)[1]
+    st, _, html = c.req("GET", hdr["Location"])
+    assert 'id="cancelform"' in html and "data-live" in html
+    st, hdr, _ = c.req("POST", "/scan-cancel", {"csrf": token, "job": job})
+    assert st == 303 and hdr["Location"] == f"/commission?job={job}"
+    html = _job_page(c, hdr["Location"], "cancelled")
+    assert "data-live" not in html.split('<section id="job"')[1].split(">")[0]
+    w.wait_log(rf"cancel of {job}: user admin from 127\.0\.0\.1")
+
+    st, _, html = c.req("POST", "/scan", {"csrf": token, "bus": "nosuch"})
+    assert st == 404 and re.search(r"no bus (&#39;|')nosuch", html), html
