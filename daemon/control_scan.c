@@ -91,9 +91,9 @@ static int control_scan_nolink(struct control_scan *s, int err)
 
 	if (err == ECANCELED)
 		snprintf(why, sizeof(why), "%s",
-		         _("the bus worker stopped (reload or shutdown); start it again"));
+		         "the bus worker stopped (reload or shutdown); start it again");
 	else
-		snprintf(why, sizeof(why), _("bus '%s' is not reachable: %s"), s->bus,
+		snprintf(why, sizeof(why), "bus '%s' is not reachable: %s", s->bus,
 		         modbus_strerror(err));
 	pthread_mutex_lock(&s->lock);
 	control_scan_end(s, SCAN_FAILED, why);
@@ -133,13 +133,13 @@ static int control_scan_step(modbus_t *ctx, int err, void *arg)
 				json_array_append_new(names, json_string(s->profiles[i]->name));
 		modbus_scan_snippet(snippet, sizeof(snippet), s->bus, unit, s->profiles,
 		                    s->nprofiles, s->fits);
-		json_array_append_new(s->found, json_pack("{s:i, s:o, s:s}", "unit", unit, "profiles",
-		                                          names, "config", snippet));
+		json_array_append_new(s->found, json_pack("{s:i, s:o, s:s}", "unit", unit,
+		                                          "profiles", names, "config", snippet));
 	}
 	if (a == MODBUS_SCAN_LINK_DOWN) {
 		char why[200];
 
-		snprintf(why, sizeof(why), _("the link went down at unit %d: %s"), unit,
+		snprintf(why, sizeof(why), "the link went down at unit %d: %s", unit,
 		         modbus_strerror(e));
 		control_scan_end(s, SCAN_FAILED, why);
 	} else if (s->unit > s->to)
@@ -172,18 +172,17 @@ static int control_scan_probe_step(modbus_t *ctx, int err, void *arg)
 			if (strcmp(p->bits[b].point, pt->name) == 0 && !isnan(values[i]) &&
 			    (((uint32_t)(int64_t)values[i]) >> p->bits[b].bit) & 1u)
 				json_array_append_new(bits, json_string(p->bits[b].name));
-		json_array_append_new(points, json_pack("{s:s, s:o, s:s, s:o}", "point", pt->name,
-		                                        "value",
-		                                        isnan(values[i]) ? json_null()
-		                                                         : json_real(values[i]),
-		                                        "unit", pt->unit ? pt->unit : "", "bits", bits));
+		json_array_append_new(
+		    points, json_pack("{s:s, s:o, s:s, s:o}", "point", pt->name, "value",
+		                      isnan(values[i]) ? json_null() : json_real(values[i]), "unit",
+		                      pt->unit ? pt->unit : "", "bits", bits));
 	}
 	free(values);
 	pthread_mutex_lock(&s->lock);
 	json_decref(s->found);
-	s->found = json_pack("{s:s, s:i, s:s, s:b, s:s, s:i, s:i, s:o}", "device", s->dev_id, "unit",
-	                     s->dev.unit, "profile", p->name, "answered", why == MB_WHY_OK, "why",
-	                     modbus_bus_why_name(why), "code", code, "attempts", attempts,
+	s->found = json_pack("{s:s, s:i, s:s, s:b, s:s, s:i, s:i, s:o}", "device", s->dev_id,
+	                     "unit", s->dev.unit, "profile", p->name, "answered", why == MB_WHY_OK,
+	                     "why", modbus_bus_why_name(why), "code", code, "attempts", attempts,
 	                     "points", points);
 	s->scanned = 1;
 	control_scan_end(s, SCAN_DONE, NULL);
@@ -257,13 +256,11 @@ static json_t *control_scan_status(struct control_scan *s)
 		json_t *f;
 		size_t len = 0;
 
-		json_array_foreach(found, i, f)
-			len += strlen(json_string_value(json_object_get(f, "config"))) + 1;
+		json_array_foreach(found, i, f) len +=
+		    strlen(json_string_value(json_object_get(f, "config"))) + 1;
 		char *config = calloc(1, len + 1);
-		json_array_foreach(found, i, f)
-			if (config)
-				strcat(strcat(config, i ? "\n" : ""),
-				       json_string_value(json_object_get(f, "config")));
+		json_array_foreach(found, i, f) if (config) strcat(
+		    strcat(config, i ? "\n" : ""), json_string_value(json_object_get(f, "config")));
 		json_object_set_new(o, "from", json_integer(s->from));
 		json_object_set_new(o, "to", json_integer(s->to));
 		json_object_set_new(o, "timeout_ms", json_integer(s->timeout_ms));
@@ -300,17 +297,16 @@ static struct control_scan *control_scan_new(struct control_scans *l, bool probe
 }
 
 /* Queues the job on the bus's worker and keeps it; the reply gives its id. */
-static json_t *control_scan_start(struct daemon *d, struct control_scans *l, struct control_scan *s,
+static json_t *control_scan_start(struct control_scans *l, struct control_scan *s,
                                   struct modbus_bus *b, modbus_bus_job_fn fn)
 {
 	if (modbus_bus_add_job(b, fn, s) != 0) {
 		control_scan_free(s);
-		return control_error("%s", _("the bus worker cannot take the job now (out of memory "
-		                             "or stopping); try again"));
+		return control_error("the bus worker cannot take the job now (out of memory or "
+		                     "stopping); try again");
 	}
 	s->next = l->head;
 	l->head = s;
-	(void)d;
 	return control_scan_status(s);
 }
 
@@ -326,25 +322,25 @@ static json_t *control_scan_bus(struct daemon *d, const struct control_request *
 		if (strcmp(d->conf->buses[i].name, q->id) == 0)
 			bc = &d->conf->buses[i];
 	if (!bc)
-		return control_error(_("no bus '%.64s' in %s; the buses are the config's bus blocks "
-		                       "('firegwctl status' lists them)"),
+		return control_error("no bus '%.64s' in %s; the buses are the config's bus blocks "
+		                     "('firegwctl status' lists them)",
 		                     q->id, d->opts->conf_path);
 	if (!(b = acquire_bus(d->acquire, bc->name)))
-		return control_error(_("bus '%s' is not polled by firegw (no device names it): scan "
-		                       "it standalone with 'firegw scan --bus %s'"),
+		return control_error("bus '%s' is not polled by firegw (no device names it): scan "
+		                     "it standalone with 'firegw scan --bus %s'",
 		                     bc->name, bc->name);
 	if (!l)
-		return control_error("%s", _("out of memory"));
+		return control_error("out of memory");
 	for (s = l->head; s; s = s->next)
 		if (!s->probe && strcmp(s->bus, bc->name) == 0 && control_scan_running(s))
-			return control_error(_("a scan of bus '%s' is running already: "
-			                       "'firegwctl scan-status %s' follows it"),
+			return control_error("a scan of bus '%s' is running already: "
+			                     "'firegwctl scan-status %s' follows it",
 			                     bc->name, s->id);
 	if (!control_scan_room(l))
-		return control_error(_("%d jobs are running; wait for one to end or cancel one"),
+		return control_error("%d jobs are running; wait for one to end or cancel one",
 		                     CONTROL_SCAN_KEEP);
 	if (!(s = control_scan_new(l, false, bc->name)))
-		return control_error("%s", _("out of memory"));
+		return control_error("out of memory");
 	s->from = s->unit = q->from;
 	s->to = q->to;
 	s->timeout_ms = q->timeout_ms;
@@ -352,12 +348,12 @@ static json_t *control_scan_bus(struct daemon *d, const struct control_request *
 	s->fits = calloc(s->nprofiles ? s->nprofiles : 1, sizeof(bool));
 	if (!s->fits) {
 		control_scan_free(s);
-		return control_error("%s", _("out of memory"));
+		return control_error("out of memory");
 	}
 	log_notice(_("control: uid %ld (pid %ld) starts %s of bus '%s', units %d-%d, %d ms each"),
 	           (long)peer->uid, (long)peer->pid, s->id, bc->name, s->from, s->to,
 	           s->timeout_ms);
-	return control_scan_start(d, l, s, b, control_scan_step);
+	return control_scan_start(l, s, b, control_scan_step);
 }
 
 static json_t *control_scan_probe(struct daemon *d, const struct control_request *q,
@@ -369,27 +365,27 @@ static json_t *control_scan_probe(struct daemon *d, const struct control_request
 	struct control_scan *s;
 
 	if (!dc)
-		return control_error(_("no device '%.64s' in %s; 'firegwctl devices' lists them"),
+		return control_error("no device '%.64s' in %s; 'firegwctl devices' lists them",
 		                     q->id, d->opts->conf_path);
 	if (!dc->busp || !dc->prof)
-		return control_error(_("device '%s' is not a Modbus device: nothing to probe"),
+		return control_error("device '%s' is not a Modbus device: nothing to probe",
 		                     dc->id);
 	if (!(b = acquire_bus(d->acquire, dc->busp->name)))
-		return control_error(_("bus '%s' of device '%s' is not being polled; 'firegwctl "
-		                       "status' says why"),
+		return control_error("bus '%s' of device '%s' is not being polled; 'firegwctl "
+		                     "status' says why",
 		                     dc->busp->name, dc->id);
 	if (!l || !control_scan_room(l))
-		return control_error(_("%d jobs are running; wait for one to end or cancel one"),
+		return control_error("%d jobs are running; wait for one to end or cancel one",
 		                     CONTROL_SCAN_KEEP);
 	if (!(s = control_scan_new(l, true, dc->busp->name)) || !(s->dev_id = strdup(dc->id))) {
 		control_scan_free(s);
-		return control_error("%s", _("out of memory"));
+		return control_error("out of memory");
 	}
-	s->dev = (struct modbus_bus_device){s->dev_id,      dc->unit,    dc->interval_ms,
-	                                    dc->timeout_ms, dc->retries, dc->prof, 0};
+	s->dev = (struct modbus_bus_device){
+	    s->dev_id, dc->unit, dc->interval_ms, dc->timeout_ms, dc->retries, dc->prof, 0};
 	log_notice(_("control: uid %ld (pid %ld) starts %s of device '%s'"), (long)peer->uid,
 	           (long)peer->pid, s->id, dc->id);
-	return control_scan_start(d, l, s, b, control_scan_probe_step);
+	return control_scan_start(l, s, b, control_scan_probe_step);
 }
 
 json_t *control_scan_request(struct daemon *d, const struct control_request *q,
@@ -405,8 +401,8 @@ json_t *control_scan_request(struct daemon *d, const struct control_request *q,
 	case CONTROL_SCAN_STATUS:
 	case CONTROL_SCAN_CANCEL:
 		if (!(s = control_scan_find(d, q->id)))
-			return control_error(_("no scan or probe '%.64s' (the last %d are kept; a "
-			                       "restart forgets them)"),
+			return control_error("no scan or probe '%.64s' (the last %d are kept; a "
+			                     "restart forgets them)",
 			                     q->id, CONTROL_SCAN_KEEP);
 		if (q->cmd == CONTROL_SCAN_CANCEL) {
 			pthread_mutex_lock(&s->lock);
@@ -414,8 +410,8 @@ json_t *control_scan_request(struct daemon *d, const struct control_request *q,
 			s->cancel = true;
 			pthread_mutex_unlock(&s->lock);
 			if (was)
-				log_notice(_("control: uid %ld (pid %ld) cancels %s"), (long)peer->uid,
-				           (long)peer->pid, s->id);
+				log_notice(_("control: uid %ld (pid %ld) cancels %s"),
+				           (long)peer->uid, (long)peer->pid, s->id);
 		}
 		return control_scan_status(s);
 	default:

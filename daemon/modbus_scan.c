@@ -138,13 +138,15 @@ void modbus_scan_snippet(char *buf, size_t len, const char *bus, int unit,
 	for (size_t i = 0; i < n; i++)
 		if (fits[i] && (best == n || ps[i]->npoints > ps[best]->npoints))
 			best = i;
-	w = snprintf(buf, len, "device \"%s-%d\" {\n  bus = \"%s\"\n  unit = %d\n  profile = \"%s\"",
-	             bus, unit, bus, unit, best < n ? ps[best]->name : "FILL IN");
+	w = snprintf(buf, len,
+	             "device \"%s-%d\" {\n  bus = \"%s\"\n  unit = %d\n  profile = \"%s\"", bus,
+	             unit, bus, unit, best < n ? ps[best]->name : "FILL IN");
 	used = w < 0 ? len : (size_t)w;
 	for (size_t i = 0, k = 0; i < n && used < len; i++) {
 		if (!fits[i] || i == best)
 			continue;
-		w = snprintf(buf + used, len - used, "%s%s", k++ ? ", " : "  # also fits: ", ps[i]->name);
+		w = snprintf(buf + used, len - used, "%s%s",
+		             k++ ? ", " : "  # also fits: ", ps[i]->name);
 		used += w < 0 ? len : (size_t)w;
 	}
 	if (used < len)

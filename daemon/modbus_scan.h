@@ -12,14 +12,15 @@
 
 struct _modbus;
 
-#define MODBUS_SCAN_UNIT_MIN 1
-#define MODBUS_SCAN_UNIT_MAX 247
+#define MODBUS_SCAN_UNIT_MIN       1
+#define MODBUS_SCAN_UNIT_MAX       247
 #define MODBUS_SCAN_TIMEOUT_MAX_MS 60000
 
 /* "N" or "N-M" within 1-247 into *from, *to; -1 if it is not one. */
 int modbus_scan_parse_units(const char *s, int *from, int *to);
 
-/* Every profile in dir, by name (NULL or unreadable: none); release with modbus_scan_profiles_free. */
+/* Every profile in dir, by name (NULL or unreadable: none); release with modbus_scan_profiles_free.
+ */
 size_t modbus_scan_profiles_load(const char *dir, struct profile ***out);
 void modbus_scan_profiles_free(struct profile **ps, size_t n);
 

@@ -93,9 +93,11 @@ static int ctl_scan_print_scan(json_t *st)
 	char buf[128];
 	size_t i, k;
 
-	json_array_foreach(found, i, f) {
+	json_array_foreach(found, i, f)
+	{
 		printf(_("unit %lld: answers"), ctl_scan_num(f, "unit"));
-		json_array_foreach(json_object_get(f, "profiles"), k, p) {
+		json_array_foreach(json_object_get(f, "profiles"), k, p)
+		{
 			textesc(buf, sizeof(buf), json_string_value(p) ? json_string_value(p) : "");
 			printf("%s%s", k ? ", " : _(" (looks like: "), buf);
 		}
@@ -103,14 +105,16 @@ static int ctl_scan_print_scan(json_t *st)
 	}
 	if (json_array_size(found)) {
 		printf("%s", _("\nconfig blocks to copy (fill in the location):\n\n"));
-		json_array_foreach(found, i, f) {
+		json_array_foreach(found, i, f)
+		{
 			if (i)
 				printf("\n");
 			ctl_scan_block(ctl_scan_raw(f, "config"));
 		}
 	}
 	if (!strcmp(state, "failed"))
-		fprintf(stderr, _("scan failed: %s\n"), ctl_scan_str(st, "reason", buf, sizeof(buf)));
+		fprintf(stderr, _("scan failed: %s\n"),
+		        ctl_scan_str(st, "reason", buf, sizeof(buf)));
 	else if (!strcmp(state, "cancelled"))
 		fprintf(stderr, _("scan cancelled after %lld unit(s): %zu answered\n"),
 		        ctl_scan_num(st, "scanned"), json_array_size(found));
@@ -135,17 +139,21 @@ static int ctl_scan_print_probe(json_t *st)
 	}
 	if (!json_is_true(json_object_get(pr, "answered"))) {
 		if (!strcmp(ctl_scan_raw(pr, "why"), "exception"))
-			fprintf(stderr, _("%s: unit %lld on bus '%s' answered Modbus exception %lld\n"),
+			fprintf(stderr,
+			        _("%s: unit %lld on bus '%s' answered Modbus exception %lld\n"),
 			        dev, ctl_scan_num(pr, "unit"), bus, ctl_scan_num(pr, "code"));
 		else
-			fprintf(stderr, _("%s: unit %lld on bus '%s' does not answer: %s (%lld tries)\n"),
+			fprintf(stderr,
+			        _("%s: unit %lld on bus '%s' does not answer: %s (%lld tries)\n"),
 			        dev, ctl_scan_num(pr, "unit"), bus,
-			        ctl_scan_str(pr, "why", name, sizeof(name)), ctl_scan_num(pr, "attempts"));
+			        ctl_scan_str(pr, "why", name, sizeof(name)),
+			        ctl_scan_num(pr, "attempts"));
 		return 1;
 	}
 	printf(_("%s: %s, unit %lld on bus '%s' (read between the bus's polls)\n"), dev,
 	       ctl_scan_str(pr, "profile", prof, sizeof(prof)), ctl_scan_num(pr, "unit"), bus);
-	json_array_foreach(json_object_get(pr, "points"), i, pt) {
+	json_array_foreach(json_object_get(pr, "points"), i, pt)
+	{
 		json_t *v = json_object_get(pt, "value");
 
 		ctl_scan_str(pt, "point", name, sizeof(name));
@@ -154,7 +162,8 @@ static int ctl_scan_print_probe(json_t *st)
 			printf("  %-20s %12g %-6s", name, json_number_value(v), unit);
 		else
 			printf("  %-20s %12s %-6s", name, "-", unit);
-		json_array_foreach(json_object_get(pt, "bits"), k, b) {
+		json_array_foreach(json_object_get(pt, "bits"), k, b)
+		{
 			textesc(bit, sizeof(bit), json_string_value(b) ? json_string_value(b) : "");
 			printf("%s%s", k ? ", " : "  ", bit);
 		}
@@ -179,9 +188,9 @@ int ctl_scan_follow(json_t *started, bool json, ctl_scan_call_fn call, void *ctx
 		if (!json)
 			ctl_scan_progress(st, tty, &last);
 		usleep(CTL_SCAN_POLL_MS * 1000);
-		json_t *req = json_pack("{s:s, s:s}", "cmd",
-		                        ctl_scan_interrupted && !cancelled ? "scan-cancel" : "scan-status",
-		                        "id", id);
+		json_t *req = json_pack(
+		    "{s:s, s:s}", "cmd",
+		    ctl_scan_interrupted && !cancelled ? "scan-cancel" : "scan-status", "id", id);
 		cancelled = cancelled || ctl_scan_interrupted;
 		json_decref(st);
 		st = call(ctx, req, &code);
@@ -189,7 +198,8 @@ int ctl_scan_follow(json_t *started, bool json, ctl_scan_call_fn call, void *ctx
 		if (st && code != 0) {
 			char err[256];
 
-			fprintf(stderr, "firegwctl: %s\n", ctl_scan_str(st, "error", err, sizeof(err)));
+			fprintf(stderr, "firegwctl: %s\n",
+			        ctl_scan_str(st, "error", err, sizeof(err)));
 			json_decref(st);
 			st = NULL;
 		}

@@ -297,3 +297,23 @@ def test_web_commissioning_scan_probe_cancel(gw, peers, sock, daemon_factory, we
 
     st, _, html = c.req("POST", "/scan", {"csrf": token, "bus": "nosuch"})
     assert st == 404 and re.search(r"no bus (&#39;|')nosuch", html), html
+
+
+def test_reload_ends_a_running_scan(gw, peers, sock, daemon_factory):
+    """A reload restarts the bus workers: a scan running then ends 'failed' with the reason
+    (to start it again), the bus is polled again, and a new scan runs."""
+    sim = peers.sim_tcp("1")
+    write(gw, sock, tcp_bus(sim.port), device("box-1", 1))
+    d = daemon_factory(gw.conf).start()
+
+    st = request(sock, cmd="scan", bus=BUS, timeout=300)
+    assert st["ok"], st
+    wait_until("the scan under way", lambda: request(sock, cmd="scan-status", id=st["id"])
+               ["scanned"] >= 1, daemon=d)
+    assert request(sock, cmd="reload")["ok"]
+    end = request(sock, cmd="scan-status", id=st["id"])
+    assert end["state"] == "failed" and "reload" in end["reason"], end
+    before = sim.stats(1)
+    wait_until("box-1 polled after the reload", lambda: sim.stats(1) >= before + 2, daemon=d)
+    r = ctl(sock, "scan", BUS, "--units", "1-2", check=0)
+    assert found_units(r.stdout) == [1]

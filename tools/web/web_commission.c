@@ -86,9 +86,8 @@ enum MHD_Result web_commission_page(struct web_http *h, struct MHD_Connection *c
 		                      web_text(rq->lang, N_("Page not found.")));
 	if (!(devices = web_http_ask(h, c, rq, json_pack("{s:s}", "cmd", "devices"), &rc)))
 		return rc;
-	if (id && !(job = web_http_ask(h, c, rq, json_pack("{s:s, s:s}", "cmd", "scan-status",
-	                                                   "id", id),
-	                               &rc))) {
+	if (id && !(job = web_http_ask(
+	                h, c, rq, json_pack("{s:s, s:s}", "cmd", "scan-status", "id", id), &rc))) {
 		json_decref(devices);
 		return rc;
 	}

@@ -30,8 +30,8 @@ struct web_http {
  * makes the request too big. */
 struct web_req {
 	struct MHD_PostProcessor *pp;
-	size_t body;   /* bytes of body seen */
-	bool too_big;  /* over WEB_HTTP_BODY_MAX: refused whole */
+	size_t body;  /* bytes of body seen */
+	bool too_big; /* over WEB_HTTP_BODY_MAX: refused whole */
 	char user[WEB_PASSWD_USER_MAX + 2];
 	char password[WEB_PASSWD_PASSWORD_MAX + 2];
 	char csrf[WEB_SESSION_ID_LEN + 2];
@@ -60,8 +60,8 @@ enum MHD_Result web_http_redirect(struct web_http *h, struct MHD_Connection *c, 
 enum MHD_Result web_http_error(struct web_http *h, struct MHD_Connection *c, struct web_req *rq,
                                unsigned status, const char *message);
 /* The daemon's reply to req (taken over), or NULL after an error page was queued in *rc. */
-json_t *web_http_ask(struct web_http *h, struct MHD_Connection *c, struct web_req *rq,
-                     json_t *req, enum MHD_Result *rc);
+json_t *web_http_ask(struct web_http *h, struct MHD_Connection *c, struct web_req *rq, json_t *req,
+                     enum MHD_Result *rc);
 /* "user admin from 192.0.2.7", escaped: for every action's log line. */
 void web_http_who(char *out, size_t len, const char *user, const char *addr);
 
