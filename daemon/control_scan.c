@@ -41,7 +41,8 @@ struct control_scan {
 	int64_t started_mono, started_wall;
 
 	/* The worker's own while the job runs. */
-	int unit; /* the next unit to ask */
+	int unit; /* the unit being asked */
+	int prof; /* -1: asking it; else the profile being tried on it */
 	struct profile **profiles;
 	size_t nprofiles;
 	bool *fits;
@@ -101,11 +102,35 @@ static int control_scan_nolink(struct control_scan *s, int err)
 	return 0;
 }
 
-/* One unit per step: the devices on the bus wait for one unit's question at most. */
+/* With s->lock held: the unit asked and its profiles tried, on to the next one. */
+static void control_scan_next(struct control_scan *s, bool answered)
+{
+	if (answered) {
+		json_t *names = json_array();
+		char snippet[1024];
+
+		for (size_t i = 0; i < s->nprofiles; i++)
+			if (s->fits[i])
+				json_array_append_new(names, json_string(s->profiles[i]->name));
+		modbus_scan_snippet(snippet, sizeof(snippet), s->bus, s->unit, s->profiles,
+		                    s->nprofiles, s->fits);
+		json_array_append_new(s->found, json_pack("{s:i, s:o, s:s}", "unit", s->unit,
+		                                          "profiles", names, "config", snippet));
+	}
+	s->scanned++;
+	s->prof = -1;
+	if (++s->unit > s->to)
+		control_scan_end(s, SCAN_DONE, NULL);
+}
+
+/* One step: one unit asked, or one profile tried on a unit that answered. The devices on the
+ * bus wait for one such question at most. */
 static int control_scan_step(modbus_t *ctx, int err, void *arg)
 {
 	struct control_scan *s = arg;
+	enum modbus_scan_answer a = MODBUS_SCAN_ANSWERS;
 	bool cancel;
+	int e = 0;
 
 	pthread_mutex_lock(&s->lock);
 	cancel = s->cancel;
@@ -116,34 +141,26 @@ static int control_scan_step(modbus_t *ctx, int err, void *arg)
 		return 0;
 	if (!ctx)
 		return control_scan_nolink(s, err);
-
-	int unit = s->unit++;
-	enum modbus_scan_answer a =
-	    modbus_scan_unit(ctx, unit, s->timeout_ms, s->profiles, s->nprofiles, s->fits);
-	int e = errno;
+	if (s->prof < 0) {
+		a = modbus_scan_ask(ctx, s->unit, s->timeout_ms);
+		e = errno;
+	} else {
+		s->fits[s->prof] =
+		    modbus_scan_fits(ctx, s->unit, s->timeout_ms, s->profiles[s->prof]);
+	}
 
 	pthread_mutex_lock(&s->lock);
-	s->scanned++;
-	if (a == MODBUS_SCAN_ANSWERS) {
-		json_t *names = json_array();
-		char snippet[1024];
-
-		for (size_t i = 0; i < s->nprofiles; i++)
-			if (s->fits[i])
-				json_array_append_new(names, json_string(s->profiles[i]->name));
-		modbus_scan_snippet(snippet, sizeof(snippet), s->bus, unit, s->profiles,
-		                    s->nprofiles, s->fits);
-		json_array_append_new(s->found, json_pack("{s:i, s:o, s:s}", "unit", unit,
-		                                          "profiles", names, "config", snippet));
-	}
 	if (a == MODBUS_SCAN_LINK_DOWN) {
 		char why[200];
 
-		snprintf(why, sizeof(why), "the link went down at unit %d: %s", unit,
+		snprintf(why, sizeof(why), "the link went down at unit %d: %s", s->unit,
 		         modbus_strerror(e));
 		control_scan_end(s, SCAN_FAILED, why);
-	} else if (s->unit > s->to)
-		control_scan_end(s, SCAN_DONE, NULL);
+	} else if (a == MODBUS_SCAN_SILENT) {
+		control_scan_next(s, false);
+	} else if (++s->prof >= (int)s->nprofiles) {
+		control_scan_next(s, true);
+	}
 	int rc = s->state != SCAN_RUNNING ? (a == MODBUS_SCAN_LINK_DOWN ? -1 : 0) : 1;
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -342,6 +359,7 @@ static json_t *control_scan_bus(struct daemon *d, const struct control_request *
 	if (!(s = control_scan_new(l, false, bc->name)))
 		return control_error("out of memory");
 	s->from = s->unit = q->from;
+	s->prof = -1;
 	s->to = q->to;
 	s->timeout_ms = q->timeout_ms;
 	s->nprofiles = modbus_scan_profiles_load(d->conf->profile_dir, &s->profiles);

@@ -100,33 +100,39 @@ void modbus_scan_profiles_free(struct profile **ps, size_t n)
 	free(ps);
 }
 
-enum modbus_scan_answer modbus_scan_unit(modbus_t *ctx, int unit, int timeout_ms,
-                                         struct profile *const *ps, size_t n, bool *fits)
+enum modbus_scan_answer modbus_scan_ask(modbus_t *ctx, int unit, int timeout_ms)
 {
 	uint16_t reg;
-	int rc;
 
 	modbus_set_slave(ctx, unit);
 	/* libmodbus wants the microseconds below one second. */
 	modbus_set_response_timeout(ctx, (uint32_t)(timeout_ms / 1000),
 	                            (uint32_t)(timeout_ms % 1000) * 1000);
-	rc = modbus_read_registers(ctx, 0, 1, &reg);
-	if (rc < 0 && (errno < EMBXILFUN || errno > EMBXGTAR)) {
-		/* Silence, garbage or CRC. Keep a late answer from being taken for the next
-		 * unit's. */
-		return modbus_bus_recover(ctx) != 0 ? MODBUS_SCAN_LINK_DOWN : MODBUS_SCAN_SILENT;
-	}
-	/* A profile fits when all its reads succeed. */
-	for (size_t i = 0; i < n; i++) {
-		struct modbus_bus_device d = {
-		    .id = "scan", .unit = unit, .timeout_ms = timeout_ms * 3, .prof = ps[i]};
-		double values[256];
-		int code = 0, attempts = 0;
+	if (modbus_read_registers(ctx, 0, 1, &reg) >= 0 ||
+	    (errno >= EMBXILFUN && errno <= EMBXGTAR))
+		return MODBUS_SCAN_ANSWERS;
+	/* Silence, garbage or CRC. Keep a late answer from being taken for the next unit's. */
+	return modbus_bus_recover(ctx) != 0 ? MODBUS_SCAN_LINK_DOWN : MODBUS_SCAN_SILENT;
+}
 
-		fits[i] = ps[i]->npoints <= 256 &&
-		          modbus_bus_poll(ctx, &d, values, &code, &attempts) == MB_WHY_OK;
-	}
-	return MODBUS_SCAN_ANSWERS;
+bool modbus_scan_fits(modbus_t *ctx, int unit, int timeout_ms, const struct profile *p)
+{
+	struct modbus_bus_device d = {
+	    .id = "scan", .unit = unit, .timeout_ms = timeout_ms * 3, .prof = p};
+	double values[256];
+	int code = 0, attempts = 0;
+
+	return p->npoints <= 256 && modbus_bus_poll(ctx, &d, values, &code, &attempts) == MB_WHY_OK;
+}
+
+enum modbus_scan_answer modbus_scan_unit(modbus_t *ctx, int unit, int timeout_ms,
+                                         struct profile *const *ps, size_t n, bool *fits)
+{
+	enum modbus_scan_answer a = modbus_scan_ask(ctx, unit, timeout_ms);
+
+	for (size_t i = 0; a == MODBUS_SCAN_ANSWERS && i < n; i++)
+		fits[i] = modbus_scan_fits(ctx, unit, timeout_ms, ps[i]);
+	return a;
 }
 
 void modbus_scan_snippet(char *buf, size_t len, const char *bus, int unit,

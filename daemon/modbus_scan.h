@@ -30,8 +30,12 @@ enum modbus_scan_answer {
 	MODBUS_SCAN_LINK_DOWN, /* the link broke (errno says why) */
 };
 
-/* Asks `unit` for holding register 0 with that timeout; when it answers, fits[i] says whether
- * every read of profile ps[i] succeeds on it (fits may be NULL when n is 0). */
+/* Asks `unit` for holding register 0 with that timeout: whether a unit is there. */
+enum modbus_scan_answer modbus_scan_ask(struct _modbus *ctx, int unit, int timeout_ms);
+/* Whether every read of profile p succeeds on `unit` (each waits 3 times the timeout). */
+bool modbus_scan_fits(struct _modbus *ctx, int unit, int timeout_ms, const struct profile *p);
+/* Both in one: asks `unit`; when it answers, fits[i] says whether profile ps[i] fits it (fits
+ * may be NULL when n is 0). */
 enum modbus_scan_answer modbus_scan_unit(struct _modbus *ctx, int unit, int timeout_ms,
                                          struct profile *const *ps, size_t n, bool *fits);
 
