@@ -317,3 +317,29 @@ def test_reload_ends_a_running_scan(gw, peers, sock, daemon_factory):
     wait_until("box-1 polled after the reload", lambda: sim.stats(1) >= before + 2, daemon=d)
     r = ctl(sock, "scan", BUS, "--units", "1-2", check=0)
     assert found_units(r.stdout) == [1]
+
+
+def test_ctrl_c_cancels_the_scan(gw, peers, sock, daemon_factory):
+    """Ctrl-C on `firegwctl scan` cancels the daemon's scan (it does not go on unseen) and
+    says how far it got; exit 1."""
+    import signal
+    import subprocess
+    sim = peers.sim_tcp("1")
+    write(gw, sock, tcp_bus(sim.port), device("box-1", 1))
+    d = daemon_factory(gw.conf).start()
+    p = subprocess.Popen([str(FIREGWCTL), "-s", str(sock), "scan", BUS, "--timeout", "300"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until("the scan under way",
+                   lambda: (lambda s: s["ok"] and s["scanned"] >= 2)(
+                       request(sock, cmd="scan-status", id="scan-1")), daemon=d)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=LONG)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 1, (out, err)
+    assert re.search(r"scan cancelled after \d+ unit\(s\): 1 answered", err), err
+    st = request(sock, cmd="scan-status", id="scan-1")
+    assert st["state"] == "cancelled" and st["scanned"] < 247, st
