@@ -10,6 +10,7 @@ clear error, and that the standalone `firegw scan` points to firegwctl when the 
 """
 
 import json
+import shutil
 import os
 import re
 import socket
@@ -273,7 +274,7 @@ def test_web_commissioning_scan_probe_cancel(gw, peers, sock, daemon_factory, we
     assert re.search(r'<progress id="scanprogress" value="20" max="20">', html), html
     assert re.findall(r"<tr><td>(\d+)</td><td>", html) == ["1", "2", "7", "12"]
     config = re.search(r'<pre id="config">(.*?)</pre>', html, re.S).group(1)
-    assert "device &quot;conv-7&quot; {" in config and "unit = 7" in config
+    assert "\ndevice &quot;conv-7&quot; {\n  bus = &quot;conv&quot;\n  unit = 7\n" in config
     assert "profile = &quot;rcd-4t&quot;" in config
     w.wait_log(rf"scan of bus {BUS}: user admin from 127\.0\.0\.1")
 
@@ -343,3 +344,53 @@ def test_ctrl_c_cancels_the_scan(gw, peers, sock, daemon_factory):
     assert re.search(r"scan cancelled after \d+ unit\(s\): 1 answered", err), err
     st = request(sock, cmd="scan-status", id="scan-1")
     assert st["state"] == "cancelled" and st["scanned"] < 247, st
+
+
+@pytest.mark.no_valgrind
+def test_browser_scan_with_a_progress_bar(gw, peers, sock, daemon_factory, webs, passwd):
+    """In headless Chromium on a phone-sized window: the commissioning page starts a scan,
+    its progress bar moves to the end without the page being reloaded, and the units found
+    come with their config blocks. Screenshots are kept with test_web.py's."""
+    from test_web import PASSWORD, SHOTS, WAIT, _chromium, _driver, _text, set_password
+    if not _chromium() or not shutil.which("chromedriver"):
+        pytest.skip("chromium and chromium-driver are not installed")
+    from selenium.webdriver.common.by import By
+    sim = peers.sim_tcp("1,2,7,12")
+    write(gw, sock, tcp_bus(sim.port), device("box-1", 1), device("box-2", 2))
+    d = daemon_factory(gw.conf).start()
+    set_password(passwd)
+    w = webs(sock, passwd)
+    base = f"http://127.0.0.1:{w.port}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    drv = _driver()
+    try:
+        drv.set_page_load_timeout(WAIT * 3)
+        drv.get(base + "/login")
+        drv.find_element(By.ID, "user").send_keys("admin")
+        drv.find_element(By.ID, "password").send_keys(PASSWORD)
+        drv.find_element(By.ID, "login").click()
+        wait_until("logged in", lambda: not drv.current_url.endswith("/login"), timeout=WAIT)
+        drv.get(base + "/commission")
+        assert drv.find_element(By.TAG_NAME, "h1").text == "调试"
+        units = drv.find_element(By.ID, "scanunits")
+        units.clear()
+        units.send_keys("1-20")
+        timeout = drv.find_element(By.ID, "scantimeout")
+        timeout.clear()
+        timeout.send_keys("300")  # about 5 s in all: the bar is seen moving
+        drv.find_element(By.ID, "scanbutton").click()
+        wait_until("the scan's page", lambda: "job=scan-1" in drv.current_url, timeout=WAIT)
+        first = int(drv.find_element(By.ID, "scanprogress").get_attribute("value"))
+        drv.execute_script("window.fgwNotReloaded = true;")
+        wait_until("the scan done on the page", lambda: _text(drv, By.ID, "jobstate") == "完成",
+                   timeout=WAIT * 4, daemon=d)
+        assert drv.execute_script("return window.fgwNotReloaded === true")
+        bar = drv.find_element(By.ID, "scanprogress")
+        assert first < 20 and bar.get_attribute("value") == bar.get_attribute("max") == "20"
+        assert 'device "conv-7" {' in drv.find_element(By.ID, "config").text
+        drv.save_screenshot(str(SHOTS / "commission-zh.png"))
+        drv.get(drv.current_url + "&lang=en")
+        assert drv.find_element(By.ID, "jobstate").text == "done"
+        drv.save_screenshot(str(SHOTS / "commission-en.png"))
+    finally:
+        drv.quit()

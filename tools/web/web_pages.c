@@ -559,7 +559,7 @@ static void web_pages_scan_job(struct web_buf *b, const struct web_page *p, json
 	web_buf_addf(b, "</tbody></table></div><h2>%s</h2><p>%s</p><pre id=\"config\">",
 	             T("Config blocks to copy"),
 	             T("Add them to the configuration, fill in each location, check it and reload."));
-	web_buf_esc(b, web_pages_str(job, "config"));
+	web_pages_lines(b, web_pages_str(job, "config"));
 	web_buf_add(b, "</pre>");
 }
 
