@@ -265,19 +265,24 @@ static json_t *control_scan_status(struct control_scan *s)
 	              (json_int_t)(end - s->started_mono));
 	if (s->probe) {
 		json_object_set_new(o, "device", json_string(s->dev_id));
-		if (s->found)
+		/* The reading, once there is one. */
+		if (json_is_object(s->found))
 			json_object_set_new(o, "probe", json_deep_copy(s->found));
 	} else {
-		json_t *found = json_deep_copy(s->found);
-		size_t i;
-		json_t *f;
-		size_t len = 0;
+		json_t *found = json_deep_copy(s->found), *f;
+		size_t i, len = 1;
+		char *config;
 
-		json_array_foreach(found, i, f) len +=
-		    strlen(json_string_value(json_object_get(f, "config"))) + 1;
-		char *config = calloc(1, len + 1);
-		json_array_foreach(found, i, f) if (config) strcat(
-		    strcat(config, i ? "\n" : ""), json_string_value(json_object_get(f, "config")));
+		for (i = 0; i < json_array_size(found); i++)
+			len += strlen(json_string_value(
+			           json_object_get(json_array_get(found, i), "config"))) +
+			       1;
+		config = calloc(1, len);
+		for (i = 0; config && i < json_array_size(found); i++) {
+			f = json_array_get(found, i);
+			strcat(config, i ? "\n" : "");
+			strcat(config, json_string_value(json_object_get(f, "config")));
+		}
 		json_object_set_new(o, "from", json_integer(s->from));
 		json_object_set_new(o, "to", json_integer(s->to));
 		json_object_set_new(o, "timeout_ms", json_integer(s->timeout_ms));
