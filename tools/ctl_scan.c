@@ -215,7 +215,12 @@ int ctl_scan_follow(json_t *started, bool json, ctl_scan_call_fn call, void *ctx
 		if (s)
 			puts(s);
 		free(s);
-		code = !strcmp(ctl_scan_raw(st, "state"), "done") ? 0 : 1;
+		/* The exit code the table would give. */
+		bool ok =
+		    !strcmp(ctl_scan_raw(st, "kind"), "probe")
+		        ? json_is_true(json_object_get(json_object_get(st, "probe"), "answered"))
+		        : json_array_size(json_object_get(st, "found")) > 0;
+		code = !strcmp(ctl_scan_raw(st, "state"), "done") && ok ? 0 : 1;
 	} else if (!strcmp(ctl_scan_raw(st, "kind"), "probe"))
 		code = ctl_scan_print_probe(st);
 	else
