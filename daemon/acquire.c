@@ -188,3 +188,11 @@ const struct dev_status *acquire_device(const struct acquire *a, size_t i)
 {
 	return a && i < a->ndevs ? &a->devs[i] : NULL;
 }
+
+struct modbus_bus *acquire_bus(const struct acquire *a, const char *name)
+{
+	for (size_t i = 0; a && i < a->nbuses; i++)
+		if (strcmp(modbus_bus_conf(a->buses[i])->name, name) == 0)
+			return a->buses[i];
+	return NULL;
+}

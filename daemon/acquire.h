@@ -31,3 +31,5 @@ struct acquire *acquire_start(uv_loop_t *loop, const struct conf *c, struct inge
 void acquire_stop(struct acquire *a);
 size_t acquire_devices(const struct acquire *a);
 const struct dev_status *acquire_device(const struct acquire *a, size_t i);
+/* The worker of the bus of that name, NULL when it is not polled (no device names it). */
+struct modbus_bus *acquire_bus(const struct acquire *a, const char *name);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "i18n.h"
+#include "modbus_scan.h"
 #include "policy.h"
 
 const struct control_option control_options[] = {
@@ -16,7 +17,8 @@ const struct control_option control_options[] = {
     {"limit", 'l', CONTROL_OPT_COUNT},   {"month", 'm', CONTROL_OPT_STRING},
     {"wait", 'w', CONTROL_OPT_LOCAL},    {"week", 'k', CONTROL_OPT_STRING},
     {"list", 't', CONTROL_OPT_FLAG},     {"csv", 'v', CONTROL_OPT_LOCAL_FLAG},
-    {"csv-encoding", 'e', CONTROL_OPT_LOCAL}, {NULL, 0, CONTROL_OPT_FLAG},
+    {"csv-encoding", 'e', CONTROL_OPT_LOCAL}, {"units", 'u', CONTROL_OPT_STRING},
+    {"timeout", 'i', CONTROL_OPT_COUNT}, {NULL, 0, CONTROL_OPT_FLAG},
 };
 
 const struct control_command control_commands[CONTROL_NCMDS] = {
@@ -36,6 +38,13 @@ const struct control_command control_commands[CONTROL_NCMDS] = {
     [CONTROL_REPORT] = {"report", "mktve", NULL,
                         "--month YYYY-MM | --week YYYY-MM-DD [--list] [--csv [--csv-encoding E]]",
                         N_("the monthly bulletin or weekly statistics, counted by item")},
+    [CONTROL_SCAN] = {"scan", "ui", "bus", "BUS [--units N-M] [--timeout MS]",
+                      N_("find the units that answer on a bus, between its polls")},
+    [CONTROL_PROBE] = {"probe", "", "device", "DEVICE",
+                       N_("read one device once, between its bus's polls")},
+    [CONTROL_SCAN_STATUS] = {"scan-status", "", "id", "ID",
+                             N_("a scan's or probe's progress and findings")},
+    [CONTROL_SCAN_CANCEL] = {"scan-cancel", "", "id", "ID", N_("stop a running scan")},
 };
 
 const char *control_request_name(enum control_cmd cmd)
@@ -150,6 +159,38 @@ static int control_request_report(struct control_request *r, char *err, size_t e
 	return 0;
 }
 
+/* scan: the bus, the unit range and the timeout per unit, each bounded. */
+static int control_request_scan(struct control_request *r, char *err, size_t errlen)
+{
+	json_t *units, *timeout;
+
+	if (control_request_need(r, "bus", &r->id, err, errlen,
+	                         "scan needs a bus name: firegwctl scan BUS") < 0)
+		return -1;
+	if (!control_request_opt(r->json, "units", JSON_STRING, &units) ||
+	    !control_request_opt(r->json, "timeout", JSON_INTEGER, &timeout))
+		return control_request_fail(r, err, errlen,
+		                            "scan takes units (a string, N or N-M) and timeout (ms, "
+		                            "a number)");
+	r->from = MODBUS_SCAN_UNIT_MIN;
+	r->to = MODBUS_SCAN_UNIT_MAX;
+	r->timeout_ms = 100;
+	if (units && modbus_scan_parse_units(json_string_value(units), &r->from, &r->to) != 0)
+		return control_request_fail(r, err, errlen,
+		                            "units '%.64s' is not N or N-M within 1-247",
+		                            json_string_value(units));
+	if (timeout) {
+		json_int_t t = json_integer_value(timeout);
+
+		if (t < 1 || t > MODBUS_SCAN_TIMEOUT_MAX_MS)
+			return control_request_fail(r, err, errlen,
+			                            "timeout must be 1..%d ms, not %lld",
+			                            MODBUS_SCAN_TIMEOUT_MAX_MS, (long long)t);
+		r->timeout_ms = (int)t;
+	}
+	return 0;
+}
+
 int control_request_parse(struct control_request *r, const char *line, size_t len, int64_t now_wall_ms,
                       char *err, size_t errlen)
 {
@@ -191,6 +232,16 @@ int control_request_parse(struct control_request *r, const char *line, size_t le
 		                        "test needs a device id: firegwctl test DEVICE");
 	case CONTROL_REPORT:
 		return control_request_report(r, err, errlen);
+	case CONTROL_SCAN:
+		return control_request_scan(r, err, errlen);
+	case CONTROL_PROBE:
+		return control_request_need(r, "device", &r->id, err, errlen,
+		                            "probe needs a device id: firegwctl probe DEVICE");
+	case CONTROL_SCAN_STATUS:
+	case CONTROL_SCAN_CANCEL:
+		return control_request_need(r, "id", &r->id, err, errlen,
+		                            "scan-status and scan-cancel need the id scan or probe "
+		                            "returned");
 	case CONTROL_OUTBOX:
 	case CONTROL_DEADLETTER:
 		if (!control_request_opt(r->json, "limit", JSON_INTEGER, &limit))

@@ -23,8 +23,12 @@ enum control_cmd {
 	CONTROL_TEST,
 	CONTROL_RELOAD,
 	CONTROL_REPORT,
+	CONTROL_SCAN,
+	CONTROL_PROBE,
+	CONTROL_SCAN_STATUS,
+	CONTROL_SCAN_CANCEL,
 };
-#define CONTROL_NCMDS (CONTROL_REPORT + 1)
+#define CONTROL_NCMDS (CONTROL_SCAN_CANCEL + 1)
 
 /* The control protocol, defined once: the daemon parses requests by these tables, and
  * firegwctl builds requests, checks its command line and prints its help from them, so the
@@ -62,7 +66,10 @@ const struct control_command *control_command_find(const char *name);
 struct control_request {
 	enum control_cmd cmd;
 	struct ledger_query_filter filter; /* hazards: open, grade, since, device, limit */
-	const char *id;             /* hazard: the item's id; test: the device's */
+	const char *id;             /* hazard: the item's id; test, probe: the device's; scan: the
+	                             * bus's; scan-status, scan-cancel: the scan's */
+	int from, to;               /* scan: the unit ids (1-247 by default) */
+	int timeout_ms;             /* scan: per unit (100 ms by default) */
 	const char *month;          /* report: as given ("YYYY-MM" is checked by ledger_report_month) */
 	const char *week;           /* report: a day of the week, or NULL for a month */
 	bool list;                  /* report: with the hazard list */

@@ -168,6 +168,11 @@ static json_t *control_run_request(struct daemon *d, const struct control_reques
 		return control_run_reload(d);
 	case CONTROL_REPORT:
 		return control_run_report(d, q);
+	case CONTROL_SCAN:
+	case CONTROL_PROBE:
+	case CONTROL_SCAN_STATUS:
+	case CONTROL_SCAN_CANCEL:
+		return control_scan_request(d, q, peer);
 	}
 	return control_error(_("internal error"));
 }

@@ -501,6 +501,7 @@ static void daemon_finish(struct daemon *d)
 	control_stop(d->control);
 	d->control = NULL;
 	acquire_stop(d->acquire);
+	control_scan_free_all(d);
 	mqtt_in_stop(d->mqtt);
 	d->mqtt = NULL;
 	daemon_dests_stop(d);

@@ -16,6 +16,7 @@ struct ledger;
 struct rules;
 struct ingest;
 struct acquire;
+struct control_scans;
 struct mqtt_in;
 struct forward;
 struct gbt_fwd;
@@ -50,6 +51,7 @@ struct daemon {
 	struct rules *rules;
 	struct ingest *ingest;
 	struct acquire *acquire;
+	struct control_scans *scans; /* scan and probe jobs (control_scan.c) */
 	struct mqtt_in *mqtt; /* MQTT input: its devices and broker connection */
 	/* One per enabled platform block, in the config's order (daemon_dests_start). */
 	struct daemon_dest *dests;
@@ -71,6 +73,12 @@ struct daemon {
 int daemon_reload(struct daemon *d, json_t *errors);
 /* Control socket requests (control_run.c). */
 json_t *control_run_handle(const char *line, size_t len, const struct control_peer *peer, void *userdata);
+/* scan, probe, scan-status, scan-cancel: jobs on the bus workers (control_scan.c). */
+struct control_request;
+json_t *control_scan_request(struct daemon *d, const struct control_request *q,
+                             const struct control_peer *peer);
+/* Frees every scan and probe job; the bus workers must be stopped already (acquire_stop). */
+void control_scan_free_all(struct daemon *d);
 /* The gateway's status as the heartbeat and `firegwctl status` show it (new reference). */
 json_t *status_build(struct daemon *d, bool full);
 /* One device's line of `firegwctl devices` (status.c); with its last values if `values`. */

@@ -3,7 +3,6 @@
  * the one-off read of a configured device. */
 #include "modbus_tools.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -19,7 +18,10 @@
 #include "profile_load.h"
 #include "firegw-config.h"
 #include "modbus_bus.h"
+#include "modbus_scan.h"
 #include "profile.h"
+#include "textesc.h"
+#include "i18n.h"
 
 static void print_errors(struct conf_errors *errs)
 {
@@ -43,44 +45,6 @@ static struct conf *tools_conf(const char *path)
 	return c;
 }
 
-/* Every profile in dir, for guessing what answered. */
-static size_t tools_profiles(const char *dir, struct profile ***out)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	struct profile **ps = NULL;
-	size_t n = 0;
-
-	*out = NULL;
-	if (!d)
-		return 0;
-	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		char name[256];
-		struct conf_errors errs;
-
-		if (len < 6 || strcmp(e->d_name + len - 5, ".conf") != 0 || len - 5 >= sizeof(name))
-			continue;
-		memcpy(name, e->d_name, len - 5);
-		name[len - 5] = '\0';
-		conf_errors_init(&errs);
-		struct profile *p = profile_load(dir, name, &errs);
-		conf_errors_finish(&errs);
-		if (!p)
-			continue;
-		struct profile **np = realloc(ps, (n + 1) * sizeof(*np));
-		if (!np) {
-			profile_free(p);
-			break;
-		}
-		ps = np;
-		ps[n++] = p;
-	}
-	closedir(d);
-	*out = ps;
-	return n;
-}
-
 /* s as a whole decimal number within lo..hi (no sign games, no trailing text); false if
  * it is not one. *end, when given, may point past the number (for "N-M"). */
 static bool parse_long(const char *s, long lo, long hi, long *out, const char **end)
@@ -100,21 +64,22 @@ static bool parse_long(const char *s, long lo, long hi, long *out, const char **
 	return true;
 }
 
-static int parse_range(const char *s, int *from, int *to)
+/* The port is held (by the daemon, most likely): say how to go through it instead. */
+static void modbus_tools_busy(int e, const char *cmd, const char *name)
 {
-	const char *e;
-	long a, b;
+	char safe[128];
 
-	if (!parse_long(s, 1, 247, &a, &e))
-		return -1;
-	b = a;
-	if (*e == '-' && !parse_long(e + 1, 1, 247, &b, NULL))
-		return -1;
-	if ((*e && *e != '-') || a > b)
-		return -1;
-	*from = (int)a;
-	*to = (int)b;
-	return 0;
+	if (e != EBUSY)
+		return;
+	textesc(safe, sizeof(safe), name ? name : "");
+	if (cmd)
+		fprintf(stderr,
+		        _("firegw %s: the firegw daemon probably owns this bus; while it runs, use "
+		          "'firegwctl %s %s' (it runs on the daemon's bus worker)\n"),
+		        cmd, cmd, safe);
+	else
+		fprintf(stderr, _("firegw scan: another program holds the port; if it is the "
+		                  "firegw daemon, use 'firegwctl scan BUS' for a configured bus\n"));
 }
 
 static void scan_usage(FILE *f)
@@ -224,7 +189,7 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 			break;
 		}
 		case 'u':
-			if (parse_range(optarg, &from, &to) != 0) {
+			if (modbus_scan_parse_units(optarg, &from, &to) != 0) {
 				fprintf(stderr,
 				        _("firegw scan: --units wants N or N-M within 1-247, not "
 				        "'%s'\n"),
@@ -286,55 +251,39 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 	modbus_t *ctx = modbus_bus_open(&bc, err, sizeof(err));
 	if (!ctx) {
 		fprintf(stderr, _("firegw scan: %s\n"), err);
+		modbus_tools_busy(errno, bus ? "scan" : NULL, bus);
 		conf_free(conf);
 		return 1;
 	}
 	struct profile **profiles = NULL;
-	size_t nprofiles = profile_dir ? tools_profiles(profile_dir, &profiles) : 0;
+	size_t nprofiles = modbus_scan_profiles_load(profile_dir, &profiles);
+	bool *fits = calloc(nprofiles ? nprofiles : 1, sizeof(bool));
 	bool tty = isatty(2);
 	int found = 0;
 
-	for (int unit = from; unit <= to; unit++) {
-		uint16_t reg;
-		int rc;
-
-		if (tty) {
-			fputc('\r', stderr);
-			fprintf(stderr, _("scanning unit %3d (%d-%d), %d found"), unit, from, to,
+	for (int unit = from; fits && unit <= to; unit++) {
+		if (tty)
+			fprintf(stderr, _("\rscanning unit %3d (%d-%d), %d found"), unit, from, to,
 			        found);
 		} else if ((unit - from) % 50 == 0)
 			fprintf(stderr, _("scanning units %d-%d...\n"), unit,
 			        unit + 49 < to ? unit + 49 : to);
-		modbus_set_slave(ctx, unit);
-		/* libmodbus wants the microseconds below one second. */
-		modbus_set_response_timeout(ctx, (uint32_t)(timeout_ms / 1000),
-		                            (uint32_t)(timeout_ms % 1000) * 1000);
-		rc = modbus_read_registers(ctx, 0, 1, &reg);
-		if (rc < 0 && (errno < EMBXILFUN || errno > EMBXGTAR)) {
-			/* Silence, garbage or CRC: nobody sane there. Keep a late answer from
-			 * being taken for the next unit's. */
-			if (modbus_bus_recover(ctx) != 0) {
-				fprintf(stderr, _("firegw scan: the link went down at unit %d: %s\n"),
-				        unit, modbus_strerror(errno));
-				break;
-			}
-			continue;
+		enum modbus_scan_answer ans =
+		    modbus_scan_unit(ctx, unit, timeout_ms, profiles, nprofiles, fits);
+		if (ans == MODBUS_SCAN_LINK_DOWN) {
+			fprintf(stderr, _("firegw scan: the link went down at unit %d: %s\n"), unit,
+			        modbus_strerror(errno));
+			break;
 		}
+		if (ans == MODBUS_SCAN_SILENT)
+			continue;
 		found++;
 		if (tty)
 			fprintf(stderr, "\r%60s\r", "");
 		printf(_("unit %d: answers"), unit);
-		/* A profile fits when all its reads succeed. */
 		const char *sep = _(" (looks like: ");
 		for (size_t i = 0; i < nprofiles; i++) {
-			struct modbus_bus_device d = {
-			    .id = "scan", .unit = unit, .timeout_ms = timeout_ms * 3, .prof = profiles[i]};
-			double values[256];
-			int code = 0, attempts = 0;
-
-			if (profiles[i]->npoints > 256)
-				continue;
-			if (modbus_bus_poll(ctx, &d, values, &code, &attempts) == MB_WHY_OK) {
+			if (fits[i]) {
 				printf("%s%s", sep, profiles[i]->name);
 				sep = ", ";
 			}
@@ -345,9 +294,8 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 	if (tty)
 		fprintf(stderr, "\r%60s\r", "");
 	fprintf(stderr, _("scan done: %d unit(s) answered between %d and %d\n"), found, from, to);
-	for (size_t i = 0; i < nprofiles; i++)
-		profile_free(profiles[i]);
-	free(profiles);
+	free(fits);
+	modbus_scan_profiles_free(profiles, nprofiles);
 	modbus_close(ctx);
 	modbus_free(ctx);
 	conf_free(conf);
@@ -394,6 +342,7 @@ int modbus_tools_probe(int argc, char **argv, const char *conf_path)
 	modbus_t *ctx = modbus_bus_open(d->busp, err, sizeof(err));
 	if (!ctx) {
 		fprintf(stderr, _("firegw probe: %s\n"), err);
+		modbus_tools_busy(errno, "probe", d->id);
 		conf_free(conf);
 		return 1;
 	}

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 
 #include "clock.h"
@@ -26,6 +27,13 @@ struct modbus_bus_dev {
 	bool bad_config;
 };
 
+struct modbus_bus_job {
+	modbus_bus_job_fn fn;
+	void *arg;
+};
+
+#define MB_JOB_MAX_WAIT_MS 1000
+
 struct modbus_bus {
 	const struct bus_conf *bc;
 	struct modbus_bus_dev *devs;
@@ -41,6 +49,10 @@ struct modbus_bus {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stop;
+
+	struct modbus_bus_job *jobs; /* under lock */
+	size_t njobs, jobcap;
+	int64_t job_waiting_since; /* mono ms: when a job was last stepped or queued */
 
 	uv_async_t async;
 	struct modbus_bus_result *q; /* results waiting for the main loop */
@@ -102,6 +114,18 @@ modbus_t *modbus_bus_open(const struct bus_conf *bc, char *err, size_t errlen)
 		snprintf(err, errlen, "bus '%s': cannot connect to %s%s%s: %s", bc->name,
 		         bc->type == BUS_TCP ? bc->host : bc->port, bc->type == BUS_TCP ? ":" : "",
 		         bc->type == BUS_TCP ? port : "", modbus_strerror(e));
+		modbus_free(ctx);
+		errno = e;
+		return NULL;
+	}
+	/* One user of a serial line at a time: the daemon's worker and a standalone scan or
+	 * probe would garble each other's frames. The lock goes with the descriptor. */
+	if (bc->type == BUS_RTU && flock(modbus_get_socket(ctx), LOCK_EX | LOCK_NB) != 0) {
+		int e = errno == EWOULDBLOCK ? EBUSY : errno;
+
+		snprintf(err, errlen, "bus '%s': %s is in use by another program (%s)", bc->name,
+		         bc->port, strerror(e));
+		modbus_close(ctx);
 		modbus_free(ctx);
 		errno = e;
 		return NULL;
@@ -321,6 +345,63 @@ static void modbus_bus_poll_dev(struct modbus_bus *b, struct modbus_bus_dev *d)
 	modbus_bus_push(b, &r);
 }
 
+/* With the lock held: whether a job's step goes before the next poll. */
+static bool modbus_bus_job_turn(struct modbus_bus *b, const struct modbus_bus_dev *next)
+{
+	int64_t now = clock_mono_ms();
+
+	return !next || next->due > now || now - b->job_waiting_since >= MB_JOB_MAX_WAIT_MS;
+}
+
+/* With the lock held (released around the step): one step of the first job, which then goes
+ * to the back of the queue, or away when done. */
+static void modbus_bus_job_step(struct modbus_bus *b)
+{
+	struct modbus_bus_job j = b->jobs[0];
+	int rc;
+
+	pthread_mutex_unlock(&b->lock);
+	modbus_bus_link(b, clock_mono_ms());
+	rc = j.fn(b->connected ? b->ctx : NULL,
+	          b->connected ? 0 : b->link_errno ? b->link_errno : ENOTCONN, j.arg);
+	if (rc < 0) {
+		b->connected = false;
+		b->link_retry_at = 0;
+	}
+	pthread_mutex_lock(&b->lock);
+	memmove(&b->jobs[0], &b->jobs[1], (b->njobs - 1) * sizeof(*b->jobs));
+	if (rc > 0)
+		b->jobs[b->njobs - 1] = j;
+	else
+		b->njobs--;
+	b->job_waiting_since = clock_mono_ms();
+}
+
+int modbus_bus_add_job(struct modbus_bus *b, modbus_bus_job_fn fn, void *arg)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&b->lock);
+	if (!b->stop && b->njobs == b->jobcap) {
+		size_t cap = b->jobcap ? b->jobcap * 2 : 4;
+		struct modbus_bus_job *j = realloc(b->jobs, cap * sizeof(*j));
+
+		if (j) {
+			b->jobs = j;
+			b->jobcap = cap;
+		}
+	}
+	if (!b->stop && b->njobs < b->jobcap) {
+		if (b->njobs == 0)
+			b->job_waiting_since = clock_mono_ms();
+		b->jobs[b->njobs++] = (struct modbus_bus_job){fn, arg};
+		pthread_cond_signal(&b->wake);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&b->lock);
+	return rc;
+}
+
 static void *modbus_bus_main(void *arg)
 {
 	struct modbus_bus *b = arg;
@@ -332,6 +413,10 @@ static void *modbus_bus_main(void *arg)
 		for (size_t i = 0; i < b->ndevs; i++)
 			if (!next || b->devs[i].due < next->due)
 				next = &b->devs[i];
+		if (b->njobs && modbus_bus_job_turn(b, next)) {
+			modbus_bus_job_step(b);
+			continue;
+		}
 		if (!next) {
 			pthread_cond_wait(&b->wake, &b->lock);
 			continue;
@@ -430,6 +515,11 @@ struct modbus_bus *modbus_bus_start(uv_loop_t *loop, const struct bus_conf *bc,
 	return b;
 }
 
+const struct bus_conf *modbus_bus_conf(const struct modbus_bus *b)
+{
+	return b->bc;
+}
+
 static void modbus_bus_closed(uv_handle_t *h)
 {
 	struct modbus_bus *b = h->data;
@@ -437,6 +527,7 @@ static void modbus_bus_closed(uv_handle_t *h)
 	for (size_t i = 0; i < b->qn; i++)
 		free(b->q[i].values);
 	free(b->q);
+	free(b->jobs);
 	for (size_t i = 0; i < b->ndevs; i++)
 		modbus_map_plan_free(&b->devs[i].plan);
 	free(b->devs);
@@ -456,5 +547,9 @@ void modbus_bus_stop(struct modbus_bus *b)
 		pthread_mutex_unlock(&b->lock);
 		pthread_join(b->thread, NULL);
 	}
+	/* The jobs' last call, on this thread now that the worker is gone. */
+	for (size_t i = 0; i < b->njobs; i++)
+		b->jobs[i].fn(NULL, ECANCELED, b->jobs[i].arg);
+	b->njobs = 0;
 	uv_close((uv_handle_t *)&b->async, modbus_bus_closed);
 }

@@ -78,8 +78,22 @@ struct modbus_bus;
 struct modbus_bus *modbus_bus_start(uv_loop_t *loop, const struct bus_conf *bc,
                             const struct modbus_bus_device *devs, size_t ndevs, modbus_bus_result_fn fn,
                             void *userdata);
+/* The bus it was started for. */
+const struct bus_conf *modbus_bus_conf(const struct modbus_bus *b);
 /* Stops and joins the worker; results not yet delivered are dropped (they are re-read). */
 void modbus_bus_stop(struct modbus_bus *b);
+
+/* A job run on the bus's worker between its regular polls (a scan, a probe), one short step
+ * at a time so that no device waits for more than one step: a device that is due is polled
+ * first, and a step runs when none is due (or when the job has waited a second). `ctx` is the
+ * bus's open context, or NULL when the link is down (`err` is why) or the worker is stopping
+ * (`err` is ECANCELED: the job's last call). Returns > 0 to be called again, 0 when done, < 0
+ * when done and the link broke (the worker reconnects before its next poll). Called on the
+ * worker thread: the job locks what it shares with the main loop. */
+struct _modbus;
+typedef int (*modbus_bus_job_fn)(struct _modbus *ctx, int err, void *arg);
+/* Queues a job; 0, or -1 (out of memory, or the worker is stopping). */
+int modbus_bus_add_job(struct modbus_bus *b, modbus_bus_job_fn fn, void *arg);
 
 /* Opens a modbus_t for a bus (RTU or TCP) with RS-485 mode and delays applied; connects.
  * Used by the worker, scan and probe. Returns NULL with a message in err. */

@@ -19,6 +19,7 @@
 
 #include "control_request.h"
 #include "ctl_report.h"
+#include "ctl_scan.h"
 #include "conf.h"
 #include "dispwidth.h"
 #include "i18n.h"
@@ -258,6 +259,12 @@ static json_t *firegwctl_call(struct firegwctl *c, json_t *req, int *exit_code)
 	}
 	*exit_code = json_is_true(json_object_get(reply, "ok")) ? EXIT_OK : EXIT_ERROR;
 	return reply;
+}
+
+/* firegwctl_call for the helpers that follow a job (ctl_scan.c). */
+static json_t *firegwctl_call_ctx(void *ctx, json_t *req, int *exit_code)
+{
+	return firegwctl_call(ctx, req, exit_code);
 }
 
 /* ---------------------------------------------------------------- printing */
@@ -880,6 +887,11 @@ static int firegwctl_run(struct firegwctl *c, const char *cmd, json_t *req, doub
 			print_json(r);
 		else
 			print_error(r);
+		json_decref(r);
+		return code;
+	}
+	if (!strcmp(cmd, "scan") || !strcmp(cmd, "probe")) {
+		code = ctl_scan_follow(r, c->json, firegwctl_call_ctx, c);
 		json_decref(r);
 		return code;
 	}

@@ -86,6 +86,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	web_buf_init(&b);
 	web_pages_error(&b, &p, json_string_value(json_object_get(reply, "error")));
 	check(&b);
+	/* The commissioning page: the reply as the devices and as the followed job. */
+	web_buf_init(&b);
+	web_pages_commission(&b, &p, reply, reply);
+	check(&b);
+	web_buf_init(&b);
+	web_pages_commission(&b, &p, reply, NULL);
+	check(&b);
 	/* /metrics: every line a comment or NAME[{LABELS}] VALUE, the labels closed. */
 	web_buf_init(&b);
 	web_metrics_text(&b, reply);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* modbus_sim: a detector simulator built on libmodbus, for the tests, the demo and the
  * benchmarks. It serves many unit ids on one Modbus TCP port (as an RS-485-to-Ethernet
- * converter does), or one unit id on a serial device (RTU), each unit with its own registers.
+ * converter does), or on a serial device (RTU), each unit with its own registers.
  * It is driven at run time by commands on stdin, one per line, each answered "ok" or
  * "error: ..." on stdout:
  *
@@ -288,6 +288,42 @@ static int run_tcp(int port)
 	return 0;
 }
 
+static uint16_t sim_crc16(const uint8_t *p, size_t n)
+{
+	uint16_t crc = 0xFFFF;
+
+	for (size_t i = 0; i < n; i++) {
+		crc ^= p[i];
+		for (int b = 0; b < 8; b++)
+			crc = (crc & 1) ? (uint16_t)((crc >> 1) ^ 0xA001) : (uint16_t)(crc >> 1);
+	}
+	return crc;
+}
+
+/* One RTU frame off the line, as a device on a shared bus takes it: the bytes up to a silence
+ * (longer than 3.5 characters at any rate the tests use), kept when its CRC is right. Not
+ * libmodbus's modbus_receive: after a request for another unit, that waits for the other
+ * unit's answer and takes the next request for it, which on a bus scanned for absent units
+ * swallows the requests that follow. Returns the frame's length, or 0. */
+static int sim_rtu_frame(int fd, uint8_t *q, size_t cap)
+{
+	size_t n = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t r;
+
+		if (n > 0 && poll(&p, 1, 20) <= 0)
+			break;
+		r = read(fd, q + n, cap - n);
+		if (r <= 0 || (n += (size_t)r) == cap)
+			break;
+	}
+	if (n < 4 || n == cap || sim_crc16(q, n - 2) != (uint16_t)(q[n - 2] | q[n - 1] << 8))
+		return 0;
+	return (int)n;
+}
+
 static int run_rtu(const char *dev, int baud, char parity)
 {
 	modbus_t *ctx = modbus_new_rtu(dev, baud, parity, 8, 1);
@@ -304,7 +340,8 @@ static int run_rtu(const char *dev, int baud, char parity)
 		fprintf(stderr, "modbus-sim: %s: %s\n", dev, modbus_strerror(errno));
 		return 1;
 	}
-	/* libmodbus's RTU server answers one unit id: the first one given. */
+	/* Each frame is answered for its own unit id (sim_answer); this one is libmodbus's
+	 * default. */
 	modbus_set_slave(ctx, unit);
 	int fd = modbus_get_socket(ctx);
 	struct pollfd fds[2] = {{.fd = 0, .events = POLLIN}, {.fd = fd, .events = POLLIN}};
@@ -318,7 +355,7 @@ static int run_rtu(const char *dev, int baud, char parity)
 		if (fds[0].revents)
 			sim_stdin(&quit);
 		if (fds[1].revents & POLLIN) {
-			int rc = modbus_receive(ctx, q);
+			int rc = sim_rtu_frame(fd, q, sizeof(q));
 
 			if (rc > 0)
 				sim_answer(ctx, fd, q, rc);

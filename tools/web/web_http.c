@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* web_http: routes, login, sessions, CSRF and security headers on libmicrohttpd. */
 #include "web_http.h"
+#include "web_http_int.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -25,35 +26,10 @@
 
 #define T(s) web_text(rq->lang, N_(s))
 
-struct web_http {
-	struct web_http_options o;
-	struct MHD_Daemon *mhd;
-	struct web_sessions sessions;
-	struct web_ratelimit limit;
-	char *cert, *key; /* the PEM texts MHD is given */
-	bool tls;
-};
-
-/* One request, across the calls MHD makes for it. */
-struct web_req {
-	struct MHD_PostProcessor *pp;
-	size_t body;   /* bytes of body seen */
-	bool too_big;  /* over WEB_HTTP_BODY_MAX: refused whole */
-	char user[WEB_PASSWD_USER_MAX + 2];
-	char password[WEB_PASSWD_PASSWORD_MAX + 2];
-	char csrf[WEB_SESSION_ID_LEN + 2];
-	char device[130];
-	/* Filled when the request is answered. */
-	enum web_lang lang;
-	bool lang_asked; /* ?lang= given: remembered in the fgw_lang cookie */
-	char addr[64];
-	struct web_session session; /* the request's live session, if any (for the navigation) */
-};
-
 /* The request being answered (MHD calls the handler from its one thread). */
 static __thread struct web_req *web_http_current;
 
-static int64_t web_http_now(void)
+int64_t web_http_now(void)
 {
 	return (int64_t)time(NULL);
 }
@@ -94,7 +70,7 @@ static void web_http_cookie(struct web_http *h, struct MHD_Response *r, const ch
 
 /* Queues body (taken over: freed by MHD) with the headers of every reply; a NULL body (a page
  * that could not be built) becomes a 500. */
-static enum MHD_Result web_http_send(struct web_http *h, struct MHD_Connection *c, unsigned status,
+enum MHD_Result web_http_send(struct web_http *h, struct MHD_Connection *c, unsigned status,
                                      char *body, size_t len, const char *ctype,
                                      const struct web_session *cookie)
 {
@@ -119,7 +95,7 @@ static enum MHD_Result web_http_send(struct web_http *h, struct MHD_Connection *
 	return rc;
 }
 
-static enum MHD_Result web_http_page(struct web_http *h, struct MHD_Connection *c, unsigned status,
+enum MHD_Result web_http_page(struct web_http *h, struct MHD_Connection *c, unsigned status,
                                      struct web_buf *b, const struct web_session *cookie)
 {
 	size_t len;
@@ -128,7 +104,7 @@ static enum MHD_Result web_http_page(struct web_http *h, struct MHD_Connection *
 	return web_http_send(h, c, status, body, len, "text/html; charset=utf-8", cookie);
 }
 
-static enum MHD_Result web_http_redirect(struct web_http *h, struct MHD_Connection *c,
+enum MHD_Result web_http_redirect(struct web_http *h, struct MHD_Connection *c,
                                          const char *to, const struct web_session *cookie,
                                          bool clear)
 {
@@ -149,7 +125,7 @@ static enum MHD_Result web_http_redirect(struct web_http *h, struct MHD_Connecti
 	return rc;
 }
 
-static enum MHD_Result web_http_error(struct web_http *h, struct MHD_Connection *c,
+enum MHD_Result web_http_error(struct web_http *h, struct MHD_Connection *c,
                                       struct web_req *rq, unsigned status, const char *message)
 {
 	struct web_buf b;
@@ -163,7 +139,7 @@ static enum MHD_Result web_http_error(struct web_http *h, struct MHD_Connection 
 /* ---------------------------------------------------------------- the daemon */
 
 /* The daemon's reply to req (taken over), or NULL after an error page was queued in *rc. */
-static json_t *web_http_ask(struct web_http *h, struct MHD_Connection *c, struct web_req *rq,
+json_t *web_http_ask(struct web_http *h, struct MHD_Connection *c, struct web_req *rq,
                             json_t *req, enum MHD_Result *rc)
 {
 	char err[512];
@@ -215,13 +191,21 @@ static enum MHD_Result web_http_post_field(void *cls, enum MHD_ValueKind kind, c
 		web_http_field(rq->csrf, sizeof(rq->csrf), data, off, size, &rq->too_big);
 	else if (!strcmp(key, "device"))
 		web_http_field(rq->device, sizeof(rq->device), data, off, size, &rq->too_big);
+	else if (!strcmp(key, "bus"))
+		web_http_field(rq->bus, sizeof(rq->bus), data, off, size, &rq->too_big);
+	else if (!strcmp(key, "units"))
+		web_http_field(rq->units, sizeof(rq->units), data, off, size, &rq->too_big);
+	else if (!strcmp(key, "timeout"))
+		web_http_field(rq->timeout, sizeof(rq->timeout), data, off, size, &rq->too_big);
+	else if (!strcmp(key, "job"))
+		web_http_field(rq->job, sizeof(rq->job), data, off, size, &rq->too_big);
 	return MHD_YES;
 }
 
 /* ---------------------------------------------------------------- logging actions */
 
 /* "user admin from 192.0.2.7", escaped: for every action's log line. */
-static void web_http_who(char *out, size_t len, const char *user, const char *addr)
+void web_http_who(char *out, size_t len, const char *user, const char *addr)
 {
 	char u[WEB_PASSWD_USER_MAX * 4 + 8];
 
@@ -411,6 +395,8 @@ static enum MHD_Result web_http_get(struct web_http *h, struct MHD_Connection *c
 		web_pages_hazard(&b, &p, reply);
 	} else if (!strcmp(url, "/config")) {
 		return web_http_config(h, c, &p);
+	} else if (!strcmp(url, "/commission")) {
+		return web_commission_page(h, c, rq, &p);
 	} else {
 		return web_http_error(h, c, rq, MHD_HTTP_NOT_FOUND, T("Page not found."));
 	}
@@ -506,6 +492,8 @@ static enum MHD_Result web_http_answer(struct web_http *h, struct MHD_Connection
 	                                                               MHD_HTTP_HEADER_HOST)))
 		return web_http_error(h, c, rq, MHD_HTTP_MISDIRECTED_REQUEST,
 		                      T("Open this console at 127.0.0.1 or localhost."));
+	enum MHD_Result rc;
+
 	if (!strcmp(method, MHD_HTTP_METHOD_POST)) {
 		if (!strcmp(url, "/login"))
 			return web_http_login(h, c, rq, &s, have);
@@ -522,6 +510,8 @@ static enum MHD_Result web_http_answer(struct web_http *h, struct MHD_Connection
 		}
 		if (!strcmp(url, "/test"))
 			return web_http_test(h, c, rq, who);
+		if (web_commission_post(h, c, rq, url, who, &rc))
+			return rc;
 		if (!strcmp(url, "/logout")) {
 			web_session_drop(&h->sessions, s.id);
 			log_notice(_("firegw-web: logout: %s"), who);
@@ -531,7 +521,6 @@ static enum MHD_Result web_http_answer(struct web_http *h, struct MHD_Connection
 	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return web_http_error(h, c, rq, MHD_HTTP_METHOD_NOT_ALLOWED, T("Method not allowed."));
-	enum MHD_Result rc;
 	if (web_http_asset(h, c, url, &rc))
 		return rc;
 	if (!strcmp(url, "/metrics") && (logged_in || h->o.metrics_public))

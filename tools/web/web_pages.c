@@ -67,8 +67,9 @@ static void web_pages_head(struct web_buf *b, const struct web_page *p, const ch
 	               "<script src=\"/static/app.js\" defer></script></head><body><header><nav>");
 	if (p->csrf && p->user && p->user[0]) {
 		web_buf_addf(b, "<a href=\"/\">%s</a><a href=\"/devices\">%s</a>"
-		                "<a href=\"/hazards\">%s</a><a href=\"/config\">%s</a>",
-		             T("Overview"), T("Devices"), T("Hazards"), T("Config"));
+		                "<a href=\"/hazards\">%s</a><a href=\"/commission\">%s</a>"
+		                "<a href=\"/config\">%s</a>",
+		             T("Overview"), T("Devices"), T("Hazards"), T("Commissioning"), T("Config"));
 	}
 	web_buf_add(b, "<span class=\"lang\"><a href=\"?lang=zh\" lang=\"zh-CN\">中文</a>"
 	               "<a href=\"?lang=en\" lang=\"en\">English</a></span>");
@@ -509,5 +510,171 @@ void web_pages_config(struct web_buf *b, const struct web_page *p, const char *p
 	web_buf_add(b, "</h2><pre id=\"config\">");
 	web_pages_lines(b, text ? text : "-");
 	web_buf_add(b, "</pre>");
+	web_pages_foot(b);
+}
+
+/* A hidden CSRF field and the form's opening, for the commissioning page's POSTs. */
+static void web_pages_form(struct web_buf *b, const struct web_page *p, const char *action,
+                           const char *id)
+{
+	web_buf_addf(b, "<form method=\"post\" action=\"%s\" class=\"filter\" id=\"%s\">"
+	                "<input type=\"hidden\" name=\"csrf\" value=\"",
+	             action, id);
+	web_buf_esc(b, p->csrf);
+	web_buf_add(b, "\">");
+}
+
+/* The followed scan: progress, units found, their config blocks. */
+static void web_pages_scan_job(struct web_buf *b, const struct web_page *p, json_t *job)
+{
+	json_t *f, *n;
+	size_t i, k;
+
+	web_buf_addf(b, "<p><progress id=\"scanprogress\" value=\"%lld\" max=\"%lld\"></progress> "
+	                "<span id=\"scancount\">%lld / %lld</span> %s, %zu %s</p>",
+	             web_pages_num(job, "scanned"), web_pages_num(job, "total"),
+	             web_pages_num(job, "scanned"), web_pages_num(job, "total"), T("units asked"),
+	             json_array_size(json_object_get(job, "found")), T("found"));
+	if (!strcmp(web_pages_str(job, "state"), "running")) {
+		web_pages_form(b, p, "/scan-cancel", "cancelform");
+		web_buf_add(b, "<input type=\"hidden\" name=\"job\" value=\"");
+		web_buf_esc(b, web_pages_str(job, "id"));
+		web_buf_addf(b, "\"><button type=\"submit\">%s</button></form>", T("Cancel the scan"));
+	}
+	if (!json_array_size(json_object_get(job, "found")))
+		return;
+	web_buf_addf(b, "<div class=\"scroll\"><table id=\"found\"><thead><tr><th>%s</th>"
+	                "<th>%s</th></tr></thead><tbody>",
+	             T("Unit"), T("Profiles that fit"));
+	json_array_foreach(json_object_get(job, "found"), i, f)
+	{
+		web_buf_addf(b, "<tr><td>%lld</td><td>", web_pages_num(f, "unit"));
+		json_array_foreach(json_object_get(f, "profiles"), k, n)
+		{
+			web_buf_add(b, k ? ", " : "");
+			web_buf_esc(b, json_string_value(n));
+		}
+		web_buf_add(b, "</td></tr>");
+	}
+	web_buf_addf(b, "</tbody></table></div><h2>%s</h2><p>%s</p><pre id=\"config\">",
+	             T("Config blocks to copy"),
+	             T("Add them to the configuration, fill in each location, check it and reload."));
+	web_pages_lines(b, web_pages_str(job, "config"));
+	web_buf_add(b, "</pre>");
+}
+
+/* The followed probe: every point, or why the device did not answer. */
+static void web_pages_probe_job(struct web_buf *b, const struct web_page *p, json_t *job)
+{
+	json_t *pr = json_object_get(job, "probe"), *pt, *bit;
+	size_t i, k;
+
+	if (!pr)
+		return;
+	if (!json_is_true(json_object_get(pr, "answered"))) {
+		web_buf_addf(b, "<p class=\"error\">%s: ", T("No answer"));
+		web_buf_esc(b, web_pages_str(pr, "why"));
+		web_buf_addf(b, " (%lld)</p>", web_pages_num(pr, "code"));
+		return;
+	}
+	web_buf_addf(b, "<div class=\"scroll\"><table id=\"points\"><thead><tr><th>%s</th>"
+	                "<th>%s</th><th>%s</th></tr></thead><tbody>",
+	             T("Point"), T("Value"), T("Status bits"));
+	json_array_foreach(json_object_get(pr, "points"), i, pt)
+	{
+		json_t *v = json_object_get(pt, "value");
+
+		web_buf_add(b, "<tr><td>");
+		web_buf_esc(b, web_pages_str(pt, "point"));
+		web_buf_add(b, "</td><td>");
+		if (json_is_number(v))
+			web_buf_addf(b, "%g ", json_number_value(v));
+		else
+			web_buf_add(b, "- ");
+		web_buf_esc(b, web_pages_str(pt, "unit"));
+		web_buf_add(b, "</td><td>");
+		json_array_foreach(json_object_get(pt, "bits"), k, bit)
+		{
+			web_buf_add(b, k ? ", " : "");
+			web_buf_esc(b, json_string_value(bit));
+		}
+		web_buf_add(b, "</td></tr>");
+	}
+	web_buf_add(b, "</tbody></table></div>");
+}
+
+void web_pages_commission(struct web_buf *b, const struct web_page *p, json_t *r, json_t *job)
+{
+	json_t *d;
+	size_t i, k;
+
+	web_pages_head(b, p, T("Commissioning"));
+	if (job) {
+		const char *state = web_pages_str(job, "state");
+		bool scan = !strcmp(web_pages_str(job, "kind"), "scan");
+
+		/* data-live: app.js fetches the page again and swaps this section in. */
+		web_buf_addf(b, "<section id=\"job\"%s data-state=\"", strcmp(state, "running") ? "" : " data-live");
+		web_buf_esc(b, state);
+		web_buf_addf(b, "\"><h2>%s ", scan ? T("Scan of bus") : T("Probe of device"));
+		web_buf_esc(b, web_pages_str(job, scan ? "bus" : "device"));
+		web_buf_add(b, ": <span id=\"jobstate\">");
+		web_buf_esc(b, web_text(p->lang, state));
+		web_buf_add(b, "</span></h2>");
+		if (!strcmp(state, "failed")) {
+			web_buf_add(b, "<p class=\"error\">");
+			web_buf_esc(b, web_pages_str(job, "reason"));
+			web_buf_add(b, "</p>");
+		}
+		if (scan)
+			web_pages_scan_job(b, p, job);
+		else
+			web_pages_probe_job(b, p, job);
+		web_buf_add(b, "</section>");
+	}
+	/* The buses of the Modbus devices, each once, in the order of the devices page. */
+	web_buf_addf(b, "<h2>%s</h2><p>%s</p>", T("Scan a bus"),
+	             T("Asks each unit id in turn, between the regular polls: the other devices go on "
+	               "being read. A silent unit takes its timeout."));
+	web_pages_form(b, p, "/scan", "scanform");
+	web_buf_addf(b, "<label>%s <select name=\"bus\" id=\"scanbus\">", T("Bus"));
+	json_array_foreach(json_object_get(r, "devices"), i, d)
+	{
+		const char *bus = web_pages_str(d, "bus");
+		bool seen = false;
+		json_t *e;
+
+		json_array_foreach(json_object_get(r, "devices"), k, e)
+			seen = seen || (k < i && !strcmp(web_pages_str(e, "bus"), bus));
+		if (!*bus || seen)
+			continue;
+		web_buf_add(b, "<option value=\"");
+		web_buf_esc(b, bus);
+		web_buf_add(b, "\">");
+		web_buf_esc(b, bus);
+		web_buf_add(b, "</option>");
+	}
+	web_buf_addf(b, "</select></label><label>%s <input name=\"units\" id=\"scanunits\" "
+	                "value=\"1-247\" size=\"7\" maxlength=\"7\"></label><label>%s <input "
+	                "name=\"timeout\" id=\"scantimeout\" type=\"number\" min=\"1\" "
+	                "max=\"60000\" value=\"100\"></label><button type=\"submit\" "
+	                "id=\"scanbutton\">%s</button></form>",
+	             T("Unit ids"), T("Timeout (ms)"), T("Scan"));
+	web_buf_addf(b, "<h2>%s</h2><p>%s</p>", T("Probe a device"),
+	             T("Reads every point of a configured device once, between its bus's polls."));
+	web_pages_form(b, p, "/probe", "probeform");
+	web_buf_add(b, "<select name=\"device\" id=\"probedevice\">");
+	json_array_foreach(json_object_get(r, "devices"), i, d)
+	{
+		if (!*web_pages_str(d, "bus"))
+			continue;
+		web_buf_add(b, "<option value=\"");
+		web_buf_esc(b, web_pages_str(d, "id"));
+		web_buf_add(b, "\">");
+		web_buf_esc(b, web_pages_str(d, "id"));
+		web_buf_add(b, "</option>");
+	}
+	web_buf_addf(b, "</select><button type=\"submit\" id=\"probebutton\">%s</button></form>",
+	             T("Probe"));
 	web_pages_foot(b);
 }

@@ -32,3 +32,9 @@ void web_pages_hazard(struct web_buf *b, const struct web_page *p, json_t *reply
 /* The config file's text and `firegw check`'s output on it (either may be NULL). */
 void web_pages_config(struct web_buf *b, const struct web_page *p, const char *path,
                       const char *text, const char *check, int check_status);
+/* The commissioning page: a bus scan and a device probe through the daemon, from the reply to
+ * {"cmd":"devices"} (the buses and devices to choose from) and, when one is followed, the
+ * reply to {"cmd":"scan-status"} (NULL: none): its progress bar (refreshed by app.js while it
+ * runs, data-live), the units found and their config blocks, or the probe's points. */
+void web_pages_commission(struct web_buf *b, const struct web_page *p, json_t *devices,
+                          json_t *job);
