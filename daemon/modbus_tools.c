@@ -262,8 +262,9 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 	int found = 0;
 
 	for (int unit = from; fits && unit <= to; unit++) {
-		if (tty)
-			fprintf(stderr, _("\rscanning unit %3d (%d-%d), %d found"), unit, from, to,
+		if (tty) {
+			fputc('\r', stderr);
+			fprintf(stderr, _("scanning unit %3d (%d-%d), %d found"), unit, from, to,
 			        found);
 		} else if ((unit - from) % 50 == 0)
 			fprintf(stderr, _("scanning units %d-%d...\n"), unit,
