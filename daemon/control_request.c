@@ -45,6 +45,9 @@ const struct control_command control_commands[CONTROL_NCMDS] = {
     [CONTROL_SCAN_STATUS] = {"scan-status", "", "id", "ID",
                              N_("a scan's or probe's progress and findings")},
     [CONTROL_SCAN_CANCEL] = {"scan-cancel", "", "id", "ID", N_("stop a running scan")},
+    [CONTROL_CHECK] = {"check", "", NULL, "",
+                       N_("check the configuration file as the daemon would load it, "
+                          "without applying it")},
 };
 
 const char *control_request_name(enum control_cmd cmd)
@@ -252,6 +255,7 @@ int control_request_parse(struct control_request *r, const char *line, size_t le
 	case CONTROL_STATUS:
 	case CONTROL_DEVICES:
 	case CONTROL_RELOAD:
+	case CONTROL_CHECK:
 		return 0;
 	}
 	return 0;

@@ -27,8 +27,9 @@ enum control_cmd {
 	CONTROL_PROBE,
 	CONTROL_SCAN_STATUS,
 	CONTROL_SCAN_CANCEL,
+	CONTROL_CHECK,
 };
-#define CONTROL_NCMDS (CONTROL_SCAN_CANCEL + 1)
+#define CONTROL_NCMDS (CONTROL_CHECK + 1)
 
 /* The control protocol, defined once: the daemon parses requests by these tables, and
  * firegwctl builds requests, checks its command line and prints its help from them, so the

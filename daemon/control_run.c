@@ -106,6 +106,30 @@ static json_t *control_run_reload(struct daemon *d)
 	return o;
 }
 
+/* The config file checked by the daemon itself, as a reload would load it, nothing applied:
+ * its secret files are judged by the user that reads them (firegw-web, in another user, asks
+ * this rather than run `firegw check` as itself). */
+static json_t *control_run_check(struct daemon *d)
+{
+	struct conf_errors errs;
+	json_t *errors = json_array();
+	struct conf *c;
+
+	conf_errors_init(&errs);
+	c = conf_load(d->opts->conf_path, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		json_array_append_new(errors, json_string(errs.items[i]));
+	conf_errors_finish(&errs);
+	json_t *o = json_pack("{s:b, s:s, s:b, s:o}", "ok", 1, "config", d->opts->conf_path,
+	                      "valid", c != NULL, "errors", errors);
+	if (c) {
+		json_object_set_new(o, "buses", json_integer((json_int_t)c->nbuses));
+		json_object_set_new(o, "devices", json_integer((json_int_t)c->ndevices));
+	}
+	conf_free(c);
+	return o;
+}
+
 /* What a request asks for, parsed and checked by ctl_request. */
 /* The bulletin's figures (ledger_report.c) under the site's header from the config. */
 static json_t *control_run_report(struct daemon *d, const struct control_request *q)
@@ -173,6 +197,8 @@ static json_t *control_run_request(struct daemon *d, const struct control_reques
 	case CONTROL_SCAN_STATUS:
 	case CONTROL_SCAN_CANCEL:
 		return control_scan_request(d, q, peer);
+	case CONTROL_CHECK:
+		return control_run_check(d);
 	}
 	return control_error(_("internal error"));
 }

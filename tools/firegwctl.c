@@ -875,6 +875,24 @@ static int firegwctl_test_wait(struct firegwctl *c, const char *hazard_id, doubl
 	}
 }
 
+/* `firegwctl check`: the daemon's verdict on its config file; 1 when it would refuse it. */
+static int print_check(json_t *r)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(json_object_get(r, "errors"), i, e)
+	    printf("%s\n", esc(json_string_value(e)));
+	if (json_is_true(json_object_get(r, "valid"))) {
+		printf(_("%s: no errors (%lld buses, %lld devices); firegwctl reload would apply it\n"),
+		       str(r, "config"), num(r, "buses"), num(r, "devices"));
+		return EXIT_OK;
+	}
+	printf(_("%s: %zu error(s); a reload would refuse it and keep the running configuration\n"),
+	       str(r, "config"), json_array_size(json_object_get(r, "errors")));
+	return EXIT_ERROR;
+}
+
 static int firegwctl_run(struct firegwctl *c, const char *cmd, json_t *req, double wait_s)
 {
 	int code;
@@ -939,6 +957,11 @@ static int firegwctl_run(struct firegwctl *c, const char *cmd, json_t *req, doub
 	else if (!strcmp(cmd, "reload"))
 		printf(_("configuration reloaded from %s: %lld buses, %lld devices\n"),
 		       str(r, "config"), num(r, "buses"), num(r, "devices"));
+	else if (!strcmp(cmd, "check")) {
+		code = print_check(r);
+		json_decref(r);
+		return code;
+	}
 	json_decref(r);
 	return EXIT_OK;
 }

@@ -215,11 +215,19 @@ def test_reload_through_the_socket(gw, sockdir, daemon_factory, ctl_bin):
     good = gw.conf.read_text(encoding="utf-8")
     gw.conf.write_text(good + 'device "x" {\n  bus = "nowhere"\n  unit = 3\n'
                        '  profile = "rcd-4t"\n}\n', encoding="utf-8")
+    # check: the same verdict, nothing applied.
+    r = ctl(sock, "check", check=1)
+    assert f"{gw.conf}:" in r.stdout and "nowhere" in r.stdout and "1 error(s)" in r.stdout
+    chk = ctl_json(sock, "check")
+    assert chk["valid"] is False and any("nowhere" in e for e in chk["errors"])
     r = ctl(sock, "reload", check=1)
     assert "reload refused" in r.stderr
     assert f"{gw.conf}:" in r.stderr and "nowhere" in r.stderr
     assert d.alive()
     assert ctl_json(sock, "status")["devices_total"] == 1
+    gw.conf.write_text(good, encoding="utf-8")
+    r = ctl(sock, "check", check=0)
+    assert "no errors (1 buses, 1 devices)" in r.stdout, r.stdout
 
 
 def test_bad_requests_get_errors_and_harm_nothing(gw, sockdir, daemon_factory, ctl_bin):

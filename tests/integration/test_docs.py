@@ -48,7 +48,7 @@ def test_every_firegwctl_command_is_in_its_page():
                               text=True).stdout
     cmds = re.findall(r"^  ([a-z][a-z-]*)\b", helptext.split("Commands:")[1].split("Options:")[0],
                       re.M)
-    assert len(cmds) == 13, cmds
+    assert len(cmds) == 14, cmds
     for c in cmds:
         assert re.search(rf"\b{c}\b", text), f"firegwctl {c} is not in firegwctl(8)"
 

@@ -331,6 +331,34 @@ static enum MHD_Result web_http_hazards(struct web_http *h, struct MHD_Connectio
 	return web_http_page(h, c, MHD_HTTP_OK, &b, NULL);
 }
 
+/* The daemon's own check of its config file (the control request `check`): it reads the
+ * secret files as the user that uses them, which this program is not. NULL when the daemon
+ * does not answer: then `firegw check` runs here, as this program's user. */
+static char *web_http_check(struct web_http *h, int *status)
+{
+	char err[256];
+	json_t *req = json_pack("{s:s}", "cmd", "check");
+	json_t *reply = web_ctl_call(h->o.socket, req, WEB_HTTP_CTL_TIMEOUT_MS, err, sizeof(err));
+	struct web_buf b;
+	size_t i;
+	json_t *e;
+
+	json_decref(req);
+	if (!reply || !json_is_true(json_object_get(reply, "ok"))) {
+		json_decref(reply);
+		return NULL;
+	}
+	web_buf_init(&b);
+	json_array_foreach(json_object_get(reply, "errors"), i, e)
+	    web_buf_addf(&b, "%s\n", json_string_value(e));
+	*status = json_is_true(json_object_get(reply, "valid")) ? 0 : 1;
+	if (*status == 0)
+		web_buf_addf(&b, _("%s: no errors (checked by the running firegw)\n"),
+		             json_string_value(json_object_get(reply, "config")));
+	json_decref(reply);
+	return web_buf_take(&b, NULL);
+}
+
 static enum MHD_Result web_http_config(struct web_http *h, struct MHD_Connection *c,
                                        const struct web_page *p)
 {
@@ -340,7 +368,9 @@ static enum MHD_Result web_http_config(struct web_http *h, struct MHD_Connection
 
 	if (h->o.config) {
 		text = web_config_read(h->o.config, err, sizeof(err));
-		check = text ? web_config_check(h->o.firegw, h->o.config, &status) : strdup(err);
+		check = text ? web_http_check(h, &status) : strdup(err);
+		if (text && !check)
+			check = web_config_check(h->o.firegw, h->o.config, &status);
 	}
 	web_buf_init(&b);
 	web_pages_config(&b, p, h->o.config, text, check, status);
