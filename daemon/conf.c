@@ -2,6 +2,7 @@
 /* conf: schema, parse and checks of firegw.conf. */
 #include "conf.h"
 #include "conf_calendar.h"
+#include "conf_policy.h"
 #include "workday.h"
 
 #include <ctype.h>
@@ -43,55 +44,6 @@ static cfg_opt_t site_opts[] = {
     CFG_STR("responsible_phone", "", CFGF_NONE),
     CFG_STR("acceptor", "", CFGF_NONE),
     CFG_STR("acceptor_phone", "", CFGF_NONE),
-    CFG_END(),
-};
-
-/* One option per kind, filled at first use from the kind names. */
-static cfg_opt_t grades_opts[KIND_COUNT + 3];
-static cfg_opt_t escalation_opts[KIND_COUNT + 1];
-static cfg_opt_t worsening_opts[KIND_COUNT + 1];
-static cfg_opt_t roles_opts[STEP_COUNT + 1];
-static cfg_opt_t require_opts[] = {
-    CFG_STR_LIST("immediate", NULL, CFGF_NODEFAULT),
-    CFG_STR_LIST("major", NULL, CFGF_NODEFAULT),
-    CFG_STR_LIST("significant", NULL, CFGF_NODEFAULT),
-    CFG_STR_LIST("general", NULL, CFGF_NODEFAULT),
-    CFG_END(),
-};
-static cfg_opt_t deadline_opts[] = {
-    CFG_STR("immediate", NULL, CFGF_NONE),
-    CFG_STR("major", NULL, CFGF_NONE),
-    CFG_STR("significant", NULL, CFGF_NONE),
-    CFG_STR("general", NULL, CFGF_NONE),
-    CFG_END(),
-};
-
-static cfg_opt_t false_alarm_opts[] = {
-    CFG_INT("count", 3, CFGF_NONE),
-    CFG_STR("window", "30d", CFGF_NONE),
-    CFG_END(),
-};
-
-static cfg_opt_t stages_opts[] = {
-    CFG_STR("order", "3wd", CFGF_NONE),
-    CFG_STR("acceptance", "5wd", CFGF_NONE),
-    CFG_END(),
-};
-
-static cfg_opt_t policy_opts[] = {
-    CFG_SEC("grades", grades_opts, CFGF_NONE),
-    CFG_SEC("deadlines", deadline_opts, CFGF_NONE),
-    CFG_SEC("escalation", escalation_opts, CFGF_NONE),
-    CFG_STR("recurrence_window", "30d", CFGF_NONE),
-    CFG_BOOL("offline_autoclose", cfg_false, CFGF_NONE),
-    CFG_BOOL("auto_regrade", cfg_false, CFGF_NONE),
-    CFG_SEC("worsening", worsening_opts, CFGF_NONE),
-    CFG_STR_LIST("incidents", "{fire_alarm}", CFGF_NONE),
-    CFG_SEC("false_alarms", false_alarm_opts, CFGF_NONE),
-    CFG_SEC("roles", roles_opts, CFGF_NONE),
-    CFG_SEC("require_before_rectifying", require_opts, CFGF_NONE),
-    CFG_BOOL("close_requires_acceptance", cfg_false, CFGF_NONE),
-    CFG_SEC("stages", stages_opts, CFGF_NONE),
     CFG_END(),
 };
 
@@ -187,7 +139,7 @@ static cfg_opt_t retention_opts[] = {
 static cfg_opt_t root_opts[] = {
     CFG_SEC("gateway", gateway_opts, CFGF_NONE),
     CFG_SEC("site", site_opts, CFGF_NONE),
-    CFG_SEC("policy", policy_opts, CFGF_NONE),
+    CFG_SEC("policy", conf_policy_opts, CFGF_NONE),
     CFG_SEC("bus", bus_opts, CFGF_MULTI | CFGF_TITLE),
     CFG_SEC("device", device_opts, CFGF_MULTI | CFGF_TITLE),
     /* Each `platform "name" { }` a destination; `platform { }` (read as platform_unnamed,
@@ -203,38 +155,14 @@ static cfg_opt_t root_opts[] = {
 static void conf_schema_init(void)
 {
 	static bool done;
-	size_t n = 0;
 
 	if (done)
 		return;
-	for (int k = 0; k < KIND_COUNT; k++)
-		grades_opts[n++] = (cfg_opt_t)CFG_STR(kind_name((enum kind)k), NULL, CFGF_NONE);
-	grades_opts[n++] = (cfg_opt_t)CFG_STR("prealarm", NULL, CFGF_NONE);
-	grades_opts[n++] = (cfg_opt_t)CFG_STR("high", NULL, CFGF_NONE);
-	grades_opts[n] = (cfg_opt_t)CFG_END();
-	for (int k = 0; k < KIND_COUNT; k++)
-		escalation_opts[k] = (cfg_opt_t)CFG_STR(kind_name((enum kind)k), NULL, CFGF_NONE);
-	escalation_opts[KIND_COUNT] = (cfg_opt_t)CFG_END();
-	for (int k = 0; k < KIND_COUNT; k++)
-		worsening_opts[k] =
-		    (cfg_opt_t)CFG_FLOAT_LIST(kind_name((enum kind)k), NULL, CFGF_NODEFAULT);
-	worsening_opts[KIND_COUNT] = (cfg_opt_t)CFG_END();
-	for (int s = 0; s < STEP_COUNT; s++)
-		roles_opts[s] =
-		    (cfg_opt_t)CFG_STR_LIST(policy_step_name((enum policy_step)s), NULL, CFGF_NODEFAULT);
-	roles_opts[STEP_COUNT] = (cfg_opt_t)CFG_END();
+	conf_policy_schema_init();
 	conf_parse_schema(root_opts);
 	done = true;
 }
 
-/* An integer option narrowed to int; a value outside int becomes INT_MIN so that every range
- * check refuses it (and the message shows it was out of range). */
-static int conf_int(cfg_t *sec, const char *opt)
-{
-	long v = cfg_getint(sec, opt);
-
-	return v < INT_MIN + 1 || v > INT_MAX ? INT_MIN : (int)v;
-}
 
 static char *dupstr(const char *s)
 {
@@ -424,207 +352,6 @@ static void conf_read_site(struct conf_parse *p, struct conf *c)
 	}
 }
 
-static int conf_grade_opt(struct conf_parse *p, cfg_t *sec, const char *opt, int dflt)
-{
-	const char *v = cfg_getstr(sec, opt);
-	int g;
-
-	if (!v)
-		return dflt;
-	g = grade_from_name(v);
-	if (g < 0) {
-		conf_parse_error(p, sec, opt,
-		                 _("policy: grade '%s' for %s is not one of immediate, major, "
-		                 "significant, general"),
-		                 v, opt);
-		return dflt;
-	}
-	return g;
-}
-
-/* Policy durations are kept in seconds: refuse what would round to nothing. */
-static int64_t conf_policy_s(struct conf_parse *p, cfg_t *sec, const char *opt, int64_t dflt_s)
-{
-	int64_t ms = conf_parse_duration_opt(p, sec, opt, dflt_s * 1000);
-
-	if (ms > 0 && ms < 1000) {
-		conf_parse_error(p, sec, opt,
-		                 _("policy: %s = \"%s\" is under a second; policy "
-		                 "durations are whole seconds or longer"),
-		                 opt, cfg_getstr(sec, opt));
-		return dflt_s;
-	}
-	return ms / 1000;
-}
-
-/* policy.worsening: per kind, up to POLICY_BANDS_MAX values in rising order; an empty list
- * turns the kind's worsened events off. */
-static void conf_read_worsening(struct conf_parse *p, cfg_t *w, struct policy *x)
-{
-	for (int k = 0; k < KIND_COUNT; k++) {
-		const char *name = kind_name((enum kind)k);
-		unsigned n = cfg_size(w, name);
-
-		if (!conf_parse_isset(p, w, name))
-			continue;
-		if (n > POLICY_BANDS_MAX) {
-			conf_parse_error(p, w, name, "policy: worsening %s has %u bands; at most %d",
-			                 name, n, POLICY_BANDS_MAX);
-			continue;
-		}
-		for (unsigned i = 0; i < n; i++) {
-			double v = cfg_getnfloat(w, name, i);
-			if (!(v > 0) || (i > 0 && v <= x->worsen_band[k][i - 1])) {
-				conf_parse_error(p, w, name,
-				                 "policy: worsening %s: bands must be above 0 and rising",
-				                 name);
-				n = 0;
-				break;
-			}
-			x->worsen_band[k][i] = v;
-		}
-		x->nworsen_bands[k] = (int)n;
-	}
-}
-
-/* policy.incidents (the kinds whose items are 警情) and policy.false_alarms (the rule that
- * turns a detector's repeated false alarms into a hazard). */
-static void conf_read_incidents(struct conf_parse *p, cfg_t *pol, struct policy *x)
-{
-	cfg_t *fa = cfg_getsec(pol, "false_alarms");
-	unsigned n = cfg_size(pol, "incidents");
-
-	memset(x->incident, 0, sizeof(x->incident));
-	for (unsigned i = 0; i < n; i++) {
-		const char *name = cfg_getnstr(pol, "incidents", i);
-		int k = kind_from_name(name);
-
-		if (k < 0 || k == KIND_REPEATED_FALSE_ALARM || k == KIND_LEDGER_CORRUPT)
-			conf_parse_error(p, pol, "incidents",
-			                 "policy: incidents: '%s' is not a kind a detector reports", name);
-		else
-			x->incident[k] = true;
-	}
-	int count = conf_int(fa, "count");
-	if (count < 0 || count > 1000)
-		conf_parse_error(p, fa, "count",
-		                 "policy: false_alarms count = %d is outside 0 (never) to 1000", count);
-	else
-		x->false_alarm_limit = count;
-	x->false_alarm_window_s = conf_policy_s(p, fa, "window", x->false_alarm_window_s);
-	if (x->false_alarm_window_s <= 0)
-		conf_parse_error(p, fa, "window", "policy: false_alarms window must be longer than 0");
-}
-
-/* A limit written "0" (none), "30", "30d" or "5wd". False when it is none of these. */
-static bool conf_policy_span(struct conf_parse *p, cfg_t *sec, const char *opt,
-                             struct policy_span *out)
-{
-	const char *s = cfg_getstr(sec, opt);
-
-	(void)p;
-	if (!s)
-		return false;
-	if (strcmp(s, "0") == 0) {
-		*out = (struct policy_span){0, false};
-		return true;
-	}
-	return workday_parse_span(s, &out->n, &out->working) == 0;
-}
-
-/* policy.roles (who may take each step), policy.require_before_rectifying (the 五定 fields per
- * grade) and policy.close_requires_acceptance. */
-static void conf_read_steps(struct conf_parse *p, cfg_t *pol, struct policy *x)
-{
-	cfg_t *roles = cfg_getsec(pol, "roles");
-	cfg_t *req = cfg_getsec(pol, "require_before_rectifying");
-
-	for (int s = 0; s < STEP_COUNT; s++) {
-		const char *step = policy_step_name((enum policy_step)s);
-		unsigned n = cfg_size(roles, step);
-
-		if (n > POLICY_ROLES_MAX) {
-			conf_parse_error(p, roles, step, "policy: roles %s names %u roles; at most %d",
-			                 step, n, POLICY_ROLES_MAX);
-			n = 0;
-		}
-		for (unsigned i = 0; i < n; i++) {
-			const char *r = cfg_getnstr(roles, step, i);
-			if (!r || !*r || strlen(r) >= POLICY_ROLE_LEN) {
-				conf_parse_error(p, roles, step,
-				                 "policy: roles %s: a role is 1 to %d bytes", step,
-				                 POLICY_ROLE_LEN - 1);
-				continue;
-			}
-			snprintf(x->roles[s][x->nroles[s]++], POLICY_ROLE_LEN, "%s", r);
-		}
-	}
-	for (int g = 0; g < GRADE_COUNT; g++) {
-		const char *grade = grade_name((enum grade)g);
-		unsigned n = cfg_size(req, grade);
-
-		for (unsigned i = 0; i < n; i++) {
-			const char *f = cfg_getnstr(req, grade, i);
-			int bit = policy_field_from_name(f);
-			if (bit < 0)
-				conf_parse_error(p, req, grade,
-				                 "policy: require_before_rectifying %s: '%s' is not one of "
-				                 "responsible, department, measures, funds, deadline, "
-				                 "contingency_plan, target, interim_measures, plan",
-				                 grade, f ? f : "");
-			else
-				x->require_fields[g] |= 1u << bit;
-		}
-	}
-	x->close_requires_acceptance = cfg_getbool(pol, "close_requires_acceptance");
-	cfg_t *st = cfg_getsec(pol, "stages");
-	if (!conf_policy_span(p, st, "order", &x->order_within))
-		conf_parse_error(p, st, "order", "policy: stages order = \"%s\" is not \"0\" (none), "
-		                 "days (\"3d\") or working days (\"3wd\")", cfg_getstr(st, "order"));
-	if (!conf_policy_span(p, st, "acceptance", &x->acceptance_within))
-		conf_parse_error(p, st, "acceptance", "policy: stages acceptance = \"%s\" is not \"0\" "
-		                 "(none), days (\"5d\") or working days (\"5wd\")",
-		                 cfg_getstr(st, "acceptance"));
-}
-
-static void conf_read_policy(struct conf_parse *p, struct conf *c)
-{
-	cfg_t *pol = cfg_getsec(p->cfg, "policy");
-	cfg_t *gr = cfg_getsec(pol, "grades");
-	cfg_t *dl = cfg_getsec(pol, "deadlines");
-	cfg_t *es = cfg_getsec(pol, "escalation");
-	struct policy *x = &c->policy;
-
-	policy_defaults(x);
-	for (int k = 0; k < KIND_COUNT; k++) {
-		x->grade[k] =
-		    (enum grade)conf_grade_opt(p, gr, kind_name((enum kind)k), x->grade[k]);
-		x->escalate_s[k] = conf_policy_s(p, es, kind_name((enum kind)k), x->escalate_s[k]);
-	}
-	x->prealarm_grade = (enum grade)conf_grade_opt(p, gr, "prealarm", x->prealarm_grade);
-	x->high_grade = (enum grade)conf_grade_opt(p, gr, "high", x->high_grade);
-	for (int g = 0; g < GRADE_COUNT; g++) {
-		const char *name = grade_name((enum grade)g);
-
-		struct policy_span wd;
-		if (conf_policy_span(p, dl, name, &wd) && wd.working) {
-			x->deadline_wd[g] = wd.n;
-			x->deadline_s[g] = (int64_t)wd.n * 86400; /* for what only needs a length */
-			continue;
-		}
-		x->deadline_s[g] = conf_policy_s(p, dl, name, x->deadline_s[g]);
-		if (conf_parse_isset(p, dl, name) && x->deadline_s[g] <= 0)
-			conf_parse_error(p, dl, name,
-			                 _("policy: the %s deadline must be longer than 0"), name);
-	}
-	x->recurrence_s = conf_policy_s(p, pol, "recurrence_window", x->recurrence_s);
-	x->offline_autoclose = cfg_getbool(pol, "offline_autoclose");
-	x->auto_regrade = cfg_getbool(pol, "auto_regrade");
-	conf_read_worsening(p, cfg_getsec(pol, "worsening"), x);
-	conf_read_incidents(p, pol, x);
-	conf_read_steps(p, pol, x);
-}
-
 bool conf_baud_valid(long b)
 {
 	static const long rates[] = {1200,  2400,  4800,   9600,   14400,  19200,
@@ -659,10 +386,10 @@ static void conf_read_bus(struct conf_parse *p, cfg_t *sec, struct bus_conf *b)
 	b->port = dupstr(cfg_getstr(sec, "port"));
 	b->host = dupstr(cfg_getstr(sec, "host"));
 	b->baud = (int)cfg_getint(sec, "baud");
-	b->data_bits = conf_int(sec, "data_bits");
-	b->stop_bits = conf_int(sec, "stop_bits");
+	b->data_bits = conf_parse_int(sec, "data_bits");
+	b->stop_bits = conf_parse_int(sec, "stop_bits");
 	b->rs485 = cfg_getbool(sec, "rs485");
-	b->tcp_port = conf_int(sec, "tcp_port");
+	b->tcp_port = conf_parse_int(sec, "tcp_port");
 	b->frame_delay_ms = conf_parse_duration_opt(p, sec, "frame_delay", 0);
 	b->connect_timeout_ms = conf_parse_duration_opt(p, sec, "connect_timeout", 3000);
 	if (b->type == BUS_RTU) {
@@ -765,8 +492,8 @@ static void conf_read_device(struct conf_parse *p, struct conf *c, cfg_t *sec,
 	d->profile = dupstr(cfg_getstr(sec, "profile"));
 	d->location = strdup(cfg_getstr(sec, "location"));
 	d->model = strdup(cfg_getstr(sec, "model"));
-	d->retries = conf_int(sec, "retries");
-	d->offline_after = conf_int(sec, "offline_after");
+	d->retries = conf_parse_int(sec, "retries");
+	d->offline_after = conf_parse_int(sec, "offline_after");
 	d->interval_ms = conf_parse_duration_opt(p, sec, "interval", 5000);
 	d->timeout_ms = conf_parse_duration_opt(p, sec, "timeout", 500);
 	d->heartbeat_timeout_ms = conf_parse_duration_opt(p, sec, "heartbeat_timeout", 1800000);
@@ -1075,7 +802,7 @@ static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const struct 
 		x->url = strdup("(url with a password, refused)");
 		userinfo = true;
 	}
-	x->batch = conf_int(s, "batch");
+	x->batch = conf_parse_int(s, "batch");
 	x->heartbeat_ms = conf_parse_duration_opt(p, s, "heartbeat", 60000);
 	x->timeout_ms = conf_parse_duration_opt(p, s, "timeout", 10000);
 	x->connect_timeout_ms = conf_parse_duration_opt(p, s, "connect_timeout", 5000);
@@ -1168,7 +895,7 @@ static void conf_read_mqtt(struct conf_parse *p, struct conf *c)
 
 	x->enabled = conf_parse_where(p, s, NULL).line > 0; /* the section is written */
 	x->host = strdup(cfg_getstr(s, "host"));
-	x->port = conf_int(s, "port");
+	x->port = conf_parse_int(s, "port");
 	x->client_id = dupstr(cfg_getstr(s, "client_id"));
 	x->username = dupstr(cfg_getstr(s, "username"));
 	x->password_file = conf_path_opt(p, s, "password_file");
@@ -1236,7 +963,7 @@ struct conf *conf_load(const char *path, struct conf_errors *errs)
 	conf_read_gateway(&p, c);
 	conf_read_site(&p, c);
 	conf_read_retention(&p, c);
-	conf_read_policy(&p, c);
+	conf_policy_read(&p, &c->policy);
 	c->calendar = conf_calendar_read(&p, &c->policy);
 	c->nbuses = cfg_size(p.cfg, "bus");
 	c->buses = calloc(c->nbuses + 1, sizeof(*c->buses));

@@ -3,6 +3,7 @@
 #include "conf_parse.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -272,6 +273,13 @@ void conf_parse_finish(struct conf_parse *p)
 	free(p->damaged);
 	conf_source_finish(&p->src);
 	memset(p, 0, sizeof(*p));
+}
+
+int conf_parse_int(cfg_t *sec, const char *opt)
+{
+	long v = cfg_getint(sec, opt);
+
+	return v < INT_MIN + 1 || v > INT_MAX ? INT_MIN : (int)v;
 }
 
 bool conf_parse_isset(const struct conf_parse *p, const cfg_t *sec, const char *opt)

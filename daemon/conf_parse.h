@@ -53,6 +53,9 @@ void conf_parse_finish(struct conf_parse *p);
 /* Where `opt` was set in `sec`; with opt NULL or unset, where the section begins. */
 struct conf_line conf_parse_where(const struct conf_parse *p, const cfg_t *sec, const char *opt);
 bool conf_parse_isset(const struct conf_parse *p, const cfg_t *sec, const char *opt);
+/* An integer option narrowed to int; a value outside int becomes INT_MIN so that every range
+ * check refuses it (and the message shows it was out of range). */
+int conf_parse_int(cfg_t *sec, const char *opt);
 void conf_parse_error(struct conf_parse *p, const cfg_t *sec, const char *opt, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Parses "500ms", "5s", "30m", "72h", "7d" or a bare number of seconds. -1 if invalid. */
