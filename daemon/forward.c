@@ -512,7 +512,10 @@ static void forward_send(struct forward *f)
 	for (size_t i = 0; i < (size_t)k && i < n; i++)
 		f->fl[f->nfl++] = (struct forward_flight){items[i].seq, items[i].prio};
 	ledger_outbox_free(items, n);
-	f->results_sent = results; /* the transport reports their arrival, or fails */
+	/* The transport reports their arrival, or fails. While earlier results are in flight
+	 * (a pipelined batch, the MQTT window) none were taken: those stay. */
+	if (results)
+		f->results_sent = results;
 	f->stats.sent += (uint64_t)k;
 	forward_prefetch(f);
 }
