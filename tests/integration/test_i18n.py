@@ -82,7 +82,7 @@ def test_catalogue_complete():
     files = [l.strip() for l in (SOURCE_ROOT / "po" / "POTFILES").read_text().splitlines()
              if l.strip() and not l.startswith("#")]
     marked = sorted(str(p.relative_to(SOURCE_ROOT))
-                    for d in ("common", "protocols", "daemon", "tools")
+                    for d in ("common", "protocols", "daemon", "tools", "tools/web")
                     for p in (SOURCE_ROOT / d).glob("*.c")
                     if re.search(r'\b(_|N_|NC_)\("', p.read_text(encoding="utf-8"))
                     and p.name != "i18n.c")

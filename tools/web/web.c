@@ -32,23 +32,24 @@
 
 static void web_usage(FILE *f)
 {
-	fprintf(f, "%s",
+	fprintf(f,
 	        _("Usage: firegw-web [OPTIONS]             serve the web console\n"
 	          "       firegw-web passwd USER [-p FILE] set USER's password (read from stdin)\n"
 	          "       firegw-web metrics [-s SOCKET]   print /metrics once (node_exporter's\n"
 	          "                                        textfile collector)\n"
 	          "\n"
-	          "  -l, --listen ADDR:PORT   where to listen (default " WEB_DEFAULT_LISTEN ");\n"
+	          "  -l, --listen ADDR:PORT   where to listen (default %s);\n"
 	          "                           plain HTTP only on 127.0.0.1 or ::1\n"
-	          "  -s, --socket PATH        firegw's control socket (default " WEB_DEFAULT_SOCKET ")\n"
-	          "  -p, --passwd FILE        the password file (default " WEB_DEFAULT_PASSWD ")\n"
+	          "  -s, --socket PATH        firegw's control socket (default %s)\n"
+	          "  -p, --passwd FILE        the password file (default %s)\n"
 	          "  -c, --config FILE        the config file the config page shows and checks\n"
-	          "      --firegw PATH        the firegw that checks it (default " WEB_DEFAULT_FIREGW ")\n"
+	          "      --firegw PATH        the firegw that checks it (default %s)\n"
 	          "      --tls-cert FILE      serve HTTPS with this certificate (PEM)\n"
 	          "      --tls-key FILE       and this key (PEM)\n"
 	          "      --metrics-public     serve /metrics without a login\n"
 	          "  -h, --help               show this help\n"
-	          "  -V, --version            show the version\n"));
+	          "  -V, --version            show the version\n"),
+	        WEB_DEFAULT_LISTEN, WEB_DEFAULT_SOCKET, WEB_DEFAULT_PASSWD, WEB_DEFAULT_FIREGW);
 }
 
 /* One line from stdin without its newline; no echo when it is a terminal. */
@@ -173,10 +174,9 @@ int main(int argc, char **argv)
 	};
 	int ch;
 
-	/* Messages in the reader's language (gettext); numbers stay in the C locale. */
-	setlocale(LC_CTYPE, "");
-	setlocale(LC_MESSAGES, "");
-	textdomain("firegw");
+	/* Messages in the reader's language (gettext, the catalogue where firegw's is, or
+	 * FIREGW_LOCALEDIR); numbers stay in the C locale. */
+	i18n_init();
 	while ((ch = getopt_long(argc, argv, "l:s:p:c:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l': o.listen = optarg; break;
