@@ -26,7 +26,6 @@
 #include "retention.h"
 #include "rules.h"
 #include "forward.h"
-#include "forward_gbt26875.h"
 #include "daemon_int.h"
 #include "firegw-config.h"
 
@@ -130,23 +129,19 @@ static void daemon_committed(void *userdata)
 
 void daemon_dests_kick(struct daemon *d)
 {
-	for (size_t i = 0; i < d->ndests; i++) {
+	for (size_t i = 0; i < d->ndests; i++)
 		forward_kick(d->dests[i].fwd);
-		gbt_fwd_kick(d->dests[i].gbt);
-	}
 }
 
 const struct forward_stats *daemon_dest_stats(const struct daemon_dest *dd)
 {
-	return dd->fwd ? forward_stats(dd->fwd) : dd->gbt ? gbt_fwd_stats(dd->gbt) : NULL;
+	return dd->fwd ? forward_stats(dd->fwd) : NULL;
 }
 
 static void daemon_dests_stop(struct daemon *d)
 {
-	for (size_t i = 0; i < d->ndests; i++) {
+	for (size_t i = 0; i < d->ndests; i++)
 		forward_free(d->dests[i].fwd);
-		gbt_fwd_stop(d->dests[i].gbt);
-	}
 	free(d->dests);
 	d->dests = NULL;
 	d->ndests = 0;
@@ -186,10 +181,7 @@ static int daemon_dests_start(struct daemon *d)
 		struct daemon_dest *dd = &d->dests[i];
 		bool fatal = false;
 
-		if (strcmp(dd->pc->transport, "gbt26875") == 0)
-			dd->gbt = gbt_fwd_start(&d->loop, d->conf, dd->pc, d->ledger);
-		else
-			dd->fwd = forward_new(&d->loop, d->conf, dd->pc, d->ledger, &hooks, &fatal);
+		dd->fwd = forward_new(&d->loop, d->conf, dd->pc, d->ledger, &hooks, &fatal);
 		if (fatal)
 			rc = -EINVAL;
 	}

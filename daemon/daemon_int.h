@@ -19,7 +19,6 @@ struct acquire;
 struct control_scans;
 struct mqtt_in;
 struct forward;
-struct gbt_fwd;
 struct control;
 struct alive;
 struct retention;
@@ -29,13 +28,10 @@ struct platform_conf;
 struct forward_stats;
 
 /* A destination of events: a platform block and its running forwarder (NULL while its
- * secret file is missing or its transport cannot start). A GB/T 26875.3 monitoring centre
- * runs its own transport (gbt, forward_gbt26875.c) beside the core until it is fitted into
- * the core's table of transports; one of fwd and gbt at most is set. */
+ * secret file is missing or its transport cannot start). */
 struct daemon_dest {
 	const struct platform_conf *pc;
 	struct forward *fwd;
-	struct gbt_fwd *gbt;
 };
 
 /* The destination's counters, NULL while its transport is not running. */

@@ -69,12 +69,17 @@ struct forward {
 static void forward_send(struct forward *f);
 static void forward_heartbeat_now(struct forward *f);
 
-static const struct forward_transport *const forward_transports[] = {&forward_https,
-                                                                     &forward_mqtt};
+static const struct forward_transport *const forward_transports[] = {
+    &forward_https, &forward_mqtt, &forward_gbt26875};
 
 uv_loop_t *forward_loop(const struct forward *f)
 {
 	return f->loop;
+}
+
+struct ledger *forward_ledger(const struct forward *f)
+{
+	return f->ledger;
 }
 
 const struct conf *forward_conf(const struct forward *f)
@@ -206,14 +211,37 @@ void forward_failed(struct forward *f, int code, const char *what, int64_t retry
 	          retry_after_ms >= 0 ? " (Retry-After)" : "");
 }
 
+void forward_lost(struct forward *f, int code, const char *what, bool unreachable)
+{
+	if (f->freeing)
+		return;
+	forward_failed(f, code, what, -1, unreachable);
+	f->up = false;
+}
+
+bool forward_newer(const struct forward *f)
+{
+	return ledger_events_appended(f->ledger) != f->seen_appended;
+}
+
+void forward_requeue(struct forward *f)
+{
+	if (f->freeing)
+		return;
+	forward_drop_flight(f);
+	forward_send(f);
+}
+
 /* The first success after a failure (or since start) is a reconnect: the current state of
  * every open item goes out, so the receiver cannot drift from the ledger. */
 static void forward_connected(struct forward *f)
 {
 	int n;
 
-	if (!f->need_resync)
+	if (!f->need_resync || f->tp->no_resync) {
+		f->need_resync = false;
 		return;
+	}
 	f->need_resync = false;
 	n = hazard_resync_all(f->ledger, f->pc->name, clock_wall_ms());
 	if (n < 0)
@@ -314,7 +342,7 @@ static int forward_record(struct forward *f, const struct forward_outcome *o, bo
 	}
 	/* The first success after a failure is a reconnect: the resync of every open item goes
 	 * in the same transaction, so the outbox never looks drained before it is queued. */
-	if (rc == 0 && f->need_resync &&
+	if (rc == 0 && f->need_resync && !f->tp->no_resync &&
 	    (*resynced = hazard_resync_all(f->ledger, f->pc->name, clock_wall_ms())) < 0)
 		rc = *resynced;
 	if (rc == 0)
@@ -373,9 +401,12 @@ static void forward_prefetch(struct forward *f)
 	 * used only if nothing was queued since (a new fire alarm would go first): so it is what
 	 * follows the last event in flight, read by an index seek, nothing skipped. */
 	struct outbox_item after = {.seq = f->fl[f->nfl - 1].seq, .prio = f->fl[f->nfl - 1].prio};
+	size_t max = (size_t)f->pc->batch;
 
+	if (f->tp->max_batch && max > f->tp->max_batch)
+		max = f->tp->max_batch;
 	f->next_appended = f->seen_appended;
-	if (ledger_outbox_batch_after(f->ledger, f->pc->name, (size_t)f->pc->batch,
+	if (ledger_outbox_batch_after(f->ledger, f->pc->name, max,
 	                              FORWARD_REQUEST_MAX, &after, &f->next, &f->nnext) < 0)
 		forward_next_free(f);
 }
@@ -408,7 +439,7 @@ static void forward_on_commit(uv_timer_t *t)
 static bool forward_pipeline(struct forward *f, const struct forward_outcome *o)
 {
 	if (f->tp->mode != FORWARD_ONE_BATCH || !o->may_relax || !f->nnext || f->ndeferred ||
-	    o->naccepted != (size_t)f->pc->batch || o->naccepted != f->nfl || o->nrejected ||
+	    f->tp->max_batch || o->naccepted != (size_t)f->pc->batch || o->naccepted != f->nfl || o->nrejected ||
 	    json_array_size(o->commands) || o->results || f->results_sent || f->need_resync ||
 	    f->backing_off || ledger_events_appended(f->ledger) != f->next_appended)
 		return false;
@@ -458,6 +489,8 @@ static void forward_send(struct forward *f)
 	if (f->tp->mode == FORWARD_ONE_BATCH ? f->nfl > 0 : f->nfl >= f->window)
 		return;
 	room = f->tp->mode == FORWARD_ONE_BATCH ? (size_t)f->pc->batch : f->window - f->nfl;
+	if (f->tp->max_batch && room > f->tp->max_batch)
+		room = f->tp->max_batch;
 	f->seen_appended = ledger_events_appended(f->ledger);
 	if (f->next && f->next_appended == f->seen_appended) {
 		items = f->next;
@@ -676,7 +709,7 @@ struct forward *forward_new(uv_loop_t *loop, const struct conf *c, const struct 
 	f->send_timer.data = f->heartbeat_timer.data = f->commit_timer.data = f;
 	f->need_resync = true;
 	f->seen_appended = (uint64_t)-1;
-	f->up = tp->mode == FORWARD_ONE_BATCH;
+	f->up = !tp->link;
 	if (f->fl && f->deferred && f->skip)
 		f->t = tp->start(f, fatal);
 	if (!f->t) {

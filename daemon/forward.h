@@ -39,7 +39,14 @@
  *  - status_json(t, o): optional; adds the transport's own fields to the destination's
  *    object in `firegwctl status` (a GB/T centre's roll calls, say).
  *  - reconnect(t): optional; called by the core when its backoff ends after a failure, before
- *    the next send: a transport with a connection drops and reopens it here.
+ *    the next send: a transport with a connection drops and reopens it here (one whose
+ *    connection is still up after a failure that was not the connection's keeps it).
+ *  - link: the transport has a connection of its own: the core sends nothing until the
+ *    transport reports it up (forward_link), and a transport that loses it, or cannot open it,
+ *    reports forward_lost: the core backs off, then calls reconnect.
+ *  - max_batch: the most events one send may carry whatever the block's `batch` (0: no cap).
+ *  - no_resync: the receiver keeps no copy of the items (a GB/T 26875.3 centre is told of
+ *    states as they change): no resync of the open items after a reconnect.
  *  - stop(t): frees everything; no callback into the core after it.
  *  - mode: FORWARD_ONE_BATCH keeps one batch in flight (order is kept across batches; the next
  *    batch is read while one is in flight, and sent as soon as the last one's answer is in,
@@ -122,10 +129,14 @@ struct forward_transport {
 	void (*stats)(void *t, struct forward_stats *s);
 	void (*status_json)(void *t, json_t *o);
 	void (*reconnect)(void *t);
+	bool link;
+	size_t max_batch;
+	bool no_resync;
 };
 
 extern const struct forward_transport forward_https;
 extern const struct forward_transport forward_mqtt;
+extern const struct forward_transport forward_gbt26875;
 
 /* The daemon's side. */
 
@@ -149,6 +160,7 @@ uint64_t forward_heartbeat_delay(int64_t interval_ms);
 /* The transports' side. */
 
 uv_loop_t *forward_loop(const struct forward *f);
+struct ledger *forward_ledger(const struct forward *f);
 const struct conf *forward_conf(const struct forward *f);
 const struct platform_conf *forward_pc(const struct forward *f);
 /* How log lines name the destination: "platform uplink" for the one platform block of old
@@ -170,6 +182,17 @@ int forward_settle(struct forward *f, const struct forward_outcome *o);
  * the backoff). */
 void forward_failed(struct forward *f, int code, const char *what, int64_t retry_after_ms,
                     bool unreachable);
+/* The transport's connection was lost or could not be opened (a transport with `link`): as
+ * forward_failed, and the core waits for forward_link(f, true) after calling reconnect once its
+ * backoff ends. */
+void forward_lost(struct forward *f, int code, const char *what, bool unreachable);
+/* Events were queued since the batch in flight was read (a fire alarm may be among them). */
+bool forward_newer(const struct forward *f);
+/* The events in flight that forward_settle has not named go back to the outbox without a
+ * failure, and the next batch is read at once (newer events first by the outbox's order): a
+ * stream transport that sends a batch in several exchanges lets a new fire alarm overtake the
+ * rest of it. Not from inside send. */
+void forward_requeue(struct forward *f);
 /* The connection is up (a resync and a heartbeat go at once) or lost (what was in flight stays
  * in the outbox and goes again after the reconnect). Returns how many events were in flight. */
 size_t forward_link(struct forward *f, bool up);

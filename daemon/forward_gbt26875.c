@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* forward_gbt26875: a fire monitoring centre as a destination, over GB/T 26875.3 on TCP. */
-#include "forward_gbt26875.h"
+/* forward_gbt26875: the transport of a destination that is a fire monitoring centre over
+ * GB/T 26875.3-2011 (docs/gbt26875.md), one of the forwarder core's transports (forward.h).
+ * It owns the TCP connection to the centre, the frames a batch of events makes (fire alarms
+ * first), one exchange at a time with its answer timeout and tries under the same serial
+ * (gbt26875_link.c), the empty send-data heartbeat when idle, the UITD status after a connect
+ * and on a change, and the answers to the centre's control and read frames. The core owns the
+ * batches, their settlement in the ledger, the backoff between connections and the counters. */
+#include "forward.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "clock.h"
@@ -20,81 +25,93 @@
 
 /* Events per batch: each makes at most one component status and one analog value, and a
  * frame holds at most 22 of the former. */
-#define GBT_FWD_BATCH   20
-#define GBT_FWD_FRAMES  5 /* fire, UITD at connect, other status, analog, UITD of an event */
-#define GBT_FWD_BACKOFF_BASE_MS 1000
+#define GBT_FWD_BATCH  20
+/* fire, UITD (connect or change), other status, analog, UITD of an event */
+#define GBT_FWD_FRAMES 5
 
-/* log_state codes. */
-enum { FAIL_NETWORK = 1, FAIL_NO_ANSWER, FAIL_DENIED, FAIL_LEDGER, FAIL_INTERNAL };
+/* The failures the core is told of (log_state codes). */
+enum { FAIL_NETWORK = 1, FAIL_NO_ANSWER, FAIL_DENIED, FAIL_INTERNAL, FAIL_LEDGER };
 
 struct gbt_fwd {
+	struct forward *f;
 	uv_loop_t *loop;
 	const struct conf *conf;
 	const struct platform_conf *pc;
 	const struct conf_gbt26875 *g;
-	struct ledger *ledger;
-	uv_timer_t link_timer, retry_timer;
+	uv_timer_t link_timer, conn_timer, settle_timer;
 	uv_tcp_t tcp;
 	uv_connect_t conn_req;
 	uv_getaddrinfo_t gai_req;
 	int refs; /* open handles and pending requests: the struct goes with the last */
-	bool stopping, resolving, tcp_open, connecting, connected, backing_off;
+	bool stopping, resolving, tcp_open, connecting, connected;
+	bool wait_close; /* a reconnect waits for the last socket to close */
 	struct gbt26875_stream stream;
 	struct gbt26875_link link;
-	/* The batch being sent, the frames it makes and the next one to send. */
-	struct outbox_item *batch;
-	size_t nbatch;
-	bool unreadable[GBT_FWD_BATCH];
-	uint8_t last_frame[GBT_FWD_BATCH]; /* 1 + the last frame holding the event's objects; 0: none */
+	/* The events in flight (the core's batch) and the frames they make, sent in order;
+	 * adus[0..adu_next) are confirmed. An event is settled once its last frame is. */
+	struct gbt_fwd_event {
+		int64_t seq;
+		char event_id[40], hazard_id[HAZARD_ID_LEN];
+		bool unreadable, settled;
+		uint8_t last_frame; /* 1 + the last frame holding the event's objects; 0: none */
+	} ev[GBT_FWD_BATCH];
+	size_t nev;
 	struct gbt26875_adu adus[GBT_FWD_FRAMES];
-	bool adu_is_connect_uitd[GBT_FWD_FRAMES];
+	bool adu_is_uitd[GBT_FWD_FRAMES];
 	size_t nadus, adu_next;
-	bool uitd_due;       /* the UITD status is to be sent (after a connect, on a change) */
+	bool uitd_due;       /* the UITD status is to be told (after a connect, on a change) */
 	uint8_t uitd_status; /* what the centre was last told */
-	uint64_t seen_appended;
 	int64_t clock_offset_ms; /* an applied clock sync */
 	int64_t last_clock_sync_offset_ms, last_clock_sync_wall, last_roll_call_wall;
 	int64_t last_confirm_wall;
 	uint8_t roll_call_minutes;
 	uint64_t connects, no_frame_events, out_of_range, unreadable_events, skipped_input;
-	struct forward_stats stats;
-	struct log_state log, input_log;
+	struct log_state input_log;
+	char last_down[256]; /* why the connection is down, for status */
 	char rbuf[2048];
 };
 
-static void gbt_fwd_connect(struct gbt_fwd *f);
-static void gbt_fwd_pump(struct gbt_fwd *f);
-static void gbt_fwd_on_retry(uv_timer_t *t);
+static void gbt_fwd_pump(struct gbt_fwd *t);
+static void gbt_fwd_on_link_timer(uv_timer_t *h);
 
-static void gbt_fwd_unref(struct gbt_fwd *f)
+static void gbt_fwd_unref(struct gbt_fwd *t)
 {
-	if (--f->refs == 0 && f->stopping)
-		free(f);
+	if (--t->refs == 0 && t->stopping)
+		free(t);
 }
 
 static void gbt_fwd_handle_closed(uv_handle_t *h)
 {
-	struct gbt_fwd *f = h->data;
+	struct gbt_fwd *t = h->data;
 
-	if ((uv_tcp_t *)h == &f->tcp)
-		f->tcp_open = false;
-	gbt_fwd_unref(f);
+	if ((uv_tcp_t *)h == &t->tcp)
+		t->tcp_open = false;
+	gbt_fwd_unref(t);
 }
 
 /* The time frames carry: local time, plus an applied clock sync. */
-static void gbt_fwd_now(const struct gbt_fwd *f, struct gbt26875_time *t)
+static void gbt_fwd_now(const struct gbt_fwd *t, struct gbt26875_time *tm)
 {
-	gbt_map_time((clock_wall_ms() + f->clock_offset_ms) / 1000, t);
+	gbt_map_time((clock_wall_ms() + t->clock_offset_ms) / 1000, tm);
 }
 
-static void gbt_fwd_arm(struct gbt_fwd *f);
-
-static void gbt_fwd_batch_drop(struct gbt_fwd *f)
+static void gbt_fwd_arm(struct gbt_fwd *t)
 {
-	ledger_outbox_free(f->batch, f->nbatch);
-	f->batch = NULL;
-	f->nbatch = 0;
-	f->nadus = f->adu_next = 0;
+	int64_t next = gbt26875_link_next(&t->link), now;
+
+	if (next == INT64_MAX) {
+		uv_timer_stop(&t->link_timer);
+		return;
+	}
+	now = clock_mono_ms();
+	uv_update_time(t->loop);
+	uv_timer_start(&t->link_timer, gbt_fwd_on_link_timer,
+	               (uint64_t)(next > now ? next - now : 0), 0);
+}
+
+static void gbt_fwd_frames_drop(struct gbt_fwd *t)
+{
+	t->nev = t->nadus = t->adu_next = 0;
 }
 
 static void gbt_fwd_written(uv_write_t *req, int status)
@@ -103,85 +120,97 @@ static void gbt_fwd_written(uv_write_t *req, int status)
 	free(req);
 }
 
-static void gbt_fwd_lost(struct gbt_fwd *f, int code, const char *what);
+static void gbt_fwd_lost(struct gbt_fwd *t, int code, const char *what, bool unreachable);
 
-static void gbt_fwd_write(struct gbt_fwd *f, const uint8_t *data, size_t len)
+static void gbt_fwd_write(struct gbt_fwd *t, const uint8_t *data, size_t len)
 {
 	uv_write_t *req = malloc(sizeof(*req) + len);
 	uv_buf_t b;
 
 	if (!req) {
-		gbt_fwd_lost(f, FAIL_INTERNAL, _("out of memory"));
+		gbt_fwd_lost(t, FAIL_INTERNAL, _("out of memory"), false);
 		return;
 	}
 	memcpy(req + 1, data, len);
 	b = uv_buf_init((char *)(req + 1), (unsigned)len);
-	if (uv_write(req, (uv_stream_t *)&f->tcp, &b, 1, gbt_fwd_written) != 0) {
+	if (uv_write(req, (uv_stream_t *)&t->tcp, &b, 1, gbt_fwd_written) != 0) {
 		free(req);
-		gbt_fwd_lost(f, FAIL_NETWORK, _("cannot write to the centre"));
+		gbt_fwd_lost(t, FAIL_NETWORK, _("cannot write to the centre"), true);
 	}
 }
 
-/* Exponential backoff with full jitter, capped by backoff_max. */
-static void gbt_fwd_backoff(struct gbt_fwd *f)
-{
-	unsigned shift = f->stats.failures < 20 ? f->stats.failures : 20;
-	int64_t cap = (int64_t)GBT_FWD_BACKOFF_BASE_MS << shift;
-	uint32_t r = 0;
+/* ---- settling what the centre confirmed ---- */
 
-	if (cap > f->pc->backoff_max_ms)
-		cap = f->pc->backoff_max_ms;
-	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-		r = (uint32_t)rand();
-	int64_t delay = (int64_t)(r % (uint64_t)(cap + 1));
-	f->backing_off = true;
-	f->stats.next_attempt_mono = clock_mono_ms() + delay;
-	uv_update_time(f->loop);
-	uv_timer_start(&f->retry_timer, gbt_fwd_on_retry, (uint64_t)delay, 0);
+/* The events whose frames are all confirmed, and those no frame carries, are recorded by the
+ * core (accepted; one that could not be read goes to this destination's dead letters); when
+ * `done`, the frames are forgotten first (the core may hand the next batch at once). Returns 0
+ * or the core's negative errno (reported here: the core backs off and sends them again). */
+static int gbt_fwd_settle(struct gbt_fwd *t, bool done)
+{
+	int64_t acc[GBT_FWD_BATCH];
+	struct forward_reject rej[GBT_FWD_BATCH];
+	size_t na = 0, nr = 0;
+	int rc;
+
+	for (size_t i = 0; i < t->nev; i++) {
+		struct gbt_fwd_event *e = &t->ev[i];
+
+		if (e->settled || e->last_frame > t->adu_next)
+			continue;
+		e->settled = true;
+		if (e->unreadable)
+			rej[nr++] = (struct forward_reject){e->seq, "not an event firegw can read",
+			                                    e->event_id, e->hazard_id};
+		else
+			acc[na++] = e->seq;
+	}
+	if (done)
+		gbt_fwd_frames_drop(t);
+	if (na == 0 && nr == 0)
+		return 0;
+	struct forward_outcome o = {.accepted = acc, .naccepted = na, .rejected = rej,
+	                            .nrejected = nr};
+	rc = forward_settle(t->f, &o);
+	if (rc < 0) {
+		char what[256];
+
+		snprintf(what, sizeof(what),
+		         _("cannot record the centre's confirm in the ledger (%s)"), strerror(-rc));
+		gbt_fwd_frames_drop(t);
+		forward_failed(t->f, FAIL_LEDGER, what, -1, false);
+	}
+	return rc;
 }
 
-/* A failed exchange: the batch stays in the outbox and goes again after the backoff. */
-static void gbt_fwd_fail(struct gbt_fwd *f, int code, const char *what)
+static void gbt_fwd_close_tcp(struct gbt_fwd *t)
 {
-	char detail[sizeof(f->stats.last_error) + 128];
-	int64_t waiting = ledger_outbox_depth_dest(f->ledger, f->pc->name);
-
-	f->stats.failures++;
-	snprintf(f->stats.last_error, sizeof(f->stats.last_error), "%s", what);
-	snprintf(detail, sizeof(detail), _("%s; %lld event(s) stay in the outbox and are retried"),
-	         what, (long long)(waiting > 0 ? waiting : 0));
-	log_state_report(&f->log, code, f->pc->label, detail);
-	gbt_fwd_batch_drop(f);
-	gbt_fwd_backoff(f);
+	t->connected = t->connecting = t->wait_close = false;
+	gbt26875_link_close(&t->link);
+	uv_timer_stop(&t->link_timer);
+	uv_timer_stop(&t->conn_timer);
+	if (t->tcp_open && !uv_is_closing((uv_handle_t *)&t->tcp))
+		uv_close((uv_handle_t *)&t->tcp, gbt_fwd_handle_closed);
 }
 
-static void gbt_fwd_close_tcp(struct gbt_fwd *f)
+/* The connection is gone or useless: what the centre confirmed before is settled, the rest
+ * stays in the outbox, and the core backs off, then asks for a reconnect. */
+static void gbt_fwd_lost(struct gbt_fwd *t, int code, const char *what, bool unreachable)
 {
-	f->connected = f->connecting = false;
-	gbt26875_link_close(&f->link);
-	uv_timer_stop(&f->link_timer);
-	if (f->tcp_open && !uv_is_closing((uv_handle_t *)&f->tcp))
-		uv_close((uv_handle_t *)&f->tcp, gbt_fwd_handle_closed);
-}
-
-/* The connection is gone or useless: close it and reconnect after the backoff. */
-static int gbt_fwd_settle(struct gbt_fwd *f, size_t confirmed);
-
-static void gbt_fwd_lost(struct gbt_fwd *f, int code, const char *what)
-{
-	/* The frames of the batch confirmed before this failure: their events are the centre's
-	 * (a ledger failure here is reported and backed off by itself). */
-	if (f->nbatch > 0 && f->adu_next > 0 && !f->stopping)
-		(void)gbt_fwd_settle(f, f->adu_next);
-	gbt_fwd_close_tcp(f);
-	gbt_fwd_fail(f, code, what);
+	if (t->stopping)
+		return;
+	gbt_fwd_close_tcp(t);
+	snprintf(t->last_down, sizeof(t->last_down), "%s", what);
+	(void)gbt_fwd_settle(t, true);
+	forward_lost(t->f, code, what, unreachable);
 }
 
 /* ---- what the centre may read (gbt_uitd.c) ---- */
 
 static uint8_t gbt_fwd_uitd_status(void *ctx)
 {
-	return gbt_uitd_status(((struct gbt_fwd *)ctx)->ledger);
+	struct gbt_fwd *t = ctx;
+
+	return gbt_uitd_status(forward_ledger(t->f));
 }
 
 static size_t gbt_fwd_config_text(void *ctx, char *buf, size_t cap)
@@ -189,220 +218,206 @@ static size_t gbt_fwd_config_text(void *ctx, char *buf, size_t cap)
 	return gbt_uitd_config(((struct gbt_fwd *)ctx)->conf, buf, cap);
 }
 
-/* ---- the batch and its frames ---- */
+/* ---- a batch and its frames ---- */
 
-static struct gbt26875_adu *gbt_fwd_adu(struct gbt_fwd *f, struct gbt26875_adu **slot, uint8_t type)
+static struct gbt26875_adu *gbt_fwd_adu(struct gbt_fwd *t, struct gbt26875_adu **slot, uint8_t type)
 {
-	if (!*slot && f->nadus < GBT_FWD_FRAMES) {
-		*slot = &f->adus[f->nadus];
-		f->adu_is_connect_uitd[f->nadus++] = false;
+	if (!*slot && t->nadus < GBT_FWD_FRAMES) {
+		*slot = &t->adus[t->nadus];
+		t->adu_is_uitd[t->nadus++] = false;
 		gbt26875_adu_start(*slot, type);
 	}
 	return *slot;
 }
 
-/* Event i has an object in frame `a`: it is settled only once that frame is confirmed. */
-static void gbt_fwd_mark(struct gbt_fwd *f, size_t i, const struct gbt26875_adu *a)
+/* Event e has an object in frame `a`: it is settled only once that frame is confirmed. */
+static void gbt_fwd_mark(struct gbt_fwd *t, struct gbt_fwd_event *e, const struct gbt26875_adu *a)
 {
-	uint8_t n = a ? (uint8_t)(a - f->adus + 1) : 0;
+	uint8_t n = a ? (uint8_t)(a - t->adus + 1) : 0;
 
-	if (n > f->last_frame[i])
-		f->last_frame[i] = n;
+	if (n > e->last_frame)
+		e->last_frame = n;
 }
 
-/* The frames of the batch, fire alarms first: 1 if there is something to send or settle, 0
- * if the outbox is empty, -1 on a ledger failure (handled). */
-static int gbt_fwd_load(struct gbt_fwd *f)
+/* The UITD status frame, when the centre is to be told (after a connect, on a change). */
+static void gbt_fwd_add_uitd(struct gbt_fwd *t)
 {
-	struct gbt26875_adu *fire = NULL, *status = NULL, *analog = NULL, *uitd = NULL;
-	int rc;
+	struct gbt26875_adu *a = NULL, *u;
+	struct gbt26875_time tm;
 
-	f->seen_appended = ledger_events_appended(f->ledger);
-	rc = ledger_outbox_batch(f->ledger, f->pc->name, GBT_FWD_BATCH, 256 * 1024, &f->batch,
-	                         &f->nbatch);
-	if (rc < 0) {
-		gbt_fwd_fail(f, FAIL_LEDGER, _("cannot read the outbox"));
-		return -1;
-	}
-	if (f->nbatch == 0) { /* an empty batch is still an allocation */
-		ledger_outbox_free(f->batch, 0);
-		f->batch = NULL;
-	}
-	f->nadus = f->adu_next = 0;
+	if (!t->uitd_due)
+		return;
+	for (size_t i = t->adu_next; i < t->nadus; i++)
+		if (t->adu_is_uitd[i])
+			return; /* already queued */
+	if (!(u = gbt_fwd_adu(t, &a, GBT26875_T_UITD_STATUS)))
+		return;
+	gbt_fwd_now(t, &tm);
+	t->adu_is_uitd[t->nadus - 1] = true;
+	gbt26875_adu_add_uitd(u, gbt_fwd_uitd_status(t), &tm);
+}
+
+static void gbt_fwd_on_settle(uv_timer_t *h)
+{
+	struct gbt_fwd *t = h->data;
+
+	gbt_fwd_pump(t);
+}
+
+/* The core's batch: its frames, fire alarms first, queued after what is queued (at most the
+ * UITD status of a connect); the first goes at once if the link is idle. */
+static int gbt_fwd_send(void *tp, struct forward_batch *b)
+{
+	struct gbt_fwd *t = tp;
+	struct gbt26875_adu *fire = NULL, *status = NULL, *analog = NULL, *uitd = NULL;
 	struct gbt_map_out o[GBT_FWD_BATCH];
-	for (size_t i = 0; i < f->nbatch; i++) {
-		f->unreadable[i] = gbt_map_event(f->conf, f->g, f->batch[i].body, f->clock_offset_ms,
-		                                 &o[i]) < 0;
-		f->last_frame[i] = 0;
-		if (!f->unreadable[i] && o[i].fire) {
-			gbt26875_adu_add_status(gbt_fwd_adu(f, &fire, GBT26875_T_COMPONENT_STATUS),
+	size_t n = b->n < GBT_FWD_BATCH ? b->n : GBT_FWD_BATCH;
+
+	b->results = NULL; /* the platform's command results are not the centre's */
+	if (!t->connected || t->nev > 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct gbt_fwd_event *e = &t->ev[i];
+
+		*e = (struct gbt_fwd_event){.seq = b->items[i].seq};
+		snprintf(e->event_id, sizeof(e->event_id), "%s", b->items[i].event_id);
+		snprintf(e->hazard_id, sizeof(e->hazard_id), "%s", b->items[i].hazard_id);
+		e->unreadable = gbt_map_event(t->conf, t->g, b->items[i].body, t->clock_offset_ms,
+		                              &o[i]) < 0;
+		if (!e->unreadable && o[i].fire) {
+			gbt26875_adu_add_status(gbt_fwd_adu(t, &fire, GBT26875_T_COMPONENT_STATUS),
 			                        &o[i].st);
-			gbt_fwd_mark(f, i, fire);
+			gbt_fwd_mark(t, e, fire);
 		}
 	}
-	if (f->nbatch > 0 && gbt_fwd_uitd_status(f) != f->uitd_status)
-		f->uitd_due = true;
-	if (f->uitd_due) {
-		struct gbt26875_adu *a = NULL, *u = gbt_fwd_adu(f, &a, GBT26875_T_UITD_STATUS);
-		struct gbt26875_time t;
+	t->nev = n;
+	if (n > 0 && gbt_fwd_uitd_status(t) != t->uitd_status)
+		t->uitd_due = true;
+	gbt_fwd_add_uitd(t);
+	for (size_t i = 0; i < n; i++) {
+		struct gbt_fwd_event *e = &t->ev[i];
 
-		gbt_fwd_now(f, &t);
-		f->adu_is_connect_uitd[f->nadus - 1] = true;
-		gbt26875_adu_add_uitd(u, gbt_fwd_uitd_status(f), &t);
-	}
-	for (size_t i = 0; i < f->nbatch; i++) {
-		if (f->unreadable[i]) {
-			f->unreadable_events++;
-			log_err(_("%s: outbox event %s (seq %lld) cannot be read; it goes to the "
-			          "dead-letter table of this destination"),
-			        f->pc->label, f->batch[i].event_id, (long long)f->batch[i].seq);
+		if (e->unreadable) {
+			t->unreadable_events++;
 			continue;
 		}
 		if (o[i].status && !o[i].fire) {
-			gbt26875_adu_add_status(gbt_fwd_adu(f, &status, GBT26875_T_COMPONENT_STATUS),
+			gbt26875_adu_add_status(gbt_fwd_adu(t, &status, GBT26875_T_COMPONENT_STATUS),
 			                        &o[i].st);
-			gbt_fwd_mark(f, i, status);
+			gbt_fwd_mark(t, e, status);
 		}
 		if (o[i].analog) {
-			gbt26875_adu_add_analog(gbt_fwd_adu(f, &analog, GBT26875_T_ANALOG), &o[i].an);
-			gbt_fwd_mark(f, i, analog);
+			gbt26875_adu_add_analog(gbt_fwd_adu(t, &analog, GBT26875_T_ANALOG), &o[i].an);
+			gbt_fwd_mark(t, e, analog);
 		}
-		if (o[i].uitd && gbt_fwd_adu(f, &uitd, GBT26875_T_UITD_STATUS)) {
+		if (o[i].uitd && gbt_fwd_adu(t, &uitd, GBT26875_T_UITD_STATUS)) {
 			if (uitd->len == 2) /* one object: the newest condition wins below */
 				gbt26875_adu_add_uitd(uitd, o[i].uitd_status, &o[i].time);
 			else
 				uitd->buf[2] = o[i].uitd_status;
-			gbt_fwd_mark(f, i, uitd);
+			gbt_fwd_mark(t, e, uitd);
 		}
-		f->out_of_range += o[i].out_of_range;
-		f->no_frame_events += !o[i].status && !o[i].analog && !o[i].uitd;
+		t->out_of_range += o[i].out_of_range;
+		t->no_frame_events += !o[i].status && !o[i].analog && !o[i].uitd;
 	}
-	return f->nbatch > 0 || f->nadus > 0;
-}
-
-/* The first `confirmed` frames of the batch were confirmed: the events whose objects are all
- * in them leave the outbox of this destination, in one transaction; the batch is done with
- * (what was not settled is read again with the next batch). */
-static int gbt_fwd_settle(struct gbt_fwd *f, size_t confirmed)
-{
-	size_t n = 0;
-	int rc = 0;
-
-	for (size_t i = 0; i < f->nbatch; i++)
-		n += f->last_frame[i] <= confirmed;
-	if (n == 0) {
-		gbt_fwd_batch_drop(f);
-		return 0;
-	}
-	rc = ledger_begin(f->ledger);
-	for (size_t i = 0; rc == 0 && i < f->nbatch; i++)
-		if (f->last_frame[i] <= confirmed)
-			rc = f->unreadable[i]
-		         ? ledger_deadletter(f->ledger, f->pc->name, f->batch[i].seq,
-		                             "not an event firegw can read", clock_wall_ms())
-		         : ledger_outbox_accept(f->ledger, f->pc->name, f->batch[i].seq);
-	if (rc == 0)
-		rc = ledger_commit(f->ledger);
+	/* Events without a frame are settled on the next turn (not from inside send). */
+	if (t->link.state == GBT26875_LINK_IDLE && t->adu_next == t->nadus)
+		uv_timer_start(&t->settle_timer, gbt_fwd_on_settle, 0, 0);
 	else
-		ledger_rollback(f->ledger);
-	if (rc < 0) {
-		gbt_fwd_fail(f, FAIL_LEDGER, _("cannot record the centre's confirm in the ledger"));
-		return -1;
-	}
-	f->stats.accepted += n;
-	f->stats.last_success_wall = clock_wall_ms();
-	gbt_fwd_batch_drop(f);
-	return 0;
+		gbt_fwd_pump(t);
+	return (int)n;
 }
 
-/* Sends the next frame when the link is idle: the rest of the batch, else the next batch. */
-static void gbt_fwd_pump(struct gbt_fwd *f)
+/* Sends the next frame when the link is idle, or settles a batch whose frames are all
+ * confirmed (the core then hands the next). */
+static void gbt_fwd_pump(struct gbt_fwd *t)
 {
-	for (int guard = 0; guard < 64; guard++) {
-		if (!f->connected || f->backing_off || f->link.state != GBT26875_LINK_IDLE)
-			return;
-		/* New events since this batch was read (a fire alarm, maybe): what is confirmed
-		 * is settled and the rest read again with them, new fire alarms first. */
-		if (f->adu_next > 0 && f->adu_next < f->nadus &&
-		    ledger_events_appended(f->ledger) != f->seen_appended) {
-			if (gbt_fwd_settle(f, f->adu_next) < 0)
-				return;
-			continue;
-		}
-		if (f->adu_next < f->nadus) {
-			const struct gbt26875_adu *a = &f->adus[f->adu_next];
-			struct gbt26875_time t;
-			const uint8_t *frame;
-			size_t len;
+	const struct gbt26875_adu *a;
+	struct gbt26875_time tm;
+	const uint8_t *frame;
+	size_t len;
 
-			gbt_fwd_now(f, &t);
-			if (gbt26875_link_send(&f->link, a->buf, a->len, &t, clock_mono_ms(), &frame,
-			                       &len) != GBT26875_OK) {
-				gbt_fwd_lost(f, FAIL_INTERNAL, _("cannot build a frame"));
-				return;
-			}
-			f->stats.requests++;
-			f->stats.sent += a->buf[1];
-			gbt_fwd_write(f, frame, len);
-			gbt_fwd_arm(f);
-			return;
-		}
-		if ((f->nbatch > 0 || f->nadus > 0) && gbt_fwd_settle(f, f->nadus) < 0)
-			return;
-		if (gbt_fwd_load(f) <= 0)
-			return;
+	if (!t->connected || t->link.state != GBT26875_LINK_IDLE)
+		return;
+	if (t->adu_next == t->nadus) {
+		if (t->nev > 0)
+			(void)gbt_fwd_settle(t, true);
+		else
+			t->nadus = t->adu_next = 0; /* the UITD status alone */
+		return;
 	}
-	uv_timer_start(&f->retry_timer, gbt_fwd_on_retry, 0, 0); /* more next turn */
+	a = &t->adus[t->adu_next];
+	gbt_fwd_now(t, &tm);
+	if (gbt26875_link_send(&t->link, a->buf, a->len, &tm, clock_mono_ms(), &frame, &len) !=
+	    GBT26875_OK) {
+		gbt_fwd_lost(t, FAIL_INTERNAL, _("cannot build a frame"), false);
+		return;
+	}
+	forward_count_request(t->f);
+	gbt_fwd_write(t, frame, len);
+	if (t->connected)
+		gbt_fwd_arm(t);
+}
+
+/* A frame was confirmed: the next goes, then the events it completes are settled (a fire
+ * alarm is recorded as the centre's as soon as its frame is confirmed); a fire alarm queued
+ * since the batch was read overtakes the rest of the batch. */
+static void gbt_fwd_confirmed(struct gbt_fwd *t)
+{
+	if (t->adu_next >= t->nadus)
+		return;
+	if (t->adu_is_uitd[t->adu_next]) {
+		t->uitd_due = false;
+		t->uitd_status = t->adus[t->adu_next].buf[2];
+	}
+	t->adu_next++;
+	if (t->adu_next == t->nadus) {
+		gbt_fwd_pump(t); /* settles the batch; the core hands the next */
+		return;
+	}
+	if (t->nev > 0 && forward_newer(t->f)) {
+		if (gbt_fwd_settle(t, true) == 0)
+			forward_requeue(t->f);
+		return;
+	}
+	gbt_fwd_pump(t);
+	(void)gbt_fwd_settle(t, false);
 }
 
 /* ---- the link ---- */
 
-static void gbt_fwd_on_link_timer(uv_timer_t *t)
+static void gbt_fwd_on_link_timer(uv_timer_t *h)
 {
-	struct gbt_fwd *f = t->data;
+	struct gbt_fwd *t = h->data;
 	struct gbt26875_time now;
 	const uint8_t *frame;
 	size_t len;
 	char what[160];
 
-	gbt_fwd_now(f, &now);
-	switch (gbt26875_link_tick(&f->link, clock_mono_ms(), &now, &frame, &len)) {
+	gbt_fwd_now(t, &now);
+	switch (gbt26875_link_tick(&t->link, clock_mono_ms(), &now, &frame, &len)) {
 	case GBT26875_DUE_RESEND:
-		log_debug("%s: no answer to serial %u; sent again (try %d of %d)", f->pc->label,
-		          f->link.serial, f->link.tries, f->link.conf.tries);
-		gbt_fwd_write(f, frame, len);
+		log_debug("%s: no answer to serial %u; sent again (try %d of %d)", t->pc->label,
+		          t->link.serial, t->link.tries, t->link.conf.tries);
+		gbt_fwd_write(t, frame, len);
 		break;
 	case GBT26875_DUE_HEARTBEAT:
-		gbt_fwd_write(f, frame, len);
+		gbt_fwd_write(t, frame, len);
 		break;
 	case GBT26875_DUE_FAILED:
 		snprintf(what, sizeof(what), _("no answer from the centre to %d tries of %.1f s"),
-		         f->link.conf.tries, (double)f->link.conf.answer_timeout_ms / 1000.0);
-		gbt_fwd_lost(f, FAIL_NO_ANSWER, what);
+		         t->link.conf.tries, (double)t->link.conf.answer_timeout_ms / 1000.0);
+		gbt_fwd_lost(t, FAIL_NO_ANSWER, what, false);
 		return;
 	default:
 		break;
 	}
-	if (f->connected)
-		gbt_fwd_arm(f);
-}
-
-static void gbt_fwd_arm(struct gbt_fwd *f)
-{
-	int64_t next = gbt26875_link_next(&f->link), now;
-
-	if (next == INT64_MAX) {
-		uv_timer_stop(&f->link_timer);
-		return;
-	}
-	now = clock_mono_ms();
-	uv_update_time(f->loop);
-	uv_timer_start(&f->link_timer, gbt_fwd_on_link_timer,
-	               (uint64_t)(next > now ? next - now : 0), 0);
+	if (t->connected)
+		gbt_fwd_arm(t);
 }
 
 /* A clock sync or roll call: recorded, logged, shown in status. */
-static void gbt_fwd_control(struct gbt_fwd *f, const struct gbt26875_control *c)
+static void gbt_fwd_control(struct gbt_fwd *t, const struct gbt26875_control *c)
 {
 	struct tm tm;
 
@@ -410,339 +425,361 @@ static void gbt_fwd_control(struct gbt_fwd *f, const struct gbt26875_control *c)
 		gbt26875_time_to_tm(&c->time, &tm);
 		tm.tm_isdst = -1;
 		int64_t centre_ms = (int64_t)mktime(&tm) * 1000;
-		f->last_clock_sync_wall = clock_wall_ms();
-		f->last_clock_sync_offset_ms = centre_ms - f->last_clock_sync_wall;
-		if (f->g->apply_clock_sync)
-			f->clock_offset_ms = f->last_clock_sync_offset_ms;
-		log_notice(_("%s: clock sync from the centre, offset %+.1f s: %s"), f->pc->label,
-		           (double)f->last_clock_sync_offset_ms / 1000.0,
-		           f->g->apply_clock_sync ? _("applied to the times sent to it")
+		t->last_clock_sync_wall = clock_wall_ms();
+		t->last_clock_sync_offset_ms = centre_ms - t->last_clock_sync_wall;
+		if (t->g->apply_clock_sync)
+			t->clock_offset_ms = t->last_clock_sync_offset_ms;
+		log_notice(_("%s: clock sync from the centre, offset %+.1f s: %s"), t->pc->label,
+		           (double)t->last_clock_sync_offset_ms / 1000.0,
+		           t->g->apply_clock_sync ? _("applied to the times sent to it")
 		                                  : _("recorded, not applied (apply_clock_sync)"));
 	} else if (c->type == GBT26875_T_ROLL_CALL) {
-		f->last_roll_call_wall = clock_wall_ms();
-		f->roll_call_minutes = c->timeout_min;
-		log_notice(_("%s: roll call (查岗) from the centre answered"), f->pc->label);
+		t->last_roll_call_wall = clock_wall_ms();
+		t->roll_call_minutes = c->timeout_min;
+		log_notice(_("%s: roll call (查岗) from the centre answered"), t->pc->label);
 	}
 }
 
-static void gbt_fwd_input(struct gbt_fwd *f, const struct gbt26875_frame *fr,
+static void gbt_fwd_input(struct gbt_fwd *t, const struct gbt26875_frame *fr,
                           enum gbt26875_err perr)
 {
 	struct gbt26875_link_event ev;
 	struct gbt26875_time now;
 	char what[160];
 
-	gbt_fwd_now(f, &now);
+	gbt_fwd_now(t, &now);
 	enum gbt26875_outcome out =
-	    gbt26875_link_input(&f->link, fr, perr, clock_mono_ms(), &now, &ev);
+	    gbt26875_link_input(&t->link, fr, perr, clock_mono_ms(), &now, &ev);
 	if (ev.reply_len)
-		gbt_fwd_write(f, ev.reply, ev.reply_len);
-	if (!f->connected)
+		gbt_fwd_write(t, ev.reply, ev.reply_len);
+	if (!t->connected)
 		return;
 	if (ev.have_control)
-		gbt_fwd_control(f, &ev.control);
+		gbt_fwd_control(t, &ev.control);
 	if (out == GBT26875_OUT_CONFIRMED) {
-		f->last_confirm_wall = clock_wall_ms();
-		if (!ev.heartbeat && f->adu_next < f->nadus) {
-			if (f->adu_is_connect_uitd[f->adu_next]) {
-				f->uitd_due = false;
-				f->uitd_status = f->adus[f->adu_next].buf[2];
-			}
-			f->adu_next++;
-		}
-		f->stats.failures = 0;
-		f->stats.last_error[0] = '\0';
-		log_state_report(&f->log, 0, f->pc->label, NULL);
-		gbt_fwd_pump(f);
+		t->last_confirm_wall = clock_wall_ms();
+		if (!ev.heartbeat)
+			gbt_fwd_confirmed(t);
+		else
+			gbt_fwd_pump(t);
 	} else if (out == GBT26875_OUT_DENIED && !ev.heartbeat) {
 		/* A deny says the frame could not be used (damaged on the way): the same frame
 		 * again, as one more try; after the last, a failure like any other. */
 		const uint8_t *frame;
 		size_t len;
 
-		if (gbt26875_link_resend(&f->link, clock_mono_ms(), &frame, &len) == GBT26875_OK) {
+		if (gbt26875_link_resend(&t->link, clock_mono_ms(), &frame, &len) == GBT26875_OK) {
 			log_info(_("%s: the centre denied serial %u; sent again (try %d of %d)"),
-			         f->pc->label, fr->h.serial, f->link.tries, f->link.conf.tries);
-			gbt_fwd_write(f, frame, len);
+			         t->pc->label, fr->h.serial, t->link.tries, t->link.conf.tries);
+			gbt_fwd_write(t, frame, len);
 		} else {
 			snprintf(what, sizeof(what), _("the centre denied frame serial %u %d times"),
-			         fr->h.serial, f->link.tries);
-			gbt_fwd_lost(f, FAIL_DENIED, what);
+			         fr->h.serial, t->link.tries);
+			gbt_fwd_lost(t, FAIL_DENIED, what, false);
 			return;
 		}
 	} else if (out == GBT26875_OUT_DENIED) {
-		gbt_fwd_pump(f);
+		gbt_fwd_pump(t);
 	}
-	if (f->connected)
-		gbt_fwd_arm(f);
+	if (t->connected)
+		gbt_fwd_arm(t);
 }
 
 static void gbt_fwd_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	struct gbt_fwd *f = h->data;
+	struct gbt_fwd *t = h->data;
 
 	(void)suggested;
-	*buf = uv_buf_init(f->rbuf, sizeof(f->rbuf));
+	*buf = uv_buf_init(t->rbuf, sizeof(t->rbuf));
 }
 
 static void gbt_fwd_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
-	struct gbt_fwd *f = s->data;
+	struct gbt_fwd *t = s->data;
 	struct gbt26875_frame fr;
 	size_t off = 0;
 
 	if (n < 0) {
-		gbt_fwd_lost(f, FAIL_NETWORK,
-		             n == UV_EOF ? _("the centre closed the connection") : uv_strerror((int)n));
+		gbt_fwd_lost(t, FAIL_NETWORK,
+		             n == UV_EOF ? _("the centre closed the connection") : uv_strerror((int)n),
+		             true);
 		return;
 	}
 	/* The stream takes what fits (at most one frame's worth beyond a frame); what it
 	 * cannot use it skips, counted. */
-	while (off < (size_t)n && f->connected) {
-		off += gbt26875_stream_feed(&f->stream, buf->base + off, (size_t)n - off);
+	while (off < (size_t)n && t->connected) {
+		off += gbt26875_stream_feed(&t->stream, buf->base + off, (size_t)n - off);
 		for (;;) {
-			enum gbt26875_err e = gbt26875_stream_next(&f->stream, &fr);
+			enum gbt26875_err e = gbt26875_stream_next(&t->stream, &fr);
 
-			if (e == GBT26875_NEED_MORE || !f->connected)
+			if (e == GBT26875_NEED_MORE || !t->connected)
 				break;
 			if (e == GBT26875_OK || e == GBT26875_BAD_CHECKSUM ||
 			    e == GBT26875_BAD_VERSION || e == GBT26875_BAD_COMMAND)
-				gbt_fwd_input(f, &fr, e);
+				gbt_fwd_input(t, &fr, e);
 			if (e != GBT26875_OK) {
 				/* Logged when the kind of bad input changes, else only counted
 				 * (status: input_skipped): a centre sending noise cannot flood the
 				 * log. */
-				f->skipped_input++;
-				log_state_report(&f->input_log, (int)e, f->pc->label, f->stream.detail);
+				t->skipped_input++;
+				log_state_report(&t->input_log, (int)e, t->pc->label, t->stream.detail);
 			}
 		}
 	}
 }
 
+/* ---- the connection ---- */
+
 static void gbt_fwd_on_connect(uv_connect_t *req, int status)
 {
-	struct gbt_fwd *f = req->data;
+	struct gbt_fwd *t = req->data;
 	char what[256];
 
-	gbt_fwd_unref(f);
-	if (f->stopping || !f->connecting)
+	gbt_fwd_unref(t);
+	if (t->stopping || !t->connecting)
 		return;
-	f->connecting = false;
-	uv_timer_stop(&f->retry_timer);
+	t->connecting = false;
+	uv_timer_stop(&t->conn_timer);
 	if (status < 0) {
-		snprintf(what, sizeof(what), _("cannot connect to %s:%d: %s"), f->g->host, f->g->port,
+		snprintf(what, sizeof(what), _("cannot connect to %s:%d: %s"), t->g->host, t->g->port,
 		         uv_strerror(status));
-		gbt_fwd_lost(f, FAIL_NETWORK, what);
+		gbt_fwd_lost(t, FAIL_NETWORK, what, true);
 		return;
 	}
-	uv_tcp_nodelay(&f->tcp, 1);
-	uv_tcp_keepalive(&f->tcp, 1, 60);
-	if (uv_read_start((uv_stream_t *)&f->tcp, gbt_fwd_alloc, gbt_fwd_on_read) != 0) {
-		gbt_fwd_lost(f, FAIL_NETWORK, _("cannot read from the centre"));
+	uv_tcp_nodelay(&t->tcp, 1);
+	uv_tcp_keepalive(&t->tcp, 1, 60);
+	if (uv_read_start((uv_stream_t *)&t->tcp, gbt_fwd_alloc, gbt_fwd_on_read) != 0) {
+		gbt_fwd_lost(t, FAIL_NETWORK, _("cannot read from the centre"), true);
 		return;
 	}
-	f->connected = true;
-	f->connects++;
-	f->backing_off = false;
-	gbt26875_stream_init(&f->stream);
-	gbt26875_link_open(&f->link, clock_mono_ms());
-	f->uitd_due = true;
-	log_notice(_("%s: connected to the monitoring centre %s:%d"), f->pc->label, f->g->host,
-	           f->g->port);
-	gbt_fwd_pump(f);
-	if (f->connected)
-		gbt_fwd_arm(f);
+	t->connected = true;
+	t->connects++;
+	t->last_down[0] = '\0';
+	gbt26875_stream_init(&t->stream);
+	gbt26875_link_open(&t->link, clock_mono_ms());
+	gbt_fwd_frames_drop(t);
+	t->uitd_due = true;
+	log_notice(_("%s: connected to the monitoring centre %s:%d"), t->pc->label, t->g->host,
+	           t->g->port);
+	/* The core sends what waits (the UITD status goes with the first batch, after its fire
+	 * alarms); with nothing waiting, the UITD status alone. */
+	forward_link(t->f, true);
+	if (t->connected && t->nadus == 0) {
+		gbt_fwd_add_uitd(t);
+		gbt_fwd_pump(t);
+	}
+	if (t->connected)
+		gbt_fwd_arm(t);
 }
 
 static void gbt_fwd_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
 {
-	struct gbt_fwd *f = req->data;
+	struct gbt_fwd *t = req->data;
 	char what[256];
 
-	f->resolving = false;
-	if (f->stopping || !f->connecting) {
+	t->resolving = false;
+	gbt_fwd_unref(t);
+	if (t->stopping || !t->connecting) {
 		/* Stopped, or the connect timeout gave up on this attempt (its cancel came too
-		 * late): the backoff's retry makes the next one. */
+		 * late): the core's next reconnect makes the next one. */
 		uv_freeaddrinfo(ai);
-		gbt_fwd_unref(f);
 		return;
 	}
-	gbt_fwd_unref(f);
 	if (status < 0 || !ai) {
-		f->connecting = false;
-		uv_timer_stop(&f->retry_timer);
-		snprintf(what, sizeof(what), _("cannot resolve %s: %s"), f->g->host,
+		snprintf(what, sizeof(what), _("cannot resolve %s: %s"), t->g->host,
 		         uv_strerror(status));
 		uv_freeaddrinfo(ai);
-		gbt_fwd_fail(f, FAIL_NETWORK, what);
+		gbt_fwd_lost(t, FAIL_NETWORK, what, true);
 		return;
 	}
-	uv_tcp_init(f->loop, &f->tcp);
-	f->tcp.data = f;
-	f->tcp_open = true;
-	f->refs++;
-	f->conn_req.data = f;
-	if (uv_tcp_connect(&f->conn_req, &f->tcp, ai->ai_addr, gbt_fwd_on_connect) == 0)
-		f->refs++;
+	uv_tcp_init(t->loop, &t->tcp);
+	t->tcp.data = t;
+	t->tcp_open = true;
+	t->refs++;
+	t->conn_req.data = t;
+	if (uv_tcp_connect(&t->conn_req, &t->tcp, ai->ai_addr, gbt_fwd_on_connect) == 0)
+		t->refs++;
 	else {
-		snprintf(what, sizeof(what), _("cannot connect to %s:%d"), f->g->host, f->g->port);
-		gbt_fwd_lost(f, FAIL_NETWORK, what);
+		snprintf(what, sizeof(what), _("cannot connect to %s:%d"), t->g->host, t->g->port);
+		gbt_fwd_lost(t, FAIL_NETWORK, what, true);
 	}
 	uv_freeaddrinfo(ai);
 }
 
-static void gbt_fwd_connect(struct gbt_fwd *f)
+static void gbt_fwd_on_conn_timer(uv_timer_t *h);
+
+/* Resolves and connects; the connect timeout covers both. A socket still closing (the last
+ * connection's) is waited for. */
+static void gbt_fwd_reconnect(void *tp)
 {
+	struct gbt_fwd *t = tp;
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	char port[8];
 
-	if (f->tcp_open || f->resolving) { /* the old socket is still closing: soon */
-		uv_timer_start(&f->retry_timer, gbt_fwd_on_retry, 50, 0);
+	if (t->stopping || t->connected || t->connecting || t->wait_close)
+		return; /* up (the failure was not the connection's), or on its way */
+	uv_update_time(t->loop);
+	if (t->tcp_open || t->resolving) {
+		t->wait_close = true;
+		uv_timer_start(&t->conn_timer, gbt_fwd_on_conn_timer, 50, 0);
 		return;
 	}
-	snprintf(port, sizeof(port), "%d", f->g->port);
-	f->connecting = true;
-	f->backing_off = false;
-	f->gai_req.data = f;
-	if (uv_getaddrinfo(f->loop, &f->gai_req, gbt_fwd_on_resolved, f->g->host, port, &hints) != 0) {
-		f->connecting = false;
-		gbt_fwd_fail(f, FAIL_NETWORK, _("cannot start resolving the centre's host"));
+	t->connecting = true;
+	snprintf(port, sizeof(port), "%d", t->g->port);
+	t->gai_req.data = t;
+	if (uv_getaddrinfo(t->loop, &t->gai_req, gbt_fwd_on_resolved, t->g->host, port, &hints) !=
+	    0) {
+		gbt_fwd_lost(t, FAIL_NETWORK, _("cannot start resolving the centre's host"), true);
 		return;
 	}
-	f->resolving = true;
-	f->refs++;
-	/* The connect timeout: the whole of resolving and connecting. */
-	uv_update_time(f->loop);
-	uv_timer_start(&f->retry_timer, gbt_fwd_on_retry, (uint64_t)f->pc->connect_timeout_ms, 0);
+	t->resolving = true;
+	t->refs++;
+	uv_timer_start(&t->conn_timer, gbt_fwd_on_conn_timer, (uint64_t)t->pc->connect_timeout_ms,
+	               0);
 }
 
-static void gbt_fwd_on_retry(uv_timer_t *t)
+static void gbt_fwd_on_conn_timer(uv_timer_t *h)
 {
-	struct gbt_fwd *f = t->data;
+	struct gbt_fwd *t = h->data;
 	char what[160];
 
-	if (f->connecting) {
-		snprintf(what, sizeof(what), _("no connection to %s:%d within %.1f s"), f->g->host,
-		         f->g->port, (double)f->pc->connect_timeout_ms / 1000.0);
-		if (f->resolving)
-			uv_cancel((uv_req_t *)&f->gai_req);
-		gbt_fwd_lost(f, FAIL_NETWORK, what);
+	if (t->wait_close) {
+		t->wait_close = false;
+		gbt_fwd_reconnect(t);
 		return;
 	}
-	f->backing_off = false;
-	if (!f->connected)
-		gbt_fwd_connect(f);
-	else
-		gbt_fwd_pump(f);
+	if (!t->connecting)
+		return;
+	snprintf(what, sizeof(what), _("no connection to %s:%d within %.1f s"), t->g->host,
+	         t->g->port, (double)t->pc->connect_timeout_ms / 1000.0);
+	if (t->resolving)
+		uv_cancel((uv_req_t *)&t->gai_req);
+	gbt_fwd_lost(t, FAIL_NETWORK, what, true);
 }
 
-/* ---- the interface ---- */
+/* ---- the transport's table ---- */
 
-struct gbt_fwd *gbt_fwd_start(uv_loop_t *loop, const struct conf *c,
-                              const struct platform_conf *pc, struct ledger *l)
+static void *gbt_fwd_start(struct forward *f, bool *fatal)
 {
-	struct gbt_fwd *f;
+	const struct platform_conf *pc = forward_pc(f);
+	struct gbt_fwd *t;
 
-	if (!pc->enabled || !pc->gbt || strcmp(pc->transport, "gbt26875") != 0)
+	*fatal = false;
+	if (!pc->gbt)
 		return NULL;
-	f = calloc(1, sizeof(*f));
-	if (!f) {
+	t = calloc(1, sizeof(*t));
+	if (!t) {
 		log_err(_("%s: out of memory; hazards are recorded and wait in the outbox"),
 		        pc->label);
 		return NULL;
 	}
-	f->loop = loop;
-	f->conf = c;
-	f->pc = pc;
-	f->g = pc->gbt;
-	f->ledger = l;
+	t->f = f;
+	t->loop = forward_loop(f);
+	t->conf = forward_conf(f);
+	t->pc = pc;
+	t->g = pc->gbt;
 	struct gbt26875_link_conf lc = {
-	    .src = f->g->src,
-	    .dst = f->g->dst,
+	    .src = t->g->src,
+	    .dst = t->g->dst,
 	    .user_version = 1,
-	    .answer_timeout_ms = f->g->answer_timeout_ms,
-	    .tries = f->g->tries,
+	    .answer_timeout_ms = t->g->answer_timeout_ms,
+	    .tries = t->g->tries,
 	    .heartbeat_ms = pc->heartbeat_ms,
 	};
 	struct gbt26875_link_ops ops = {gbt_fwd_uitd_status, gbt_uitd_operations, gbt_uitd_version,
-	                                gbt_fwd_config_text, f};
-	gbt26875_link_init(&f->link, &lc, &ops);
-	gbt26875_stream_init(&f->stream);
-	uv_timer_init(loop, &f->link_timer);
-	uv_timer_init(loop, &f->retry_timer);
-	f->link_timer.data = f->retry_timer.data = f;
-	f->refs = 2;
-	f->uitd_status = 0xFF; /* nothing told yet */
-	gbt_fwd_connect(f);
+	                                gbt_fwd_config_text, t};
+	gbt26875_link_init(&t->link, &lc, &ops);
+	gbt26875_stream_init(&t->stream);
+	uv_timer_init(t->loop, &t->link_timer);
+	uv_timer_init(t->loop, &t->conn_timer);
+	uv_timer_init(t->loop, &t->settle_timer);
+	t->link_timer.data = t->conn_timer.data = t->settle_timer.data = t;
+	t->refs = 3;
+	t->uitd_status = 0xFF; /* nothing told yet */
 	log_info(_("%s: monitoring centre gbt26875://%s:%d, source address %llu, centre address "
 	           "%llu"),
-	         pc->label, f->g->host, f->g->port, (unsigned long long)f->g->src,
-	         (unsigned long long)f->g->dst);
-	return f;
+	         pc->label, t->g->host, t->g->port, (unsigned long long)t->g->src,
+	         (unsigned long long)t->g->dst);
+	gbt_fwd_reconnect(t);
+	return t;
 }
 
-void gbt_fwd_stop(struct gbt_fwd *f)
+static void gbt_fwd_stop(void *tp)
 {
-	if (!f)
+	struct gbt_fwd *t = tp;
+
+	if (!t)
 		return;
-	if (f->nbatch > 0 && f->adu_next > 0) /* what the centre confirmed is its */
-		(void)gbt_fwd_settle(f, f->adu_next);
-	f->stopping = true;
-	gbt_fwd_batch_drop(f);
-	if (f->resolving)
-		uv_cancel((uv_req_t *)&f->gai_req);
-	gbt_fwd_close_tcp(f);
-	uv_close((uv_handle_t *)&f->link_timer, gbt_fwd_handle_closed);
-	uv_close((uv_handle_t *)&f->retry_timer, gbt_fwd_handle_closed);
+	t->stopping = true;
+	gbt_fwd_frames_drop(t);
+	if (t->resolving)
+		uv_cancel((uv_req_t *)&t->gai_req);
+	t->connected = t->connecting = false;
+	gbt26875_link_close(&t->link);
+	if (t->tcp_open && !uv_is_closing((uv_handle_t *)&t->tcp))
+		uv_close((uv_handle_t *)&t->tcp, gbt_fwd_handle_closed);
+	uv_close((uv_handle_t *)&t->link_timer, gbt_fwd_handle_closed);
+	uv_close((uv_handle_t *)&t->conn_timer, gbt_fwd_handle_closed);
+	uv_close((uv_handle_t *)&t->settle_timer, gbt_fwd_handle_closed);
 }
 
-void gbt_fwd_kick(struct gbt_fwd *f)
+static void gbt_fwd_stats(void *tp, struct forward_stats *s)
 {
-	if (f && f->connected && !f->backing_off && f->link.state == GBT26875_LINK_IDLE &&
-	    f->nadus == 0 && ledger_events_appended(f->ledger) != f->seen_appended)
-		gbt_fwd_pump(f);
+	struct gbt_fwd *t = tp;
+
+	if (!t->connected && t->last_down[0] && !s->last_error[0])
+		snprintf(s->last_error, sizeof(s->last_error), "%s", t->last_down);
 }
 
-const struct forward_stats *gbt_fwd_stats(const struct gbt_fwd *f)
-{
-	return &f->stats;
-}
-
-json_t *gbt_fwd_status_json(const struct gbt_fwd *f)
+/* The link to the centre, as the object "gbt26875" of the destination in `firegwctl status`. */
+static void gbt_fwd_status_json(void *tp, json_t *dest)
 {
 	static const char *const states[] = {"closed", "idle", "waiting"};
-	const struct gbt26875_link *l = &f->link;
+	const struct gbt_fwd *t = tp;
+	const struct gbt26875_link *l = &t->link;
 	json_t *skipped = json_object(), *o;
 
 	for (int e = GBT26875_GARBAGE; e < GBT26875_ERR_COUNT; e++)
-		if (f->stream.errors[e])
+		if (t->stream.errors[e])
 			json_object_set_new(skipped, gbt26875_err_name((enum gbt26875_err)e),
-			                    json_integer((json_int_t)f->stream.errors[e]));
+			                    json_integer((json_int_t)t->stream.errors[e]));
 	o = json_pack(
 	    "{s:s, s:b, s:s, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, "
 	    "s:o, s:I, s:b, s:I, s:I, s:I, s:I, s:I, s:o}",
-	    "link", f->connected ? states[l->state] : f->connecting ? "connecting" : "closed",
-	    "connected", f->connected, "centre", f->g->host, "port", (json_int_t)f->g->port,
-	    "source_address", (json_int_t)f->g->src, "centre_address", (json_int_t)f->g->dst,
-	    "last_confirm", jsonfmt_time(f->last_confirm_wall), "connects",
-	    (json_int_t)f->connects, "confirmed", (json_int_t)l->confirmed, "denied",
+	    "link", t->connected ? states[l->state] : t->connecting ? "connecting" : "closed",
+	    "connected", t->connected, "centre", t->g->host, "port", (json_int_t)t->g->port,
+	    "source_address", (json_int_t)t->g->src, "centre_address", (json_int_t)t->g->dst,
+	    "last_confirm", jsonfmt_time(t->last_confirm_wall), "connects",
+	    (json_int_t)t->connects, "confirmed", (json_int_t)l->confirmed, "denied",
 	    (json_int_t)l->denied, "failed", (json_int_t)l->failed, "resent", (json_int_t)l->resent,
 	    "heartbeats", (json_int_t)l->heartbeats, "stray_answers", (json_int_t)l->stray_answers,
 	    "roll_calls", (json_int_t)l->roll_calls, "last_roll_call",
-	    jsonfmt_time(f->last_roll_call_wall), "clock_syncs", (json_int_t)l->clock_syncs,
-	    "last_clock_sync", jsonfmt_time(f->last_clock_sync_wall), "clock_offset_ms",
-	    (json_int_t)f->last_clock_sync_offset_ms, "clock_applied", f->g->apply_clock_sync,
+	    jsonfmt_time(t->last_roll_call_wall), "clock_syncs", (json_int_t)l->clock_syncs,
+	    "last_clock_sync", jsonfmt_time(t->last_clock_sync_wall), "clock_offset_ms",
+	    (json_int_t)t->last_clock_sync_offset_ms, "clock_applied", t->g->apply_clock_sync,
 	    "controls", (json_int_t)l->controls, "controls_denied", (json_int_t)l->controls_denied,
 	    "bad_frames", (json_int_t)l->bad_frames, "events_without_frame",
-	    (json_int_t)f->no_frame_events, "readings_out_of_range", (json_int_t)f->out_of_range,
+	    (json_int_t)t->no_frame_events, "readings_out_of_range", (json_int_t)t->out_of_range,
 	    "input_skipped", skipped);
-
-	if (o) {
-		/* The answer time the last roll call asked for, and events that could not be read
-		 * (dead-lettered for this destination). */
-		json_object_set_new(o, "roll_call_minutes", json_integer(f->roll_call_minutes));
-		json_object_set_new(o, "unreadable_events",
-		                    json_integer((json_int_t)f->unreadable_events));
-	}
-	return o;
+	if (!o)
+		return;
+	/* The answer time the last roll call asked for, and events that could not be read
+	 * (dead-lettered for this destination). */
+	json_object_set_new(o, "roll_call_minutes", json_integer(t->roll_call_minutes));
+	json_object_set_new(o, "unreadable_events", json_integer((json_int_t)t->unreadable_events));
+	json_object_set_new(dest, "gbt26875", o);
 }
+
+const struct forward_transport forward_gbt26875 = {
+    .name = "gbt26875",
+    .mode = FORWARD_ONE_BATCH,
+    .start = gbt_fwd_start,
+    .stop = gbt_fwd_stop,
+    .send = gbt_fwd_send,
+    .stats = gbt_fwd_stats,
+    .status_json = gbt_fwd_status_json,
+    .reconnect = gbt_fwd_reconnect,
+    .link = true,
+    .max_batch = GBT_FWD_BATCH,
+    .no_resync = true,
+};

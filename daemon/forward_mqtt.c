@@ -448,6 +448,7 @@ fail:
 const struct forward_transport forward_mqtt = {
     .name = "mqtt",
     .mode = FORWARD_WINDOW,
+    .link = true,
     .start = forward_mqtt_start,
     .stop = forward_mqtt_stop,
     .send = forward_mqtt_send,

@@ -20,7 +20,6 @@
 #include "retention.h"
 #include "rules.h"
 #include "forward.h"
-#include "forward_gbt26875.h"
 #include "firegw-config.h"
 #include "jsonfmt.h"
 
@@ -182,8 +181,8 @@ static json_t *status_destination(struct daemon *d, const struct daemon_dest *dd
 	                      (json_int_t)(oldest > 0 && now > oldest ? (now - oldest) / 1000 : 0),
 	                      "last_success", jsonfmt_time(us ? us->last_success_wall : 0));
 
-	if (o && dd->gbt)
-		json_object_set_new(o, "gbt26875", gbt_fwd_status_json(dd->gbt));
+	if (o && dd->fwd)
+		forward_status_json(dd->fwd, o); /* the transport's own fields (a centre's link) */
 	if (!o || !full)
 		return o;
 	if (pc->url)
@@ -200,8 +199,6 @@ static json_t *status_destination(struct daemon *d, const struct daemon_dest *dd
 		json_object_set_new(o, "accepted", json_integer((json_int_t)us->accepted));
 		json_object_set_new(o, "rejected", json_integer((json_int_t)us->rejected));
 		json_object_set_new(o, "commands", json_integer((json_int_t)us->commands));
-		if (dd->fwd)
-			forward_status_json(dd->fwd, o);
 	}
 	return o;
 }
