@@ -13,8 +13,7 @@
 #include "modbus_bus.h"
 #include "profile_load.h"
 
-/* s as a whole decimal number within lo..hi; *end, when given, may point past it ("N-M"). */
-static bool modbus_scan_number(const char *s, long lo, long hi, long *out, const char **end)
+bool modbus_scan_number(const char *s, long lo, long hi, long *out, const char **end)
 {
 	char *e;
 	long v;

@@ -16,6 +16,11 @@ struct _modbus;
 #define MODBUS_SCAN_UNIT_MAX       247
 #define MODBUS_SCAN_TIMEOUT_MAX_MS 60000
 
+/* s as a whole decimal number within lo..hi (no sign, no trailing text); false if it is not
+ * one. *end, when given, may point past the number (for "N-M"). The scan's arguments and the
+ * standalone tools' options are read with it. */
+bool modbus_scan_number(const char *s, long lo, long hi, long *out, const char **end);
+
 /* "N" or "N-M" within 1-247 into *from, *to; -1 if it is not one. */
 int modbus_scan_parse_units(const char *s, int *from, int *to);
 

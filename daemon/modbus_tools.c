@@ -21,7 +21,6 @@
 #include "modbus_scan.h"
 #include "profile.h"
 #include "textesc.h"
-#include "i18n.h"
 
 static void print_errors(struct conf_errors *errs)
 {
@@ -43,25 +42,6 @@ static struct conf *tools_conf(const char *path)
 	}
 	conf_errors_finish(&errs);
 	return c;
-}
-
-/* s as a whole decimal number within lo..hi (no sign games, no trailing text); false if
- * it is not one. *end, when given, may point past the number (for "N-M"). */
-static bool parse_long(const char *s, long lo, long hi, long *out, const char **end)
-{
-	char *e;
-	long v;
-
-	if (!(*s >= '0' && *s <= '9'))
-		return false;
-	errno = 0;
-	v = strtol(s, &e, 10);
-	if (errno || e == s || (!end && *e) || v < lo || v > hi)
-		return false;
-	if (end)
-		*end = e;
-	*out = v;
-	return true;
 }
 
 /* The port is held (by the daemon, most likely): say how to go through it instead. */
@@ -141,7 +121,7 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 		case 'B': {
 			long v;
 
-			if (!parse_long(optarg, 1, 921600, &v, NULL) || !conf_baud_valid(v)) {
+			if (!modbus_scan_number(optarg, 1, 921600, &v, NULL) || !conf_baud_valid(v)) {
 				fprintf(stderr,
 				        _("firegw scan: --baud must be a standard rate (1200, 2400, "
 				        "4800, 9600, 14400, 19200, 38400, 57600, 115200, 230400, "
@@ -177,7 +157,7 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 				        optarg);
 				return 2;
 			}
-			if (!parse_long(colon + 1, 1, 65535, &port, NULL)) {
+			if (!modbus_scan_number(colon + 1, 1, 65535, &port, NULL)) {
 				fprintf(stderr,
 				        _("firegw scan: --tcp: the port must be 1..65535, not '%s'\n"),
 				        colon + 1);
@@ -200,7 +180,7 @@ int modbus_tools_scan(int argc, char **argv, const char *conf_path)
 		case 'T': {
 			long v;
 
-			if (!parse_long(optarg, 1, 60000, &v, NULL)) {
+			if (!modbus_scan_number(optarg, 1, 60000, &v, NULL)) {
 				fprintf(stderr,
 				        _("firegw scan: --timeout must be 1..60000 ms, not '%s'\n"),
 				        optarg);

@@ -270,6 +270,14 @@ def wait_until(what, fn, timeout=TIMEOUT, daemon=None, interval=0.1):
         time.sleep(interval)
 
 
+def wait_subscribed(broker, d):
+    """Until the broker has firegw's SUBSCRIBE: "connected" is logged at the CONNACK, and an
+    alarm published before the subscription exists is not kept for a new session (MQTT).
+    The broker handles one packet at a time, so what is published after this line is."""
+    wait_until("firegw's SUBSCRIBE at the broker", lambda: any(
+        "Received SUBSCRIBE from firegw-" in x for x in broker.log_lines()), daemon=d)
+
+
 class DaemonError(AssertionError):
     pass
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 import conftest
-from conftest import BUILD_ROOT, SOURCE_ROOT, ledger_query
+from conftest import BUILD_ROOT, SOURCE_ROOT, ledger_query, wait_subscribed
 from mqtt_peers import Broker
 from test_uplink import (LONG, Gw, assert_exactly_once, pki, platform, requests,  # noqa: F401
                          wait_delivered, wait_until)
@@ -63,14 +63,6 @@ def _clean_exit():
             d.close()
         assert d.returncode == 0, f"{d.name} exited with {d.returncode}\n{d.log_text()}"
     _STARTED.clear()
-
-
-def wait_subscribed(broker, d):
-    """Until the broker has firegw's SUBSCRIBE: "connected" is logged at the CONNACK, and an
-    alarm published before the subscription exists is not kept for a new session (MQTT).
-    The broker handles one packet at a time, so what is published after this line is."""
-    wait_until("firegw's SUBSCRIBE at the broker", lambda: any(
-        "Received SUBSCRIBE from firegw-" in x for x in broker.log_lines()), daemon=d)
 
 
 def start(daemon_factory, conf, name=None):

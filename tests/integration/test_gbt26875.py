@@ -138,7 +138,7 @@ def test_mqtt_smoke_alarm_and_residual_current(gw, platform, broker, centre, dae
     add_centre(gw, c, extra='  device "sa-1" {\n    component_type = 42\n    loop = 7\n  }\n')
     d = start_gw(daemon_factory, gw)
     c.wait_for(lambda: c.objects(21), timeout=LONG)
-    d.wait_log(r"mqtt: connected", timeout=LONG)
+    conftest.wait_subscribed(broker, d)
 
     t0 = time.monotonic()
     broker.publish("smoke/x/state", '{"id": "A-100", "alarm": true, "battery": 90}')
@@ -442,7 +442,7 @@ def test_fire_alarm_overtakes_the_rest_of_a_batch(gw, platform, broker, centre,
     add_centre(gw, c, answer_timeout="10s")
     d = start_gw(daemon_factory, gw)
     c.wait_for(lambda: c.objects(21), timeout=LONG)
-    d.wait_log(r"mqtt: connected", timeout=LONG)
+    conftest.wait_subscribed(broker, d)
     seen = len(c.frames())
     c.set_mode("delay", count=1, delay=5.0)
     data = '{"data": [{"ch": "leak", "value": 350}, {"value": 31.5}, {"value": 40}, ' \
