@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "i18n.h"
+#include "secret.h"
 
 #define CONF_PARSE_MAX_RECOVER 50
 
@@ -414,4 +415,60 @@ int64_t conf_parse_duration_opt(struct conf_parse *p, cfg_t *sec, const char *op
 		return dflt_ms;
 	}
 	return ms;
+}
+
+/* Relative paths in the config are relative to the file that holds the option. */
+char *conf_parse_path(struct conf_parse *p, cfg_t *sec, const char *opt)
+{
+	const char *v = cfg_getstr(sec, opt);
+	struct conf_line w;
+	char *out;
+
+	if (!v)
+		return NULL;
+	if (v[0] == '/' || v[0] == '\0')
+		return strdup(v);
+	w = conf_parse_where(p, sec, opt);
+	const char *slash = w.file ? strrchr(w.file, '/') : NULL;
+	if (!conf_parse_isset(p, sec, opt) || !slash)
+		return strdup(v);
+	if (asprintf(&out, "%.*s/%s", (int)(slash - w.file), w.file, v) < 0)
+		return NULL;
+	return out;
+}
+
+/* A secret file (token, password, private key) that breaks secret.h's rules is a config
+ * error, so that `firegw check`, the start and a reload name it with its line and the fix,
+ * as the daemon would refuse it. A file that does not exist is a warning: the daemon starts
+ * without it (a missing token keeps the uplink off, a missing key fails the connection). */
+void conf_parse_secret_file(struct conf_parse *p, cfg_t *sec, const char *section,
+                            const char *opt, const char *path, const char *what)
+{
+	char err[1024];
+
+	int rc = path ? secret_check_private(path, what, strcmp(what, "private key") == 0, err,
+	                                     sizeof(err))
+	              : 0;
+	struct conf_line w;
+
+	if (rc < 0) {
+		conf_parse_error(p, sec, opt, _("%s: %s %s"), section, opt, err);
+	} else if (rc > 0) {
+		w = conf_parse_where(p, sec, opt);
+		conf_errors_warn(p->errs, w.file, w.line,
+		                 _("%s: %s %s does not exist yet: what needs the %s stays off until "
+		                   "it does; create it with: install -m 600 -o firegw /dev/null %s, "
+		                   "then put the %s in it"),
+		                 section, opt, path, _(what), path, _(what));
+	}
+}
+
+/* A file that decides where the secrets go (a ca_file) must be writable by no one else. */
+void conf_parse_trusted_file(struct conf_parse *p, cfg_t *sec, const char *section,
+                             const char *opt, const char *path)
+{
+	char err[1024];
+
+	if (path && secret_check_trusted(path, err, sizeof(err)) < 0)
+		conf_parse_error(p, sec, opt, _("%s: %s %s"), section, opt, err);
 }

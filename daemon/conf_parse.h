@@ -62,3 +62,13 @@ void conf_parse_error(struct conf_parse *p, const cfg_t *sec, const char *opt, c
 int64_t conf_parse_duration(const char *s);
 /* Reads a duration option ("5s", "30m"); reports a bad one and returns dflt_ms. */
 int64_t conf_parse_duration_opt(struct conf_parse *p, cfg_t *sec, const char *opt, int64_t dflt_ms);
+/* A path option: a relative path is relative to the file that holds the option. NULL if
+ * unset (or out of memory); free it. */
+char *conf_parse_path(struct conf_parse *p, cfg_t *sec, const char *opt);
+/* A secret file (token, password, private key: `what`) that breaks secret.h's rules is a
+ * config error, named with its line and the fix; one that does not exist yet a warning. */
+void conf_parse_secret_file(struct conf_parse *p, cfg_t *sec, const char *section,
+                            const char *opt, const char *path, const char *what);
+/* A file that decides where the secrets go (a ca_file) must be writable by no one else. */
+void conf_parse_trusted_file(struct conf_parse *p, cfg_t *sec, const char *section,
+                             const char *opt, const char *path);

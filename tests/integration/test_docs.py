@@ -68,9 +68,8 @@ def test_every_config_key_documented_and_every_documented_key_real():
     """Each key of the config and profile schemas is in configuration.md or profiles.md, and
     each key a table of configuration.md names exists."""
     src = "".join((SOURCE_ROOT / "daemon" / f).read_text(encoding="utf-8")
-                  for f in ("conf.c", "conf_policy.c", "conf_gbt26875.c", "conf_gbt26875.h",
-                            "conf_calendar.c",
-                            "profile_load.c"))
+                  for f in ("conf.c", "conf_platform.c", "conf_policy.c", "conf_gbt26875.c",
+                            "conf_gbt26875.h", "conf_calendar.c", "profile_load.c"))
     keys = set(re.findall(r'CFG_(?:STR|INT|FLOAT|BOOL|STR_LIST|SEC)\("([a-z_0-9]+)"', src))
     # policy.grades and policy.escalation take one key per hazard kind, made at run time.
     keys |= set(re.findall(r'\[KIND_[A-Z_]+\] = "([a-z_]+)"',
