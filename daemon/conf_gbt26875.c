@@ -19,7 +19,7 @@ cfg_opt_t conf_gbt26875_device_opts[] = {
 /* The keys only this transport reads (a device block inside is checked apart). */
 static const char *const conf_gbt26875_keys[] = {
     "host",        "port",           "source_address", "centre_address",
-    "answer_timeout", "tries",       "system_type",    "system_address",
+    "answer_timeout", "tries",       "deny_limit",     "system_type",    "system_address",
     "apply_clock_sync", "pre_alarm", "residual_current_analog_type",
 };
 
@@ -184,6 +184,7 @@ struct conf_gbt26875 *conf_gbt26875_read(struct conf_parse *p, cfg_t *s, const c
 	if (g->tries < 1 || g->tries > 10)
 		conf_parse_error(p, s, "tries", _("%s: tries %d is outside 1-10 (the standard: 3)"),
 		                 label, g->tries);
+	g->deny_limit = conf_gbt26875_int(p, s, "deny_limit", 0, 100, label);
 	g->sys_type = conf_gbt26875_int(p, s, "system_type", 0, 255, label);
 	g->sys_addr = conf_gbt26875_int(p, s, "system_address", 0, 255, label);
 	g->residual_analog_type =

@@ -28,6 +28,7 @@ struct conf_gbt26875 {
 	uint64_t src, dst;         /* source_address (the gateway), centre_address */
 	int64_t answer_timeout_ms; /* 10 s */
 	int tries;                 /* 3 */
+	int deny_limit;            /* 3: exchanges of one frame denied at every try; 0: never */
 	int sys_type;              /* -1: 1 for fire detectors, 0 for electrical fire monitoring */
 	int sys_addr;              /* 1 */
 	bool apply_clock_sync;     /* false: a centre's clock sync is recorded, not applied */
@@ -45,6 +46,7 @@ extern cfg_opt_t conf_gbt26875_device_opts[];
 	    CFG_STR("source_address", NULL, CFGF_NONE),                                           \
 	    CFG_STR("centre_address", "0", CFGF_NONE),                                            \
 	    CFG_STR("answer_timeout", "10s", CFGF_NONE), CFG_INT("tries", 3, CFGF_NONE),          \
+	    CFG_INT("deny_limit", 3, CFGF_NONE),                                                  \
 	    CFG_INT("system_type", -1, CFGF_NONE), CFG_INT("system_address", 1, CFGF_NONE),       \
 	    CFG_BOOL("apply_clock_sync", cfg_false, CFGF_NONE),                                   \
 	    CFG_STR("pre_alarm", "supervisory", CFGF_NONE),                                       \

@@ -17,17 +17,12 @@
 #include "clock.h"
 #include "conf_gbt26875.h"
 #include "gbt26875_link.h"
+#include "gbt_batch.h"
 #include "gbt_map.h"
 #include "gbt_uitd.h"
 #include "i18n.h"
 #include "jsonfmt.h"
 #include "log.h"
-
-/* Events per batch: each makes at most one component status and one analog value, and a
- * frame holds at most 22 of the former. */
-#define GBT_FWD_BATCH  20
-/* fire, UITD (connect or change), other status, analog, UITD of an event */
-#define GBT_FWD_FRAMES 5
 
 /* The failures the core is told of (log_state codes). */
 enum { FAIL_NETWORK = 1, FAIL_NO_ANSWER, FAIL_DENIED, FAIL_INTERNAL, FAIL_LEDGER };
@@ -47,25 +42,19 @@ struct gbt_fwd {
 	bool wait_close; /* a reconnect waits for the last socket to close */
 	struct gbt26875_stream stream;
 	struct gbt26875_link link;
-	/* The events in flight (the core's batch) and the frames they make, sent in order;
-	 * adus[0..adu_next) are confirmed. An event is settled once its last frame is. */
-	struct gbt_fwd_event {
-		int64_t seq;
-		char event_id[40], hazard_id[HAZARD_ID_LEN];
-		bool unreadable, settled;
-		uint8_t last_frame; /* 1 + the last frame holding the event's objects; 0: none */
-	} ev[GBT_FWD_BATCH];
-	size_t nev;
-	struct gbt26875_adu adus[GBT_FWD_FRAMES];
-	bool adu_is_uitd[GBT_FWD_FRAMES];
-	size_t nadus, adu_next;
+	/* The events in flight (the core's batch) and the frames they make, sent in order. */
+	struct gbt_batch b;
 	bool uitd_due;       /* the UITD status is to be told (after a connect, on a change) */
 	uint8_t uitd_status; /* what the centre was last told */
 	int64_t clock_offset_ms; /* an applied clock sync */
 	int64_t last_clock_sync_offset_ms, last_clock_sync_wall, last_roll_call_wall;
 	int64_t last_confirm_wall;
 	uint8_t roll_call_minutes;
-	uint64_t connects, no_frame_events, out_of_range, unreadable_events, skipped_input;
+	uint64_t connects, skipped_input;
+	/* A frame denied at every try: the first event it carries (-1: the UITD status alone)
+	 * and how many exchanges in a row ended so (deny_limit). */
+	int64_t denied_key;
+	int denied_exchanges;
 	struct log_state input_log;
 	char last_down[256]; /* why the connection is down, for status */
 	char rbuf[2048];
@@ -109,11 +98,6 @@ static void gbt_fwd_arm(struct gbt_fwd *t)
 	               (uint64_t)(next > now ? next - now : 0), 0);
 }
 
-static void gbt_fwd_frames_drop(struct gbt_fwd *t)
-{
-	t->nev = t->nadus = t->adu_next = 0;
-}
-
 static void gbt_fwd_written(uv_write_t *req, int status)
 {
 	(void)status; /* a failed write shows as a read error or a missing answer */
@@ -147,26 +131,26 @@ static void gbt_fwd_write(struct gbt_fwd *t, const uint8_t *data, size_t len)
  * or the core's negative errno (reported here: the core backs off and sends them again). */
 static int gbt_fwd_settle(struct gbt_fwd *t, bool done)
 {
-	int64_t acc[GBT_FWD_BATCH];
-	struct forward_reject rej[GBT_FWD_BATCH];
-	size_t na = 0, nr = 0;
+	/* Copied: the core may hand the next batch from inside forward_settle. */
+	struct gbt_batch_event ev[GBT_BATCH_EVENTS];
+	struct forward_reject rej[GBT_BATCH_EVENTS];
+	int64_t acc[GBT_BATCH_EVENTS];
+	size_t idx[GBT_BATCH_EVENTS], n = gbt_batch_settle(&t->b, idx), na = 0, nr = 0;
 	int rc;
 
-	for (size_t i = 0; i < t->nev; i++) {
-		struct gbt_fwd_event *e = &t->ev[i];
+	for (size_t i = 0; i < n; i++) {
+		const char *why = gbt_batch_reason(&t->b.ev[idx[i]]);
 
-		if (e->settled || e->last_frame > t->adu_next)
-			continue;
-		e->settled = true;
-		if (e->unreadable)
-			rej[nr++] = (struct forward_reject){e->seq, "not an event firegw can read",
-			                                    e->event_id, e->hazard_id};
+		ev[i] = t->b.ev[idx[i]];
+		if (why)
+			rej[nr++] = (struct forward_reject){ev[i].seq, why, ev[i].event_id,
+			                                    ev[i].hazard_id};
 		else
-			acc[na++] = e->seq;
+			acc[na++] = ev[i].seq;
 	}
 	if (done)
-		gbt_fwd_frames_drop(t);
-	if (na == 0 && nr == 0)
+		gbt_batch_clear(&t->b);
+	if (n == 0)
 		return 0;
 	struct forward_outcome o = {.accepted = acc, .naccepted = na, .rejected = rej,
 	                            .nrejected = nr};
@@ -176,7 +160,7 @@ static int gbt_fwd_settle(struct gbt_fwd *t, bool done)
 
 		snprintf(what, sizeof(what),
 		         _("cannot record the centre's confirm in the ledger (%s)"), strerror(-rc));
-		gbt_fwd_frames_drop(t);
+		gbt_batch_clear(&t->b);
 		forward_failed(t->f, FAIL_LEDGER, what, -1, false);
 	}
 	return rc;
@@ -218,43 +202,16 @@ static size_t gbt_fwd_config_text(void *ctx, char *buf, size_t cap)
 	return gbt_uitd_config(((struct gbt_fwd *)ctx)->conf, buf, cap);
 }
 
-/* ---- a batch and its frames ---- */
-
-static struct gbt26875_adu *gbt_fwd_adu(struct gbt_fwd *t, struct gbt26875_adu **slot, uint8_t type)
-{
-	if (!*slot && t->nadus < GBT_FWD_FRAMES) {
-		*slot = &t->adus[t->nadus];
-		t->adu_is_uitd[t->nadus++] = false;
-		gbt26875_adu_start(*slot, type);
-	}
-	return *slot;
-}
-
-/* Event e has an object in frame `a`: it is settled only once that frame is confirmed. */
-static void gbt_fwd_mark(struct gbt_fwd *t, struct gbt_fwd_event *e, const struct gbt26875_adu *a)
-{
-	uint8_t n = a ? (uint8_t)(a - t->adus + 1) : 0;
-
-	if (n > e->last_frame)
-		e->last_frame = n;
-}
+/* ---- a batch and its frames (gbt_batch.c) ---- */
 
 /* The UITD status frame, when the centre is to be told (after a connect, on a change). */
 static void gbt_fwd_add_uitd(struct gbt_fwd *t)
 {
-	struct gbt26875_adu *a = NULL, *u;
 	struct gbt26875_time tm;
 
-	if (!t->uitd_due)
-		return;
-	for (size_t i = t->adu_next; i < t->nadus; i++)
-		if (t->adu_is_uitd[i])
-			return; /* already queued */
-	if (!(u = gbt_fwd_adu(t, &a, GBT26875_T_UITD_STATUS)))
-		return;
 	gbt_fwd_now(t, &tm);
-	t->adu_is_uitd[t->nadus - 1] = true;
-	gbt26875_adu_add_uitd(u, gbt_fwd_uitd_status(t), &tm);
+	if (t->uitd_due)
+		(void)gbt_batch_add_uitd(&t->b, gbt_fwd_uitd_status(t), &tm);
 }
 
 static void gbt_fwd_on_settle(uv_timer_t *h)
@@ -266,62 +223,22 @@ static void gbt_fwd_on_settle(uv_timer_t *h)
 
 /* The core's batch: its frames, fire alarms first, queued after what is queued (at most the
  * UITD status of a connect); the first goes at once if the link is idle. */
-static int gbt_fwd_send(void *tp, struct forward_batch *b)
+static int gbt_fwd_send(void *tp, struct forward_batch *fb)
 {
 	struct gbt_fwd *t = tp;
-	struct gbt26875_adu *fire = NULL, *status = NULL, *analog = NULL, *uitd = NULL;
-	struct gbt_map_out o[GBT_FWD_BATCH];
-	size_t n = b->n < GBT_FWD_BATCH ? b->n : GBT_FWD_BATCH;
+	struct gbt26875_time tm;
+	size_t n;
 
-	b->results = NULL; /* the platform's command results are not the centre's */
-	if (!t->connected || t->nev > 0)
+	fb->results = NULL; /* the platform's command results are not the centre's */
+	if (!t->connected || t->b.nev > 0)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		struct gbt_fwd_event *e = &t->ev[i];
-
-		*e = (struct gbt_fwd_event){.seq = b->items[i].seq};
-		snprintf(e->event_id, sizeof(e->event_id), "%s", b->items[i].event_id);
-		snprintf(e->hazard_id, sizeof(e->hazard_id), "%s", b->items[i].hazard_id);
-		e->unreadable = gbt_map_event(t->conf, t->g, b->items[i].body, t->clock_offset_ms,
-		                              &o[i]) < 0;
-		if (!e->unreadable && o[i].fire) {
-			gbt26875_adu_add_status(gbt_fwd_adu(t, &fire, GBT26875_T_COMPONENT_STATUS),
-			                        &o[i].st);
-			gbt_fwd_mark(t, e, fire);
-		}
-	}
-	t->nev = n;
-	if (n > 0 && gbt_fwd_uitd_status(t) != t->uitd_status)
+	if (fb->n > 0 && gbt_fwd_uitd_status(t) != t->uitd_status)
 		t->uitd_due = true;
-	gbt_fwd_add_uitd(t);
-	for (size_t i = 0; i < n; i++) {
-		struct gbt_fwd_event *e = &t->ev[i];
-
-		if (e->unreadable) {
-			t->unreadable_events++;
-			continue;
-		}
-		if (o[i].status && !o[i].fire) {
-			gbt26875_adu_add_status(gbt_fwd_adu(t, &status, GBT26875_T_COMPONENT_STATUS),
-			                        &o[i].st);
-			gbt_fwd_mark(t, e, status);
-		}
-		if (o[i].analog) {
-			gbt26875_adu_add_analog(gbt_fwd_adu(t, &analog, GBT26875_T_ANALOG), &o[i].an);
-			gbt_fwd_mark(t, e, analog);
-		}
-		if (o[i].uitd && gbt_fwd_adu(t, &uitd, GBT26875_T_UITD_STATUS)) {
-			if (uitd->len == 2) /* one object: the newest condition wins below */
-				gbt26875_adu_add_uitd(uitd, o[i].uitd_status, &o[i].time);
-			else
-				uitd->buf[2] = o[i].uitd_status;
-			gbt_fwd_mark(t, e, uitd);
-		}
-		t->out_of_range += o[i].out_of_range;
-		t->no_frame_events += !o[i].status && !o[i].analog && !o[i].uitd;
-	}
+	gbt_fwd_now(t, &tm);
+	n = gbt_batch_build(&t->b, t->conf, t->g, fb->items, fb->n, t->clock_offset_ms,
+	                    t->uitd_due, gbt_fwd_uitd_status(t), &tm);
 	/* Events without a frame are settled on the next turn (not from inside send). */
-	if (t->link.state == GBT26875_LINK_IDLE && t->adu_next == t->nadus)
+	if (t->link.state == GBT26875_LINK_IDLE && !gbt_batch_next(&t->b))
 		uv_timer_start(&t->settle_timer, gbt_fwd_on_settle, 0, 0);
 	else
 		gbt_fwd_pump(t);
@@ -339,14 +256,10 @@ static void gbt_fwd_pump(struct gbt_fwd *t)
 
 	if (!t->connected || t->link.state != GBT26875_LINK_IDLE)
 		return;
-	if (t->adu_next == t->nadus) {
-		if (t->nev > 0)
-			(void)gbt_fwd_settle(t, true);
-		else
-			t->nadus = t->adu_next = 0; /* the UITD status alone */
+	if (!(a = gbt_batch_next(&t->b))) {
+		(void)gbt_fwd_settle(t, true); /* or the UITD status alone is done */
 		return;
 	}
-	a = &t->adus[t->adu_next];
 	gbt_fwd_now(t, &tm);
 	if (gbt26875_link_send(&t->link, a->buf, a->len, &tm, clock_mono_ms(), &frame, &len) !=
 	    GBT26875_OK) {
@@ -364,24 +277,50 @@ static void gbt_fwd_pump(struct gbt_fwd *t)
  * since the batch was read overtakes the rest of the batch. */
 static void gbt_fwd_confirmed(struct gbt_fwd *t)
 {
-	if (t->adu_next >= t->nadus)
+	int told;
+
+	if (!gbt_batch_next(&t->b))
 		return;
-	if (t->adu_is_uitd[t->adu_next]) {
+	if ((told = gbt_batch_confirmed(&t->b)) >= 0) {
 		t->uitd_due = false;
-		t->uitd_status = t->adus[t->adu_next].buf[2];
+		t->uitd_status = (uint8_t)told;
 	}
-	t->adu_next++;
-	if (t->adu_next == t->nadus) {
+	if (!gbt_batch_next(&t->b)) {
 		gbt_fwd_pump(t); /* settles the batch; the core hands the next */
 		return;
 	}
-	if (t->nev > 0 && forward_newer(t->f)) {
+	if (t->b.nev > 0 && forward_newer(t->f)) {
 		if (gbt_fwd_settle(t, true) == 0)
 			forward_requeue(t->f);
 		return;
 	}
 	gbt_fwd_pump(t);
 	(void)gbt_fwd_settle(t, false);
+}
+
+/* The frame in flight was denied at every try. Until the same frame has been so `deny_limit`
+ * exchanges in a row (a new connection each time), a failure like any other; then its events
+ * go to this destination's dead letters (a centre that denies a well-formed frame has a
+ * configuration to fix; kept trying, the frame would hold back every fire alarm after it) and
+ * the rest of the batch goes on. Returns true if the frame was given up. */
+static bool gbt_fwd_refuse(struct gbt_fwd *t)
+{
+	int64_t key = gbt_batch_next_key(&t->b);
+
+	if (key != t->denied_key)
+		t->denied_exchanges = 0;
+	t->denied_key = key;
+	if (t->g->deny_limit == 0 || ++t->denied_exchanges < t->g->deny_limit)
+		return false;
+	t->denied_exchanges = 0;
+	t->denied_key = -2;
+	(void)gbt_batch_refuse_next(&t->b);
+	log_err(_("%s: the centre denied the same frame at every try in %d exchanges; its "
+	          "events go to the dead-letter table of this destination ('firegwctl "
+	          "deadletter'); check the addresses and codes it expects"),
+	        t->pc->label, t->g->deny_limit);
+	gbt_fwd_confirmed(t); /* a UITD status given up is told again after the next connect */
+	return true;
 }
 
 /* ---- the link ---- */
@@ -472,7 +411,7 @@ static void gbt_fwd_input(struct gbt_fwd *t, const struct gbt26875_frame *fr,
 			log_info(_("%s: the centre denied serial %u; sent again (try %d of %d)"),
 			         t->pc->label, fr->h.serial, t->link.tries, t->link.conf.tries);
 			gbt_fwd_write(t, frame, len);
-		} else {
+		} else if (!gbt_fwd_refuse(t)) {
 			snprintf(what, sizeof(what), _("the centre denied frame serial %u %d times"),
 			         fr->h.serial, t->link.tries);
 			gbt_fwd_lost(t, FAIL_DENIED, what, false);
@@ -557,14 +496,14 @@ static void gbt_fwd_on_connect(uv_connect_t *req, int status)
 	t->last_down[0] = '\0';
 	gbt26875_stream_init(&t->stream);
 	gbt26875_link_open(&t->link, clock_mono_ms());
-	gbt_fwd_frames_drop(t);
+	gbt_batch_clear(&t->b);
 	t->uitd_due = true;
 	log_notice(_("%s: connected to the monitoring centre %s:%d"), t->pc->label, t->g->host,
 	           t->g->port);
 	/* The core sends what waits (the UITD status goes with the first batch, after its fire
 	 * alarms); with nothing waiting, the UITD status alone. */
 	forward_link(t->f, true);
-	if (t->connected && t->nadus == 0) {
+	if (t->connected && !gbt_batch_next(&t->b)) {
 		gbt_fwd_add_uitd(t);
 		gbt_fwd_pump(t);
 	}
@@ -696,6 +635,7 @@ static void *gbt_fwd_start(struct forward *f, bool *fatal)
 	t->link_timer.data = t->conn_timer.data = t->settle_timer.data = t;
 	t->refs = 3;
 	t->uitd_status = 0xFF; /* nothing told yet */
+	t->denied_key = -2;
 	log_info(_("%s: monitoring centre gbt26875://%s:%d, source address %llu, centre address "
 	           "%llu"),
 	         pc->label, t->g->host, t->g->port, (unsigned long long)t->g->src,
@@ -711,7 +651,7 @@ static void gbt_fwd_stop(void *tp)
 	if (!t)
 		return;
 	t->stopping = true;
-	gbt_fwd_frames_drop(t);
+	gbt_batch_clear(&t->b);
 	if (t->resolving)
 		uv_cancel((uv_req_t *)&t->gai_req);
 	t->connected = t->connecting = false;
@@ -759,14 +699,15 @@ static void gbt_fwd_status_json(void *tp, json_t *dest)
 	    (json_int_t)t->last_clock_sync_offset_ms, "clock_applied", t->g->apply_clock_sync,
 	    "controls", (json_int_t)l->controls, "controls_denied", (json_int_t)l->controls_denied,
 	    "bad_frames", (json_int_t)l->bad_frames, "events_without_frame",
-	    (json_int_t)t->no_frame_events, "readings_out_of_range", (json_int_t)t->out_of_range,
+	    (json_int_t)t->b.no_frame_events, "readings_out_of_range", (json_int_t)t->b.out_of_range,
 	    "input_skipped", skipped);
 	if (!o)
 		return;
 	/* The answer time the last roll call asked for, and events that could not be read
 	 * (dead-lettered for this destination). */
 	json_object_set_new(o, "roll_call_minutes", json_integer(t->roll_call_minutes));
-	json_object_set_new(o, "unreadable_events", json_integer((json_int_t)t->unreadable_events));
+	json_object_set_new(o, "unreadable_events", json_integer((json_int_t)t->b.unreadable_events));
+	json_object_set_new(o, "refused_events", json_integer((json_int_t)t->b.refused_events));
 	json_object_set_new(dest, "gbt26875", o);
 }
 
@@ -780,6 +721,6 @@ const struct forward_transport forward_gbt26875 = {
     .status_json = gbt_fwd_status_json,
     .reconnect = gbt_fwd_reconnect,
     .link = true,
-    .max_batch = GBT_FWD_BATCH,
+    .max_batch = GBT_BATCH_EVENTS,
     .no_resync = true,
 };

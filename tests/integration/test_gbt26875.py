@@ -429,6 +429,37 @@ def test_denied_frames_resent_same_serial(gw, platform, sims, centre, daemon_fac
         "SELECT count(*) FROM outbox WHERE dest = 'centre'")[0][0], daemon=d)
 
 
+def test_frame_denied_deny_limit_times_goes_to_dead_letters(gw, platform, sims, centre,
+                                                            daemon_factory, pki):
+    """A centre that denies a fire alarm's frame at every try, in two exchanges (deny_limit =
+    2): the alarm goes to the centre's dead letters with the reason, counted in status, and
+    what follows (the clear) reaches the centre; the county has both all along."""
+    county, c = platform(), centre()
+    sim = sims("20")
+    gw.write(county.url, pki.ca(), smoke_port=sim.port)
+    add_centre(gw, c, answer_timeout="1s", extra="  deny_limit = 2\n")
+    sock = add_control_socket(gw)
+    d = start_gw(daemon_factory, gw)
+    c.wait_for(lambda: c.objects(21), timeout=LONG)
+    c.set_mode("deny", count=6)  # 3 tries in each of 2 exchanges
+    sim.set(20, "input", 0, 0b1)
+    d.wait_log(r"the centre denied the same frame at every try in 2 exchanges", timeout=LONG)
+    wait_until("the fire alarm in the centre's dead letters", lambda: gw.q(
+        "SELECT reason FROM deadletter WHERE dest = 'centre'"), daemon=d)
+    reason = gw.q("SELECT reason FROM deadletter WHERE dest = 'centre'")[0][0]
+    assert "denied its frame at every try" in reason
+    assert not fire_objects(c) and c.state()["denied"] == 6
+    sim.set(20, "input", 0, 0)
+    c.wait_for(lambda: [o for o in c.objects(2) if o["flags"] == ["normal"]], timeout=LONG)
+    wait_until("the centre's outbox empty", lambda: not gw.q(
+        "SELECT count(*) FROM outbox WHERE dest = 'centre'")[0][0], daemon=d)
+    wait_until("the county has the fire alarm and its clear",
+               lambda: {("fire_alarm", "raised"), ("fire_alarm", "cleared")}
+               <= set(county_kinds(county)), daemon=d)
+    dest = [x for x in status(sock)["destinations"] if x["name"] == "centre"][0]
+    assert dest["gbt26875"]["refused_events"] == 1 and dest["rejected"] == 1
+
+
 def test_fire_alarm_overtakes_the_rest_of_a_batch(gw, platform, broker, centre,
                                                   daemon_factory, pki):
     """A residual current alarm makes two frames (its supervisory status, then its reading).
