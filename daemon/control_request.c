@@ -18,15 +18,17 @@ const struct control_option control_options[] = {
     {"wait", 'w', CONTROL_OPT_LOCAL},    {"week", 'k', CONTROL_OPT_STRING},
     {"list", 't', CONTROL_OPT_FLAG},     {"csv", 'v', CONTROL_OPT_LOCAL_FLAG},
     {"csv-encoding", 'e', CONTROL_OPT_LOCAL}, {"units", 'u', CONTROL_OPT_STRING},
-    {"timeout", 'i', CONTROL_OPT_COUNT}, {NULL, 0, CONTROL_OPT_FLAG},
+    {"timeout", 'i', CONTROL_OPT_COUNT}, {"until", 'n', CONTROL_OPT_STRING},
+    {NULL, 0, CONTROL_OPT_FLAG},
 };
 
 const struct control_command control_commands[CONTROL_NCMDS] = {
     [CONTROL_STATUS] = {"status", "", NULL, "", N_("the gateway at a glance")},
     [CONTROL_DEVICES] = {"devices", "", NULL, "",
                          N_("every device, why it has no data, its last values")},
-    [CONTROL_HAZARDS] = {"hazards", "ogsdl", NULL,
-                         "[--open] [--grade G] [--since T] [--device D] [--limit N]",
+    [CONTROL_HAZARDS] = {"hazards", "ogsndl", NULL,
+                         "[--open] [--grade G] [--since T] [--until T] [--device D] "
+                         "[--limit N]",
                          N_("hazard items, newest first")},
     [CONTROL_HAZARD] = {"hazard", "", "id", "ID", N_("one item with its event history")},
     [CONTROL_OUTBOX] = {"outbox", "l", NULL, "[--limit N]", N_("events waiting for the platform")},
@@ -105,16 +107,17 @@ static int control_request_limit(json_t *limit)
 
 static int control_request_hazards(struct control_request *r, int64_t now, char *err, size_t errlen)
 {
-	json_t *open, *grade, *since, *device, *limit;
+	json_t *open, *grade, *since, *until, *device, *limit;
 
 	if (!control_request_opt(r->json, "open", JSON_TRUE, &open) ||
 	    !control_request_opt(r->json, "grade", JSON_STRING, &grade) ||
 	    !control_request_opt(r->json, "since", JSON_STRING, &since) ||
+	    !control_request_opt(r->json, "until", JSON_STRING, &until) ||
 	    !control_request_opt(r->json, "device", JSON_STRING, &device) ||
 	    !control_request_opt(r->json, "limit", JSON_INTEGER, &limit))
 		return control_request_fail(r, err, errlen,
-		                        _("hazards takes open (true/false), grade, since, device "
-		                        "(strings) and limit (a number)"));
+		                        _("hazards takes open (true/false), grade, since, until, "
+		                        "device (strings) and limit (a number)"));
 	r->filter.open_only = open && json_is_true(open);
 	if (grade && (r->filter.grade = grade_from_name(json_string_value(grade))) < 0)
 		return control_request_fail(r, err, errlen,
@@ -127,6 +130,17 @@ static int control_request_hazards(struct control_request *r, int64_t now, char 
 		    _("since '%.64s' is not a date (2026-11-01, 2026-11-01T08:00) "
 		    "or a duration ago (24h, 7d)"),
 		    json_string_value(since));
+	if (until && (r->filter.until_ms = ledger_query_parse_since(json_string_value(until), now)) < 0)
+		return control_request_fail(
+		    r, err, errlen,
+		    _("until '%.64s' is not a date (2026-11-01, 2026-11-01T08:00) "
+		    "or a duration ago (24h, 7d)"),
+		    json_string_value(until));
+	if (until && r->filter.until_ms <= r->filter.since_ms)
+		return control_request_fail(r, err, errlen,
+		                            _("until '%.64s' is not after since: no item can be "
+		                            "in between"),
+		                            json_string_value(until));
 	if (device)
 		r->filter.device = json_string_value(device);
 	r->filter.limit = control_request_limit(limit);

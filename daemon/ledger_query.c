@@ -50,7 +50,7 @@ json_t *ledger_query_hazards(struct ledger *l, const struct ledger_query_filter 
 	sqlite3_stmt *st = ledger_query_prepare(
 	    l, "SELECT id FROM hazards WHERE (?1 = 0 OR status <> 'closed') AND (?2 IS NULL OR "
 	       "grade = ?2) AND first_seen >= ?3 AND (?4 IS NULL OR device = ?4) "
-	       "ORDER BY num DESC LIMIT ?5");
+	       "AND (?6 = 0 OR first_seen < ?6) ORDER BY num DESC LIMIT ?5");
 	json_t *list;
 	int rc;
 
@@ -66,6 +66,7 @@ json_t *ledger_query_hazards(struct ledger *l, const struct ledger_query_filter 
 	if (f->device)
 		sqlite3_bind_text(st, 4, f->device, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 5, ledger_query_limit(f->limit));
+	sqlite3_bind_int64(st, 6, f->until_ms);
 	list = json_array();
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct hazard h;

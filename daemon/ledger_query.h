@@ -15,6 +15,7 @@ struct ledger_query_filter {
 	bool open_only;     /* not closed */
 	int grade;          /* enum grade, or -1 for every grade */
 	int64_t since_ms;   /* first seen at or after; 0 for all */
+	int64_t until_ms;   /* first seen before; 0 for no bound */
 	int limit;          /* newest first; 0: the default */
 	const char *device; /* NULL for every device */
 };

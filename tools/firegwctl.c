@@ -353,7 +353,7 @@ static int firegwctl_run(struct firegwctl *c, const char *cmd, json_t *req, doub
 static json_t *firegwctl_request(const char *cmd, int argc, char **argv, double *wait_s,
                                  struct ctl_report_opts *rep)
 {
-	struct option opts[16];
+	struct option opts[32]; /* every control option, and the end */
 	const struct control_command *cc = control_command_find(cmd);
 	json_t *req;
 	size_t n = 0;
@@ -363,7 +363,7 @@ static json_t *firegwctl_request(const char *cmd, int argc, char **argv, double 
 		fprintf(stderr, _("firegwctl: unknown command '%s'\n"), ctl_print_esc(cmd));
 		return NULL;
 	}
-	for (const struct control_option *co = control_options; co->name && n < 15; co++)
+	for (const struct control_option *co = control_options; co->name && n < 31; co++)
 		opts[n++] = (struct option){co->name,
 		                            co->type == CONTROL_OPT_FLAG ||
 		                                    co->type == CONTROL_OPT_LOCAL_FLAG

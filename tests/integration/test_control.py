@@ -147,6 +147,9 @@ def test_hazards_filters_and_one_hazard(gw, sockdir, sims, daemon_factory, ctl_b
     assert ctl_json(sock, "hazards", "--grade", "general")["hazards"] == []
     assert [h["id"] for h in ctl_json(sock, "hazards", "--since", "1h")["hazards"]] == [hid]
     assert ctl_json(sock, "hazards", "--since", "2999-01-01")["hazards"] == []
+    assert [h["id"] for h in ctl_json(sock, "hazards", "--since", "1h", "--until",
+                                      "2999-01-01")["hazards"]] == [hid]
+    assert ctl_json(sock, "hazards", "--until", "1h")["hazards"] == []  # raised just now
     assert ctl_json(sock, "hazards", "--device", "nope")["hazards"] == []
 
     table = ctl(sock, "hazards", check=0).stdout
@@ -166,6 +169,8 @@ def test_hazards_filters_and_one_hazard(gw, sockdir, sims, daemon_factory, ctl_b
     assert "unknown grade 'urgent'" in r.stderr
     r = ctl(sock, "hazards", "--since", "yesterday", check=1)
     assert "is not a date" in r.stderr
+    r = ctl(sock, "hazards", "--since", "2026-11-02", "--until", "2026-11-01", check=1)
+    assert "is not after since" in r.stderr
 
     ob = ctl_json(sock, "outbox")
     assert ob["lanes"]["alarm"]["depth"] >= 1
