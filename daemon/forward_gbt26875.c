@@ -44,6 +44,10 @@ struct gbt_fwd {
 	struct gbt26875_link link;
 	/* The events in flight (the core's batch) and the frames they make, sent in order. */
 	struct gbt_batch b;
+	/* Events given back to the outbox with part of their objects confirmed: left out when
+	 * they are sent again. */
+	struct gbt_batch_sent sent[2 * GBT_BATCH_EVENTS];
+	size_t nsent;
 	bool uitd_due;       /* the UITD status is to be told (after a connect, on a change) */
 	uint8_t uitd_status; /* what the centre was last told */
 	int64_t clock_offset_ms; /* an applied clock sync */
@@ -129,6 +133,31 @@ static void gbt_fwd_write(struct gbt_fwd *t, const uint8_t *data, size_t len)
  * core (accepted; one that could not be read goes to this destination's dead letters); when
  * `done`, the frames are forgotten first (the core may hand the next batch at once). Returns 0
  * or the core's negative errno (reported here: the core backs off and sends them again). */
+/* Before the batch is forgotten: what the centre has of its events not settled is kept
+ * (and what was kept of its events is dropped: settled, or kept again here). */
+static void gbt_fwd_keep_partial(struct gbt_fwd *t)
+{
+	struct gbt_batch_sent cur[GBT_BATCH_EVENTS];
+	size_t n = gbt_batch_partial(&t->b, cur), kept = 0;
+
+	for (size_t i = 0; i < t->nsent; i++) {
+		bool in_batch = false;
+
+		for (size_t k = 0; k < t->b.nev && !in_batch; k++)
+			in_batch = t->b.ev[k].seq == t->sent[i].seq;
+		if (!in_batch)
+			t->sent[kept++] = t->sent[i];
+	}
+	t->nsent = kept;
+	for (size_t i = 0; i < n; i++) {
+		if (t->nsent == sizeof(t->sent) / sizeof(t->sent[0])) { /* the oldest goes */
+			memmove(t->sent, t->sent + 1, (t->nsent - 1) * sizeof(t->sent[0]));
+			t->nsent--;
+		}
+		t->sent[t->nsent++] = cur[i];
+	}
+}
+
 static int gbt_fwd_settle(struct gbt_fwd *t, bool done)
 {
 	/* Copied: the core may hand the next batch from inside forward_settle. */
@@ -148,8 +177,10 @@ static int gbt_fwd_settle(struct gbt_fwd *t, bool done)
 		else
 			acc[na++] = ev[i].seq;
 	}
-	if (done)
+	if (done) {
+		gbt_fwd_keep_partial(t);
 		gbt_batch_clear(&t->b);
+	}
 	if (n == 0)
 		return 0;
 	struct forward_outcome o = {.accepted = acc, .naccepted = na, .rejected = rej,
@@ -160,6 +191,7 @@ static int gbt_fwd_settle(struct gbt_fwd *t, bool done)
 
 		snprintf(what, sizeof(what),
 		         _("cannot record the centre's confirm in the ledger (%s)"), strerror(-rc));
+		gbt_fwd_keep_partial(t);
 		gbt_batch_clear(&t->b);
 		forward_failed(t->f, FAIL_LEDGER, what, -1, false);
 	}
@@ -236,7 +268,7 @@ static int gbt_fwd_send(void *tp, struct forward_batch *fb)
 		t->uitd_due = true;
 	gbt_fwd_now(t, &tm);
 	n = gbt_batch_build(&t->b, t->conf, t->g, fb->items, fb->n, t->clock_offset_ms,
-	                    t->uitd_due, gbt_fwd_uitd_status(t), &tm);
+	                    t->uitd_due, gbt_fwd_uitd_status(t), &tm, t->sent, t->nsent);
 	/* Events without a frame are settled on the next turn (not from inside send). */
 	if (t->link.state == GBT26875_LINK_IDLE && !gbt_batch_next(&t->b))
 		uv_timer_start(&t->settle_timer, gbt_fwd_on_settle, 0, 0);

@@ -24,12 +24,14 @@ static struct gbt26875_adu *gbt_batch_adu(struct gbt_batch *b, struct gbt26875_a
 	return *slot;
 }
 
-/* Event e has an object in frame `a`: it is complete only once that frame is confirmed. */
+/* Event e has an object of `kind` (0, 1, 2: status, analog, UITD) in frame `a`: it is
+ * complete only once that frame is confirmed. */
 static void gbt_batch_mark(struct gbt_batch *b, struct gbt_batch_event *e,
-                           const struct gbt26875_adu *a)
+                           const struct gbt26875_adu *a, int kind)
 {
 	uint8_t n = a ? (uint8_t)(a - b->adus + 1) : 0;
 
+	e->frame_of[kind] = n;
 	if (n > e->last_frame)
 		e->last_frame = n;
 	if (n)
@@ -52,7 +54,8 @@ bool gbt_batch_add_uitd(struct gbt_batch *b, uint8_t status, const struct gbt268
 
 size_t gbt_batch_build(struct gbt_batch *b, const struct conf *c, const struct conf_gbt26875 *g,
                        const struct outbox_item *items, size_t n, int64_t offset_ms,
-                       bool uitd_due, uint8_t uitd, const struct gbt26875_time *now)
+                       bool uitd_due, uint8_t uitd, const struct gbt26875_time *now,
+                       const struct gbt_batch_sent *sent, size_t nsent)
 {
 	struct gbt26875_adu *fire = NULL, *status = NULL, *analog = NULL, *ev_uitd = NULL;
 	struct gbt_map_out o[GBT_BATCH_EVENTS];
@@ -66,10 +69,19 @@ size_t gbt_batch_build(struct gbt_batch *b, const struct conf *c, const struct c
 		snprintf(e->event_id, sizeof(e->event_id), "%s", items[i].event_id);
 		snprintf(e->hazard_id, sizeof(e->hazard_id), "%s", items[i].hazard_id);
 		e->unreadable = gbt_map_event(c, g, items[i].body, offset_ms, &o[i]) < 0;
+		for (size_t k = 0; k < nsent; k++)
+			if (sent[k].seq == e->seq)
+				e->skipped = sent[k].kinds;
+		if (!e->unreadable && (e->skipped & GBT_OBJ_STATUS)) /* the centre has them */
+			o[i].status = o[i].fire = false;
+		if (!e->unreadable && (e->skipped & GBT_OBJ_ANALOG))
+			o[i].analog = false;
+		if (!e->unreadable && (e->skipped & GBT_OBJ_UITD))
+			o[i].uitd = false;
 		if (!e->unreadable && o[i].fire) {
 			gbt26875_adu_add_status(gbt_batch_adu(b, &fire, GBT26875_T_COMPONENT_STATUS),
 			                        &o[i].st);
-			gbt_batch_mark(b, e, fire);
+			gbt_batch_mark(b, e, fire, 0);
 		}
 	}
 	b->nev = n;
@@ -85,21 +97,38 @@ size_t gbt_batch_build(struct gbt_batch *b, const struct conf *c, const struct c
 		if (o[i].status && !o[i].fire) {
 			gbt26875_adu_add_status(gbt_batch_adu(b, &status, GBT26875_T_COMPONENT_STATUS),
 			                        &o[i].st);
-			gbt_batch_mark(b, e, status);
+			gbt_batch_mark(b, e, status, 0);
 		}
 		if (o[i].analog) {
 			gbt26875_adu_add_analog(gbt_batch_adu(b, &analog, GBT26875_T_ANALOG), &o[i].an);
-			gbt_batch_mark(b, e, analog);
+			gbt_batch_mark(b, e, analog, 1);
 		}
 		if (o[i].uitd && gbt_batch_adu(b, &ev_uitd, GBT26875_T_UITD_STATUS)) {
 			if (ev_uitd->len == 2) /* one object: the newest condition wins below */
 				gbt26875_adu_add_uitd(ev_uitd, o[i].uitd_status, &o[i].time);
 			else
 				ev_uitd->buf[2] = o[i].uitd_status;
-			gbt_batch_mark(b, e, ev_uitd);
+			gbt_batch_mark(b, e, ev_uitd, 2);
 		}
 		b->out_of_range += o[i].out_of_range;
-		b->no_frame_events += !o[i].status && !o[i].analog && !o[i].uitd;
+		b->no_frame_events += !o[i].status && !o[i].analog && !o[i].uitd && !e->skipped;
+	}
+	return n;
+}
+
+size_t gbt_batch_partial(const struct gbt_batch *b, struct gbt_batch_sent *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->nev; i++) {
+		const struct gbt_batch_event *e = &b->ev[i];
+		uint8_t kinds = e->skipped;
+
+		for (int k = 0; k < 3; k++)
+			if (e->frame_of[k] && e->frame_of[k] <= b->next)
+				kinds |= (uint8_t)(1u << k);
+		if (!e->settled && kinds)
+			out[n++] = (struct gbt_batch_sent){e->seq, kinds};
 	}
 	return n;
 }

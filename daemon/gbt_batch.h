@@ -20,6 +20,17 @@
 /* fire, UITD (connect or change), other status, analog, UITD of an event */
 #define GBT_BATCH_FRAMES 5
 
+/* The objects one event makes, by kind. */
+enum { GBT_OBJ_STATUS = 1, GBT_OBJ_ANALOG = 2, GBT_OBJ_UITD = 4 };
+
+/* An event the centre has part of: the kinds of its objects already confirmed (sent again
+ * whole, after a fire alarm overtook the rest of its batch or the connection dropped, its
+ * status would reach the centre twice). */
+struct gbt_batch_sent {
+	int64_t seq;
+	uint8_t kinds;
+};
+
 struct gbt_batch_event {
 	int64_t seq;
 	char event_id[40], hazard_id[HAZARD_ID_LEN];
@@ -28,6 +39,8 @@ struct gbt_batch_event {
 	bool settled;       /* handed to the core */
 	uint8_t last_frame; /* 1 + the last frame holding one of its objects; 0: none */
 	uint8_t frames;     /* bit i: frame i holds one of its objects */
+	uint8_t frame_of[3]; /* 1 + the frame of its status, analog, UITD object; 0: none */
+	uint8_t skipped;     /* GBT_OBJ_*: confirmed before, not sent again */
 };
 
 struct gbt_batch {
@@ -46,11 +59,16 @@ void gbt_batch_clear(struct gbt_batch *b);
  * Returns false if there is no room. */
 bool gbt_batch_add_uitd(struct gbt_batch *b, uint8_t status, const struct gbt26875_time *t);
 /* The frames of up to GBT_BATCH_EVENTS events, queued after what is queued (at most a UITD
- * status); with `uitd_due`, the UITD status `uitd` goes right after the fire alarms. The batch
- * must hold no events. Returns how many events it took. */
+ * status); with `uitd_due`, the UITD status `uitd` goes right after the fire alarms. The
+ * objects `sent` says the centre has are left out. The batch must hold no events. Returns how
+ * many events it took. */
 size_t gbt_batch_build(struct gbt_batch *b, const struct conf *c, const struct conf_gbt26875 *g,
                        const struct outbox_item *items, size_t n, int64_t offset_ms,
-                       bool uitd_due, uint8_t uitd, const struct gbt26875_time *now);
+                       bool uitd_due, uint8_t uitd, const struct gbt26875_time *now,
+                       const struct gbt_batch_sent *sent, size_t nsent);
+/* The events not settled of which the centre has confirmed some objects (theirs, and those
+ * left out as `sent` when the batch was built), into out (GBT_BATCH_EVENTS); returns how many. */
+size_t gbt_batch_partial(const struct gbt_batch *b, struct gbt_batch_sent *out);
 /* The frame to send next, NULL when every queued frame is confirmed. */
 const struct gbt26875_adu *gbt_batch_next(const struct gbt_batch *b);
 /* The frame sent next was confirmed. Returns the UITD status it told the centre, or -1. */

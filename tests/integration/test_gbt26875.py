@@ -489,4 +489,9 @@ def test_fire_alarm_overtakes_the_rest_of_a_batch(gw, platform, broker, centre,
             kinds.append("fire" if f["type"] == 2 and "fire" in flags else f["type"])
     assert kinds.index("fire") < kinds.index(3), kinds
     assert kinds.count(3) == 1 and kinds.count("fire") == 1, kinds
+    # The supervisory status the centre confirmed before the fire alarm went is not sent
+    # again with the reading that was still to go.
+    supervisory = [f for f in c.frames()[seen:] if f["cmd"] == 2 and f["length"] and
+                   f["type"] == 2 and "supervisory" in f["objects"][0].get("flags", [])]
+    assert len({f["raw"] for f in supervisory}) == 1, supervisory
     assert not c.problems()

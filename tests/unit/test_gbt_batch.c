@@ -98,7 +98,7 @@ static void test_fire_first_then_uitd_then_states_then_readings(void **state)
 	item(&it[3], 4, "raised", "fire_alarm", "sa-1", "smoke", "\"active\":true");
 	free(it[3].body);
 	it[3].body = strdup("not json");
-	assert_int_equal(gbt_batch_build(&b, conf, conf->platforms[0].gbt, it, 4, 0, true, 0, &now),
+	assert_int_equal(gbt_batch_build(&b, conf, conf->platforms[0].gbt, it, 4, 0, true, 0, &now, NULL, 0),
 	                 4);
 	assert_int_equal(b.nadus, 4);
 	assert_int_equal(b.adus[0].buf[0], GBT26875_T_COMPONENT_STATUS); /* the fire alarm */
@@ -136,7 +136,7 @@ static void test_uitd_queued_once_and_before_the_batch(void **state)
 	assert_true(gbt_batch_add_uitd(&b, 0, &now)); /* queued already: not twice */
 	assert_int_equal(b.nadus, 1);
 	item(&it[0], 7, "raised", "fire_alarm", "sa-1", "smoke", "\"active\":true,\"level\":\"alarm\"");
-	assert_int_equal(gbt_batch_build(&b, conf, conf->platforms[0].gbt, it, 1, 0, true, 0, &now),
+	assert_int_equal(gbt_batch_build(&b, conf, conf->platforms[0].gbt, it, 1, 0, true, 0, &now, NULL, 0),
 	                 1);
 	assert_int_equal(b.nadus, 2); /* the UITD in flight first, then the fire alarm */
 	assert_true(b.adu_is_uitd[0] && !b.adu_is_uitd[1]);
@@ -157,7 +157,7 @@ static void test_refused_frame_makes_dead_letters(void **state)
 	item(&it[0], 11, "raised", "fire_alarm", "sa-1", "smoke", "\"active\":true,\"level\":\"alarm\"");
 	item(&it[1], 12, "raised", "residual_current", "efd-1", "leak",
 	     "\"active\":true,\"level\":\"alarm\",\"value\":350,\"unit\":\"mA\"");
-	assert_int_equal(gbt_batch_build(&b, conf, conf->platforms[0].gbt, it, 2, 0, false, 0, &now),
+	assert_int_equal(gbt_batch_build(&b, conf, conf->platforms[0].gbt, it, 2, 0, false, 0, &now, NULL, 0),
 	                 2);
 	assert_int_equal(gbt_batch_next_key(&b), 11);
 	assert_int_equal(gbt_batch_refuse_next(&b), 1);
@@ -173,12 +173,54 @@ static void test_refused_frame_makes_dead_letters(void **state)
 	items_free(it, 2);
 }
 
+static void test_what_the_centre_has_is_not_sent_again(void **state)
+{
+	struct gbt_batch b = {0};
+	struct outbox_item it[2];
+	struct gbt_batch_sent sent[GBT_BATCH_EVENTS];
+	struct gbt26875_time now = {0};
+	size_t n;
+
+	(void)state;
+	item(&it[0], 21, "raised", "residual_current", "efd-1", "leak",
+	     "\"active\":true,\"level\":\"alarm\",\"value\":350,\"unit\":\"mA\"");
+	assert_int_equal(gbt_batch_build(&b, conf, conf->platforms[0].gbt, it, 1, 0, false, 0, &now,
+	                                 NULL, 0),
+	                 1);
+	assert_int_equal(b.nadus, 2);                  /* its status, then its reading */
+	assert_int_equal(gbt_batch_partial(&b, sent), 0);
+	assert_int_equal(gbt_batch_confirmed(&b), -1); /* the status: the centre has it */
+	n = gbt_batch_partial(&b, sent);
+	assert_int_equal(n, 1);
+	assert_int_equal(sent[0].seq, 21);
+	assert_int_equal(sent[0].kinds, GBT_OBJ_STATUS);
+
+	/* A fire alarm overtakes: the event is read again with it; its status is left out. */
+	gbt_batch_clear(&b);
+	item(&it[1], 22, "raised", "fire_alarm", "sa-1", "smoke", "\"active\":true,\"level\":\"alarm\"");
+	struct outbox_item again[2] = {it[1], it[0]};
+	assert_int_equal(gbt_batch_build(&b, conf, conf->platforms[0].gbt, again, 2, 0, false, 0,
+	                                 &now, sent, n),
+	                 2);
+	assert_int_equal(b.nadus, 2); /* the fire alarm, the reading: no second status */
+	assert_int_equal(b.adus[0].buf[0], GBT26875_T_COMPONENT_STATUS);
+	assert_int_equal(b.adus[1].buf[0], GBT26875_T_ANALOG);
+	assert_int_equal(gbt_batch_partial(&b, sent), 1); /* still: it has the status */
+	assert_int_equal(gbt_batch_confirmed(&b), -1);
+	assert_string_equal(settled(&b), "22");
+	assert_int_equal(gbt_batch_confirmed(&b), -1);
+	assert_string_equal(settled(&b), "21");
+	assert_int_equal(gbt_batch_partial(&b, sent), 0); /* settled: nothing kept */
+	items_free(it, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fire_first_then_uitd_then_states_then_readings),
 	    cmocka_unit_test(test_uitd_queued_once_and_before_the_batch),
 	    cmocka_unit_test(test_refused_frame_makes_dead_letters),
+	    cmocka_unit_test(test_what_the_centre_has_is_not_sent_again),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
