@@ -21,6 +21,16 @@
 #include "i18n.h"
 #include "log.h"
 
+/* Flash wear (docs/performance.md, "Flash wear"): every commit writes each page it changed to
+ * the WAL whole, and an event changes a dozen pages, so the page size sets the bytes an event
+ * costs: 1 KiB pages write about a third of what 4 KiB pages did. An event's JSON (about
+ * 1 KB) then takes an overflow page, one more page to read (the monthly report's CPU). */
+#define LEDGER_PAGE_SIZE 1024
+/* The WAL is checkpointed into the database each time it holds this much (ledger_wal_bound). */
+#define LEDGER_WAL_BYTES (4 * 1024 * 1024)
+#define LEDGER_STR_(x) #x
+#define LEDGER_STR(x) LEDGER_STR_(x)
+
 /* Schema migrations: index i brings user_version i to i + 1. */
 static const char *const ledger_migrations[] = {
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -95,6 +105,10 @@ static const char *const ledger_migrations[] = {
     "ALTER TABLE hazards ADD COLUMN class TEXT NOT NULL DEFAULT 'hazard';"
     "UPDATE hazards SET class='incident' WHERE kind='fire_alarm';"
     "UPDATE hazards SET deadline=0, overdue=0 WHERE kind='fire_alarm' AND status<>'closed';",
+    /* 6: flash wear. outbox_lane (lane, id) served only the outbox listing of firegwctl, which
+     * reads the table in id order instead; every event's row and every acceptance paid a page
+     * of it in the WAL (docs/performance.md, "Flash wear"). */
+    "DROP INDEX IF EXISTS outbox_lane;",
 };
 
 #define N_MIGRATIONS (sizeof(ledger_migrations) / sizeof(ledger_migrations[0]))
@@ -178,6 +192,20 @@ static int ledger_move_aside(const char *path, char *moved, size_t len)
 			return -errno;
 	}
 	return 0;
+}
+
+/* A checkpoint each LEDGER_WAL_BYTES of WAL, whatever the page size: SQLite's default of
+ * 1,000 frames is 4 MiB with 4 KiB pages but only 1 MiB with 1 KiB pages, and every checkpoint
+ * writes the pages every event touches (the sequence, the item, the outbox and the leaves of
+ * their indexes) into the database once more. */
+static int ledger_wal_bound(struct ledger *l)
+{
+	int64_t page = ledger_scalar(l, "PRAGMA page_size", 4096);
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint=%lld",
+	         (long long)(LEDGER_WAL_BYTES / (page > 0 ? page : 4096)));
+	return ledger_exec(l, sql);
 }
 
 /* A schema newer than this firegw is refused before anything writes. */
@@ -412,11 +440,14 @@ int ledger_open(struct ledger **out, const char *dir, const char *gateway_id,
 			return -EIO;
 		}
 	}
-	if ((rc = ledger_exec(l, "PRAGMA journal_mode=WAL")) < 0 ||
+	/* A new ledger gets small pages (before WAL mode, the first write); one that exists keeps
+	 * the size it was made with (in WAL mode even VACUUM cannot change it). */
+	if ((rc = ledger_exec(l, "PRAGMA page_size=" LEDGER_STR(LEDGER_PAGE_SIZE))) < 0 ||
+	    (rc = ledger_exec(l, "PRAGMA journal_mode=WAL")) < 0 ||
 	    (rc = ledger_exec(l, "PRAGMA synchronous=FULL")) < 0 ||
 	    (rc = ledger_exec(l, "PRAGMA foreign_keys=OFF")) < 0 ||
 	    (rc = ledger_exec(l, "PRAGMA cache_size=-512")) < 0 || /* 512 KB: docs/performance.md */
-	    (rc = ledger_schema_known(l)) < 0) {
+	    (rc = ledger_wal_bound(l)) < 0 || (rc = ledger_schema_known(l)) < 0) {
 		ledger_close(l);
 		return rc;
 	}

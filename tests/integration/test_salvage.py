@@ -26,7 +26,6 @@ from test_uplink import (LONG, _clean_exit, gw, pki, platform,  # noqa: F401
                          start_gw, wait_until)
 
 FILL = BUILD_ROOT / "bench" / "ledger-fill"
-PAGE = 4096
 
 
 def ctl(sock, *args, check=True):
@@ -42,11 +41,12 @@ def ruin_old_event_pages(path, first, count):
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     pages = [p for p, in con.execute("SELECT pageno FROM dbstat WHERE name = 'events' AND "
                                      "pagetype = 'leaf' ORDER BY path")][first:first + count]
+    (size,), = con.execute("PRAGMA page_size")  # 1 KiB in a new ledger, 4 KiB in an older one
     con.close()
     with open(path, "r+b") as f:
         for p in pages:
-            f.seek((p - 1) * PAGE)
-            f.write(b"\xa5" * PAGE)
+            f.seek((p - 1) * size)
+            f.write(b"\xa5" * size)
     return pages
 
 

@@ -138,6 +138,42 @@ static void test_schema_and_pragmas(void **state)
 	                 5);
 }
 
+/* An integer PRAGMA of the ledger's own connection (per-connection settings). */
+static int64_t conn_int(struct ledger *l, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(ledger_db(l), sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Flash wear: a new ledger has 1 KiB pages and a checkpoint every 4 MiB of WAL; one an older
+ * firegw made with 4 KiB pages keeps them, also checkpointed every 4 MiB, and goes on. */
+static void test_page_size_new_and_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_open_info info;
+	int64_t first = record(f->l, "box", NULL);
+
+	assert_int_equal(q_int(f->path, "PRAGMA page_size"), 1024);
+	assert_int_equal(conn_int(f->l, "PRAGMA wal_autocheckpoint"), 4096);
+	ledger_close(f->l);
+	f->l = NULL;
+	exec_sql(f->path, "PRAGMA journal_mode=DELETE; PRAGMA page_size=4096; VACUUM; "
+	                  "PRAGMA journal_mode=WAL");
+	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	assert_false(info.created);
+	assert_false(info.corrupt);
+	assert_int_equal(q_int(f->path, "PRAGMA page_size"), 4096);
+	assert_int_equal(conn_int(f->l, "PRAGMA wal_autocheckpoint"), 1024);
+	assert_true(record(f->l, "box2", NULL) > first);
+	assert_int_equal(ledger_event_count(f->l), 2);
+}
+
 static void test_one_transaction_rolls_back_together(void **state)
 {
 	struct fixture *f = *state;
@@ -396,7 +432,10 @@ static void ruin_index(const char *path, const char *index)
 	sqlite3 *db;
 	int pages = 0;
 	FILE *fp;
+	/* The ledger's own page size (1 KiB for a new one; 4 KiB for one made before). */
+	int64_t page = q_int(path, "PRAGMA page_size");
 
+	assert_true(page >= 512 && page <= (int64_t)sizeof(junk));
 	exec_sql(path, "PRAGMA wal_checkpoint(TRUNCATE)");
 	memset(junk, 0x5a, sizeof(junk));
 	fp = fopen(path, "r+b");
@@ -407,8 +446,8 @@ static void ruin_index(const char *path, const char *index)
 	    SQLITE_OK);
 	sqlite3_bind_text(st, 1, index, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		assert_int_equal(fseek(fp, (sqlite3_column_int64(st, 0) - 1) * 4096, SEEK_SET), 0);
-		assert_int_equal(fwrite(junk, 1, sizeof(junk), fp), sizeof(junk));
+		assert_int_equal(fseek(fp, (sqlite3_column_int64(st, 0) - 1) * page, SEEK_SET), 0);
+		assert_int_equal(fwrite(junk, 1, (size_t)page, fp), (size_t)page);
 		pages++;
 	}
 	sqlite3_finalize(st);
@@ -704,6 +743,7 @@ static void test_migrates_schema_2(void **state)
 	assert_true(testutil_log_has("schema migrated to version 3"));
 	assert_true(testutil_log_has("schema migrated to version 4"));
 	assert_true(testutil_log_has("schema migrated to version 5"));
+	assert_true(testutil_log_has("schema migrated to version 6"));
 	/* Classified: the fire alarm an incident without a deadline, the rest hazards. */
 	assert_int_equal(q_int(f->path, "SELECT count(*) FROM hazards WHERE class='incident' "
 	                                "AND deadline=0 AND kind='fire_alarm'"), 1);
@@ -713,6 +753,9 @@ static void test_migrates_schema_2(void **state)
 	                                "AND name IN ('hazards_open', 'hazards_closed', "
 	                                "'commands_unreported')"),
 	                 3);
+	/* Migration 6: outbox_lane gone, the outbox still listed in id order. */
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name='outbox_lane'"),
+	                 0);
 	q_text(f->path, snapshot, after, sizeof(after));
 	assert_string_equal(after, before);
 	/* And the lookups answer from it. */
@@ -837,15 +880,7 @@ static void test_deadletter_and_lanes(void **state)
 /* The connection's own synchronous setting (1 NORMAL, 2 FULL). */
 static int sync_mode(struct ledger *l)
 {
-	sqlite3_stmt *st;
-	int v = -1;
-
-	assert_int_equal(sqlite3_prepare_v2(ledger_db(l), "PRAGMA synchronous", -1, &st, NULL),
-	                 SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return v;
+	return (int)conn_int(l, "PRAGMA synchronous");
 }
 
 /* A relaxed transaction (a drain's acceptances) commits like any other but without waiting
@@ -913,6 +948,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_schema_and_pragmas, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_page_size_new_and_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_one_transaction_rolls_back_together, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_event_body, setup, teardown),
