@@ -5,7 +5,9 @@
  * every item not closed. The damaged file is opened read-only (it stays as it was, for the
  * maintainers) and read row by row, table b-trees only (an index may be what is damaged):
  * forward, and when a damaged page stops the scan, backward from the other end, so that what
- * lies on either side of the damage is still found. */
+ * lies on either side of the damage is still found. A file of an older schema (a ledger
+ * damaged before the firegw that would have migrated it ran) is read by its own columns,
+ * with what the migrations would have given the missing ones. */
 #include "ledger_int.h"
 
 #include <errno.h>
@@ -115,10 +117,37 @@ static int ledger_salvage_hazard_row(struct ledger_salvage_ctx *x, sqlite3_stmt 
 	return rc;
 }
 
+/* The schema version of the damaged file, 0 if it cannot be read. */
+static int64_t ledger_salvage_version(sqlite3 *old)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = 0;
+
+	if (sqlite3_prepare_v2(old, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* The outbox's and the open items' columns as the current schema has them, read from a file
+ * of schema `v`: prio came with 2 (2: "the rest"), dest with 4 ('': the first destination's,
+ * ledger_set_dests), class with 5 (a fire alarm an incident, without a deadline). */
+#define SALVAGE_OUTBOX_COLS(prio, dest) \
+	"SELECT lane, seq, hazard_id, created, attempts, payload, " prio ", " dest " FROM outbox "
+#define SALVAGE_HAZARD_COLS_V4                                                                 \
+	"num, id, device, point, kind, grade, status, active, "                                  \
+	"CASE WHEN kind='fire_alarm' THEN 0 ELSE overdue END, test, suspect, escalations, "      \
+	"occurrences, value, peak, threshold, unit, first_seen, last_seen, cleared_at, "          \
+	"closed_at, CASE WHEN kind='fire_alarm' THEN 0 ELSE deadline END, recurrence_of, title, " \
+	"info, CASE WHEN kind='fire_alarm' THEN 'incident' ELSE 'hazard' END"
+
 int ledger_salvage(struct ledger *l, const char *damaged, struct ledger_salvage_counts *c)
 {
 	struct ledger_salvage_ctx x = {.l = l, .c = c};
-	char uri[700];
+	const char *outbox, *hazards;
+	char uri[700], fwd[1024], back[1024];
+	int64_t v;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -150,24 +179,25 @@ int ledger_salvage(struct ledger *l, const char *damaged, struct ledger_salvage_
 	    l, "INSERT OR IGNORE INTO hazards(" HAZARD_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
 	       "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, "
 	       "?25, ?26)");
+	v = ledger_salvage_version(x.old);
+	outbox = v >= 4   ? SALVAGE_OUTBOX_COLS("prio", "dest")
+	         : v >= 2 ? SALVAGE_OUTBOX_COLS("prio", "''")
+	                  : SALVAGE_OUTBOX_COLS("2", "''");
+	hazards = v >= 5 ? "SELECT " HAZARD_COLS " FROM hazards "
+	                 : "SELECT " SALVAGE_HAZARD_COLS_V4 " FROM hazards ";
 	rc = x.ins_event && x.ins_outbox && x.ins_hazard ? ledger_begin(l) : -EIO;
-	if (rc == 0)
-		rc = ledger_salvage_scan_both(&x,
-		                              "SELECT lane, seq, hazard_id, created, attempts, "
-		                              "payload, prio, dest FROM outbox "
-		                              "NOT INDEXED ORDER BY id",
-		                              "SELECT lane, seq, hazard_id, created, attempts, "
-		                              "payload, prio, dest FROM outbox "
-		                              "NOT INDEXED ORDER BY id DESC",
-		                              ledger_salvage_outbox_row);
-	if (rc == 0)
-		rc = ledger_salvage_scan_both(
-		    &x,
-		    "SELECT " HAZARD_COLS " FROM hazards NOT INDEXED WHERE status<>'closed' "
-		    "ORDER BY num",
-		    "SELECT " HAZARD_COLS " FROM hazards NOT INDEXED WHERE status<>'closed' "
-		    "ORDER BY num DESC",
-		    ledger_salvage_hazard_row);
+	if (rc == 0) {
+		snprintf(fwd, sizeof(fwd), "%sNOT INDEXED ORDER BY id", outbox);
+		snprintf(back, sizeof(back), "%sNOT INDEXED ORDER BY id DESC", outbox);
+		rc = ledger_salvage_scan_both(&x, fwd, back, ledger_salvage_outbox_row);
+	}
+	if (rc == 0) {
+		snprintf(fwd, sizeof(fwd), "%sNOT INDEXED WHERE status<>'closed' ORDER BY num",
+		         hazards);
+		snprintf(back, sizeof(back),
+		         "%sNOT INDEXED WHERE status<>'closed' ORDER BY num DESC", hazards);
+		rc = ledger_salvage_scan_both(&x, fwd, back, ledger_salvage_hazard_row);
+	}
 	if (rc == 0)
 		rc = ledger_commit(l);
 	else if (ledger_in_transaction(l))

@@ -526,6 +526,47 @@ static void test_salvage_unsent_into_new_ledger(void **state)
 	ledger_outbox_free(items, n);
 }
 
+/* A damaged ledger of schema 3 (written before destinations and incidents, by a firegw not
+ * yet upgraded): its unsent events are salvaged and go to the first destination, its open
+ * fire alarm becomes an incident without a deadline. */
+static void test_salvage_schema_3(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_dest dests[1] = {{.name = "county"}};
+	struct ledger_open_info info;
+	char fire_id[HAZARD_ID_LEN];
+	struct hazard h;
+
+	for (int i = 0; i < 50; i++)
+		record(f->l, "box", NULL);
+	record(f->l, "box", fire_id);
+	ledger_close(f->l);
+	f->l = NULL;
+	/* As schema 3 had it: no dest (every row waits for the one platform), no class. */
+	exec_sql(f->path, "DROP INDEX outbox_seq; DROP INDEX outbox_prio; "
+	                  "ALTER TABLE outbox DROP COLUMN dest; "
+	                  "ALTER TABLE hazards DROP COLUMN class");
+	char *sql = sqlite3_mprintf("UPDATE hazards SET kind='fire_alarm', deadline=12345 "
+	                            "WHERE id='%q'; PRAGMA user_version=3; "
+	                            "DELETE FROM meta WHERE key='clean_stop'",
+	                            fire_id);
+	exec_sql(f->path, sql);
+	sqlite3_free(sql);
+	ruin_index(f->path, "events_hazard");
+	testutil_log_reset();
+	assert_int_equal(ledger_open(&f->l, f->dir, "GW-T", &info), 0);
+	assert_true(info.corrupt);
+	assert_int_equal(info.salvaged.events, 51);
+	assert_int_equal(info.salvaged.outbox, 51);
+	assert_int_equal(info.salvaged.items, 51);
+	assert_int_equal(ledger_set_dests(f->l, dests, 1), 0);
+	assert_int_equal(ledger_outbox_depth_dest(f->l, "county"), 51);
+	assert_int_equal(ledger_hazard_get(f->l, fire_id, &h), 1);
+	assert_int_equal(h.iclass, ICLASS_INCIDENT);
+	assert_int_equal(h.deadline, 0);
+	item_finish(&h);
+}
+
 /* Closes item `id` at `at` in its own transaction. */
 static void close_item(struct ledger *l, const char *id, int64_t at)
 {
@@ -959,6 +1000,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full_check_after_kill_only, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_damage_inside_found_after_kill, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_salvage_unsent_into_new_ledger, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_salvage_schema_3, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_prune_only_closed_and_delivered, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lookups_skip_closed_items, setup, teardown),
