@@ -219,6 +219,15 @@ void forward_lost(struct forward *f, int code, const char *what, bool unreachabl
 	f->up = false;
 }
 
+void forward_alive(struct forward *f)
+{
+	if (f->freeing || f->backing_off || !f->stats.failures)
+		return;
+	f->stats.failures = 0;
+	f->stats.last_error[0] = '\0';
+	log_state_report(&f->log, 0, f->label, NULL);
+}
+
 bool forward_newer(const struct forward *f)
 {
 	return ledger_events_appended(f->ledger) != f->seen_appended;
@@ -257,8 +266,10 @@ size_t forward_link(struct forward *f, bool up)
 	if (up) {
 		f->up = true;
 		f->need_resync = true;
-		f->stats.failures = 0;
-		f->stats.last_error[0] = '\0';
+		if (!f->tp->answer_proves_link) {
+			f->stats.failures = 0;
+			f->stats.last_error[0] = '\0';
+		}
 		forward_connected(f);
 		/* The heartbeat goes at once: the receiver sees the gateway is back. */
 		forward_heartbeat_now(f);

@@ -44,6 +44,9 @@
  *  - link: the transport has a connection of its own: the core sends nothing until the
  *    transport reports it up (forward_link), and a transport that loses it, or cannot open it,
  *    reports forward_lost: the core backs off, then calls reconnect.
+ *  - answer_proves_link: a connection that opens is not yet a success (a TCP connect to a
+ *    centre that then never answers): the failures in a row, and so the backoff, go on
+ *    growing until the transport reports an answer (forward_alive).
  *  - max_batch: the most events one send may carry whatever the block's `batch` (0: no cap).
  *  - no_resync: the receiver keeps no copy of the items (a GB/T 26875.3 centre is told of
  *    states as they change): no resync of the open items after a reconnect.
@@ -130,6 +133,7 @@ struct forward_transport {
 	void (*status_json)(void *t, json_t *o);
 	void (*reconnect)(void *t);
 	bool link;
+	bool answer_proves_link;
 	size_t max_batch;
 	bool no_resync;
 };
@@ -186,6 +190,8 @@ void forward_failed(struct forward *f, int code, const char *what, int64_t retry
  * forward_failed, and the core waits for forward_link(f, true) after calling reconnect once its
  * backoff ends. */
 void forward_lost(struct forward *f, int code, const char *what, bool unreachable);
+/* The receiver answered (a confirm of a heartbeat, say): the failures in a row end. */
+void forward_alive(struct forward *f);
 /* Events were queued since the batch in flight was read (a fire alarm may be among them). */
 bool forward_newer(const struct forward *f);
 /* The events in flight that forward_settle has not named go back to the outbox without a

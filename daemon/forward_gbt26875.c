@@ -429,6 +429,7 @@ static void gbt_fwd_input(struct gbt_fwd *t, const struct gbt26875_frame *fr,
 		gbt_fwd_control(t, &ev.control);
 	if (out == GBT26875_OUT_CONFIRMED) {
 		t->last_confirm_wall = clock_wall_ms();
+		forward_alive(t->f);
 		if (!ev.heartbeat)
 			gbt_fwd_confirmed(t);
 		else
@@ -753,6 +754,7 @@ const struct forward_transport forward_gbt26875 = {
     .status_json = gbt_fwd_status_json,
     .reconnect = gbt_fwd_reconnect,
     .link = true,
+    .answer_proves_link = true,
     .max_batch = GBT_BATCH_EVENTS,
     .no_resync = true,
 };

@@ -460,6 +460,28 @@ def test_frame_denied_deny_limit_times_goes_to_dead_letters(gw, platform, sims, 
     assert dest["gbt26875"]["refused_events"] == 1 and dest["rejected"] == 1
 
 
+def test_centre_that_closes_at_once_is_a_failure_until_it_answers(gw, platform, centre,
+                                                                  daemon_factory, pki):
+    """A centre that takes the connection and closes it at the first frame: each time is a
+    failure in a row (the backoff grows), not a success because the TCP connect went through;
+    once it confirms, the count is 0 again."""
+    county, c = platform(), centre()
+    gw.write(county.url, pki.ca())
+    add_centre(gw, c)
+    sock = add_control_socket(gw)
+    c.set_mode("close")
+    d = start_gw(daemon_factory, gw)
+
+    def centre_status():
+        return [x for x in status(sock)["destinations"] if x["name"] == "centre"][0]
+    wait_until("three failures in a row",
+               lambda: centre_status()["failures_in_a_row"] >= 3, daemon=d)
+    assert c.state()["connections"] >= 3
+    c.set_mode("none")
+    wait_until("the centre answers again", lambda: centre_status()["failures_in_a_row"] == 0
+               and centre_status()["gbt26875"]["last_confirm"], timeout=LONG, daemon=d)
+
+
 def test_fire_alarm_overtakes_the_rest_of_a_batch(gw, platform, broker, centre,
                                                   daemon_factory, pki):
     """A residual current alarm makes two frames (its supervisory status, then its reading).
