@@ -185,25 +185,26 @@ static void forward_https_on_events(const struct http_reply *r, void *userdata)
 /* The stored body of an outbox event, as it goes in a request. The ledger holds the JSON
  * firegw wrote, so it is spliced in as text (parsing each body into a tree and printing the
  * batch again cost most of a drain's CPU). One that does not even look like an object gets
- * a stub the platform can reject: never sent, it would block the outbox for good. */
+ * a stand-in event the platform can reject: never sent, it would block the outbox for
+ * good. */
 static char *forward_https_event_text(const struct outbox_item *it)
 {
 	size_t n = strlen(it->body);
 	json_error_t jerr;
-	json_t *stub;
+	json_t *standin;
 	char *text;
 
 	if (n >= 2 && it->body[0] == '{' && it->body[n - 1] == '}')
 		return NULL; /* use it->body as it is */
 	json_decref(json_loads(it->body, 0, &jerr));
 	log_err(_("ledger event %s (seq %lld) has a body that is not a JSON object (%s); sending "
-	          "a stub the platform can reject"),
+	          "a stand-in event the platform can reject"),
 	        it->event_id, (long long)it->seq, jerr.text);
-	stub =
+	standin =
 	    json_pack("{s:s, s:I, s:s, s:n, s:{s:s}}", "event_id", it->event_id, "seq",
 	              (json_int_t)it->seq, "type", "corrupt", "at", "hazard", "id", it->hazard_id);
-	text = stub ? json_dumps(stub, JSON_COMPACT) : NULL;
-	json_decref(stub);
+	text = standin ? json_dumps(standin, JSON_COMPACT) : NULL;
+	json_decref(standin);
 	return text ? text : strdup("{}");
 }
 
@@ -213,7 +214,7 @@ static char *forward_https_event_text(const struct outbox_item *it)
 static char *forward_https_request_text(struct forward_https *h, const struct forward_batch *b)
 {
 	const struct conf *c = forward_conf(h->f);
-	char stamp[32], *res = NULL, *gw, *text, **stubs;
+	char stamp[32], *res = NULL, *gw, *text, **standins;
 	json_t *g = json_string(c->gateway_id);
 	size_t total, off = 0;
 
@@ -222,24 +223,24 @@ static char *forward_https_request_text(struct forward_https *h, const struct fo
 	json_decref(g);
 	if (b->results)
 		res = json_dumps(b->results, JSON_COMPACT);
-	stubs = calloc(b->n ? b->n : 1, sizeof(*stubs));
-	if (!gw || !stubs || (b->results && !res)) {
+	standins = calloc(b->n ? b->n : 1, sizeof(*standins));
+	if (!gw || !standins || (b->results && !res)) {
 		free(gw);
 		free(res);
-		free(stubs);
+		free(standins);
 		return NULL;
 	}
 	total = strlen(gw) + strlen(stamp) + (res ? strlen(res) : 0) + 96;
 	for (size_t i = 0; i < b->n; i++) {
-		stubs[i] = forward_https_event_text(&b->items[i]);
-		total += strlen(stubs[i] ? stubs[i] : b->items[i].body) + 1;
+		standins[i] = forward_https_event_text(&b->items[i]);
+		total += strlen(standins[i] ? standins[i] : b->items[i].body) + 1;
 	}
 	text = malloc(total);
 	if (text) {
 		off = (size_t)snprintf(text, total, "{\"gateway\":%s,\"sent_at\":\"%s\"%s%s,\"events\":[",
 		                       gw, stamp, res ? ",\"command_results\":" : "", res ? res : "");
 		for (size_t i = 0; i < b->n; i++) {
-			const char *e = stubs[i] ? stubs[i] : b->items[i].body;
+			const char *e = standins[i] ? standins[i] : b->items[i].body;
 			size_t el = strlen(e);
 
 			if (i)
@@ -250,8 +251,8 @@ static char *forward_https_request_text(struct forward_https *h, const struct fo
 		memcpy(text + off, "]}", 3);
 	}
 	for (size_t i = 0; i < b->n; i++)
-		free(stubs[i]);
-	free(stubs);
+		free(standins[i]);
+	free(standins);
 	free(gw);
 	free(res);
 	return text;
