@@ -76,7 +76,7 @@ bad:
 	return -1;
 }
 
-static void reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void reply(const char *fmt, ...) __attribute__ ((format(printf, 1, 2)));
 static void reply(const char *fmt, ...)
 {
 	va_list ap;

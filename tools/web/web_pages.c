@@ -5,9 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "i18n.h"
 
-#define T(s) web_text(p->lang, N_(s))
+#define T(s) web_text(p->lang, s) /* the words are web_text.c's table, not the catalogue */
 
 static const char *const web_pages_grades[] = {"immediate", "major", "significant", "general"};
 static const char *const web_pages_statuses[] = {"acknowledged", "rectifying",
