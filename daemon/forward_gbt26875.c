@@ -40,6 +40,7 @@ struct gbt_fwd {
 	int refs; /* open handles and pending requests: the struct goes with the last */
 	bool stopping, resolving, tcp_open, connecting, connected;
 	bool wait_close; /* a reconnect waits for the last socket to close */
+	bool is_down;    /* the core was told (forward_lost); until the next reconnect */
 	struct gbt26875_stream stream;
 	struct gbt26875_link link;
 	/* The events in flight (the core's batch) and the frames they make, sent in order. */
@@ -133,6 +134,21 @@ static void gbt_fwd_write(struct gbt_fwd *t, const uint8_t *data, size_t len)
  * core (accepted; one that could not be read goes to this destination's dead letters); when
  * `done`, the frames are forgotten first (the core may hand the next batch at once). Returns 0
  * or the core's negative errno (reported here: the core backs off and sends them again). */
+/* The centre has the objects `kinds` of event `seq` (the oldest kept goes when full). */
+static void gbt_fwd_keep_sent(struct gbt_fwd *t, int64_t seq, uint8_t kinds)
+{
+	for (size_t i = 0; i < t->nsent; i++)
+		if (t->sent[i].seq == seq) {
+			t->sent[i].kinds |= kinds;
+			return;
+		}
+	if (t->nsent == sizeof(t->sent) / sizeof(t->sent[0])) {
+		memmove(t->sent, t->sent + 1, (t->nsent - 1) * sizeof(t->sent[0]));
+		t->nsent--;
+	}
+	t->sent[t->nsent++] = (struct gbt_batch_sent){seq, kinds};
+}
+
 /* Before the batch is forgotten: what the centre has of its events not settled is kept
  * (and what was kept of its events is dropped: settled, or kept again here). */
 static void gbt_fwd_keep_partial(struct gbt_fwd *t)
@@ -149,15 +165,38 @@ static void gbt_fwd_keep_partial(struct gbt_fwd *t)
 			t->sent[kept++] = t->sent[i];
 	}
 	t->nsent = kept;
-	for (size_t i = 0; i < n; i++) {
-		if (t->nsent == sizeof(t->sent) / sizeof(t->sent[0])) { /* the oldest goes */
-			memmove(t->sent, t->sent + 1, (t->nsent - 1) * sizeof(t->sent[0]));
-			t->nsent--;
-		}
-		t->sent[t->nsent++] = cur[i];
-	}
+	for (size_t i = 0; i < n; i++)
+		gbt_fwd_keep_sent(t, cur[i].seq, cur[i].kinds);
 }
 
+static void gbt_fwd_close_tcp(struct gbt_fwd *t)
+{
+	t->connected = t->connecting = t->wait_close = false;
+	gbt26875_link_close(&t->link);
+	uv_timer_stop(&t->link_timer);
+	uv_timer_stop(&t->conn_timer);
+	uv_timer_stop(&t->settle_timer);
+	if (t->tcp_open && !uv_is_closing((uv_handle_t *)&t->tcp))
+		uv_close((uv_handle_t *)&t->tcp, gbt_fwd_handle_closed);
+}
+
+/* The connection is closed and the batch forgotten (what the centre has of it kept); the core
+ * backs off, then asks for a reconnect. */
+static void gbt_fwd_down(struct gbt_fwd *t, int code, const char *what, bool unreachable)
+{
+	gbt_fwd_close_tcp(t);
+	snprintf(t->last_down, sizeof(t->last_down), "%s", what);
+	gbt_fwd_keep_partial(t);
+	gbt_batch_clear(&t->b);
+	t->is_down = true;
+	forward_lost(t->f, code, what, unreachable);
+}
+
+/* The events the confirmed frames completed go to the core (accepted, or rejected with the
+ * reason); when `done`, the batch is forgotten first (the core may hand the next from inside
+ * forward_settle). A ledger that cannot record them takes the connection down: an answer to
+ * the frame in flight must not be taken for the next batch's. Returns 0 or the negative
+ * errno (handled). */
 static int gbt_fwd_settle(struct gbt_fwd *t, bool done)
 {
 	/* Copied: the core may hand the next batch from inside forward_settle. */
@@ -189,35 +228,27 @@ static int gbt_fwd_settle(struct gbt_fwd *t, bool done)
 	if (rc < 0) {
 		char what[256];
 
+		/* They stay in the outbox: the centre has all of those it confirmed. */
+		for (size_t i = 0; i < n; i++)
+			if (!gbt_batch_reason(&ev[i]))
+				gbt_fwd_keep_sent(t, ev[i].seq, gbt_batch_event_kinds(&ev[i]));
 		snprintf(what, sizeof(what),
 		         _("cannot record the centre's confirm in the ledger (%s)"), strerror(-rc));
-		gbt_fwd_keep_partial(t);
-		gbt_batch_clear(&t->b);
-		forward_failed(t->f, FAIL_LEDGER, what, -1, false);
+		gbt_fwd_down(t, FAIL_LEDGER, what, false);
 	}
 	return rc;
-}
-
-static void gbt_fwd_close_tcp(struct gbt_fwd *t)
-{
-	t->connected = t->connecting = t->wait_close = false;
-	gbt26875_link_close(&t->link);
-	uv_timer_stop(&t->link_timer);
-	uv_timer_stop(&t->conn_timer);
-	if (t->tcp_open && !uv_is_closing((uv_handle_t *)&t->tcp))
-		uv_close((uv_handle_t *)&t->tcp, gbt_fwd_handle_closed);
 }
 
 /* The connection is gone or useless: what the centre confirmed before is settled, the rest
  * stays in the outbox, and the core backs off, then asks for a reconnect. */
 static void gbt_fwd_lost(struct gbt_fwd *t, int code, const char *what, bool unreachable)
 {
-	if (t->stopping)
-		return;
+	if (t->stopping || t->is_down)
+		return; /* the core knows (a ledger failure took the connection down) */
 	gbt_fwd_close_tcp(t);
-	snprintf(t->last_down, sizeof(t->last_down), "%s", what);
-	(void)gbt_fwd_settle(t, true);
-	forward_lost(t->f, code, what, unreachable);
+	if (gbt_fwd_settle(t, true) < 0)
+		return; /* reported */
+	gbt_fwd_down(t, code, what, unreachable);
 }
 
 /* ---- what the centre may read (gbt_uitd.c) ---- */
@@ -262,18 +293,17 @@ static int gbt_fwd_send(void *tp, struct forward_batch *fb)
 	size_t n;
 
 	fb->results = NULL; /* the platform's command results are not the centre's */
-	if (!t->connected || t->b.nev > 0)
+	if (!t->connected || gbt_batch_busy(&t->b))
 		return 0;
 	if (fb->n > 0 && gbt_fwd_uitd_status(t) != t->uitd_status)
 		t->uitd_due = true;
 	gbt_fwd_now(t, &tm);
 	n = gbt_batch_build(&t->b, t->conf, t->g, fb->items, fb->n, t->clock_offset_ms,
 	                    t->uitd_due, gbt_fwd_uitd_status(t), &tm, t->sent, t->nsent);
-	/* Events without a frame are settled on the next turn (not from inside send). */
-	if (t->link.state == GBT26875_LINK_IDLE && !gbt_batch_next(&t->b))
-		uv_timer_start(&t->settle_timer, gbt_fwd_on_settle, 0, 0);
-	else
-		gbt_fwd_pump(t);
+	/* The first frame goes (or events without a frame are settled) on the next turn of the
+	 * loop, not from inside send: a failure there calls back into the core, which has not
+	 * yet counted this batch in flight. */
+	uv_timer_start(&t->settle_timer, gbt_fwd_on_settle, 0, 0);
 	return (int)n;
 }
 
@@ -314,15 +344,17 @@ static void gbt_fwd_confirmed(struct gbt_fwd *t)
 	if (!gbt_batch_next(&t->b))
 		return;
 	if ((told = gbt_batch_confirmed(&t->b)) >= 0) {
-		t->uitd_due = false;
+		/* Still due if the gateway's state changed since the frame was built. */
 		t->uitd_status = (uint8_t)told;
+		t->uitd_due = gbt_fwd_uitd_status(t) != t->uitd_status;
 	}
 	if (!gbt_batch_next(&t->b)) {
 		gbt_fwd_pump(t); /* settles the batch; the core hands the next */
 		return;
 	}
-	if (t->b.nev > 0 && forward_newer(t->f)) {
-		if (gbt_fwd_settle(t, true) == 0)
+	if (gbt_batch_busy(&t->b) && forward_newer(t->f)) {
+		/* Unless the core handed a batch already (it had nothing left in flight). */
+		if (gbt_fwd_settle(t, true) == 0 && !gbt_batch_busy(&t->b))
 			forward_requeue(t->f);
 		return;
 	}
@@ -507,9 +539,11 @@ static void gbt_fwd_on_connect(uv_connect_t *req, int status)
 	struct gbt_fwd *t = req->data;
 	char what[256];
 
-	gbt_fwd_unref(t);
-	if (t->stopping || !t->connecting)
+	if (t->stopping || !t->connecting) {
+		gbt_fwd_unref(t); /* the last reference, maybe: t goes with it */
 		return;
+	}
+	gbt_fwd_unref(t); /* not the last: the timers hold theirs */
 	t->connecting = false;
 	uv_timer_stop(&t->conn_timer);
 	if (status < 0) {
@@ -550,13 +584,14 @@ static void gbt_fwd_on_resolved(uv_getaddrinfo_t *req, int status, struct addrin
 	char what[256];
 
 	t->resolving = false;
-	gbt_fwd_unref(t);
 	if (t->stopping || !t->connecting) {
 		/* Stopped, or the connect timeout gave up on this attempt (its cancel came too
 		 * late): the core's next reconnect makes the next one. */
 		uv_freeaddrinfo(ai);
+		gbt_fwd_unref(t); /* the last reference, maybe: t goes with it */
 		return;
 	}
+	gbt_fwd_unref(t); /* not the last: the timers hold theirs */
 	if (status < 0 || !ai) {
 		snprintf(what, sizeof(what), _("cannot resolve %s: %s"), t->g->host,
 		         uv_strerror(status));
@@ -590,6 +625,7 @@ static void gbt_fwd_reconnect(void *tp)
 
 	if (t->stopping || t->connected || t->connecting || t->wait_close)
 		return; /* up (the failure was not the connection's), or on its way */
+	t->is_down = false;
 	uv_update_time(t->loop);
 	if (t->tcp_open || t->resolving) {
 		t->wait_close = true;

@@ -12,6 +12,24 @@ void gbt_batch_clear(struct gbt_batch *b)
 	b->nev = b->nadus = b->next = 0;
 }
 
+bool gbt_batch_busy(const struct gbt_batch *b)
+{
+	for (size_t i = 0; i < b->nev; i++)
+		if (!b->ev[i].settled)
+			return true;
+	return false;
+}
+
+uint8_t gbt_batch_event_kinds(const struct gbt_batch_event *e)
+{
+	uint8_t kinds = e->skipped;
+
+	for (int k = 0; k < 3; k++)
+		if (e->frame_of[k])
+			kinds |= (uint8_t)(1u << k);
+	return kinds;
+}
+
 /* A frame of `type` in *slot, started if there is none yet and room for it. */
 static struct gbt26875_adu *gbt_batch_adu(struct gbt_batch *b, struct gbt26875_adu **slot,
                                           uint8_t type)
@@ -47,8 +65,11 @@ bool gbt_batch_add_uitd(struct gbt_batch *b, uint8_t status, const struct gbt268
 			return true; /* already queued */
 	if (!(u = gbt_batch_adu(b, &a, GBT26875_T_UITD_STATUS)))
 		return false;
+	if (gbt26875_adu_add_uitd(u, status, t) != GBT26875_OK) {
+		b->nadus--; /* no frame without its object */
+		return false;
+	}
 	b->adu_is_uitd[b->nadus - 1] = true;
-	gbt26875_adu_add_uitd(u, status, t);
 	return true;
 }
 
@@ -60,6 +81,15 @@ size_t gbt_batch_build(struct gbt_batch *b, const struct conf *c, const struct c
 	struct gbt26875_adu *fire = NULL, *status = NULL, *analog = NULL, *ev_uitd = NULL;
 	struct gbt_map_out o[GBT_BATCH_EVENTS];
 
+	if (gbt_batch_busy(b) || b->nadus - b->next > 1)
+		return 0; /* at most the UITD status may wait: five frames are room for the rest */
+	/* What is still queued (a UITD status) moves to the front; the settled events go. */
+	memmove(b->adus, b->adus + b->next, (b->nadus - b->next) * sizeof(b->adus[0]));
+	memmove(b->adu_is_uitd, b->adu_is_uitd + b->next,
+	        (b->nadus - b->next) * sizeof(b->adu_is_uitd[0]));
+	b->nadus -= b->next;
+	b->next = 0;
+	b->nev = 0;
 	if (n > GBT_BATCH_EVENTS)
 		n = GBT_BATCH_EVENTS;
 	for (size_t i = 0; i < n; i++) {
@@ -177,7 +207,8 @@ int64_t gbt_batch_next_key(const struct gbt_batch *b)
 	int64_t key = -1;
 
 	for (size_t i = 0; i < b->nev; i++)
-		if (b->ev[i].frames & (1u << b->next) && (key < 0 || b->ev[i].seq < key))
+		if (b->ev[i].frames & (1u << b->next) && !b->ev[i].settled &&
+		    (key < 0 || b->ev[i].seq < key))
 			key = b->ev[i].seq;
 	return key;
 }
@@ -187,8 +218,9 @@ size_t gbt_batch_refuse_next(struct gbt_batch *b)
 	size_t n = 0;
 
 	for (size_t i = 0; i < b->nev; i++)
-		if (b->ev[i].frames & (1u << b->next)) {
+		if (b->ev[i].frames & (1u << b->next) && !b->ev[i].settled) {
 			b->ev[i].refused = true;
+			b->ev[i].last_frame = 0; /* nothing more of it matters to the centre */
 			n++;
 		}
 	b->refused_events += n;

@@ -55,13 +55,18 @@ struct gbt_batch {
 
 /* No events, no frames (the counters stay). */
 void gbt_batch_clear(struct gbt_batch *b);
+/* True while an event of the batch is not settled (a frame left without one, the UITD status,
+ * does not hold the next batch back). */
+bool gbt_batch_busy(const struct gbt_batch *b);
+/* Every kind of object event e has, sent or left out (GBT_OBJ_*). */
+uint8_t gbt_batch_event_kinds(const struct gbt_batch_event *e);
 /* Queues the UITD status frame (after what is queued) unless one is queued and unconfirmed.
  * Returns false if there is no room. */
 bool gbt_batch_add_uitd(struct gbt_batch *b, uint8_t status, const struct gbt26875_time *t);
 /* The frames of up to GBT_BATCH_EVENTS events, queued after what is queued (at most a UITD
  * status); with `uitd_due`, the UITD status `uitd` goes right after the fire alarms. The
- * objects `sent` says the centre has are left out. The batch must hold no events. Returns how
- * many events it took. */
+ * objects `sent` says the centre has are left out. The batch must not be busy (its settled
+ * events are forgotten); 0 if it is. Returns how many events it took. */
 size_t gbt_batch_build(struct gbt_batch *b, const struct conf *c, const struct conf_gbt26875 *g,
                        const struct outbox_item *items, size_t n, int64_t offset_ms,
                        bool uitd_due, uint8_t uitd, const struct gbt26875_time *now,
@@ -81,5 +86,6 @@ size_t gbt_batch_settle(struct gbt_batch *b, size_t *idx);
 const char *gbt_batch_reason(const struct gbt_batch_event *e);
 /* The first event (lowest seq) the next frame carries, -1 if none (a UITD status alone). */
 int64_t gbt_batch_next_key(const struct gbt_batch *b);
-/* The next frame is given up: its events are refused; returns how many. */
+/* The next frame is given up: its events are refused (settled now, as dead letters, whatever
+ * their other frames); returns how many. */
 size_t gbt_batch_refuse_next(struct gbt_batch *b);

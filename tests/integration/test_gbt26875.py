@@ -482,6 +482,28 @@ def test_centre_that_closes_at_once_is_a_failure_until_it_answers(gw, platform, 
                and centre_status()["gbt26875"]["last_confirm"], timeout=LONG, daemon=d)
 
 
+def test_fire_alarm_during_the_uitd_status_frame_goes_next(gw, platform, broker, centre,
+                                                          daemon_factory, pki):
+    """The first fire alarm makes two frames (its fire status, then the UITD status it
+    changed). A second fire alarm committed while the UITD frame waits for its confirm goes
+    right after it, without waiting for another event to wake the destination."""
+    county, c = platform(), centre()
+    gw.write(county.url, pki.ca())
+    add_mqtt(gw, broker, ("sa-1", "A-100", "smoke-json", "3F 走廊", ""),
+             ("sa-2", "A-200", "smoke-json", "4F 走廊", ""))
+    add_centre(gw, c, answer_timeout="10s")
+    d = start_gw(daemon_factory, gw)
+    c.wait_for(lambda: c.objects(21), timeout=LONG)
+    conftest.wait_subscribed(broker, d)
+    seen = len(c.frames())
+    c.set_mode("delay", count=2, delay=1.5)
+    broker.publish("smoke/x/state", '{"id": "A-100", "alarm": true, "battery": 90}')
+    c.wait_for(lambda: [f for f in c.frames()[seen:] if f.get("type") == 21], timeout=LONG)
+    broker.publish("smoke/x/state", '{"id": "A-200", "alarm": true, "battery": 90}')
+    c.wait_for(lambda: len(fire_objects(c)) == 2, timeout=10)
+    assert not c.problems()
+
+
 def test_fire_alarm_overtakes_the_rest_of_a_batch(gw, platform, broker, centre,
                                                   daemon_factory, pki):
     """A residual current alarm makes two frames (its supervisory status, then its reading).

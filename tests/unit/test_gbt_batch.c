@@ -85,7 +85,7 @@ static void test_fire_first_then_uitd_then_states_then_readings(void **state)
 {
 	struct gbt_batch b = {0};
 	struct outbox_item it[4];
-	struct gbt26875_time now = {0};
+	struct gbt26875_time now = {.day = 23, .mon = 11, .year = 26};
 
 	(void)state;
 	/* A residual current alarm (status + reading), an assignment (no frame), a fire alarm,
@@ -129,7 +129,7 @@ static void test_uitd_queued_once_and_before_the_batch(void **state)
 {
 	struct gbt_batch b = {0};
 	struct outbox_item it[1];
-	struct gbt26875_time now = {0};
+	struct gbt26875_time now = {.day = 23, .mon = 11, .year = 26};
 
 	(void)state;
 	assert_true(gbt_batch_add_uitd(&b, 0, &now)); /* on connect, nothing waiting */
@@ -151,7 +151,7 @@ static void test_refused_frame_makes_dead_letters(void **state)
 {
 	struct gbt_batch b = {0};
 	struct outbox_item it[2];
-	struct gbt26875_time now = {0};
+	struct gbt26875_time now = {.day = 23, .mon = 11, .year = 26};
 
 	(void)state;
 	item(&it[0], 11, "raised", "fire_alarm", "sa-1", "smoke", "\"active\":true,\"level\":\"alarm\"");
@@ -178,7 +178,7 @@ static void test_what_the_centre_has_is_not_sent_again(void **state)
 	struct gbt_batch b = {0};
 	struct outbox_item it[2];
 	struct gbt_batch_sent sent[GBT_BATCH_EVENTS];
-	struct gbt26875_time now = {0};
+	struct gbt26875_time now = {.day = 23, .mon = 11, .year = 26};
 	size_t n;
 
 	(void)state;
@@ -214,6 +214,40 @@ static void test_what_the_centre_has_is_not_sent_again(void **state)
 	items_free(it, 2);
 }
 
+/* Every event settled while the UITD status frame still waits for its confirm: the next batch
+ * is taken at once and queued after it; while an event is not settled, none is. */
+static void test_next_batch_after_a_waiting_uitd_status(void **state)
+{
+	struct gbt_batch b = {0};
+	struct outbox_item it[2];
+	struct gbt26875_time now = {.day = 23, .mon = 11, .year = 26};
+
+	(void)state;
+	item(&it[0], 31, "raised", "fire_alarm", "sa-1", "smoke", "\"active\":true,\"level\":\"alarm\"");
+	item(&it[1], 32, "raised", "fire_alarm", "sa-1", "smoke", "\"active\":true,\"level\":\"alarm\"");
+	assert_int_equal(gbt_batch_build(&b, conf, conf->platforms[0].gbt, it, 1, 0, true, 2, &now,
+	                                 NULL, 0),
+	                 1);
+	assert_int_equal(b.nadus, 2); /* the fire alarm, then the UITD status it changed */
+	assert_true(gbt_batch_busy(&b));
+	assert_int_equal(gbt_batch_build(&b, conf, conf->platforms[0].gbt, it + 1, 1, 0, false, 0,
+	                                 &now, NULL, 0),
+	                 0); /* busy: nothing taken */
+	assert_int_equal(gbt_batch_confirmed(&b), -1);
+	assert_string_equal(settled(&b), "31");
+	assert_false(gbt_batch_busy(&b)); /* the UITD status still waits: it holds nothing back */
+	assert_int_equal(gbt_batch_build(&b, conf, conf->platforms[0].gbt, it + 1, 1, 0, true, 2,
+	                                 &now, NULL, 0),
+	                 1);
+	assert_int_equal(b.nadus, 2); /* the waiting UITD status first, once; then the alarm */
+	assert_true(b.adu_is_uitd[0] && !b.adu_is_uitd[1]);
+	assert_int_equal(gbt_batch_confirmed(&b), 2);
+	assert_string_equal(settled(&b), "");
+	assert_int_equal(gbt_batch_confirmed(&b), -1);
+	assert_string_equal(settled(&b), "32");
+	items_free(it, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +255,7 @@ int main(void)
 	    cmocka_unit_test(test_uitd_queued_once_and_before_the_batch),
 	    cmocka_unit_test(test_refused_frame_makes_dead_letters),
 	    cmocka_unit_test(test_what_the_centre_has_is_not_sent_again),
+	    cmocka_unit_test(test_next_batch_after_a_waiting_uitd_status),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
