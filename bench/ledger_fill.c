@@ -8,7 +8,12 @@
  * firegw leaves it, so the next open does not check the whole file (a start-up after a clean
  * stop); delete the row 'clean_stop' from its meta table to measure the start after a crash.
  *
- *     ledger-fill [-c CLOSED] [-x] CONF EVENTS [DRAIN_BATCH]
+ *     ledger-fill [-c CLOSED] [-d] [-x] CONF EVENTS [DRAIN_BATCH]
+ *
+ * With -d each event is queued for every enabled platform block of CONF that wants it, as the
+ * daemon queues it (daemon_dests_start, ledger_set_dests): a backlog for several destinations.
+ * Without it the rows wait for destination '' (the first destination's at the next start).
+ * DRAIN_BATCH drains destination '' only, so it goes without -d.
  *
  * With -x each item is closed once its alarm cleared, through a platform close command
  * (hazard_apply_command), so the next alarm raises a new item: raised, cleared, closed, ...
@@ -41,6 +46,32 @@
 #include "rules.h"
 
 /* Empties the alarm lane in batches of `batch`, each accepted in one transaction. */
+/* The platform blocks of `c` as the ledger's destinations, as the daemon sets them. */
+static int ledger_fill_dests(struct ledger *l, const struct conf *c)
+{
+	struct ledger_dest *ld = calloc(c->nplatforms + 1, sizeof(*ld));
+	size_t n = 0;
+	int rc;
+
+	if (!ld)
+		return -1;
+	for (size_t i = 0; i < c->nplatforms; i++) {
+		const struct platform_conf *pc = &c->platforms[i];
+
+		if (!pc->enabled)
+			continue;
+		snprintf(ld[n].name, sizeof(ld[n].name), "%s", pc->name);
+		ld[n].types = pc->types;
+		ld[n].kinds = pc->kinds;
+		ld[n].grades = pc->grades;
+		n++;
+	}
+	rc = ledger_set_dests(l, ld, n);
+	free(ld);
+	printf("destinations %zu\n", n);
+	return rc < 0 ? -1 : 0;
+}
+
 static int ledger_fill_drain(struct ledger *l, size_t batch)
 {
 	int64_t t0 = clock_mono_ms();
@@ -140,11 +171,13 @@ int main(int argc, char **argv)
 	struct rules *r;
 
 	long closed = 0;
-	bool close_cleared = false;
+	bool close_cleared = false, dests = false;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "c:x")) != -1) {
-		if (opt == 'x')
+	while ((opt = getopt(argc, argv, "c:dx")) != -1) {
+		if (opt == 'd')
+			dests = true;
+		else if (opt == 'x')
 			close_cleared = true;
 		else if (opt == 'c')
 			closed = atol(optarg);
@@ -155,7 +188,8 @@ int main(int argc, char **argv)
 	argv += optind - 1;
 	if (argc != 3 && argc != 4) {
 	usage:
-		fprintf(stderr, "usage: ledger-fill [-c CLOSED] [-x] CONF EVENTS [DRAIN_BATCH]\n");
+		fprintf(stderr,
+		        "usage: ledger-fill [-c CLOSED] [-d] [-x] CONF EVENTS [DRAIN_BATCH]\n");
 		return 2;
 	}
 	long n = atol(argv[2]);
@@ -168,6 +202,8 @@ int main(int argc, char **argv)
 	if (!c || c->ndevices == 0)
 		return 1;
 	if (ledger_open(&l, c->data_dir, c->gateway_id, &info) != 0)
+		return 1;
+	if (dests && ledger_fill_dests(l, c) < 0)
 		return 1;
 	if (closed > 0 && ledger_fill_closed(l, c->devices[0].id, closed, clock_wall_ms() - n) < 0)
 		return 1;

@@ -41,7 +41,8 @@ def test_bench_quick_runs_every_scenario():
                      "register changed -> accepted by the platform", "backlog drain",
                      "memory, 64 devices", "CPU, 64 devices", "start-up with a ledger",
                      "ledger growth", "fleet:",
-                     "fire alarm published (MQTT) -> at the monitoring centre"):
+                     "fire alarm published (MQTT) -> at the monitoring centre",
+                     "devices: 64", "backlog: 5,000 events for each of 3"):
         got = [f for s, f in figures.items() if s.startswith(scenario)]
         assert got and all(f.strip() for f in got), f"no figure for {scenario!r}:\n{out}"
     # The fleet and the uplink count what reached the platform: nothing may be lost there.
