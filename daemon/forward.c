@@ -457,9 +457,11 @@ static bool forward_pipeline(struct forward *f, const struct forward_outcome *o)
 	memcpy(f->deferred, o->accepted, o->naccepted * sizeof(*o->accepted));
 	f->ndeferred = o->naccepted;
 	forward_land(f, o->accepted, o->naccepted);
-	/* Started after the HTTP layer's own zero timer: the request is written first. */
-	uv_timer_start(&f->commit_timer, forward_on_commit, 0, 0);
 	forward_send(f);
+	/* Started after the request's: the HTTP layer arms its own zero timer when the request
+	 * is added, and libuv runs timers due together in the order they were started, so the
+	 * request is on its way before this transaction (and the next read) begins. */
+	uv_timer_start(&f->commit_timer, forward_on_commit, 0, 0);
 	return true;
 }
 
