@@ -332,27 +332,31 @@ def test_oversized_requests_refused(webs, passwd, sockdir):
 
 
 def test_connections_per_address_bounded(webs, passwd, sockdir):
-    """One address holds at most 8 connections: a 9th is closed without an answer while 8
-    idle ones are open, and served once they are gone."""
+    """One address holds at most 8 connections: of nine opened together, each with a request
+    started (so the console counts it as in use), at least one is closed without an answer;
+    and the address is served again once they are gone. (Which one is closed depends on
+    whether a connection of the start-up probe is still being reaped: counted, it makes the
+    8th the one refused.)"""
     import socket
     set_password(passwd)
     w = webs(sockdir / "ctl", passwd)
-    held = [socket.create_connection(("127.0.0.1", w.port), timeout=WAIT) for _ in range(8)]
+    conns = [socket.create_connection(("127.0.0.1", w.port), timeout=WAIT) for _ in range(9)]
+    answered = 0
     try:
-        # Each held connection has started a request, so the console counts it as in use.
-        for s in held:
-            s.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n")
-        extra = socket.create_connection(("127.0.0.1", w.port), timeout=WAIT)
-        try:
-            extra.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n")
-            got = extra.recv(100)
-        except ConnectionError:
-            got = b""
-        finally:
-            extra.close()
-        assert got == b"", f"a 9th connection from one address was served: {got!r}"
+        for s in conns:
+            try:
+                s.sendall(b"GET /login HTTP/1.1\r\nHost: x\r\n")
+            except ConnectionError:
+                pass  # closed already: refused
+        for s in conns:
+            try:
+                s.sendall(b"\r\n")
+                answered += s.recv(100).startswith(b"HTTP/1.1 ")
+            except ConnectionError:
+                pass
+        assert 1 <= answered <= 8, f"{answered} of 9 connections from one address were served"
     finally:
-        for s in held:
+        for s in conns:
             s.close()
 
     def served():
