@@ -93,10 +93,15 @@ const char *ctl_print_str(json_t *o, const char *key)
 long long ctl_print_num(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
+	double d;
 
-	return json_is_integer(v) ? (long long)json_integer_value(v)
-	       : json_is_real(v)  ? (long long)json_real_value(v)
-	                          : 0;
+	if (json_is_integer(v))
+		return (long long)json_integer_value(v);
+	if (!json_is_real(v))
+		return 0;
+	d = json_real_value(v);
+	/* Outside long long (or NaN: never true) in a broken reply: 0, not undefined behaviour. */
+	return d > -9.2e18 && d < 9.2e18 ? (long long)d : 0;
 }
 
 /* "2026-11-23T13:40:02.123Z" (UTC, as the ledger and JSON keep it) → "2026-11-23 21:40:02 +08",
