@@ -569,6 +569,14 @@ static void conf_check_cross(struct conf_parse *p, struct conf *c, cfg_t **dev_s
 	}
 }
 
+/* Whether a device of that id is configured (every id is, before the devices are read). */
+static bool conf_device_known(const void *ctx, const char *id)
+{
+	const struct conf *c = ctx;
+
+	return !c->devices || conf_device(c, id) != NULL;
+}
+
 struct conf *conf_load(const char *path, struct conf_errors *errs)
 {
 	struct conf_parse p;
@@ -606,7 +614,7 @@ struct conf *conf_load(const char *path, struct conf_errors *errs)
 	if (c->devices && dev_secs)
 		conf_check_cross(&p, c, dev_secs);
 	free(dev_secs);
-	conf_platform_read(&p, c);
+	c->platforms = conf_platform_read(&p, conf_device_known, c, &c->nplatforms);
 	conf_read_mqtt(&p, c);
 	conf_parse_finish(&p);
 	conf_errors_sort(errs, before);

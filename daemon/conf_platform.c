@@ -4,6 +4,7 @@
  * it wants, its secrets and TLS files checked, and the plaintext rules. */
 #include "conf_platform.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,15 +191,15 @@ static int conf_grade_index(const char *s)
 	return grade_from_name(s);
 }
 
-static bool conf_device_known(const void *ctx, const char *id)
-{
-	const struct conf *c = ctx;
+/* What conf_platform_read was given to check a device's id. */
+struct conf_platform_devices {
+	conf_gbt26875_device_fn known;
+	const void *ctx;
+};
 
-	return !c->devices || conf_device(c, id) != NULL;
-}
-
-static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const struct conf *c,
-                                   const char *name, struct platform_conf *x)
+static void conf_read_platform_one(struct conf_parse *p, cfg_t *s,
+                                   const struct conf_platform_devices *d, const char *name,
+                                   struct platform_conf *x)
 {
 	bool userinfo = false;
 
@@ -286,7 +287,7 @@ static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const struct 
 		conf_parse_error(p, s, "backoff_max", _("%s: backoff_max must be at least 1s"), x->label);
 	if (gbt) {
 		if (x->enabled && !userinfo)
-			x->gbt = conf_gbt26875_read(p, s, x->label, x->url, conf_device_known, c);
+			x->gbt = conf_gbt26875_read(p, s, x->label, x->url, d->known, d->ctx);
 		/* host and port written apart: the url status shows, as it would be written. */
 		if (x->gbt && !x->url && x->gbt->host &&
 		    asprintf(&x->url, "gbt26875://%s:%d", x->gbt->host, x->gbt->port) < 0)
@@ -310,19 +311,22 @@ static void conf_read_platform_one(struct conf_parse *p, cfg_t *s, const struct 
 	conf_read_platform_plaintext(p, s, x, userinfo);
 }
 
-void conf_platform_read(struct conf_parse *p, struct conf *c)
+struct platform_conf *conf_platform_read(struct conf_parse *p, conf_gbt26875_device_fn device_known,
+                                         const void *ctx, size_t *n)
 {
 	cfg_t *unnamed = cfg_getsec(p->cfg, "platform_unnamed");
-	size_t named = cfg_size(p->cfg, "platform"), n = 0;
+	size_t named = cfg_size(p->cfg, "platform");
 	bool has_unnamed = conf_parse_where(p, unnamed, NULL).line > 0;
+	const struct conf_platform_devices d = {device_known, ctx};
+	struct platform_conf *v = calloc(named + 2, sizeof(*v));
 
-	c->platforms = calloc(named + 2, sizeof(*c->platforms));
-	if (!c->platforms)
-		return;
+	*n = 0;
+	if (!v)
+		return NULL;
 	/* The unnamed block first: after an upgrade it is the one an older ledger's waiting
 	 * events belong to (ledger_set_dests). */
 	if (has_unnamed)
-		conf_read_platform_one(p, unnamed, c, "platform", &c->platforms[n++]);
+		conf_read_platform_one(p, unnamed, &d, "platform", &v[(*n)++]);
 	for (size_t i = 0; i < named; i++) {
 		cfg_t *s = cfg_getnsec(p->cfg, "platform", (unsigned)i);
 
@@ -330,7 +334,7 @@ void conf_platform_read(struct conf_parse *p, struct conf *c)
 			conf_parse_error(p, s, NULL,
 			                 _("platform \"platform\" is the name of the unnamed platform "
 			                 "block; give this one another name"));
-		conf_read_platform_one(p, s, c, cfg_title(s), &c->platforms[n++]);
+		conf_read_platform_one(p, s, &d, cfg_title(s), &v[(*n)++]);
 	}
-	c->nplatforms = n;
+	return v;
 }

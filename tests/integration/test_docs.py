@@ -115,3 +115,12 @@ def test_chinese_and_english_guides_have_the_same_sections_and_tables(guide):
     assert [s for s, _ in en] == [s for s, _ in zh], "the sections differ"
     for (sec, a), (_, b) in zip(en, zh):
         assert a == b, f"section {sec}: tables of {a} rows in English, {b} in Chinese"
+
+
+def test_layers_as_architecture_md_draws_them():
+    """docs/architecture.md's layers hold in the code: no file includes a layer above its own and
+    no two modules include each other (scripts/check-layers, which CI also runs first)."""
+    r = subprocess.run(["/usr/bin/python3", str(SOURCE_ROOT / "scripts" / "check-layers")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "layers ok" in r.stdout
