@@ -90,20 +90,6 @@ const char *ctl_print_str(json_t *o, const char *key)
 	return ctl_print_esc(ctl_print_raw(o, key));
 }
 
-long long ctl_print_num(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	double d;
-
-	if (json_is_integer(v))
-		return (long long)json_integer_value(v);
-	if (!json_is_real(v))
-		return 0;
-	d = json_real_value(v);
-	/* Outside long long (or NaN: never true) in a broken reply: 0, not undefined behaviour. */
-	return d > -9.2e18 && d < 9.2e18 ? (long long)d : 0;
-}
-
 /* "2026-11-23T13:40:02.123Z" (UTC, as the ledger and JSON keep it) → "2026-11-23 21:40:02 +08",
  * the local time with its offset, for people. */
 static const char *when_text(const char *s, char *buf, size_t len)
@@ -285,12 +271,12 @@ void ctl_print_devices(json_t *devs)
 		char where[64], state[160];
 
 		if (!strcmp(ctl_print_raw(d, "type"), "modbus"))
-			snprintf(where, sizeof(where), "%s/%lld", ctl_print_str(d, "bus"), ctl_print_num(d, "unit"));
+			snprintf(where, sizeof(where), "%s/%lld", ctl_print_str(d, "bus"), jsonfmt_int(d, "unit"));
 		else
 			snprintf(where, sizeof(where), _("key %s"), ctl_print_str(d, "key"));
 		if (json_is_true(json_object_get(d, "backing_off")))
 			snprintf(state, sizeof(state), _("%s, retry in %lld s"),
-			         why_text(ctl_print_raw(d, "why")), ctl_print_num(d, "retry_in_s"));
+			         why_text(ctl_print_raw(d, "why")), jsonfmt_int(d, "retry_in_s"));
 		else
 			snprintf(state, sizeof(state), "%s", why_text(ctl_print_raw(d, "why")));
 		printf("%s %s %s %s %s %s\n", col(ctl_print_str(d, "id"), 16), col(word("type", ctl_print_raw(d, "type")), 6),
@@ -310,26 +296,26 @@ static void print_retention(json_t *rt)
 
 	if (!json_is_object(rt))
 		return;
-	bytes(ctl_print_num(rt, "used_bytes"), used, sizeof(used));
-	bytes(ctl_print_num(rt, "file_bytes"), file, sizeof(file));
-	if (ctl_print_num(rt, "max_bytes"))
-		bytes(ctl_print_num(rt, "max_bytes"), cap, sizeof(cap));
+	bytes(jsonfmt_int(rt, "used_bytes"), used, sizeof(used));
+	bytes(jsonfmt_int(rt, "file_bytes"), file, sizeof(file));
+	if (jsonfmt_int(rt, "max_bytes"))
+		bytes(jsonfmt_int(rt, "max_bytes"), cap, sizeof(cap));
 	else
 		snprintf(cap, sizeof(cap), "%s", _("no cap"));
 	printf(_("retention     %s in use (file %s), cap %s; history kept %lld months; oldest "
 	         "item %s (%s)\n"),
-	       used, file, cap, ctl_print_num(rt, "keep_months"), json_is_object(old) ? ctl_print_str(old, "id") : "-",
+	       used, file, cap, jsonfmt_int(rt, "keep_months"), json_is_object(old) ? ctl_print_str(old, "id") : "-",
 	       when(old, "first_seen", t, sizeof(t)));
 	if (!strcmp(ctl_print_raw(next, "reason"), "size"))
 		printf(
 		    _("              next prune (size cap): the oldest delivered history, %s over; "
 		      "%lld item(s) past their months now\n"),
-		    (bytes(ctl_print_num(next, "bytes_over_cap"), file, sizeof(file)), file),
-		    ctl_print_num(next, "items"));
+		    (bytes(jsonfmt_int(next, "bytes_over_cap"), file, sizeof(file)), file),
+		    jsonfmt_int(next, "items"));
 	else
 		printf(
 		    _("              next prune: %lld item(s), %lld event(s) closed before %s\n"),
-		    ctl_print_num(next, "items"), ctl_print_num(next, "events"),
+		    jsonfmt_int(next, "items"), jsonfmt_int(next, "events"),
 		    when(next, "closed_before", t, sizeof(t)));
 }
 
@@ -341,7 +327,7 @@ static void print_unclean_stop(json_t *u)
 	if (!json_is_object(u))
 		return;
 	if (json_is_integer(json_object_get(u, "outage_s")))
-		duration(ctl_print_num(u, "outage_s"), out, sizeof(out));
+		duration(jsonfmt_int(u, "outage_s"), out, sizeof(out));
 	else
 		snprintf(out, sizeof(out), "%s", _("unknown"));
 	printf(_("unclean stop  last alive %s, restarted %s: down %s (%s)\n"),
@@ -355,21 +341,21 @@ void ctl_print_status(json_t *r)
 	json_t *g = json_object_get(r, "open_hazards"), *ob = json_object_get(r, "outbox"),
 	       *lg = json_object_get(r, "ledger");
 	long long pending =
-	    ctl_print_num(r, "devices_total") - ctl_print_num(r, "devices_online") - ctl_print_num(r, "devices_offline");
+	    jsonfmt_int(r, "devices_total") - jsonfmt_int(r, "devices_online") - jsonfmt_int(r, "devices_offline");
 
-	duration(ctl_print_num(r, "uptime_s"), up, sizeof(up));
+	duration(jsonfmt_int(r, "uptime_s"), up, sizeof(up));
 	printf(_("gateway       %s (firegw %s, up %s)\n"), ctl_print_str(r, "gateway"), ctl_print_str(r, "version"), up);
 	printf(_("devices       %lld online, %lld offline, %lld not yet heard (of %lld)\n"),
-	       ctl_print_num(r, "devices_online"), ctl_print_num(r, "devices_offline"), pending,
-	       ctl_print_num(r, "devices_total"));
+	       jsonfmt_int(r, "devices_online"), jsonfmt_int(r, "devices_offline"), pending,
+	       jsonfmt_int(r, "devices_total"));
 	printf(_("open hazards  immediate %lld, major %lld, significant %lld, general %lld\n"),
-	       ctl_print_num(g, "immediate"), ctl_print_num(g, "major"), ctl_print_num(g, "significant"), ctl_print_num(g, "general"));
+	       jsonfmt_int(g, "immediate"), jsonfmt_int(g, "major"), jsonfmt_int(g, "significant"), jsonfmt_int(g, "general"));
 	json_t *inc = json_object_get(r, "open_incidents");
-	printf(_("incidents     %lld open (fire alarms), %lld not yet verified\n"), ctl_print_num(inc, "open"),
-	       ctl_print_num(inc, "unverified"));
-	duration(ctl_print_num(r, "oldest_unsent_age_s"), age, sizeof(age));
-	printf(_("outbox        alarm %lld, telemetry %lld; oldest unsent %s\n"), ctl_print_num(ob, "alarm"),
-	       ctl_print_num(ob, "telemetry"), ctl_print_num(ob, "alarm") ? age : "-");
+	printf(_("incidents     %lld open (fire alarms), %lld not yet verified\n"), jsonfmt_int(inc, "open"),
+	       jsonfmt_int(inc, "unverified"));
+	duration(jsonfmt_int(r, "oldest_unsent_age_s"), age, sizeof(age));
+	printf(_("outbox        alarm %lld, telemetry %lld; oldest unsent %s\n"), jsonfmt_int(ob, "alarm"),
+	       jsonfmt_int(ob, "telemetry"), jsonfmt_int(ob, "alarm") ? age : "-");
 	json_t *dests = json_object_get(r, "destinations"), *dd;
 	size_t di;
 	if (json_array_size(dests) == 0)
@@ -384,16 +370,16 @@ void ctl_print_status(json_t *r)
 			printf(_("%-13s %s: off (its token or password file is missing); %lld event(s) "
 			       "wait\n"),
 			       strcmp(dn, "platform") ? dn : "platform", ctl_print_str(dd, "url"),
-			       ctl_print_num(dd, "outbox"));
+			       jsonfmt_int(dd, "outbox"));
 			continue;
 		}
-		duration(ctl_print_num(dd, "oldest_unsent_age_s"), age, sizeof(age));
+		duration(jsonfmt_int(dd, "oldest_unsent_age_s"), age, sizeof(age));
 		printf(_("%-13s %s; last upload %s; %lld waiting%s%s"), dn, ctl_print_str(dd, "url"),
-		       when(dd, "last_success", t, sizeof(t)), ctl_print_num(dd, "outbox"),
-		       ctl_print_num(dd, "outbox") ? ", oldest " : "", ctl_print_num(dd, "outbox") ? age : "");
-		if (ctl_print_num(dd, "failures_in_a_row"))
+		       when(dd, "last_success", t, sizeof(t)), jsonfmt_int(dd, "outbox"),
+		       jsonfmt_int(dd, "outbox") ? ", oldest " : "", jsonfmt_int(dd, "outbox") ? age : "");
+		if (jsonfmt_int(dd, "failures_in_a_row"))
 			printf(_("; %lld failure(s) in a row, retry in %lld s: %s"),
-			       ctl_print_num(dd, "failures_in_a_row"), ctl_print_num(dd, "retry_in_s"),
+			       jsonfmt_int(dd, "failures_in_a_row"), jsonfmt_int(dd, "retry_in_s"),
 			       ctl_print_str(dd, "last_error"));
 		printf("\n");
 		json_t *gl = json_object_get(dd, "gbt26875");
@@ -404,8 +390,8 @@ void ctl_print_status(json_t *r)
 			printf(_("              centre link %s; last confirm %s; roll calls %lld (last "
 			         "%s); clock syncs %lld; denied %lld; controls denied %lld\n"),
 			       ctl_print_str(gl, "link"), when(gl, "last_confirm", t, sizeof(t)),
-			       ctl_print_num(gl, "roll_calls"), when(gl, "last_roll_call", t2, sizeof(t2)),
-			       ctl_print_num(gl, "clock_syncs"), ctl_print_num(gl, "denied"), ctl_print_num(gl, "controls_denied"));
+			       jsonfmt_int(gl, "roll_calls"), when(gl, "last_roll_call", t2, sizeof(t2)),
+			       jsonfmt_int(gl, "clock_syncs"), jsonfmt_int(gl, "denied"), jsonfmt_int(gl, "controls_denied"));
 		}
 	}
 	json_t *mq = json_object_get(r, "mqtt");
@@ -413,29 +399,29 @@ void ctl_print_status(json_t *r)
 		if (json_is_true(json_object_get(mq, "connected")))
 			printf(
 			    _("mqtt broker   connected; %lld message(s), %lld from unknown devices\n"),
-			    ctl_print_num(mq, "messages"), ctl_print_num(mq, "unknown_device"));
+			    jsonfmt_int(mq, "messages"), jsonfmt_int(mq, "unknown_device"));
 		else
 			printf(_("mqtt broker   not connected: %s\n"), ctl_print_str(mq, "last_error"));
 	}
-	bytes(ctl_print_num(r, "disk_free_bytes"), disk, sizeof(disk));
+	bytes(jsonfmt_int(r, "disk_free_bytes"), disk, sizeof(disk));
 	printf(_("disk free     %s\n"), disk);
 	printf(_("ledger        %s: %lld events, %lld dead letter(s)"), ctl_print_str(lg, "path"),
-	       ctl_print_num(lg, "events"), ctl_print_num(lg, "dead_letters"));
+	       jsonfmt_int(lg, "events"), jsonfmt_int(lg, "dead_letters"));
 	if (json_is_false(json_object_get(lg, "ok")))
 		printf(_("\n              NOT RECORDING since %s (%lld failed commit(s)): %s\n"),
-		       when(lg, "since", t, sizeof(t)), ctl_print_num(lg, "failed_commits"),
+		       when(lg, "since", t, sizeof(t)), jsonfmt_int(lg, "failed_commits"),
 		       ctl_print_str(lg, "error"));
-	else if (ctl_print_num(lg, "failed_commits"))
+	else if (jsonfmt_int(lg, "failed_commits"))
 		printf(_("; recording (%lld failed commit(s) since the start)\n"),
-		       ctl_print_num(lg, "failed_commits"));
+		       jsonfmt_int(lg, "failed_commits"));
 	else
 		printf("\n");
-	if (ctl_print_num(lg, "readings_merged") || ctl_print_num(lg, "readings_dropped") || ctl_print_num(lg, "changes_lost"))
+	if (jsonfmt_int(lg, "readings_merged") || jsonfmt_int(lg, "readings_dropped") || jsonfmt_int(lg, "changes_lost"))
 		printf(
 		    _("              queue full meanwhile: %lld repeated reading(s) merged, %lld "
 		      "dropped, %lld change(s) of state lost\n"),
-		    ctl_print_num(lg, "readings_merged"), ctl_print_num(lg, "readings_dropped"),
-		    ctl_print_num(lg, "changes_lost"));
+		    jsonfmt_int(lg, "readings_merged"), jsonfmt_int(lg, "readings_dropped"),
+		    jsonfmt_int(lg, "changes_lost"));
 	print_retention(json_object_get(lg, "retention"));
 	print_unclean_stop(json_object_get(r, "last_unclean_stop"));
 	printf("\n");
@@ -538,7 +524,7 @@ void ctl_print_hazard(json_t *r)
 	       _("DELIVERY"));
 	json_array_foreach(ev, i, e)
 	{
-		printf("%-8lld %s %s %s%s%s\n", ctl_print_num(e, "seq"), col(word("event", ctl_print_raw(e, "type")), 14),
+		printf("%-8lld %s %s %s%s%s\n", jsonfmt_int(e, "seq"), col(word("event", ctl_print_raw(e, "type")), 14),
 		       col(when(e, "at", t, sizeof(t)), 23), word("delivery", ctl_print_raw(e, "delivery")),
 		       json_object_get(e, "reason") ? ": " : "", ctl_print_str(e, "reason"));
 	}
@@ -554,17 +540,17 @@ void ctl_print_outbox(json_t *r)
 
 	json_object_foreach(lanes, name, lane)
 	{
-		duration(ctl_print_num(lane, "oldest_age_s"), age, sizeof(age));
-		printf(_("%s %lld waiting%s%s\n"), col(word("lane", name), 10), ctl_print_num(lane, "depth"),
-		       ctl_print_num(lane, "depth") ? _(", oldest ") : "", ctl_print_num(lane, "depth") ? age : "");
+		duration(jsonfmt_int(lane, "oldest_age_s"), age, sizeof(age));
+		printf(_("%s %lld waiting%s%s\n"), col(word("lane", name), 10), jsonfmt_int(lane, "depth"),
+		       jsonfmt_int(lane, "depth") ? _(", oldest ") : "", jsonfmt_int(lane, "depth") ? age : "");
 	}
 	json_array_foreach(json_object_get(r, "destinations"), i, e)
 	{
 		const char *dn = ctl_print_str(e, "destination");
 
-		duration(ctl_print_num(e, "oldest_age_s"), age, sizeof(age));
+		duration(jsonfmt_int(e, "oldest_age_s"), age, sizeof(age));
 		printf(_("  for %s %lld waiting, oldest %s\n"), col(*dn ? dn : _("(none yet)"), 14),
-		       ctl_print_num(e, "depth"), age);
+		       jsonfmt_int(e, "depth"), age);
 	}
 	if (json_array_size(ev) == 0)
 		return;
@@ -573,9 +559,9 @@ void ctl_print_outbox(json_t *r)
 	       _("ATTEMPTS"));
 	json_array_foreach(ev, i, e)
 	{
-		printf("%-8lld %s %s %s %s %lld\n", ctl_print_num(e, "seq"), col(ctl_print_str(e, "hazard_id"), 20),
+		printf("%-8lld %s %s %s %s %lld\n", jsonfmt_int(e, "seq"), col(ctl_print_str(e, "hazard_id"), 20),
 		       col(word("event", ctl_print_raw(e, "type")), 14), col(ctl_print_str(e, "destination"), 14),
-		       col(when(e, "created", t, sizeof(t)), 23), ctl_print_num(e, "attempts"));
+		       col(when(e, "created", t, sizeof(t)), 23), jsonfmt_int(e, "attempts"));
 	}
 }
 
@@ -593,7 +579,7 @@ void ctl_print_deadletter(json_t *list)
 	       col(_("REJECTED"), 23), _("REASON"));
 	json_array_foreach(list, i, e)
 	{
-		printf("%-8lld %s %s %s %s\n", ctl_print_num(e, "seq"), col(ctl_print_str(e, "hazard_id"), 20),
+		printf("%-8lld %s %s %s %s\n", jsonfmt_int(e, "seq"), col(ctl_print_str(e, "hazard_id"), 20),
 		       col(word("event", ctl_print_raw(e, "type")), 14),
 		       col(when(e, "rejected_at", t, sizeof(t)), 23), ctl_print_str(e, "reason"));
 	}
@@ -628,7 +614,7 @@ int ctl_print_check(json_t *r)
 	    printf("%s\n", ctl_print_esc(json_string_value(e)));
 	if (json_is_true(json_object_get(r, "valid"))) {
 		printf(_("%s: no errors (%lld buses, %lld devices); firegwctl reload would apply it\n"),
-		       ctl_print_str(r, "config"), ctl_print_num(r, "buses"), ctl_print_num(r, "devices"));
+		       ctl_print_str(r, "config"), jsonfmt_int(r, "buses"), jsonfmt_int(r, "devices"));
 		return 0;
 	}
 	printf(_("%s: %zu error(s); a reload would refuse it and keep the running configuration\n"),

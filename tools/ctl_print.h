@@ -5,6 +5,8 @@
 
 #include <jansson.h>
 
+#include "jsonfmt.h" /* jsonfmt_int: a number member */
+
 /* s escaped for a terminal (textesc); valid for the next 64 calls that return text. */
 const char *ctl_print_esc(const char *s);
 /* Frees what the escaped texts kept. */
@@ -13,8 +15,6 @@ void ctl_print_release(void);
 const char *ctl_print_raw(json_t *o, const char *key);
 /* A string member escaped for printing. */
 const char *ctl_print_str(json_t *o, const char *key);
-/* A number member, 0 if none. */
-long long ctl_print_num(json_t *o, const char *key);
 
 void ctl_print_status(json_t *r);
 void ctl_print_devices(json_t *devs);

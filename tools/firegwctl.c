@@ -338,7 +338,7 @@ static int firegwctl_run(struct firegwctl *c, const char *cmd, json_t *req, doub
 	}
 	else if (!strcmp(cmd, "reload"))
 		printf(_("configuration reloaded from %s: %lld buses, %lld devices\n"),
-		       ctl_print_str(r, "config"), ctl_print_num(r, "buses"), ctl_print_num(r, "devices"));
+		       ctl_print_str(r, "config"), jsonfmt_int(r, "buses"), jsonfmt_int(r, "devices"));
 	else if (!strcmp(cmd, "check")) {
 		code = ctl_print_check(r);
 		json_decref(r);

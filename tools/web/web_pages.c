@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jsonfmt.h"
 
 #define T(s) web_text(p->lang, s) /* the words are web_text.c's table, not the catalogue */
 
@@ -17,20 +18,6 @@ static const char *web_pages_str(json_t *o, const char *key)
 	const char *s = json_string_value(json_object_get(o, key));
 
 	return s ? s : "";
-}
-
-static long long web_pages_num(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	double d;
-
-	if (json_is_integer(v))
-		return (long long)json_integer_value(v);
-	if (!json_is_real(v))
-		return 0;
-	d = json_real_value(v);
-	/* Outside long long (or NaN: never true) in a broken reply: 0, not undefined behaviour. */
-	return d > -9.2e18 && d < 9.2e18 ? (long long)d : 0;
 }
 
 /* "2026-11-23T08:00:01.123Z" as "2026-11-23 08:00:01 UTC", or "-". */
@@ -154,7 +141,7 @@ static void web_pages_destinations(struct web_buf *b, const struct web_page *p, 
 	json_array_foreach(dests, i, d)
 	{
 		bool enabled = json_is_true(json_object_get(d, "enabled"));
-		long long fails = web_pages_num(d, "failures_in_a_row");
+		long long fails = jsonfmt_int(d, "failures_in_a_row");
 
 		web_buf_add(b, "<tr data-platform=\"");
 		web_buf_esc(b, web_pages_str(d, "name"));
@@ -172,7 +159,7 @@ static void web_pages_destinations(struct web_buf *b, const struct web_page *p, 
 			web_buf_addf(b, "</td><td class=\"good\">%s", T("connected"));
 		web_buf_add(b, "</td><td>");
 		web_pages_when(b, d, "last_success");
-		web_buf_addf(b, "</td><td data-k=\"outbox\">%lld</td></tr>", web_pages_num(d, "outbox"));
+		web_buf_addf(b, "</td><td data-k=\"outbox\">%lld</td></tr>", jsonfmt_int(d, "outbox"));
 	}
 	web_buf_add(b, "</table></div>");
 }
@@ -181,8 +168,8 @@ void web_pages_overview(struct web_buf *b, const struct web_page *p, json_t *r)
 {
 	json_t *g = json_object_get(r, "open_hazards"), *ob = json_object_get(r, "outbox"),
 	       *lg = json_object_get(r, "ledger");
-	long long total = web_pages_num(r, "devices_total"), on = web_pages_num(r, "devices_online"),
-	          off = web_pages_num(r, "devices_offline");
+	long long total = jsonfmt_int(r, "devices_total"), on = jsonfmt_int(r, "devices_online"),
+	          off = jsonfmt_int(r, "devices_offline");
 
 	web_pages_head(b, p, T("Overview"));
 	web_buf_addf(b,
@@ -193,7 +180,7 @@ void web_pages_overview(struct web_buf *b, const struct web_page *p, json_t *r)
 	web_buf_addf(b, "</dd></div><div><dt>%s</dt><dd data-k=\"version\">", T("Version"));
 	web_buf_esc(b, web_pages_str(r, "version"));
 	web_buf_addf(b, "</dd></div><div><dt>%s</dt><dd>", T("Up for"));
-	web_pages_duration(b, web_pages_num(r, "uptime_s"));
+	web_pages_duration(b, jsonfmt_int(r, "uptime_s"));
 	web_buf_add(b, "</dd></div></dl>");
 
 	web_buf_addf(b, "<h2>%s</h2><dl class=\"counts\">", T("Devices"));
@@ -211,16 +198,16 @@ void web_pages_overview(struct web_buf *b, const struct web_page *p, json_t *r)
 		             web_pages_grades[i], web_pages_grades[i]);
 		web_buf_esc(b, web_text(p->lang, web_pages_grades[i]));
 		web_buf_addf(b, "</a></dt><dd data-k=\"%s\">%lld</dd></div>", key,
-		             web_pages_num(g, web_pages_grades[i]));
+		             jsonfmt_int(g, web_pages_grades[i]));
 	}
 	web_buf_add(b, "</dl>");
 
 	web_buf_addf(b, "<h2>%s</h2><dl class=\"counts\">", T("Outbox"));
-	web_pages_count(b, T("alarm lane"), "outbox_alarm", web_pages_num(ob, "alarm"));
-	web_pages_count(b, T("telemetry lane"), "outbox_telemetry", web_pages_num(ob, "telemetry"));
+	web_pages_count(b, T("alarm lane"), "outbox_alarm", jsonfmt_int(ob, "alarm"));
+	web_pages_count(b, T("telemetry lane"), "outbox_telemetry", jsonfmt_int(ob, "telemetry"));
 	web_buf_addf(b, "<div><dt>%s</dt><dd>", T("oldest unsent"));
-	if (web_pages_num(ob, "alarm") || web_pages_num(ob, "telemetry"))
-		web_pages_duration(b, web_pages_num(r, "oldest_unsent_age_s"));
+	if (jsonfmt_int(ob, "alarm") || jsonfmt_int(ob, "telemetry"))
+		web_pages_duration(b, jsonfmt_int(r, "oldest_unsent_age_s"));
 	else
 		web_buf_add(b, "-");
 	web_buf_add(b, "</dd></div></dl>");
@@ -235,10 +222,10 @@ void web_pages_overview(struct web_buf *b, const struct web_page *p, json_t *r)
 	} else
 		web_buf_addf(b, "<span class=\"good\">%s</span>", T("recording"));
 	web_buf_addf(b, "</dd></div><div><dt>%s</dt><dd>%lld</dd></div>", T("events"),
-	             web_pages_num(lg, "events"));
+	             jsonfmt_int(lg, "events"));
 	web_buf_addf(b, "<div><dt>%s</dt><dd>%lld</dd></div>", T("dead letters"),
-	             web_pages_num(lg, "dead_letters"));
-	long long disk = web_pages_num(r, "disk_free_bytes");
+	             jsonfmt_int(lg, "dead_letters"));
+	long long disk = jsonfmt_int(r, "disk_free_bytes");
 	web_buf_addf(b, "<div><dt>%s</dt><dd>", T("Disk free"));
 	if (disk < 0)
 		web_buf_add(b, "-");
@@ -299,7 +286,7 @@ void web_pages_devices(struct web_buf *b, const struct web_page *p, json_t *r)
 		web_buf_add(b, "</td><td class=\"where\">");
 		if (!strcmp(web_pages_str(d, "type"), "modbus")) {
 			web_buf_esc(b, web_pages_str(d, "bus"));
-			web_buf_addf(b, "/%lld", web_pages_num(d, "unit"));
+			web_buf_addf(b, "/%lld", jsonfmt_int(d, "unit"));
 		} else {
 			web_buf_add(b, "mqtt ");
 			web_buf_esc(b, web_pages_str(d, "key"));
@@ -307,7 +294,7 @@ void web_pages_devices(struct web_buf *b, const struct web_page *p, json_t *r)
 		web_buf_add(b, "</td><td class=\"why\">");
 		web_buf_esc(b, web_pages_str(d, "why"));
 		if (json_is_true(json_object_get(d, "backing_off")))
-			web_buf_addf(b, " (%lld s)", web_pages_num(d, "retry_in_s"));
+			web_buf_addf(b, " (%lld s)", jsonfmt_int(d, "retry_in_s"));
 		web_buf_add(b, "</td><td class=\"last\">");
 		web_pages_when(b, d, "last_ok");
 		web_buf_add(b, "</td><td class=\"values\">");
@@ -462,7 +449,7 @@ void web_pages_hazard(struct web_buf *b, const struct web_page *p, json_t *r)
 	             T("History"), T("Event"), T("At"), T("Delivery"));
 	json_array_foreach(json_object_get(r, "events"), i, e)
 	{
-		web_buf_addf(b, "<tr><td>%lld</td><td>", web_pages_num(e, "seq"));
+		web_buf_addf(b, "<tr><td>%lld</td><td>", jsonfmt_int(e, "seq"));
 		web_buf_esc(b, web_pages_str(e, "type"));
 		web_buf_add(b, "</td><td>");
 		web_pages_when(b, e, "at");
@@ -536,8 +523,8 @@ static void web_pages_scan_job(struct web_buf *b, const struct web_page *p, json
 
 	web_buf_addf(b, "<p><progress id=\"scanprogress\" value=\"%lld\" max=\"%lld\"></progress> "
 	                "<span id=\"scancount\">%lld / %lld</span> %s, %zu %s</p>",
-	             web_pages_num(job, "scanned"), web_pages_num(job, "total"),
-	             web_pages_num(job, "scanned"), web_pages_num(job, "total"), T("units asked"),
+	             jsonfmt_int(job, "scanned"), jsonfmt_int(job, "total"),
+	             jsonfmt_int(job, "scanned"), jsonfmt_int(job, "total"), T("units asked"),
 	             json_array_size(json_object_get(job, "found")), T("found"));
 	if (!strcmp(web_pages_str(job, "state"), "running")) {
 		web_pages_form(b, p, "/scan-cancel", "cancelform");
@@ -552,7 +539,7 @@ static void web_pages_scan_job(struct web_buf *b, const struct web_page *p, json
 	             T("Unit"), T("Profiles that fit"));
 	json_array_foreach(json_object_get(job, "found"), i, f)
 	{
-		web_buf_addf(b, "<tr><td>%lld</td><td>", web_pages_num(f, "unit"));
+		web_buf_addf(b, "<tr><td>%lld</td><td>", jsonfmt_int(f, "unit"));
 		json_array_foreach(json_object_get(f, "profiles"), k, n)
 		{
 			web_buf_add(b, k ? ", " : "");
@@ -578,7 +565,7 @@ static void web_pages_probe_job(struct web_buf *b, const struct web_page *p, jso
 	if (!json_is_true(json_object_get(pr, "answered"))) {
 		web_buf_addf(b, "<p class=\"error\">%s: ", T("No answer"));
 		web_buf_esc(b, web_pages_str(pr, "why"));
-		web_buf_addf(b, " (%lld)</p>", web_pages_num(pr, "code"));
+		web_buf_addf(b, " (%lld)</p>", jsonfmt_int(pr, "code"));
 		return;
 	}
 	web_buf_addf(b, "<div class=\"scroll\"><table id=\"points\"><thead><tr><th>%s</th>"
