@@ -20,8 +20,9 @@ struct mqtt_in {
 	const struct conf *conf;
 	struct ingest *ingest;
 	struct mqtt_client *client;
-	struct mqtt_dev_status *devs;
+	struct mqtt_dev_status *devs; /* in the config's order (mqtt_in_device) */
 	size_t ndevs;
+	struct mqtt_dev_status **bykey; /* devs sorted by key: a message finds its device by bsearch */
 	const struct profile **profs; /* MQTT profiles in use */
 	size_t nprofs;
 	double *scratch; /* values of one message, as many as the largest profile has points */
@@ -47,12 +48,26 @@ static void mqtt_in_push(struct mqtt_in *m, const struct reading *rd)
 	}
 }
 
+static int mqtt_in_dev_cmp(const void *a, const void *b)
+{
+	const struct mqtt_dev_status *const *x = a, *const *y = b;
+
+	return strcmp((*x)->dc->key, (*y)->dc->key);
+}
+
+static int mqtt_in_key_cmp(const void *key, const void *b)
+{
+	const struct mqtt_dev_status *const *y = b;
+
+	return strcmp(key, (*y)->dc->key);
+}
+
 static struct mqtt_dev_status *mqtt_in_find(struct mqtt_in *m, const char *key)
 {
-	for (size_t i = 0; i < m->ndevs; i++)
-		if (strcmp(m->devs[i].dc->key, key) == 0)
-			return &m->devs[i];
-	return NULL;
+	struct mqtt_dev_status **s =
+	    m->ndevs ? bsearch(key, m->bykey, m->ndevs, sizeof(*m->bykey), mqtt_in_key_cmp) : NULL;
+
+	return s ? *s : NULL;
 }
 
 /* The device a level of the topic names (smoke/<key>/state), among those whose profile reads
@@ -391,9 +406,10 @@ struct mqtt_in *mqtt_in_start(uv_loop_t *loop, const struct conf *c, struct inge
 	for (size_t i = 0; i < c->ndevices; i++)
 		m->ndevs += c->devices[i].key && c->devices[i].prof ? 1 : 0;
 	m->devs = calloc(m->ndevs + 1, sizeof(*m->devs));
+	m->bykey = calloc(m->ndevs + 1, sizeof(*m->bykey));
 	m->profs = calloc(m->ndevs + 1, sizeof(*m->profs));
 	m->unknown = calloc(MQTT_IN_UNKNOWN_MAX, sizeof(*m->unknown));
-	if (!m->devs || !m->profs || !m->unknown) {
+	if (!m->devs || !m->bykey || !m->profs || !m->unknown) {
 		mqtt_in_stop(m);
 		return NULL;
 	}
@@ -404,7 +420,8 @@ struct mqtt_in *mqtt_in_start(uv_loop_t *loop, const struct conf *c, struct inge
 
 		if (!dc->key || !dc->prof)
 			continue;
-		s = &m->devs[m->ndevs++];
+		s = &m->devs[m->ndevs];
+		m->bykey[m->ndevs++] = s;
 		s->dc = dc;
 		s->values = calloc(dc->prof->npoints + 1, sizeof(double));
 		if (!s->values) {
@@ -417,6 +434,7 @@ struct mqtt_in *mqtt_in_start(uv_loop_t *loop, const struct conf *c, struct inge
 			maxpts = dc->prof->npoints;
 		mqtt_in_add_profile(m, dc->prof);
 	}
+	qsort(m->bykey, m->ndevs, sizeof(*m->bykey), mqtt_in_dev_cmp);
 	m->scratch = calloc(maxpts, sizeof(double));
 	if (!m->scratch) {
 		mqtt_in_stop(m);
@@ -458,6 +476,7 @@ void mqtt_in_stop(struct mqtt_in *m)
 	for (size_t i = 0; m->devs && i < m->ndevs; i++)
 		free(m->devs[i].values);
 	free(m->devs);
+	free(m->bykey);
 	free(m->profs);
 	for (size_t i = 0; m->unknown && i < m->nunknown; i++)
 		free(m->unknown[i]);
