@@ -109,6 +109,11 @@ static const char *const ledger_migrations[] = {
      * reads the table in id order instead; every event's row and every acceptance paid a page
      * of it in the WAL (docs/performance.md, "Flash wear"). */
     "DROP INDEX IF EXISTS outbox_lane;",
+    /* 7: whether an open item's resync is still waiting for a destination (asked for every
+     * open item when a destination comes back) read every event of the item: 0.34 s with
+     * 32 items and 100,000 events, on the drain's critical path. Only the resync events are
+     * in this index, so no other event pays a page of it. */
+    "CREATE INDEX IF NOT EXISTS events_resync ON events(hazard_id) WHERE type='resync';",
 };
 
 #define N_MIGRATIONS (sizeof(ledger_migrations) / sizeof(ledger_migrations[0]))

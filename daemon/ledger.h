@@ -12,7 +12,7 @@
 
 #include "item.h"
 
-#define LEDGER_SCHEMA_VERSION 6
+#define LEDGER_SCHEMA_VERSION 7
 /* An event's JSON, at most (bytes): one that would be larger is written without the item's
  * free-form fields and marked "truncated" (ledger_event_append). */
 #define LEDGER_EVENT_MAX (64 * 1024)

@@ -35,7 +35,7 @@ def corrupt_files(data_dir):
 
 def check_ledger_sane(path):
     assert ledger_query(path, "PRAGMA integrity_check") == [("ok",)]
-    assert ledger_query(path, "PRAGMA user_version") == [(6,)]  # LEDGER_SCHEMA_VERSION
+    assert ledger_query(path, "PRAGMA user_version") == [(7,)]  # LEDGER_SCHEMA_VERSION
     assert ledger_query(path, "PRAGMA journal_mode") == [("wal",)]
 
 

@@ -785,6 +785,7 @@ static void test_migrates_schema_2(void **state)
 	assert_true(testutil_log_has("schema migrated to version 4"));
 	assert_true(testutil_log_has("schema migrated to version 5"));
 	assert_true(testutil_log_has("schema migrated to version 6"));
+	assert_true(testutil_log_has("schema migrated to version 7"));
 	/* Classified: the fire alarm an incident without a deadline, the rest hazards. */
 	assert_int_equal(q_int(f->path, "SELECT count(*) FROM hazards WHERE class='incident' "
 	                                "AND deadline=0 AND kind='fire_alarm'"), 1);
@@ -797,6 +798,10 @@ static void test_migrates_schema_2(void **state)
 	/* Migration 6: outbox_lane gone, the outbox still listed in id order. */
 	assert_int_equal(q_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name='outbox_lane'"),
 	                 0);
+	/* Migration 7: the resync lookup has its partial index. */
+	assert_int_equal(q_int(f->path, "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
+	                                "name='events_resync' AND sql LIKE '%WHERE type=''resync''%'"),
+	                 1);
 	q_text(f->path, snapshot, after, sizeof(after));
 	assert_string_equal(after, before);
 	/* And the lookups answer from it. */
