@@ -61,6 +61,7 @@ struct forward {
 	/* Accepted events whose transaction follows the send of the next batch. */
 	int64_t *deferred;
 	size_t ndeferred;
+	bool commit_on_sent; /* their transaction waits for forward_sent */
 	int64_t *skip; /* scratch: the seqs a read leaves out */
 	struct log_state log, hb_log;
 	struct forward_stats stats;
@@ -68,6 +69,7 @@ struct forward {
 
 static void forward_send(struct forward *f);
 static void forward_heartbeat_now(struct forward *f);
+static void forward_flush(struct forward *f);
 
 static const struct forward_transport *const forward_transports[] = {
     &forward_https, &forward_mqtt, &forward_gbt26875};
@@ -195,8 +197,11 @@ void forward_failed(struct forward *f, int code, const char *what, int64_t retry
                     bool unreachable)
 {
 	char detail[sizeof(f->stats.last_error) + 128];
-	int64_t waiting = ledger_outbox_depth_dest(f->ledger, f->pc->name);
+	int64_t waiting;
 
+	/* What was accepted before is recorded first, before a resync becomes due. */
+	forward_flush(f);
+	waiting = ledger_outbox_depth_dest(f->ledger, f->pc->name);
 	forward_drop_flight(f);
 	f->stats.failures++;
 	f->unreachable = unreachable;
@@ -237,6 +242,7 @@ void forward_requeue(struct forward *f)
 {
 	if (f->freeing)
 		return;
+	forward_flush(f);
 	forward_drop_flight(f);
 	forward_send(f);
 }
@@ -263,6 +269,7 @@ size_t forward_link(struct forward *f, bool up)
 
 	if (f->freeing)
 		return 0;
+	forward_flush(f);
 	if (up) {
 		f->up = true;
 		f->need_resync = true;
@@ -428,6 +435,7 @@ static void forward_on_commit(uv_timer_t *t)
 	struct forward_outcome o = {.accepted = f->deferred, .naccepted = f->ndeferred};
 	int resynced = 0, ncmd = 0, rc;
 
+	f->commit_on_sent = false;
 	if (f->ndeferred == 0)
 		return;
 	rc = forward_record(f, &o, true, &resynced, &ncmd);
@@ -444,6 +452,24 @@ static void forward_on_commit(uv_timer_t *t)
 	forward_prefetch(f);
 }
 
+/* The deferred transaction, now: anything that changes the state it records (another answer,
+ * a failure, a stop) waits for it. */
+static void forward_flush(struct forward *f)
+{
+	if (f->ndeferred == 0)
+		return;
+	uv_timer_stop(&f->commit_timer);
+	forward_on_commit(&f->commit_timer);
+}
+
+void forward_sent(struct forward *f)
+{
+	if (!f->commit_on_sent || f->freeing)
+		return;
+	f->commit_on_sent = false;
+	uv_timer_start(&f->commit_timer, forward_on_commit, 0, 0);
+}
+
 /* A full batch that was only accepted, while the next one is ready and nothing newer waits:
  * the next goes now, and this one's transaction follows in the same turn of the loop, after
  * the request is on its way. Returns true if it went that way. */
@@ -458,10 +484,15 @@ static bool forward_pipeline(struct forward *f, const struct forward_outcome *o)
 	f->ndeferred = o->naccepted;
 	forward_land(f, o->accepted, o->naccepted);
 	forward_send(f);
-	/* Started after the request's: the HTTP layer arms its own zero timer when the request
-	 * is added, and libuv runs timers due together in the order they were started, so the
-	 * request is on its way before this transaction (and the next read) begins. */
-	uv_timer_start(&f->commit_timer, forward_on_commit, 0, 0);
+	/* The transaction (and the next read) begins once the request is written out: begun
+	 * earlier, it stops the request after its first 64 KiB (libcurl's upload buffer) for as
+	 * long as it takes, a millisecond of every batch. A transport that does not report it:
+	 * after the request's own zero timer (libuv runs timers due together in the order they
+	 * were started). Nothing sent: at once. */
+	if (f->tp->reports_sent && f->nfl > 0)
+		f->commit_on_sent = true;
+	else
+		uv_timer_start(&f->commit_timer, forward_on_commit, 0, 0);
 	return true;
 }
 
@@ -471,6 +502,7 @@ int forward_settle(struct forward *f, const struct forward_outcome *o)
 
 	if (f->freeing)
 		return 0;
+	forward_flush(f); /* the answer before this one is recorded first */
 	if (forward_pipeline(f, o))
 		return 0;
 	/* A drained batch's commit may skip the fsync (a power cut would send those events
@@ -744,6 +776,8 @@ void forward_free(struct forward *f)
 {
 	if (!f)
 		return;
+	/* An accepted batch is recorded before the stop: not sent again at the next start. */
+	forward_flush(f);
 	/* Callbacks from the transport's last words (a DISCONNECT, a heartbeat) see this. */
 	f->freeing = true;
 	f->tp->stop(f->t);

@@ -50,10 +50,13 @@
  *  - max_batch: the most events one send may carry whatever the block's `batch` (0: no cap).
  *  - no_resync: the receiver keeps no copy of the items (a GB/T 26875.3 centre is told of
  *    states as they change): no resync of the open items after a reconnect.
+ *  - reports_sent: the transport calls forward_sent when a batch's request is written out; the
+ *    transaction of the answer before it waits for that (FORWARD_ONE_BATCH), so that it does
+ *    not stop the request half-way. Without it the transaction follows the send at once.
  *  - stop(t): frees everything; no callback into the core after it.
  *  - mode: FORWARD_ONE_BATCH keeps one batch in flight (order is kept across batches; the next
  *    batch is read while one is in flight, and sent as soon as the last one's answer is in,
- *    before its transaction commits); FORWARD_WINDOW keeps up to `batch` events in flight and
+ *    before its transaction commits, which follows once the request is out); FORWARD_WINDOW keeps up to `batch` events in flight and
  *    sends more as each is settled (MQTT QoS 1, one message per event).
  * Everything runs on the loop thread. */
 #pragma once
@@ -136,6 +139,7 @@ struct forward_transport {
 	bool answer_proves_link;
 	size_t max_batch;
 	bool no_resync;
+	bool reports_sent;
 };
 
 extern const struct forward_transport forward_https;
@@ -192,6 +196,9 @@ void forward_failed(struct forward *f, int code, const char *what, int64_t retry
 void forward_lost(struct forward *f, int code, const char *what, bool unreachable);
 /* The receiver answered (a confirm of a heartbeat, say): the failures in a row end. */
 void forward_alive(struct forward *f);
+/* The request of the batch in flight is written out (a transport with reports_sent): the
+ * transaction of the answer before it may run now, while the receiver works. */
+void forward_sent(struct forward *f);
 /* Events were queued since the batch in flight was read (a fire alarm may be among them). */
 bool forward_newer(const struct forward *f);
 /* The events in flight that forward_settle has not named go back to the outbox without a

@@ -137,6 +137,14 @@ static void forward_https_settle(struct forward_https *h, struct forward_https_r
 	}
 }
 
+/* The batch's request is written out: the core may record the answer before it. */
+static void forward_https_on_sent(void *userdata)
+{
+	struct forward_https_req *q = userdata;
+
+	forward_sent(q->h->f);
+}
+
 static void forward_https_on_events(const struct http_reply *r, void *userdata)
 {
 	struct forward_https_req *q = userdata;
@@ -291,7 +299,8 @@ static int forward_https_send(void *t, struct forward_batch *b)
 		return -ENOMEM;
 	}
 	rc = http_post_json(h->http, h->events_url, h->token, text, strlen(text), &h->tls,
-	                    pc->connect_timeout_ms, pc->timeout_ms, forward_https_on_events, q);
+	                    pc->connect_timeout_ms, pc->timeout_ms, forward_https_on_events,
+	                    forward_https_on_sent, q);
 	if (rc < 0) {
 		forward_https_req_free(q);
 		return rc == -ENOMEM ? rc : -EIO;
@@ -341,7 +350,7 @@ static int forward_https_heartbeat(void *t, json_t *body)
 		return -ENOMEM;
 	if (http_post_json(h->http, h->heartbeat_url, h->token, text, strlen(text), &h->tls,
 	                   h->pc->connect_timeout_ms, h->pc->timeout_ms, forward_https_on_heartbeat,
-	                   &h->hb) < 0)
+	                   NULL, &h->hb) < 0)
 		return -EIO;
 	h->hb_in_flight = true;
 	return 0;
@@ -427,4 +436,5 @@ const struct forward_transport forward_https = {
     .stop = forward_https_stop,
     .send = forward_https_send,
     .heartbeat = forward_https_heartbeat,
+    .reports_sent = true,
 };

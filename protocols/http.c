@@ -26,6 +26,8 @@ struct http_req {
 	bool too_big;
 	char errbuf[CURL_ERROR_SIZE];
 	http_done_fn done;
+	http_sent_fn sent; /* NULL: not asked */
+	bool sent_due;     /* the whole request is written; sent not called yet */
 	void *userdata;
 	struct http_req *next;
 };
@@ -42,6 +44,7 @@ struct http {
 	uv_timer_t timer;
 	struct http_req *reqs;
 	size_t n;
+	bool sent_due; /* some request's sent is due */
 };
 
 static void http_check_done(struct http *h);
@@ -217,6 +220,43 @@ size_t http_in_flight(const struct http *h)
 	return h->n;
 }
 
+/* libcurl's progress: the upload is complete when all of it is counted. Only noted here (a
+ * callback of libcurl may not remove a transfer); http_tell_sent calls sent after. */
+static int http_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+                            curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct http_req *r = userdata;
+
+	(void)dltotal;
+	(void)dlnow;
+	if (r->sent && ultotal > 0 && ulnow >= ultotal) {
+		r->sent_due = true;
+		r->h->sent_due = true;
+	}
+	return 0;
+}
+
+/* Calls sent for each request written out since the last time, outside libcurl; a sent may
+ * cancel requests, so the list is searched again after each. */
+static void http_tell_sent(struct http *h)
+{
+	while (h->sent_due) {
+		struct http_req *r = h->reqs;
+
+		while (r && !r->sent_due)
+			r = r->next;
+		if (!r) {
+			h->sent_due = false;
+			break;
+		}
+		r->sent_due = false;
+		http_sent_fn sent = r->sent;
+
+		r->sent = NULL; /* once */
+		sent(r->userdata);
+	}
+}
+
 static size_t http_on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct http_req *r = userdata;
@@ -313,7 +353,7 @@ static void http_set_trust(CURL *e, const char *ca_file)
 
 int http_post_json(struct http *h, const char *url, const char *bearer, char *body,
                    size_t len, const struct http_tls *tls, int64_t connect_timeout_ms,
-                   int64_t timeout_ms, http_done_fn done, void *userdata)
+                   int64_t timeout_ms, http_done_fn done, http_sent_fn sent, void *userdata)
 {
 	struct http_req *r;
 	char *auth = NULL;
@@ -329,6 +369,7 @@ int http_post_json(struct http *h, const char *url, const char *bearer, char *bo
 	}
 	r->h = h;
 	r->done = done;
+	r->sent = sent;
 	r->userdata = userdata;
 	r->retry_after_ms = -1;
 	r->easy = curl_easy_init();
@@ -360,6 +401,11 @@ int http_post_json(struct http *h, const char *url, const char *bearer, char *bo
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+	if (sent) {
+		curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, http_on_progress);
+		curl_easy_setopt(e, CURLOPT_XFERINFODATA, r);
+	}
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "firegw/" FIREGW_VERSION);
@@ -396,6 +442,8 @@ static void http_check_done(struct http *h)
 	CURLMsg *msg;
 	int left;
 
+	/* A request written out is told so before its answer. */
+	http_tell_sent(h);
 	while ((msg = curl_multi_info_read(h->multi, &left))) {
 		struct http_req *r = NULL;
 		struct http_reply rep;

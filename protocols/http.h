@@ -35,16 +35,21 @@ struct http_reply {
 };
 
 typedef void (*http_done_fn)(const struct http_reply *r, void *userdata);
+/* The whole request (headers and body) has been written to the connection: the receiver is
+ * at work on it. Called at most once, before done, outside libcurl's callbacks. */
+typedef void (*http_sent_fn)(void *userdata);
 
 struct http *http_new(uv_loop_t *loop);
 /* Cancels what is in flight (its callbacks are not called) and frees everything. */
 void http_free(struct http *h);
 /* POSTs a JSON body of `len` bytes, taken over (freed when the request is done, or at once
- * if it cannot be started: never copied). Returns 0, or a negative errno if it could not be
- * started. A bearer token may be up to HTTP_MAX_BEARER bytes; TLS 1.2 at least. */
+ * if it cannot be started: never copied). done gets the answer; sent, if not NULL, is told
+ * when the request is written out (not if it fails before). Returns 0, or a negative errno
+ * if it could not be started. A bearer token may be up to HTTP_MAX_BEARER bytes; TLS 1.2 at
+ * least. */
 int http_post_json(struct http *h, const char *url, const char *bearer, char *body,
                    size_t len, const struct http_tls *tls, int64_t connect_timeout_ms,
-                   int64_t timeout_ms, http_done_fn done, void *userdata);
+                   int64_t timeout_ms, http_done_fn done, http_sent_fn sent, void *userdata);
 /* The value of a Retry-After header (delay-seconds or an HTTP date, surrounding blanks
  * allowed) as milliseconds from `now`, at most ten years; -1 if it is neither. Pure. */
 int64_t http_retry_after_ms(const char *value, time_t now);

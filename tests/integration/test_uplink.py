@@ -637,6 +637,41 @@ def test_kill_9_mid_upload_then_restart_exactly_once(gw, platform, daemon_factor
     assert all(by_id[e]["deliveries"] >= 2 for e in in_flight)
 
 
+def test_accepted_batch_leaves_the_outbox_while_the_next_is_at_the_platform(gw, platform,
+                                                                              daemon_factory,
+                                                                              pki):
+    """A backlog drains one batch at a time, the next one sent as soon as the last one's answer
+    is in: the last one's acceptance is recorded while the next is still at the platform (not
+    only when its answer comes), so the outbox shrinks batch by batch, and in the end every
+    event is stored once."""
+    rx = platform()
+    rx.set_fail("503", path="events")
+    gw.write(rx.url, pki.ca(), dead=12, batch=3, timeout="10s")
+    d = start_gw(daemon_factory, gw)
+    wait_until("twelve device_offline items", lambda: len(gw.hazard_ids()) == 12, daemon=d)
+    d.wait_log(r"<4>platform uplink: HTTP 503", timeout=LONG)
+    rx.set_fail("slow", delay=2.0, path="events")  # each request held 2 s, then stored
+
+    def slow():
+        return [r for r in requests(rx) if r["fail"] == "slow"]
+
+    def waiting(ids):
+        marks = ",".join("?" * len(ids))
+        return gw.q(f"SELECT count(*) FROM outbox o JOIN events e ON e.seq = o.seq "
+                    f"WHERE o.lane = 0 AND e.event_id IN ({marks})", ids)[0][0]
+
+    for k in (2, 3, 4):
+        answered = wait_until(f"{k} batches stored", lambda: slow()[k - 1:k], daemon=d)[0]
+        ids = answered["event_ids"]
+        assert len(ids) == 3, answered
+        wait_until(f"batch {k} out of the outbox", lambda: waiting(ids) == 0, timeout=1.5,
+                   daemon=d)
+        assert len(slow()) == k, "the next batch was answered before the last one was recorded"
+    rx.set_fail("none")
+    wait_delivered(gw, rx, d)
+    assert_exactly_once(gw, rx)
+
+
 def test_commands_applied_once_with_results(gw, platform, daemon_factory, pki):
     """Platform commands in replies: acknowledge, assign, accept, close, reopen are applied
     once each (status and an event in the ledger, the event forwarded), invalid ones (unknown
