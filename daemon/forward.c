@@ -69,7 +69,7 @@ struct forward {
 
 static void forward_send(struct forward *f);
 static void forward_heartbeat_now(struct forward *f);
-static void forward_flush(struct forward *f);
+static int forward_flush(struct forward *f);
 
 static const struct forward_transport *const forward_transports[] = {
     &forward_https, &forward_mqtt, &forward_gbt26875};
@@ -199,8 +199,10 @@ void forward_failed(struct forward *f, int code, const char *what, int64_t retry
 	char detail[sizeof(f->stats.last_error) + 128];
 	int64_t waiting;
 
-	/* What was accepted before is recorded first, before a resync becomes due. */
-	forward_flush(f);
+	/* What was accepted before is recorded first, before a resync becomes due; if the ledger
+	 * fails there, that failure is the one reported (once). */
+	if (forward_flush(f) < 0)
+		return;
 	waiting = ledger_outbox_depth_dest(f->ledger, f->pc->name);
 	forward_drop_flight(f);
 	f->stats.failures++;
@@ -429,15 +431,16 @@ static void forward_prefetch(struct forward *f)
 		forward_next_free(f);
 }
 
-static void forward_on_commit(uv_timer_t *t)
+/* The deferred transaction of an accepted batch. Returns 0, or -1 when the ledger failed (then
+ * reported with forward_failed: those events stay in the outbox and go again). */
+static int forward_commit_deferred(struct forward *f)
 {
-	struct forward *f = t->data;
 	struct forward_outcome o = {.accepted = f->deferred, .naccepted = f->ndeferred};
 	int resynced = 0, ncmd = 0, rc;
 
 	f->commit_on_sent = false;
 	if (f->ndeferred == 0)
-		return;
+		return 0;
 	rc = forward_record(f, &o, true, &resynced, &ncmd);
 	f->ndeferred = 0;
 	if (rc < 0) {
@@ -446,20 +449,26 @@ static void forward_on_commit(uv_timer_t *t)
 		snprintf(what, sizeof(what),
 		         _("cannot record the platform's reply in the ledger (%s)"), strerror(-rc));
 		forward_failed(f, FAIL_LEDGER, what, -1, false);
-		return;
+		return -1;
 	}
 	forward_recorded(f, &o, resynced, ncmd);
 	forward_prefetch(f);
+	return 0;
+}
+
+static void forward_on_commit(uv_timer_t *t)
+{
+	forward_commit_deferred(t->data);
 }
 
 /* The deferred transaction, now: anything that changes the state it records (another answer,
- * a failure, a stop) waits for it. */
-static void forward_flush(struct forward *f)
+ * a failure, a lost heartbeat, a stop) runs it first. Returns as forward_commit_deferred. */
+static int forward_flush(struct forward *f)
 {
 	if (f->ndeferred == 0)
-		return;
+		return 0;
 	uv_timer_stop(&f->commit_timer);
-	forward_on_commit(&f->commit_timer);
+	return forward_commit_deferred(f);
 }
 
 void forward_sent(struct forward *f)
@@ -502,7 +511,11 @@ int forward_settle(struct forward *f, const struct forward_outcome *o)
 
 	if (f->freeing)
 		return 0;
-	forward_flush(f); /* the answer before this one is recorded first */
+	/* The answer before this one is recorded first. If the ledger failed there, the core is
+	 * backing off and has dropped what was in flight: this answer goes too (its events are
+	 * sent again), rather than being recorded ahead of the one before it. */
+	if (forward_flush(f) < 0)
+		return 0;
 	if (forward_pipeline(f, o))
 		return 0;
 	/* A drained batch's commit may skip the fsync (a power cut would send those events
@@ -614,6 +627,7 @@ void forward_heartbeat_done(struct forward *f, bool ok, json_t *commands, int co
 		return;
 	if (!ok) {
 		log_state_report(&f->hb_log, code, hb, what);
+		forward_flush(f); /* recorded without the resync this failure makes due */
 		f->need_resync = true;
 		return;
 	}

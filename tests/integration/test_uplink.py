@@ -646,11 +646,12 @@ def test_accepted_batch_leaves_the_outbox_while_the_next_is_at_the_platform(gw, 
     event is stored once."""
     rx = platform()
     rx.set_fail("503", path="events")
-    gw.write(rx.url, pki.ca(), dead=12, batch=3, timeout="10s")
+    gw.write(rx.url, pki.ca(), dead=12, batch=3, timeout="30s")
     d = start_gw(daemon_factory, gw)
     wait_until("twelve device_offline items", lambda: len(gw.hazard_ids()) == 12, daemon=d)
     d.wait_log(r"<4>platform uplink: HTTP 503", timeout=LONG)
-    rx.set_fail("slow", delay=2.0, path="events")  # each request held 2 s, then stored
+    # Each request held 2 s (10 s under valgrind), then stored.
+    rx.set_fail("slow", delay=2.0 * conftest.SLOW, path="events")
 
     def slow():
         return [r for r in requests(rx) if r["fail"] == "slow"]
