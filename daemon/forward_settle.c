@@ -164,14 +164,15 @@ void forward_sent(struct forward *f)
 }
 
 /* A full batch that was only accepted, while the next one is ready and nothing newer waits:
- * the next goes now, and this one's transaction follows in the same turn of the loop, after
- * the request is on its way. Returns true if it went that way. */
+ * the next goes now, and this one's transaction follows once that request is written out
+ * (forward_sent), while the receiver works on it. Returns true if it went that way. */
 static bool forward_pipeline(struct forward *f, const struct forward_outcome *o)
 {
 	if (f->tp->mode != FORWARD_ONE_BATCH || !o->may_relax || !f->nnext || f->ndeferred ||
-	    f->tp->max_batch || o->naccepted != (size_t)f->pc->batch || o->naccepted != f->nfl || o->nrejected ||
-	    json_array_size(o->commands) || o->results || f->results_sent || f->need_resync ||
-	    f->backing_off || ledger_events_appended(f->ledger) != f->next_appended)
+	    f->tp->max_batch || o->naccepted != (size_t)f->pc->batch || o->naccepted != f->nfl ||
+	    o->nrejected || json_array_size(o->commands) || o->results || f->results_sent ||
+	    f->need_resync || f->backing_off ||
+	    ledger_events_appended(f->ledger) != f->next_appended)
 		return false;
 	memcpy(f->deferred, o->accepted, o->naccepted * sizeof(*o->accepted));
 	f->ndeferred = o->naccepted;

@@ -36,7 +36,8 @@ struct http_reply {
 
 typedef void (*http_done_fn)(const struct http_reply *r, void *userdata);
 /* The whole request (headers and body) has been written to the connection: the receiver is
- * at work on it. Called at most once, before done, outside libcurl's callbacks. */
+ * at work on it. Called at most once, before done, outside libcurl's callbacks; it may cancel
+ * requests (http_cancel) but not free the http. */
 typedef void (*http_sent_fn)(void *userdata);
 
 struct http *http_new(uv_loop_t *loop);
